@@ -1,0 +1,197 @@
+"""The ChaosExperiment spec (design §2). The CRD in crds/ is canonical; tests keep the two equal."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from chaos_operator.models.base import ApiModel
+from chaos_operator.models.duration import Duration, Percent
+
+# Patterns are mirrored in the CRD; tests/contract checks both sides with the same manifests.
+LABEL_KEY = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+HTTP_PATH = r"^/[A-Za-z0-9._~%/=?&+,:@-]*$"
+HTTP_URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?$"
+
+MAX_RATE = 5000
+MAX_CONCURRENCY = 1000
+MAX_PHASE_SECONDS = 3600.0
+MAX_LOAD_TIMEOUT_SECONDS = 60.0
+
+PhaseName = Literal["baseline", "chaos", "recovery"]
+Mode = Literal["one", "all", "fixed", "fixedPercent", "randomMaxPercent"]
+
+
+def _in_range(value: float, low: float, high: float, what: str) -> None:
+    if not low <= value <= high:
+        raise ValueError(f"{what} must be between {low:g}s and {high:g}s")
+
+
+class SelectorRequirement(ApiModel):
+    key: Annotated[str, Field(max_length=317, pattern=LABEL_KEY)]
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: Annotated[
+        list[Annotated[str, Field(max_length=63, pattern=LABEL_VALUE)]], Field(max_length=32)
+    ] = []
+
+    @model_validator(mode="after")
+    def _values_match_operator(self) -> SelectorRequirement:
+        if self.operator in ("In", "NotIn") and not self.values:
+            raise ValueError(f"operator {self.operator} needs at least one value")
+        if self.operator in ("Exists", "DoesNotExist") and self.values:
+            raise ValueError(f"operator {self.operator} takes no values")
+        return self
+
+
+class LabelSelector(ApiModel):
+    match_labels: Annotated[dict[str, str], Field(min_length=1, max_length=32)] | None = None
+    match_expressions: Annotated[list[SelectorRequirement], Field(min_length=1, max_length=16)] | None = None
+
+    @field_validator("match_labels")
+    @classmethod
+    def _labels_valid(cls, labels: dict[str, str] | None) -> dict[str, str] | None:
+        for key, value in (labels or {}).items():
+            if len(key) > 317 or not re.fullmatch(LABEL_KEY, key):
+                raise ValueError(f"label key {key!r} is not a valid label key")
+            if len(value) > 63 or not re.fullmatch(LABEL_VALUE, value):
+                raise ValueError(f"label value {value!r} for key {key!r} is not a valid label value")
+        return labels
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> LabelSelector:
+        # An empty selector matches every pod in the namespace: never what anyone means in chaos.
+        if not self.match_labels and not self.match_expressions:
+            raise ValueError("selector must have matchLabels or matchExpressions")
+        return self
+
+
+class Target(ApiModel):
+    selector: LabelSelector
+    mode: Mode = "one"
+    value: Annotated[int, Field(ge=1, le=1000)] | None = None
+    seed: Annotated[int, Field(ge=0, le=2**53 - 1)] | None = None
+
+    @model_validator(mode="after")
+    def _value_matches_mode(self) -> Target:
+        if self.mode in ("one", "all") and self.value is not None:
+            raise ValueError(f"value is not used with mode {self.mode}")
+        if self.mode not in ("one", "all") and self.value is None:
+            raise ValueError(f"mode {self.mode} needs a value")
+        if self.mode in ("fixedPercent", "randomMaxPercent") and self.value is not None and self.value > 100:
+            raise ValueError("value is a percentage for this mode and must be at most 100")
+        return self
+
+
+class PodKillFault(ApiModel):
+    kind: Literal["PodKill"]
+    grace_period_seconds: Annotated[int, Field(ge=0, le=300)] = 0
+    interval: Duration | None = None
+
+    @field_validator("interval")
+    @classmethod
+    def _interval_range(cls, value: Duration | None) -> Duration | None:
+        if value is not None:
+            _in_range(value, 1, MAX_PHASE_SECONDS, "interval")
+        return value
+
+
+# The union grows one member per fault kind (discriminated by `kind`); PodKill is the first.
+Fault = PodKillFault
+
+
+class ServiceRef(ApiModel):
+    name: Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]
+    port: Annotated[int, Field(ge=1, le=65535)]
+
+
+class Load(ApiModel):
+    service: ServiceRef
+    path: Annotated[str, Field(max_length=1024, pattern=HTTP_PATH)] = "/"
+    method: Literal["GET", "HEAD"] = "GET"
+    rate: Annotated[int, Field(ge=1, le=MAX_RATE)] = 50
+    concurrency: Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)] = 32
+    timeout: Duration = Duration(2.0)
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_range(cls, value: Duration) -> Duration:
+        _in_range(value, 0.001, MAX_LOAD_TIMEOUT_SECONDS, "timeout")
+        return value
+
+
+class Phases(ApiModel):
+    baseline: Duration = Duration(60.0)
+    chaos: Duration = Duration(120.0)
+    recovery: Duration = Duration(60.0)
+
+    @field_validator("baseline", "chaos", "recovery")
+    @classmethod
+    def _phase_range(cls, value: Duration) -> Duration:
+        _in_range(value, 1, MAX_PHASE_SECONDS, "a phase")
+        return value
+
+
+class Slos(ApiModel):
+    max_error_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    max_latency_p95: Duration | None = None
+    max_latency_p99: Duration | None = None
+    max_latency_degradation: Percent | None = None
+    recovery_within: Duration | None = None
+
+    @field_validator("max_latency_p95", "max_latency_p99", "recovery_within")
+    @classmethod
+    def _latency_range(cls, value: Duration | None) -> Duration | None:
+        if value is not None:
+            _in_range(value, 0.001, MAX_PHASE_SECONDS, "a latency or recovery limit")
+        return value
+
+    @field_validator("max_latency_degradation")
+    @classmethod
+    def _degradation_range(cls, value: Percent | None) -> Percent | None:
+        if value is not None and not 0 <= value <= 10000:
+            raise ValueError("maxLatencyDegradation must be between 0% and 10000%")
+        return value
+
+
+class PromQuery(ApiModel):
+    name: Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]
+    query: Annotated[str, Field(min_length=1, max_length=4096)]
+    max: float | None = None
+    min: float | None = None
+    phases: Annotated[list[PhaseName], Field(min_length=1, max_length=3)] = ["chaos"]
+
+    @model_validator(mode="after")
+    def _has_bound(self) -> PromQuery:
+        if self.max is None and self.min is None:
+            raise ValueError("a query needs max or min")
+        return self
+
+
+class HaltCondition(ApiModel):
+    name: Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]
+    query: Annotated[str, Field(min_length=1, max_length=4096)]
+    max: float
+
+
+class Prometheus(ApiModel):
+    url: Annotated[str, Field(max_length=2048, pattern=HTTP_URL)]
+    queries: Annotated[list[PromQuery], Field(max_length=16)] = []
+    halt_when: Annotated[list[HaltCondition], Field(max_length=8)] = []
+
+
+class ExperimentSpec(ApiModel):
+    target: Target
+    fault: Fault
+    load: Load
+    phases: Phases = Phases()
+    slos: Slos = Slos()
+    prometheus: Prometheus | None = None
+    abort: bool = False
+    dry_run: bool = False

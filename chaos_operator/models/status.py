@@ -1,0 +1,107 @@
+"""The ChaosExperiment status (design §2). Only engine/recorder.py writes it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from chaos_operator.models.base import ApiModel
+from chaos_operator.models.duration import Duration
+
+Phase = Literal["Pending", "Baseline", "Chaos", "Recovery", "Analyzing", "Completed", "Aborted", "Failed"]
+TERMINAL_PHASES: frozenset[str] = frozenset({"Completed", "Aborted", "Failed"})
+Verdict = Literal["Passed", "Failed", "Inconclusive"]
+Grade = Literal["GOOD", "MODERATE", "POOR"]
+InjectionState = Literal["Pending", "Injected", "Recovered", "Failed"]
+# RFC 3339 timestamps, UTC, as Kubernetes writes them.
+Timestamp = Annotated[str, Field(max_length=40)]
+Reason = Annotated[str, Field(max_length=64, pattern=r"^[A-Z][A-Za-z0-9]*$")]
+Message = Annotated[str, Field(max_length=1024)]
+
+
+class TargetRef(ApiModel):
+    name: Annotated[str, Field(max_length=253)]
+    uid: Annotated[str, Field(max_length=64)]
+    node_name: Annotated[str, Field(max_length=253)] | None = None
+    pod_ip: Annotated[str, Field(max_length=64)] | None = None
+
+
+class Injection(ApiModel):
+    target: Annotated[str, Field(max_length=253)]
+    uid: Annotated[str, Field(max_length=64)]
+    state: InjectionState
+    helper_pod: Annotated[str, Field(max_length=253)] | None = None
+    injected_at: Timestamp | None = None
+    recovered_at: Timestamp | None = None
+    message: Message | None = None
+
+
+class Latency(ApiModel):
+    mean: Duration
+    p50: Duration
+    p90: Duration
+    p95: Duration
+    p99: Duration
+    max: Duration
+
+
+class ErrorCounts(ApiModel):
+    timeout: Annotated[int, Field(ge=0)] = 0
+    connection: Annotated[int, Field(ge=0)] = 0
+    http5xx: Annotated[int, Field(ge=0)] = 0
+    unexpected_status: Annotated[int, Field(ge=0)] = 0
+
+
+class PhaseResult(ApiModel):
+    started_at: Timestamp
+    finished_at: Timestamp
+    requests: Annotated[int, Field(ge=0)]
+    errors: Annotated[int, Field(ge=0)]
+    error_rate: Annotated[float, Field(ge=0, le=1)]
+    throughput: Annotated[float, Field(ge=0)]
+    latency: Latency | None = None  # absent when no request completed
+    error_classes: ErrorCounts = ErrorCounts()
+
+
+class PhaseResults(ApiModel):
+    baseline: PhaseResult | None = None
+    chaos: PhaseResult | None = None
+    recovery: PhaseResult | None = None
+
+
+class Check(ApiModel):
+    name: Annotated[str, Field(max_length=63)]
+    phase: Literal["baseline", "chaos", "recovery", "experiment"]
+    observed: Annotated[str, Field(max_length=64)]
+    limit: Annotated[str, Field(max_length=64)]
+    passed: bool
+
+
+class Condition(ApiModel):
+    type: Annotated[str, Field(max_length=64)]
+    status: Literal["True", "False", "Unknown"]
+    reason: Reason
+    message: Message
+    last_transition_time: Timestamp
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+
+
+class ExperimentStatus(ApiModel):
+    phase: Phase = "Pending"
+    verdict: Verdict | None = None
+    score: Annotated[int, Field(ge=0, le=100)] | None = None
+    grade: Grade | None = None
+    reason: Reason | None = None
+    message: Message | None = None
+    seed: Annotated[int, Field(ge=0)] | None = None
+    ready_before: Annotated[int, Field(ge=0)] | None = None
+    targets: Annotated[list[TargetRef], Field(max_length=1000)] = []
+    injections: Annotated[list[Injection], Field(max_length=1000)] = []
+    phases: PhaseResults = PhaseResults()
+    checks: Annotated[list[Check], Field(max_length=64)] = []
+    recovery_time: Duration | None = None
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+    conditions: Annotated[list[Condition], Field(max_length=16)] = []
