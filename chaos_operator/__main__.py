@@ -1,0 +1,4 @@
+from chaos_operator.cli import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,119 @@
+"""KubeApi over the official `kubernetes` client (sync, so every call runs in a worker thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from chaos_operator.engine.ports import ExperimentRef
+from chaos_operator.models import GROUP, KIND, PLURAL, VERSION
+
+COMPONENT = "chaos-operator"
+
+
+def client_config(server: str | None = None, kubeconfig: str | None = None) -> client.Configuration:
+    """An explicit configuration: a server URL, a kubeconfig file, or the in-cluster service account.
+
+    Never the process-wide default, so a test or a misconfigured pod cannot reach a cluster by accident.
+    """
+    cfg = client.Configuration()
+    if server:
+        cfg.host = server
+    elif kubeconfig:
+        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+    else:
+        config.load_incluster_config(client_configuration=cfg)
+    return cfg
+
+
+class KubeClient:
+    def __init__(self, cfg: client.Configuration) -> None:
+        self._api = client.ApiClient(cfg)
+        self._core = client.CoreV1Api(self._api)
+        self._custom = client.CustomObjectsApi(self._api)
+
+    def close(self) -> None:
+        self._api.close()
+
+    async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        def call() -> list[dict[str, Any]]:
+            # _preload_content=False: we want plain JSON dicts, not generated model objects.
+            resp = self._core.list_namespaced_pod(namespace, label_selector=label_selector,
+                                                  _preload_content=False)
+            return list(_json(resp).get("items", []))
+        return await asyncio.to_thread(call)
+
+    async def delete_pod(self, namespace: str, name: str, uid: str, grace_period_seconds: int) -> bool:
+        body = client.V1DeleteOptions(grace_period_seconds=grace_period_seconds,
+                                      preconditions=client.V1Preconditions(uid=uid))
+
+        def call() -> bool:
+            try:
+                self._core.delete_namespaced_pod(name, namespace, body=body, _preload_content=False)
+            except ApiException as exc:
+                if exc.status in (404, 409):  # gone, or the name now belongs to a replacement
+                    return False
+                raise
+            return True
+        return await asyncio.to_thread(call)
+
+    async def get_service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        def call() -> dict[str, Any] | None:
+            try:
+                return _json(self._core.read_namespaced_service(name, namespace, _preload_content=False))
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        return await asyncio.to_thread(call)
+
+    async def get_experiment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        def call() -> dict[str, Any] | None:
+            try:
+                return _json(self._custom.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, PLURAL, name, _preload_content=False))
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        return await asyncio.to_thread(call)
+
+    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        body = {"status": dict(status)}
+        await asyncio.to_thread(self._custom.patch_namespaced_custom_object_status,
+                                GROUP, VERSION, namespace, PLURAL, name, body, _preload_content=False)
+
+    async def create_event(self, ref: ExperimentRef, type_: str, reason: str, message: str,
+                           time: datetime.datetime) -> None:
+        stamp = time.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{ref.name}.{uuid.uuid4().hex[:16]}", "namespace": ref.namespace},
+            "involvedObject": {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "name": ref.name,
+                               "namespace": ref.namespace, "uid": ref.uid},
+            "reason": reason,
+            "message": message[:1024],
+            "type": type_,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        await asyncio.to_thread(self._core.create_namespaced_event, ref.namespace, body,
+                                _preload_content=False)
+
+
+def _json(resp: Any) -> dict[str, Any]:
+    import json
+
+    data = json.loads(resp.data)
+    assert isinstance(data, dict)
+    return data

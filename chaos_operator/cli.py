@@ -1,0 +1,94 @@
+"""`chaos-operator` command line: run, validate, report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+
+from chaos_operator.models.spec import DNS_LABEL
+
+
+def _api_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster service account)")
+    g.add_argument("--server", help="API server URL, without credentials (local emulator/sandbox)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chaos-operator", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the operator")
+    _api_args(run)
+    run.add_argument("-n", "--namespace", action="append", default=[],
+                     help="watch only this namespace (repeatable; default: all namespaces)")
+    run.add_argument("--operator-namespace", default=os.environ.get("POD_NAMESPACE", "chaos-system"),
+                     help="the operator's own namespace, never a target (default: $POD_NAMESPACE)")
+    run.add_argument("--allow-namespace", action="append", default=[],
+                     help="allow experiments only in these namespaces (repeatable)")
+    run.add_argument("--liveness", default=None, help="read-only liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("-v", "--verbose", action="store_true")
+    val = sub.add_parser("validate", help="validate manifests offline against the CRD and the models")
+    val.add_argument("files", nargs="+")
+    rep = sub.add_parser("report", help="print an experiment's figures, checks and verdict")
+    _api_args(rep)
+    rep.add_argument("name")
+    rep.add_argument("-n", "--namespace", default="default")
+    rep.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "validate":
+        from chaos_operator.validation import validate_files
+
+        return validate_files(args.files)
+    if args.command == "report":
+        return _report(args)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from chaos_operator.operator import OperatorConfig, run_operator
+
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    pod = os.environ.get("POD_NAME")
+    config = OperatorConfig(
+        server=args.server, kubeconfig=args.kubeconfig, namespaces=args.namespace,
+        operator_namespace=args.operator_namespace,
+        allowed_namespaces=frozenset(args.allow_namespace) or None,
+        operator_pods=frozenset({pod}) if pod else frozenset(),
+        liveness_endpoint=args.liveness,
+    )
+    asyncio.run(run_operator(config))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    import re
+
+    from chaos_operator.adapters.kube import KubeClient, client_config
+    from chaos_operator.report import render
+
+    if not re.fullmatch(DNS_LABEL, args.namespace):
+        print(f"invalid namespace {args.namespace!r}", file=sys.stderr)
+        return 2
+    kube = KubeClient(client_config(server=args.server, kubeconfig=args.kubeconfig))
+    try:
+        obj = asyncio.run(kube.get_experiment(args.namespace, args.name))
+    finally:
+        kube.close()
+    if obj is None:
+        print(f"chaosexperiment {args.namespace}/{args.name} not found", file=sys.stderr)
+        return 1
+    print(json.dumps(obj.get("status", {}), indent=2) if args.output == "json" else render(obj), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

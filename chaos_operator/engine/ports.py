@@ -1,0 +1,57 @@
+"""The engine's view of the outside world. Adapters implement these; tests use real adapters."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chaos_operator.analysis.recovery import SecondSample
+from chaos_operator.models.status import PhaseResult
+
+
+@dataclass(frozen=True)
+class ExperimentRef:
+    namespace: str
+    name: str
+    uid: str
+
+
+class KubeApi(Protocol):
+    async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]: ...
+
+    async def delete_pod(self, namespace: str, name: str, uid: str, grace_period_seconds: int) -> bool:
+        """Delete only the pod with this uid; False when it is already gone or was replaced."""
+        ...
+
+    async def get_service(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None: ...
+
+    async def create_event(
+        self, ref: ExperimentRef, type_: str, reason: str, message: str, time: datetime.datetime
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """One phase of load: the summary for status and the per-second samples for recovery analysis."""
+
+    result: PhaseResult
+    started_mono: float  # Clock.monotonic() when the phase's first request was due
+    samples: Sequence[SecondSample] = field(default_factory=tuple)  # offsets from started_mono
+
+
+class LoadDriver(Protocol):
+    async def run_phase(self, duration_s: float, stop: Any) -> LoadResult:
+        """Drive the experiment's load for duration_s or until ``stop`` (an asyncio.Event) is set."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime.datetime: ...
+
+    def monotonic(self) -> float: ...

@@ -1,0 +1,239 @@
+"""Drives one experiment through its phases using only the ports (design §4)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from chaos_operator.engine import analyze, lifecycle
+from chaos_operator.engine.chaos import ChaosWindow
+from chaos_operator.engine.ports import Clock, KubeApi, LoadDriver, LoadResult
+from chaos_operator.engine.recorder import Recorder
+from chaos_operator.engine.targets import resolve
+from chaos_operator.faults.base import FaultContext
+from chaos_operator.faults.registry import fault_for
+from chaos_operator.models.spec import ExperimentSpec
+from chaos_operator.targeting.selection import NamespaceRefused, NoTargets, check_namespace, new_seed
+from chaos_operator.targeting.selector import to_query
+
+log = logging.getLogger(__name__)
+
+
+class LoadTargetNotFound(Exception):
+    """The Service named in spec.load does not exist or has no address."""
+
+
+LoadFactory = Callable[[ExperimentSpec, str], Awaitable[LoadDriver]]
+
+
+@dataclass(frozen=True)
+class Deps:
+    kube: KubeApi
+    clock: Clock
+    open_load: LoadFactory
+    operator_namespace: str
+    allowed_namespaces: frozenset[str] | None = None
+    operator_pods: frozenset[str] = frozenset()
+    poll_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class Control:
+    """What the outside world can ask of a running experiment."""
+
+    abort_requested: Callable[[], bool]  # spec.abort became true
+    stopping: Callable[[], bool]  # the daemon is being stopped: operator exit or resource deletion
+
+
+class Ended(Exception):
+    """The experiment reached a terminal phase early; the status says why."""
+
+
+class Runner:
+    def __init__(self, deps: Deps, spec: ExperimentSpec, rec: Recorder, control: Control) -> None:
+        self.deps = deps
+        self.spec = spec
+        self.rec = rec
+        self.control = control
+        self.stop = asyncio.Event()
+        self.fault = fault_for(spec.fault.kind)
+        self.load: LoadDriver | None = None
+
+    async def run(self) -> None:
+        watcher = asyncio.create_task(self._watch_control())
+        try:
+            decision = lifecycle.resume(self.rec.status)
+            log.info("%s: %s (%s)", self.rec.ref.name, decision.action.value, decision.why)
+            if decision.action is lifecycle.Resume.RECOVER_AND_END:
+                await self._window(self.rec.status.ready_before or 0).recover_all()
+                await self._end("Completed", "Inconclusive", "OperatorRestarted",
+                                f"the operator restarted during {self.rec.status.phase}; faults were recovered "
+                                "and the figures of the interrupted phase are lost")
+            elif decision.action is lifecycle.Resume.ANALYZE:
+                await self._analyze()
+            elif decision.action is lifecycle.Resume.START:
+                await self._run_from_start()
+        except Ended:
+            pass
+        finally:
+            watcher.cancel()
+            if self.load is not None:
+                await self.load.close()
+
+    async def recover_leftovers(self) -> None:
+        """Recover records a stopped daemon may have left live (used by the deletion handler)."""
+        if lifecycle.pending_recovery(self.rec.status):
+            await self._window(self.rec.status.ready_before or 0).recover_all()
+
+    async def _watch_control(self) -> None:
+        while not self.stop.is_set():
+            if self.control.abort_requested() or self.control.stopping():
+                self.stop.set()
+                return
+            await asyncio.sleep(0.2)
+
+    async def _fail(self, reason: str, message: str) -> None:
+        await self._end("Failed", None, reason, message)
+
+    async def _end(self, phase: str, verdict: str | None, reason: str, message: str) -> None:
+        await self.rec.update(phase=phase, verdict=verdict, reason=reason, message=message,
+                              finished_at=self.rec.timestamp())
+        event = {"Completed": "Completed", "Aborted": "Aborted"}.get(phase, "Failed")
+        await self.rec.event(event, message, warning=phase != "Completed")
+        raise Ended
+
+    async def _check_stop(self, window: ChaosWindow | None) -> None:
+        """After a phase step: abort ends the experiment; a daemon stop leaves it to resume logic."""
+        if not self.stop.is_set():
+            return
+        if window is not None:
+            await window.stop_watch()
+            await window.recover_all()
+        if self.control.abort_requested():
+            await self._end("Aborted", None, "Aborted", f"spec.abort was set during {self.rec.status.phase}")
+        raise Ended  # operator stopping or resource deleting: the finalizer/restart path finishes it
+
+    async def _run_from_start(self) -> None:
+        ns = self.rec.ref.namespace
+        # A restart from Baseline lands here too: nothing was injected, so start the figures afresh.
+        await self.rec.update(started_at=self.rec.timestamp(), reason="Started",
+                              message="resolving targets and load", injections=[], targets=[])
+        await self.rec.event("Started", f"{self.spec.fault.kind} experiment started")
+        try:
+            check_namespace(ns, self.deps.operator_namespace, self.deps.allowed_namespaces)
+        except NamespaceRefused as exc:
+            await self._fail("NamespaceRefused", str(exc))
+        if self.spec.prometheus is not None:
+            await self._fail("PrometheusNotSupported",
+                             "spec.prometheus is accepted by the API but not implemented in this release")
+        try:
+            self.load = await self.deps.open_load(self.spec, ns)
+        except LoadTargetNotFound as exc:
+            await self._fail("LoadTargetNotFound", str(exc))
+        seed = self.rec.status.seed if self.rec.status.seed is not None else self.spec.target.seed
+        seed = seed if seed is not None else new_seed()
+        try:
+            found = await resolve(self.deps.kube, ns, self.spec.target, seed, self.deps.operator_pods)
+        except NoTargets as exc:
+            await self._fail("NoTargets", str(exc))
+        # Write-ahead: targets are in status before anything is touched.
+        await self.rec.update(targets=found.targets, seed=seed, ready_before=found.ready_matching)
+        await self.rec.event("TargetsSelected", found.summary)
+        if self.spec.dry_run:
+            await self._end("Completed", None, "DryRun",
+                            f"dry run: {found.summary}; nothing was injected and no load was sent")
+        await self._baseline()
+        await self._chaos()
+        await self._recovery()
+        await self._analyze()
+
+    async def _measure(self, phase: str, seconds: float) -> LoadResult:
+        assert self.load is not None
+        return await self.load.run_phase(seconds, self.stop)
+
+    async def _baseline(self) -> None:
+        await self.rec.update(phase="Baseline", reason="Running", message="measuring the baseline")
+        result = await self._measure("baseline", self.spec.phases.baseline)
+        await self.rec.update(phases=self.rec.status.phases.model_copy(update={"baseline": result.result}))
+        await self._check_stop(None)
+        gate = analyze.baseline_gate(self.spec, result.result)
+        if gate is not None:
+            verdict, reason, message, checks = gate
+            await self.rec.update(checks=checks)
+            await self._end("Completed", verdict, reason, message)
+
+    def _window(self, ready_before: int) -> ChaosWindow:
+        ctx = FaultContext(kube=self.deps.kube, clock=self.deps.clock, namespace=self.rec.ref.namespace,
+                           experiment=self.rec.ref.name, spec=self.spec,
+                           label_selector=to_query(self.spec.target.selector), ready_before=ready_before)
+        return ChaosWindow(self.rec, self.fault, ctx, self.stop, self.deps.poll_s)
+
+    async def _chaos(self) -> None:
+        window = self._window(self.rec.status.ready_before or 0)
+        self._chaos_window = window
+        await self.rec.update(phase="Chaos", message=f"injecting {self.spec.fault.kind}")
+        started = self.deps.clock.monotonic()
+        load_task = asyncio.create_task(self._measure("chaos", self.spec.phases.chaos))
+        try:
+            injected = await window.inject_round(list(self.rec.status.targets))
+            if injected == 0 and not self.stop.is_set():
+                self.stop.set()
+                await load_task
+                await window.recover_all()
+                await self._fail("InjectionFailed", "no target could be injected; see status.injections")
+            await self._repeat_rounds(window, started)
+            result = await load_task
+        except BaseException:
+            load_task.cancel()
+            raise
+        self._chaos_result = result
+        await window.recover_all()
+        await self.rec.update(phases=self.rec.status.phases.model_copy(update={"chaos": result.result}))
+        await self._check_stop(window)
+
+    async def _repeat_rounds(self, window: ChaosWindow, started: float) -> None:
+        interval = self.fault.repeat_interval(window.ctx)
+        end = started + self.spec.phases.chaos
+        round_no = 1
+        while True:
+            now = self.deps.clock.monotonic()
+            wake = end if interval is None else min(end, started + round_no * interval)
+            if now >= end:
+                return
+            try:
+                await asyncio.wait_for(self.stop.wait(), timeout=max(0.0, wake - now))
+                return  # stop requested
+            except TimeoutError:
+                pass
+            if interval is None or self.deps.clock.monotonic() >= end:
+                continue
+            seed = (self.rec.status.seed or 0) + round_no
+            try:
+                found = await resolve(self.deps.kube, self.rec.ref.namespace, self.spec.target, seed,
+                                      self.deps.operator_pods)
+            except Exception as exc:  # no eligible pod right now (all replacing): skip this round
+                await self.rec.event("RoundSkipped", f"round {round_no + 1}: {exc}")
+            else:
+                await self.rec.update(targets=[*self.rec.status.targets, *found.targets][:1000])
+                await window.inject_round(found.targets)
+            round_no += 1
+
+    async def _recovery(self) -> None:
+        window = self._chaos_window
+        await self.rec.update(phase="Recovery", message="measuring recovery")
+        result = await self._measure("recovery", self.spec.phases.recovery)
+        await window.stop_watch()
+        recovery_s = analyze.recovery_seconds(self.spec, self.rec.status, self._chaos_result, result,
+                                              window.last_injection_mono, window.whole_at_mono,
+                                              self.fault.instant)
+        await self.rec.update(phases=self.rec.status.phases.model_copy(update={"recovery": result.result}),
+                              recovery_time=recovery_s)
+        await self._check_stop(None)
+
+    async def _analyze(self) -> None:
+        await self.rec.update(phase="Analyzing", message="analysing")
+        outcome = analyze.final(self.spec, self.rec.status)
+        await self.rec.update(checks=outcome.checks, score=outcome.score, grade=outcome.grade)
+        await self._end("Completed", outcome.verdict, outcome.reason, outcome.message)

@@ -1,0 +1,17 @@
+"""Maps a fault `kind` to its implementation. Adding a fault adds one line here."""
+
+from __future__ import annotations
+
+from chaos_operator.faults.base import Fault
+from chaos_operator.faults.pod_kill import PodKill
+
+FAULTS: dict[str, Fault] = {
+    "PodKill": PodKill(),
+}
+
+
+def fault_for(kind: str) -> Fault:
+    try:
+        return FAULTS[kind]
+    except KeyError:
+        raise ValueError(f"no fault implementation for kind {kind!r}") from None

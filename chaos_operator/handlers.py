@@ -1,0 +1,84 @@
+"""Every kopf registration. Handlers parse, delegate to the engine, and map errors; no logic here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from chaos_operator.engine.ports import ExperimentRef
+from chaos_operator.engine.recorder import Recorder
+from chaos_operator.engine.runner import Control, Deps, Runner
+from chaos_operator.models import GROUP, PLURAL, VERSION
+from chaos_operator.models.spec import ExperimentSpec
+from chaos_operator.models.status import TERMINAL_PHASES, ExperimentStatus
+from chaos_operator.models.errors import describe
+
+log = logging.getLogger(__name__)
+FINALIZER = f"{GROUP}/cleanup"
+# Long enough for a bounded recovery of every record before kopf cancels a stopping daemon.
+CANCELLATION_TIMEOUT_S = 120.0
+
+
+def settings() -> kopf.OperatorSettings:
+    s = kopf.OperatorSettings()
+    # Progress in annotations: status is ours alone, and the CRD schema would prune kopf's keys there.
+    s.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    s.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    s.persistence.finalizer = FINALIZER
+    s.posting.enabled = False  # recorder.py is the only writer of Events
+    s.watching.server_timeout = 300
+    s.watching.client_timeout = 330
+    return s
+
+
+def read_status(raw: Any) -> ExperimentStatus:
+    """The status found on the object; anything unreadable counts as a fresh one."""
+    try:
+        return ExperimentStatus.model_validate(dict(raw or {}))
+    except ValidationError:
+        log.warning("unreadable status; treating the experiment as new")
+        return ExperimentStatus()
+
+
+def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.ConnectionInfo) -> None:
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return credentials
+
+    @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, id="experiment",
+                 cancellation_timeout=CANCELLATION_TIMEOUT_S)
+    async def experiment(body: kopf.Body, meta: kopf.Meta, stopped: kopf.DaemonStopped, **_: Any) -> None:
+        ref = ExperimentRef(namespace=str(meta["namespace"]), name=str(meta["name"]), uid=str(meta["uid"]))
+        status = read_status(body.get("status"))
+        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"))
+        if status.phase in TERMINAL_PHASES:
+            return
+        try:
+            spec = ExperimentSpec.model_validate(dict(body.get("spec") or {}))
+        except ValidationError as exc:
+            # No retry: the same spec would fail the same way. Nothing has been touched.
+            message = f"invalid spec: {describe(exc, prefix='spec')}"
+            await rec.update(phase="Failed", reason="InvalidSpec", message=message[:1024],
+                             finished_at=rec.timestamp())
+            await rec.event("Failed", message, warning=True)
+            return
+        # `body` is live in kopf daemons: spec.abort changes show up here while the daemon runs.
+        control = Control(abort_requested=lambda: bool((body.get("spec") or {}).get("abort")),
+                          stopping=stopped.is_set)
+        await Runner(deps, spec, rec, control).run()
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="cleanup")
+    async def cleanup(body: kopf.Body, meta: kopf.Meta, **_: Any) -> None:
+        # kopf stops the daemon first (it recovers what it injected); this covers records it left.
+        ref = ExperimentRef(namespace=str(meta["namespace"]), name=str(meta["name"]), uid=str(meta["uid"]))
+        status = read_status(body.get("status"))
+        try:
+            spec = ExperimentSpec.model_validate(dict(body.get("spec") or {}))
+        except ValidationError:
+            return  # an invalid spec never injected anything
+        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"))
+        runner = Runner(deps, spec, rec, Control(abort_requested=lambda: False, stopping=lambda: True))
+        await runner.recover_leftovers()

@@ -1,0 +1,65 @@
+"""Composition root: builds the adapters and runs kopf with our handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+
+from chaos_operator import handlers
+from chaos_operator.adapters.clock import SystemClock
+from chaos_operator.adapters.kube import KubeClient, client_config
+from chaos_operator.adapters.load import HttpLoadFactory
+from chaos_operator.engine.runner import Deps
+from chaos_operator.load.resolver import ClusterDnsResolver, ServiceResolver
+
+
+@dataclass
+class OperatorConfig:
+    server: str | None = None  # explicit API server URL (tests, sandbox); else kubeconfig or in-cluster
+    kubeconfig: str | None = None
+    namespaces: list[str] = field(default_factory=list)  # empty: cluster-wide
+    operator_namespace: str = "chaos-system"
+    allowed_namespaces: frozenset[str] | None = None
+    operator_pods: frozenset[str] = frozenset()
+    resolver: ServiceResolver | None = None  # default: cluster DNS
+    poll_s: float = 1.0
+    liveness_endpoint: str | None = None
+
+
+def connection_info(cfg: Any) -> kopf.ConnectionInfo:
+    """kopf credentials from the same explicit kubernetes-client configuration our adapter uses."""
+    token = (cfg.api_key or {}).get("authorization") or (cfg.api_key or {}).get("BearerToken")
+    scheme = None
+    if token and " " in token:
+        scheme, token = token.split(" ", 1)
+    return kopf.ConnectionInfo(
+        server=cfg.host, ca_path=cfg.ssl_ca_cert, insecure=not cfg.verify_ssl if cfg.ssl_ca_cert else None,
+        scheme=scheme or ("Bearer" if token else None), token=token,
+        certificate_path=cfg.cert_file, private_key_path=cfg.key_file,
+    )
+
+
+async def run_operator(config: OperatorConfig, stop_flag: asyncio.Event | threading.Event | None = None,
+                       ready_flag: asyncio.Event | threading.Event | None = None) -> None:
+    cfg = client_config(server=config.server, kubeconfig=config.kubeconfig)
+    kube = KubeClient(cfg)
+    deps = Deps(
+        kube=kube, clock=SystemClock(),
+        open_load=HttpLoadFactory(kube, config.resolver or ClusterDnsResolver()),
+        operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
+        operator_pods=config.operator_pods, poll_s=config.poll_s,
+    )
+    registry = kopf.OperatorRegistry()
+    handlers.register(registry, deps, connection_info(cfg))
+    try:
+        await kopf.operator(
+            registry=registry, settings=handlers.settings(), standalone=True,
+            clusterwide=not config.namespaces, namespaces=config.namespaces,
+            stop_flag=stop_flag, ready_flag=ready_flag, liveness_endpoint=config.liveness_endpoint,
+        )
+    finally:
+        kube.close()
