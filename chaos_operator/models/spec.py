@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from chaos_operator.models.base import ApiModel
 from chaos_operator.models.duration import Duration, Percent
@@ -24,6 +24,9 @@ MAX_RATE = 5000
 MAX_CONCURRENCY = 1000
 MAX_PHASE_SECONDS = 3600.0
 MAX_LOAD_TIMEOUT_SECONDS = 60.0
+# PromQL thresholds: finite and bounded (the CRD says the same; YAML's .inf/.nan can never reach the API).
+THRESHOLD_LIMIT = 1e18
+Threshold = Annotated[float, Field(ge=-THRESHOLD_LIMIT, le=THRESHOLD_LIMIT, allow_inf_nan=False)]
 
 PhaseName = Literal["baseline", "chaos", "recovery"]
 Mode = Literal["one", "all", "fixed", "fixedPercent", "randomMaxPercent"]
@@ -37,17 +40,20 @@ def _in_range(value: float, low: float, high: float, what: str) -> None:
 class SelectorRequirement(ApiModel):
     key: Annotated[str, Field(max_length=317, pattern=LABEL_KEY)]
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    # validate_default: the operator rule must also see an omitted `values`, and name that field.
     values: Annotated[
-        list[Annotated[str, Field(max_length=63, pattern=LABEL_VALUE)]], Field(max_length=32)
+        list[Annotated[str, Field(max_length=63, pattern=LABEL_VALUE)]], Field(max_length=32, validate_default=True)
     ] = []
 
-    @model_validator(mode="after")
-    def _values_match_operator(self) -> SelectorRequirement:
-        if self.operator in ("In", "NotIn") and not self.values:
-            raise ValueError(f"operator {self.operator} needs at least one value")
-        if self.operator in ("Exists", "DoesNotExist") and self.values:
-            raise ValueError(f"operator {self.operator} takes no values")
-        return self
+    @field_validator("values")
+    @classmethod
+    def _values_match_operator(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        operator = info.data.get("operator")  # absent when the operator itself was invalid
+        if operator in ("In", "NotIn") and not values:
+            raise ValueError(f"operator {operator} needs at least one value")
+        if operator in ("Exists", "DoesNotExist") and values:
+            raise ValueError(f"operator {operator} takes no values")
+        return values
 
 
 class LabelSelector(ApiModel):
@@ -75,18 +81,21 @@ class LabelSelector(ApiModel):
 class Target(ApiModel):
     selector: LabelSelector
     mode: Mode = "one"
-    value: Annotated[int, Field(ge=1, le=1000)] | None = None
+    # validate_default: a missing value is an error for some modes, reported on `value` itself.
+    value: Annotated[int, Field(ge=1, le=1000)] | None = Field(default=None, validate_default=True)
     seed: Annotated[int, Field(ge=0, le=2**53 - 1)] | None = None
 
-    @model_validator(mode="after")
-    def _value_matches_mode(self) -> Target:
-        if self.mode in ("one", "all") and self.value is not None:
-            raise ValueError(f"value is not used with mode {self.mode}")
-        if self.mode not in ("one", "all") and self.value is None:
-            raise ValueError(f"mode {self.mode} needs a value")
-        if self.mode in ("fixedPercent", "randomMaxPercent") and self.value is not None and self.value > 100:
+    @field_validator("value")
+    @classmethod
+    def _value_matches_mode(cls, value: int | None, info: ValidationInfo) -> int | None:
+        mode = info.data.get("mode")  # absent when the mode itself was invalid
+        if mode in ("one", "all") and value is not None:
+            raise ValueError(f"value is not used with mode {mode}")
+        if mode not in (None, "one", "all") and value is None:
+            raise ValueError(f"mode {mode} needs a value")
+        if mode in ("fixedPercent", "randomMaxPercent") and value is not None and value > 100:
             raise ValueError("value is a percentage for this mode and must be at most 100")
-        return self
+        return value
 
 
 class PodKillFault(ApiModel):
@@ -163,8 +172,8 @@ class Slos(ApiModel):
 class PromQuery(ApiModel):
     name: Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]
     query: Annotated[str, Field(min_length=1, max_length=4096)]
-    max: float | None = None
-    min: float | None = None
+    max: Threshold | None = None
+    min: Threshold | None = None
     phases: Annotated[list[PhaseName], Field(min_length=1, max_length=3)] = ["chaos"]
 
     @model_validator(mode="after")
@@ -177,7 +186,7 @@ class PromQuery(ApiModel):
 class HaltCondition(ApiModel):
     name: Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]
     query: Annotated[str, Field(min_length=1, max_length=4096)]
-    max: float
+    max: Threshold
 
 
 class Prometheus(ApiModel):
