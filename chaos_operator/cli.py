@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         from chaos_operator.validation import validate_files
 
-        return validate_files(args.files)
+        return int(validate_files(args.files))
     if args.command == "report":
         return _report(args)
     return _run(args)

@@ -47,9 +47,10 @@ async def run_operator(config: OperatorConfig, stop_flag: asyncio.Event | thread
                        ready_flag: asyncio.Event | threading.Event | None = None) -> None:
     cfg = client_config(server=config.server, kubeconfig=config.kubeconfig)
     kube = KubeClient(cfg)
+    clock = SystemClock()
     deps = Deps(
-        kube=kube, clock=SystemClock(),
-        open_load=HttpLoadFactory(kube, config.resolver or ClusterDnsResolver()),
+        kube=kube, clock=clock,
+        open_load=HttpLoadFactory(kube, config.resolver or ClusterDnsResolver(), clock),
         operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
         operator_pods=config.operator_pods, poll_s=config.poll_s,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -26,9 +27,9 @@ def client_config(server: str | None = None, kubeconfig: str | None = None) -> c
     if server:
         cfg.host = server
     elif kubeconfig:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)  # type: ignore[no-untyped-call]
     else:
-        config.load_incluster_config(client_configuration=cfg)
+        config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
     return cfg
 
 
@@ -39,7 +40,7 @@ class KubeClient:
         self._custom = client.CustomObjectsApi(self._api)
 
     def close(self) -> None:
-        self._api.close()
+        self._api.close()  # type: ignore[no-untyped-call]
 
     async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
         def call() -> list[dict[str, Any]]:
@@ -91,29 +92,21 @@ class KubeClient:
 
     async def create_event(self, ref: ExperimentRef, type_: str, reason: str, message: str,
                            time: datetime.datetime) -> None:
-        stamp = time.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": f"{ref.name}.{uuid.uuid4().hex[:16]}", "namespace": ref.namespace},
-            "involvedObject": {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "name": ref.name,
-                               "namespace": ref.namespace, "uid": ref.uid},
-            "reason": reason,
-            "message": message[:1024],
-            "type": type_,
-            "source": {"component": COMPONENT},
-            "reportingComponent": COMPONENT,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
-        }
+        stamp = time.astimezone(datetime.UTC)
+        body = client.CoreV1Event(
+            api_version="v1", kind="Event",
+            metadata=client.V1ObjectMeta(name=f"{ref.name}.{uuid.uuid4().hex[:16]}", namespace=ref.namespace),
+            involved_object=client.V1ObjectReference(api_version=f"{GROUP}/{VERSION}", kind=KIND, name=ref.name,
+                                                     namespace=ref.namespace, uid=ref.uid),
+            reason=reason, message=message[:1024], type=type_,
+            source=client.V1EventSource(component=COMPONENT), reporting_component=COMPONENT,
+            first_timestamp=stamp, last_timestamp=stamp, count=1,
+        )
         await asyncio.to_thread(self._core.create_namespaced_event, ref.namespace, body,
                                 _preload_content=False)
 
 
 def _json(resp: Any) -> dict[str, Any]:
-    import json
-
     data = json.loads(resp.data)
     assert isinstance(data, dict)
     return data

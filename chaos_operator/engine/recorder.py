@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from chaos_operator.engine import lifecycle
 from chaos_operator.engine.ports import Clock, ExperimentRef, KubeApi
@@ -65,7 +65,7 @@ class Recorder:
         running = status.phase in RUNNING_PHASES
         active = any(rec.state == "Injected" for rec in status.injections)
         reason = status.reason or ("Running" if running else status.phase)
-        wanted = {
+        wanted: dict[str, tuple[Literal["True", "False"], str, str]] = {
             "Progressing": ("True" if running else "False", reason if not running else status.phase,
                             status.message or f"experiment is {status.phase}"),
             "FaultActive": ("True" if active else "False", "Injected" if active else "NoFaultActive",

@@ -234,6 +234,6 @@ class Runner:
 
     async def _analyze(self) -> None:
         await self.rec.update(phase="Analyzing", message="analysing")
-        outcome = analyze.final(self.spec, self.rec.status)
+        outcome = analyze.final(self.spec, self.rec.status, self.fault.instant)
         await self.rec.update(checks=outcome.checks, score=outcome.score, grade=outcome.grade)
         await self._end("Completed", outcome.verdict, outcome.reason, outcome.message)

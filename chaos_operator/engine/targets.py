@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chaos_operator.engine.ports import KubeApi
@@ -39,7 +40,7 @@ def _ref(pod: PodInfo) -> TargetRef:
     return TargetRef(name=pod.name, uid=pod.uid, node_name=pod.node_name, pod_ip=pod.pod_ip)
 
 
-def _no_targets_message(matched: int, skipped: list[object]) -> str:
+def _no_targets_message(matched: int, skipped: Sequence[object]) -> str:
     if matched == 0:
         return "no pod in the namespace matches the selector"
     reasons = "; ".join(str(s) for s in skipped[:5])

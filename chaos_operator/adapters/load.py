@@ -1,0 +1,81 @@
+"""LoadDriver over the aiohttp load generator: resolves the Service and converts figures to status."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from chaos_operator.analysis.recovery import SecondSample
+from chaos_operator.engine.ports import Clock, KubeApi, LoadResult
+from chaos_operator.engine.runner import LoadTargetNotFound
+from chaos_operator.load.generator import LoadGenerator, LoadSpec, PhaseRun
+from chaos_operator.load.resolver import ServiceNotFound, ServiceResolver
+from chaos_operator.models.duration import Duration
+from chaos_operator.models.spec import ExperimentSpec
+from chaos_operator.models.status import ErrorCounts, Latency, PhaseResult
+
+
+class HttpLoadFactory:
+    def __init__(self, kube: KubeApi, resolver: ServiceResolver, clock: Clock) -> None:
+        self._kube = kube
+        self._resolver = resolver
+        self._clock = clock
+
+    async def __call__(self, spec: ExperimentSpec, namespace: str) -> HttpLoad:
+        ref = spec.load.service
+        svc = await self._kube.get_service(namespace, ref.name)
+        if svc is None:
+            raise LoadTargetNotFound(f"Service {namespace}/{ref.name} does not exist")
+        ports = [p.get("port") for p in (svc.get("spec") or {}).get("ports") or []]
+        if ref.port not in ports:
+            raise LoadTargetNotFound(f"Service {namespace}/{ref.name} has no port {ref.port} (ports: {ports})")
+        try:
+            urls = await self._resolver.resolve(namespace, ref.name, ref.port)
+        except ServiceNotFound as exc:
+            raise LoadTargetNotFound(str(exc)) from exc
+        load = LoadSpec(base_urls=tuple(urls), path=spec.load.path, method=spec.load.method,
+                        rate=float(spec.load.rate), concurrency=spec.load.concurrency,
+                        timeout_s=float(spec.load.timeout))
+        return HttpLoad(LoadGenerator(load), self._clock)
+
+
+class HttpLoad:
+    def __init__(self, generator: LoadGenerator, clock: Clock) -> None:
+        self._gen = generator
+        self._clock = clock
+
+    async def run_phase(self, duration_s: float, stop: Any) -> LoadResult:
+        assert stop is None or isinstance(stop, asyncio.Event)
+        started = self._clock.now()
+        run = await self._gen.run_phase(duration_s, stop)
+        finished = self._clock.now()
+        return LoadResult(result=to_phase_result(run, _stamp(started), _stamp(finished)),
+                          started_mono=run.started_mono, samples=to_samples(run))
+
+    async def close(self) -> None:
+        await self._gen.close()
+
+
+def _stamp(t: Any) -> str:
+    return str(t.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def to_phase_result(run: PhaseRun, started_at: str, finished_at: str) -> PhaseResult:
+    s = run.summary
+    latency = None
+    if s.latency is not None:
+        lat = s.latency
+        latency = Latency(mean=Duration(lat.mean), p50=Duration(lat.p50), p90=Duration(lat.p90),
+                          p95=Duration(lat.p95), p99=Duration(lat.p99), max=Duration(lat.max))
+    classes = ErrorCounts(timeout=s.error_classes.timeout, connection=s.error_classes.connection,
+                          http5xx=s.error_classes.http_5xx, unexpected_status=s.error_classes.unexpected_status)
+    return PhaseResult(started_at=started_at, finished_at=finished_at, requests=s.requests, errors=s.errors,
+                       error_rate=min(1.0, s.error_rate), throughput=s.throughput, latency=latency,
+                       error_classes=classes)
+
+
+def to_samples(run: PhaseRun) -> list[SecondSample]:
+    """Whole seconds only: a trailing partial second would read as a stall."""
+    whole = int(run.summary.wall_s)
+    return [SecondSample(offset_s=float(p.second), requests=p.requests, errors=p.errors, p95_s=p.p95)
+            for p in run.timeline if p.second < whole]

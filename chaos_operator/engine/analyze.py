@@ -1,0 +1,56 @@
+"""Glue between the runner and the pure analysis package: which samples, which reference time."""
+
+from __future__ import annotations
+
+from chaos_operator.analysis import recovery, verdict
+from chaos_operator.analysis.recovery import NOT_APPLICABLE, SecondSample, WorkloadRecovery
+from chaos_operator.engine.ports import LoadResult
+from chaos_operator.models.spec import ExperimentSpec
+from chaos_operator.models.status import Check, ExperimentStatus, PhaseResult
+
+
+def baseline_gate(spec: ExperimentSpec, baseline: PhaseResult) -> tuple[str, str, str, list[Check]] | None:
+    outcome = verdict.baseline_gate(spec.slos, baseline)
+    if outcome is None:
+        return None
+    return outcome.verdict, outcome.reason, outcome.message, outcome.checks
+
+
+def recovery_window(spec: ExperimentSpec, instant: bool) -> float:
+    """Longest recovery time that can be observed: from the earliest reference to the end of recovery."""
+    return float(spec.phases.recovery) + (float(spec.phases.chaos) if instant else 0.0)
+
+
+def recovery_seconds(spec: ExperimentSpec, status: ExperimentStatus, chaos: LoadResult, rec: LoadResult,
+                     last_injection_mono: float | None, whole_at_mono: float | None, instant: bool) -> float | None:
+    """Seconds from the reference until both the service and (for instant faults) the workload were back.
+
+    The reference is the last injection for one-off faults (a kill) and the end of the chaos window
+    (fault removed) otherwise.
+    """
+    baseline = status.phases.baseline
+    if baseline is None:
+        return None
+    if instant and last_injection_mono is not None:
+        reference = last_injection_mono
+        samples = _shift(chaos, reference) + _shift(rec, reference)
+        workload: WorkloadRecovery = None if whole_at_mono is None else whole_at_mono - reference
+    else:
+        reference = rec.started_mono
+        samples = _shift(rec, reference)
+        workload = NOT_APPLICABLE
+    # Seconds before the reference say nothing about recovery (the second holding it still counts).
+    samples = [s for s in samples if s.offset_s > -1.0]
+    service = recovery.service_recovered_after(baseline, samples, spec.slos)
+    return recovery.recovery_time(service, workload)
+
+
+def _shift(result: LoadResult, reference: float) -> list[SecondSample]:
+    delta = result.started_mono - reference
+    return [SecondSample(offset_s=s.offset_s + delta, requests=s.requests, errors=s.errors, p95_s=s.p95_s)
+            for s in result.samples]
+
+
+def final(spec: ExperimentSpec, status: ExperimentStatus, instant: bool) -> verdict.Outcome:
+    recovery_s = None if status.recovery_time is None else float(status.recovery_time)
+    return verdict.decide(spec.slos, status.phases, recovery_s, recovery_window(spec, instant))
