@@ -1,0 +1,1 @@
+"""Pure pod selection: selectors, pod facts, eligibility and the seeded choice of targets."""

@@ -1,0 +1,60 @@
+from typing import Any
+
+import pytest
+
+from chaos_operator.targeting.pods import PodInfo, pod_info
+
+
+def _pod(phase: str | None = "Running", ready: str | None = "True", deleting: bool = False,
+         owners: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "web-1", "namespace": "shop", "uid": "u-1", "labels": {"app": "web"}}
+    if deleting:
+        meta["deletionTimestamp"] = "2024-05-01T10:00:00Z"
+    if owners is not None:
+        meta["ownerReferences"] = owners
+    status: dict[str, Any] = {"podIP": "10.0.0.7"}
+    if phase is not None:
+        status["phase"] = phase
+    if ready is not None:
+        status["conditions"] = [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": ready}]
+    return {"metadata": meta, "spec": {"nodeName": "node-a"}, "status": status}
+
+
+@pytest.mark.parametrize(("obj", "ready", "terminating", "phase"), [
+    (_pod(), True, False, "Running"),
+    (_pod(ready="False"), False, False, "Running"),
+    (_pod(ready=None), False, False, "Running"),
+    (_pod(phase="Pending", ready="False"), False, False, "Pending"),
+    (_pod(phase="Pending", ready="True"), False, False, "Pending"),  # Ready only counts while Running
+    (_pod(phase="Succeeded", ready="False"), False, False, "Succeeded"),
+    (_pod(deleting=True), True, True, "Running"),  # still Ready, but on its way out
+    (_pod(phase=None, ready=None), False, False, "Unknown"),
+])
+def test_pod_state(obj: dict[str, Any], ready: bool, terminating: bool, phase: str) -> None:
+    info = pod_info(obj)
+    assert (info.ready, info.terminating, info.phase) == (ready, terminating, phase)
+
+
+def test_pod_fields() -> None:
+    owners: list[dict[str, Any]] = [{"kind": "Node", "name": "node-a"},
+                                    {"kind": "ReplicaSet", "name": "web-7f9", "controller": True}]
+    assert pod_info(_pod(owners=owners)) == PodInfo(
+        name="web-1", namespace="shop", uid="u-1", labels={"app": "web"}, node_name="node-a",
+        pod_ip="10.0.0.7", phase="Running", ready=True, terminating=False,
+        owner_kind="ReplicaSet", owner_name="web-7f9")
+
+
+@pytest.mark.parametrize(("owners", "kind", "name"), [
+    (None, None, None),
+    ([], None, None),
+    ([{"kind": "StatefulSet", "name": "db"}], "StatefulSet", "db"),  # no controller flag: the first one
+])
+def test_owner(owners: list[dict[str, Any]] | None, kind: str | None, name: str | None) -> None:
+    info = pod_info(_pod(owners=owners))
+    assert (info.owner_kind, info.owner_name) == (kind, name)
+
+
+def test_sparse_pod_gets_defaults() -> None:
+    info = pod_info({"metadata": {"name": "bare"}})
+    assert info == PodInfo(name="bare", namespace="", uid="")
+    assert (info.node_name, info.pod_ip, info.ready, info.labels) == (None, None, False, {})
