@@ -1,0 +1,1 @@
+"""Pure analysis of measured phases: recovery, checks, grade, score and verdict."""
