@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chaos_operator.engine.ports import KubeApi
@@ -25,10 +24,9 @@ async def resolve(kube: KubeApi, namespace: str, target: Target, seed: int,
     # Server-side labelSelector narrows the list; eligible() verifies every pod client-side again.
     raw = await kube.list_pods(namespace, to_query(target.selector))
     pods = [pod_info(obj) for obj in raw]
-    pods = [p for p in pods if p.namespace == namespace]
-    ok, skipped = eligible(pods, target.selector, operator_pods)
+    ok, skipped = eligible(pods, target.selector, operator_pods, namespace=namespace)
     if not ok:
-        raise NoTargets(_no_targets_message(len(pods), skipped))
+        raise NoTargets.for_pods(len(pods), skipped)
     chosen = choose(ok, target.mode, target.value, seed)
     refs = [_ref(p) for p in chosen]
     names = ", ".join(r.name for r in refs)
@@ -39,9 +37,3 @@ async def resolve(kube: KubeApi, namespace: str, target: Target, seed: int,
 def _ref(pod: PodInfo) -> TargetRef:
     return TargetRef(name=pod.name, uid=pod.uid, node_name=pod.node_name, pod_ip=pod.pod_ip)
 
-
-def _no_targets_message(matched: int, skipped: Sequence[object]) -> str:
-    if matched == 0:
-        return "no pod in the namespace matches the selector"
-    reasons = "; ".join(str(s) for s in skipped[:5])
-    return f"{matched} pods match the selector but none is eligible: {reasons}"
