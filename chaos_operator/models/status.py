@@ -49,7 +49,8 @@ class Latency(ApiModel):
 class ErrorCounts(ApiModel):
     timeout: Annotated[int, Field(ge=0)] = 0
     connection: Annotated[int, Field(ge=0)] = 0
-    http5xx: Annotated[int, Field(ge=0)] = 0
+    # explicit alias: the generated camelCase would be http5Xx
+    http5xx: Annotated[int, Field(ge=0, alias="http5xx")] = 0
     unexpected_status: Annotated[int, Field(ge=0)] = 0
 
 
