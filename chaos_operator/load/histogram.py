@@ -80,7 +80,14 @@ class LatencyHistogram:
                 continue
             seen += count
             while next_rank < len(ranks) and ranks[next_rank][0] <= seen:
-                results[ranks[next_rank][1]] = self._bucket_middle_seconds(hdr.get_value_from_index(index))
+                rank, pos = ranks[next_rank]
+                # The first and last ranks are the exact min and max, which we keep anyway.
+                if rank == self._count:
+                    results[pos] = self._max
+                elif rank == 1:
+                    results[pos] = self._min
+                else:
+                    results[pos] = self._bucket_middle_seconds(hdr.get_value_from_index(index))
                 next_rank += 1
             if next_rank == len(ranks):
                 break
