@@ -14,6 +14,7 @@ from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.targets import resolve
 from chaos_operator.faults.base import FaultContext
 from chaos_operator.faults.registry import fault_for
+from chaos_operator.models.duration import Duration
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.targeting.selection import NamespaceRefused, NoTargets, check_namespace, new_seed
 from chaos_operator.targeting.selector import to_query
@@ -77,6 +78,15 @@ class Runner:
                 await self._run_from_start()
         except Ended:
             pass
+        except Exception as exc:
+            # A bug or an API outage: never leave a fault behind, and never re-run the experiment.
+            log.exception("%s: unexpected error", self.rec.ref.name)
+            self.stop.set()
+            await self.recover_leftovers()
+            try:
+                await self._end("Failed", None, "OperatorError", f"the operator hit an error: {exc}"[:1024])
+            except Ended:
+                pass
         finally:
             watcher.cancel()
             if self.load is not None:
@@ -229,7 +239,7 @@ class Runner:
                                               window.last_injection_mono, window.whole_at_mono,
                                               self.fault.instant)
         await self.rec.update(phases=self.rec.status.phases.model_copy(update={"recovery": result.result}),
-                              recovery_time=recovery_s)
+                              recovery_time=None if recovery_s is None else Duration(recovery_s))
         await self._check_stop(None)
 
     async def _analyze(self) -> None:

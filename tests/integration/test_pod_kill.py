@@ -1,0 +1,179 @@
+"""PodKill end to end: the real operator under kopf, the emulator over HTTP, load to a real server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chaos_operator.load.resolver import StaticResolver
+from chaos_operator.models.duration import parse_duration
+from chaos_operator.sandbox.emulator import EmulatorThread
+from chaos_operator.sandbox.replicas import ReplicaKeeper
+from tests.integration.conftest import experiment, make_pod, make_service
+from tests.integration.harness import OperatorThread, ServiceThread, wait_for
+
+pytestmark = pytest.mark.integration
+NS = "shop"
+LABELS = {"app": "checkout", "track": "stable"}
+
+
+@pytest.fixture
+def keeper(cluster: EmulatorThread) -> Iterator[ReplicaKeeper]:
+    keep = ReplicaKeeper(cluster.emulator, namespace=NS, labels=LABELS, replicas=3,
+                         containers=[{"name": "app", "image": "checkout:1"}], start_delay=0.5, name="checkout")
+    cluster.run(keep.start())
+    wait_for("3 ready replicas", lambda: cluster.call(keep.ready_count) == 3)
+    yield keep
+    cluster.run(keep.stop())
+
+
+@pytest.fixture
+def resolver(cluster: EmulatorThread, service: ServiceThread) -> StaticResolver:
+    make_service(cluster, NS)
+    return StaticResolver({(NS, "checkout", 8080): [service.url]})
+
+
+def status_of(emu: EmulatorThread, name: str) -> dict[str, Any]:
+    obj = emu.get("chaosexperiments", NS, name)
+    return dict(obj.get("status") or {}) if obj else {}
+
+
+def wait_phase(emu: EmulatorThread, name: str, phases: tuple[str, ...], timeout: float = 40) -> dict[str, Any]:
+    return dict(wait_for(f"{name} in {phases}",
+                         lambda: (s := status_of(emu, name)).get("phase") in phases and s, timeout=timeout))
+
+
+def uids(emu: EmulatorThread, ns: str = NS, selector: str | None = None) -> set[str]:
+    return {p["metadata"]["uid"] for p in emu.list("pods", ns, label_selector=selector)}
+
+
+def events(emu: EmulatorThread, name: str) -> list[str]:
+    return [e["reason"] for e in emu.list("events", NS) if e["involvedObject"]["name"] == name]
+
+
+def test_full_run_measures_every_phase(cluster: EmulatorThread, keeper: ReplicaKeeper,
+                                       resolver: StaticResolver, service: ServiceThread) -> None:
+    before = uids(cluster, selector="app=checkout")
+    with OperatorThread(cluster.url, resolver):
+        cluster.create("chaosexperiments", experiment("kill-one", NS, slos={
+            "maxErrorRate": 0.05, "maxLatencyP95": "500ms", "maxLatencyDegradation": "300%",
+            "recoveryWithin": "10s"}), NS)
+        status = wait_phase(cluster, "kill-one", ("Completed", "Failed", "Aborted"))
+    assert (status["phase"], status["verdict"], status["reason"]) == ("Completed", "Passed", "SLOsHeld"), status
+    for phase, seconds in (("baseline", 2), ("chaos", 3), ("recovery", 3)):
+        figures = status["phases"][phase]
+        assert figures["requests"] == pytest.approx(100 * seconds, abs=2)
+        assert figures["errors"] == 0
+        assert figures["throughput"] > 50
+        lat = figures["latency"]
+        assert 0 < parse_duration(lat["p50"]) <= parse_duration(lat["p99"]) <= parse_duration(lat["max"])
+    killed = status["injections"]
+    assert len(killed) == 1 and killed[0]["state"] == "Recovered"
+    assert killed[0]["uid"] in before and killed[0]["uid"] not in uids(cluster)
+    assert status["targets"][0]["uid"] == killed[0]["uid"]
+    # The replacement becomes Ready 0.5 s after the kill: that is the workload's recovery time.
+    assert 0.4 <= parse_duration(status["recoveryTime"]) < 5
+    assert cluster.call(keeper.ready_count) == 3
+    assert 0 <= status["score"] <= 100 and status["grade"] in ("GOOD", "MODERATE", "POOR")
+    names = {c["name"] for c in status["checks"]}
+    assert {"maxErrorRate", "maxLatencyP95", "maxLatencyDegradation", "recoveryWithin", "recovered"} <= names
+    assert all(c["passed"] for c in status["checks"])
+    assert {"Started", "TargetsSelected", "Injected", "Recovered", "Completed"} <= set(events(cluster, "kill-one"))
+    assert {c["type"]: c["status"] for c in status["conditions"]} == {"Progressing": "False", "FaultActive": "False"}
+
+
+def test_selector_picks_exactly_the_intended_pods(cluster: EmulatorThread, keeper: ReplicaKeeper,
+                                                   resolver: StaticResolver) -> None:
+    intended = uids(cluster, selector="app=checkout,track=stable")
+    decoys = {
+        make_pod(cluster, NS, "checkout-canary", {"app": "checkout", "track": "canary"}),
+        make_pod(cluster, NS, "cart-0", {"app": "cart", "track": "stable"}),
+        make_pod(cluster, NS, "checkout-nolabel", {"app": "checkout"}),
+        make_pod(cluster, "other", "checkout-other", dict(LABELS)),
+    }
+    target = {"selector": {"matchLabels": {"app": "checkout"},
+                           "matchExpressions": [{"key": "track", "operator": "In", "values": ["stable"]}]},
+              "mode": "all"}
+    with OperatorThread(cluster.url, resolver):
+        cluster.create("chaosexperiments", experiment("all-stable", NS, target=target), NS)
+        status = wait_phase(cluster, "all-stable", ("Completed", "Failed", "Aborted"))
+    assert status["phase"] == "Completed", status
+    assert {r["uid"] for r in status["injections"]} == intended
+    assert intended.isdisjoint(uids(cluster) | uids(cluster, "other"))
+    assert decoys <= uids(cluster) | uids(cluster, "other")
+
+
+def test_interval_repeats_kills_on_fresh_pods(cluster: EmulatorThread, keeper: ReplicaKeeper,
+                                              resolver: StaticResolver) -> None:
+    fault = {"kind": "PodKill", "interval": "1s"}
+    phases = {"baseline": "2s", "chaos": "3500ms", "recovery": "2s"}
+    with OperatorThread(cluster.url, resolver):
+        cluster.create("chaosexperiments", experiment("repeat", NS, fault=fault, phases=phases), NS)
+        status = wait_phase(cluster, "repeat", ("Completed", "Failed", "Aborted"))
+    killed = [r["uid"] for r in status["injections"]]
+    assert len(killed) >= 3 and len(set(killed)) == len(killed)
+    assert all(r["state"] == "Recovered" for r in status["injections"])
+    assert not set(killed) & uids(cluster)
+
+
+def _long_chaos(name: str) -> dict[str, Any]:
+    return experiment(name, NS, phases={"baseline": "2s", "chaos": "60s", "recovery": "2s"})
+
+
+def _hits_stop(service: ServiceThread) -> None:
+    # Open loop at 100 req/s: if the load still ran, hits would grow by ~100 in this second.
+    settled = wait_for("load to stop", lambda: (h := service.hits, time.sleep(0.3), service.hits == h)[2], 10)
+    assert settled
+    before = service.hits
+    time.sleep(1.0)
+    assert service.hits == before
+
+
+def test_abort_mid_chaos(cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
+                         service: ServiceThread) -> None:
+    with OperatorThread(cluster.url, resolver):
+        cluster.create("chaosexperiments", _long_chaos("stop-me"), NS)
+        wait_for("injected", lambda: any(r["state"] == "Injected" for r in status_of(cluster, "stop-me")
+                                         .get("injections", [])), 30)
+        started = time.monotonic()
+        cluster.patch("chaosexperiments", NS, "stop-me", {"spec": {"abort": True}})
+        status = wait_phase(cluster, "stop-me", ("Aborted", "Completed", "Failed"), timeout=20)
+        took = time.monotonic() - started
+        _hits_stop(service)
+    assert (status["phase"], status["reason"]) == ("Aborted", "Aborted")
+    assert "verdict" not in status
+    assert took < 15  # far inside the 60 s chaos window
+    assert all(r["state"] == "Recovered" for r in status["injections"])
+    assert "Aborted" in events(cluster, "stop-me")
+
+
+def test_delete_mid_chaos_releases_the_finalizer(cluster: EmulatorThread, keeper: ReplicaKeeper,
+                                                 resolver: StaticResolver, service: ServiceThread) -> None:
+    with OperatorThread(cluster.url, resolver):
+        cluster.create("chaosexperiments", _long_chaos("delete-me"), NS)
+        wait_phase(cluster, "delete-me", ("Chaos",))
+        obj = cluster.get("chaosexperiments", NS, "delete-me")
+        assert obj is not None and obj["metadata"].get("finalizers")
+        cluster.delete("chaosexperiments", NS, "delete-me")
+        wait_for("object gone", lambda: cluster.get("chaosexperiments", NS, "delete-me") is None, 30)
+        _hits_stop(service)
+    wait_for("workload whole", lambda: cluster.call(keeper.ready_count) == 3, 10)
+
+
+def test_operator_restart_mid_chaos_ends_inconclusive(cluster: EmulatorThread, keeper: ReplicaKeeper,
+                                                      resolver: StaticResolver, service: ServiceThread) -> None:
+    with OperatorThread(cluster.url, resolver):
+        cluster.create("chaosexperiments", _long_chaos("restart"), NS)
+        wait_for("injected", lambda: any(r["state"] == "Injected" for r in status_of(cluster, "restart")
+                                         .get("injections", [])), 30)
+    # The first operator is gone; the experiment is still in Chaos.
+    assert status_of(cluster, "restart")["phase"] == "Chaos"
+    _hits_stop(service)
+    with OperatorThread(cluster.url, resolver):
+        status = wait_phase(cluster, "restart", ("Completed", "Aborted", "Failed"), timeout=20)
+    assert (status["phase"], status["verdict"], status["reason"]) == ("Completed", "Inconclusive",
+                                                                      "OperatorRestarted")
+    assert all(r["state"] == "Recovered" for r in status["injections"])
