@@ -1,0 +1,113 @@
+"""Everything the operator writes into .status is in the CRD's status schema: the API server prunes the rest."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from chaos_operator.models.duration import Duration
+from chaos_operator.models.status import (
+    Check,
+    Condition,
+    ErrorCounts,
+    ExperimentStatus,
+    Injection,
+    Latency,
+    PhaseResult,
+    PhaseResults,
+    TargetRef,
+)
+from chaos_operator.validation import crd_problems, model_problems
+from tests.contract.manifests import base_manifest
+
+
+def _latency(scale: float) -> Latency:
+    return Latency(mean=Duration(0.0123 * scale), p50=Duration(0.010 * scale), p90=Duration(0.021 * scale),
+                   p95=Duration(0.034 * scale), p99=Duration(0.081 * scale), max=Duration(1.5 * scale))
+
+
+def _phase(start: str, end: str, requests: int, errors: int, scale: float) -> PhaseResult:
+    return PhaseResult(
+        started_at=start, finished_at=end, requests=requests, errors=errors, error_rate=errors / requests,
+        throughput=requests / 60.0 - 0.25, latency=_latency(scale),
+        error_classes=ErrorCounts(timeout=errors // 4, connection=errors // 4, http5xx=errors // 4,
+                                  unexpected_status=errors - 3 * (errors // 4)),
+    )
+
+
+def full_status() -> ExperimentStatus:
+    """A finished run with every field of every status model filled in."""
+    pods = [("checkout-7d9f8b6c4-x2k9p", "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10", "node-a", "10.244.1.17"),
+            ("checkout-7d9f8b6c4-q8w4n", "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d", "node-b", "fd00:10:244::2a")]
+    return ExperimentStatus(
+        phase="Completed", verdict="Failed", score=62, grade="MODERATE", reason="SLOsViolated",
+        message="maxLatencyP95 was exceeded during chaos (812ms > 500ms).",
+        seed=2**53 - 1, ready_before=3,
+        targets=[TargetRef(name=n, uid=u, node_name=node, pod_ip=ip) for n, u, node, ip in pods],
+        injections=[Injection(target=n, uid=u, state="Recovered", helper_pod=f"cex-checkout-{i}",
+                              injected_at="2025-03-04T10:01:00Z", recovered_at="2025-03-04T10:03:00Z",
+                              message="pod deleted with grace period 0s")
+                    for i, (n, u, _, _) in enumerate(pods)],
+        phases=PhaseResults(
+            baseline=_phase("2025-03-04T10:00:00Z", "2025-03-04T10:01:00Z", 3000, 4, 1.0),
+            chaos=_phase("2025-03-04T10:01:00Z", "2025-03-04T10:03:00Z", 6000, 96, 7.5),
+            recovery=_phase("2025-03-04T10:03:00Z", "2025-03-04T10:04:00Z", 3000, 8, 1.2),
+        ),
+        checks=[
+            Check(name="maxErrorRate", phase="chaos", observed="1.6%", limit="1%", passed=False),
+            Check(name="maxLatencyP95", phase="chaos", observed="812ms", limit="500ms", passed=False),
+            Check(name="recoveryWithin", phase="experiment", observed="12s", limit="30s", passed=True),
+        ],
+        recovery_time=Duration(12.0),
+        started_at="2025-03-04T10:00:00Z", finished_at="2025-03-04T10:04:05Z", observed_generation=2,
+        conditions=[
+            Condition(type="Progressing", status="False", reason="SLOsViolated", message="experiment is Completed",
+                      last_transition_time="2025-03-04T10:04:05Z", observed_generation=2),
+            Condition(type="FaultActive", status="False", reason="NoFaultActive", message="no fault is in effect",
+                      last_transition_time="2025-03-04T10:03:00Z", observed_generation=2),
+        ],
+    )
+
+
+def _unset(value: Any, path: str = "status") -> list[str]:
+    """Fields left None or empty anywhere in a model tree."""
+    if value is None or value == []:
+        return [path]
+    if isinstance(value, BaseModel):
+        return [p for name in type(value).model_fields for p in _unset(getattr(value, name), f"{path}.{name}")]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _unset(item, f"{path}[{i}]")]
+    return []
+
+
+def test_the_full_status_fills_every_field() -> None:
+    assert _unset(full_status()) == []
+
+
+def test_full_status_is_valid_for_the_crd_and_survives_a_round_trip() -> None:
+    status = full_status()
+    doc = {**base_manifest(), "status": status.to_api()}
+    assert crd_problems(doc) == []  # strict: any field missing from the schema would be reported as unknown
+    assert model_problems(doc) == []
+    wire = status.to_api()
+    assert ExperimentStatus.model_validate(wire).to_api() == wire  # the wire form is stable (durations rounded)
+
+
+def test_the_initial_status_is_valid_for_the_crd() -> None:
+    doc = {**base_manifest(), "status": ExperimentStatus().to_api()}
+    assert crd_problems(doc) == [] and model_problems(doc) == []
+
+
+def test_status_fields_are_checked_on_both_sides() -> None:
+    wire: dict[str, Any] = json.loads(json.dumps(full_status().to_api()))
+    wire["score"] = 101
+    wire["phases"]["chaos"]["latency"]["p95"] = "812 ms"
+    wire["conditions"][0]["reason"] = "not camel case"
+    wire["extra"] = True
+    doc = {**base_manifest(), "status": wire}
+    for problems in (crd_problems(doc), model_problems(doc)):
+        paths = {p.path for p in problems}
+        assert {"status.score", "status.phases.chaos.latency.p95", "status.conditions[0].reason",
+                "status.extra"} <= paths, paths
