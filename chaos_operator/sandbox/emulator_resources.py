@@ -1,0 +1,104 @@
+"""Resource types the API emulator serves: the built-in ones and those declared by CRDs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kmock import KubernetesError, ResourceInfo, resource
+
+VERBS = frozenset({"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"})
+CRD_GROUP, CRD_PLURAL = "apiextensions.k8s.io", "customresourcedefinitions"
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """What the store needs to know about a resource to serve its objects."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool
+    has_status: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def key(self) -> tuple[str, str]:
+        # Objects are stored per group and plural, so every served version of a CRD sees the same objects.
+        return (self.group, self.plural)
+
+
+def api_error(code: int, reason: str, message: str, **details: Any) -> KubernetesError:
+    """An error that kmock renders as a `kind: Status` body with this HTTP code."""
+    return KubernetesError(status=code, reason=reason, message=message, details=details or {"code": code})
+
+
+# (group, version, plural, kind, namespaced, subresources, shortNames, categories)
+BUILTINS: tuple[tuple[str, str, str, str, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
+    ("", "v1", "namespaces", "Namespace", False, ("status",), ("ns",), ()),
+    ("", "v1", "nodes", "Node", False, ("status",), ("no",), ()),
+    ("", "v1", "pods", "Pod", True, ("status",), ("po",), ("all",)),
+    ("", "v1", "services", "Service", True, ("status",), ("svc",), ("all",)),
+    ("", "v1", "endpoints", "Endpoints", True, (), ("ep",), ()),
+    ("", "v1", "events", "Event", True, (), ("ev",), ()),
+    ("", "v1", "configmaps", "ConfigMap", True, (), ("cm",), ()),
+    ("events.k8s.io", "v1", "events", "Event", True, (), ("ev",), ()),
+    ("apps", "v1", "deployments", "Deployment", True, ("status",), ("deploy",), ("all",)),
+    ("apps", "v1", "replicasets", "ReplicaSet", True, ("status",), ("rs",), ("all",)),
+    ("coordination.k8s.io", "v1", "leases", "Lease", True, (), (), ()),
+    (CRD_GROUP, "v1", CRD_PLURAL, "CustomResourceDefinition", False, ("status",), ("crd", "crds"), ()),
+)
+
+# Status a real API server fills in on create (the pod strategy sets phase Pending, namespaces are Active).
+INITIAL_STATUS: Mapping[tuple[str, str], Mapping[str, Any]] = {
+    ("", "pods"): {"phase": "Pending"},
+    ("", "namespaces"): {"phase": "Active"},
+}
+
+
+def builtin_resources() -> Iterator[tuple[resource, ResourceInfo]]:
+    for group, version, plural, kind, namespaced, subresources, shortnames, categories in BUILTINS:
+        info = ResourceInfo(kind=kind, singular=kind.lower(), namespaced=namespaced, verbs=VERBS,
+                            shortnames=shortnames, categories=categories, subresources=subresources)
+        yield resource(group, version, plural), info
+
+
+def crd_resources(crd: Mapping[str, Any]) -> list[tuple[resource, ResourceInfo]]:
+    """Discovery entries for every served version of an `apiextensions.k8s.io/v1` CRD."""
+    try:
+        spec = crd["spec"]
+        names = spec["names"]
+        group, plural, kind = spec["group"], names["plural"], names["kind"]
+        versions = spec["versions"]
+    except (KeyError, TypeError) as exc:
+        raise api_error(422, "Invalid", f"CustomResourceDefinition is missing {exc}") from exc
+    name = crd.get("metadata", {}).get("name")
+    if name != f"{plural}.{group}":
+        raise api_error(422, "Invalid", f"metadata.name must be spec.names.plural+'.'+spec.group, not {name!r}")
+    result = []
+    for version in versions:
+        if not version.get("served", True):
+            continue
+        subresources = set(version.get("subresources") or {}) & {"status", "scale"}
+        info = ResourceInfo(kind=kind, singular=names.get("singular") or kind.lower(),
+                            namespaced=spec.get("scope", "Namespaced") == "Namespaced", verbs=VERBS,
+                            shortnames=names.get("shortNames") or (), categories=names.get("categories") or (),
+                            subresources=subresources)
+        result.append((resource(group, version["name"], plural), info))
+    return result
+
+
+def crd_status(crd: Mapping[str, Any]) -> dict[str, Any]:
+    """The status a real server reports once a CRD is served, so `kubectl wait --for=condition=Established` works."""
+    names = crd["spec"]["names"]
+    reasons = (("NamesAccepted", "NoConflicts", "no conflicts found"),
+               ("Established", "InitialNamesAccepted", "the initial names have been accepted"))
+    conditions = [{"type": kind, "status": "True", "reason": reason, "message": message}
+                  for kind, reason, message in reasons]
+    return {"acceptedNames": dict(names), "conditions": conditions,
+            "storedVersions": [v["name"] for v in crd["spec"]["versions"] if v.get("storage")]}
