@@ -24,7 +24,8 @@ class TargetRef(ApiModel):
     name: Annotated[str, Field(max_length=253)]
     uid: Annotated[str, Field(max_length=64)]
     node_name: Annotated[str, Field(max_length=253)] | None = None
-    pod_ip: Annotated[str, Field(max_length=64)] | None = None
+    # Field() wraps the whole optional type: inside `Annotated[...] | None` pydantic ignores an alias.
+    pod_ip: Annotated[str | None, Field(max_length=64, alias="podIP")] = None  # Kubernetes spells it podIP
 
 
 class Injection(ApiModel):
