@@ -33,9 +33,7 @@ T = TypeVar("T")
 
 def kube_client_config(url: str) -> client.Configuration:
     """An explicit client configuration for the emulator; the process-wide default is never read."""
-    cfg = client.Configuration(host=url)
-    cfg.proxy = None
-    return cfg
+    return client.Configuration(host=url)
 
 
 class EmulatorThread:

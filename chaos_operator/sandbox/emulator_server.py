@@ -3,6 +3,10 @@
 kmock still parses requests, serves discovery (`/api`, `/apis`, `/apis/G/V`, `/version`) from
 `self.resources`, renders `kind: Status` errors, and lets tests add their own reactions in its DSL, which
 take priority over ours. We replace its simplistic object handlers with one fallback backed by `Store`.
+
+Deliberate differences from a real server beyond those noted in place: JSON only (no protobuf, no
+server-side Table output, so `kubectl get` prints NAME and AGE), no legacy `/api/v1/watch/...` paths
+(kopf and kubectl use `?watch=true`), and no periodic BOOKMARK events (`allowWatchBookmarks` is ignored).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from kmock import (
 from kmock._internal.rendering import Response  # kmock 0.8 re-exports it as kmock.Response, but not in __all__
 
 from chaos_operator.sandbox.emulator_discovery import api_resource_list, openapi_group_version, openapi_root
-from chaos_operator.sandbox.emulator_patching import MERGE_PATCH
+from chaos_operator.sandbox.emulator_patching import JSON_PATCH, MERGE_PATCH
 from chaos_operator.sandbox.emulator_resources import (
     CRD_GROUP,
     CRD_PLURAL,
@@ -81,7 +85,12 @@ class Emulator(KubernetesEmulator):
             # kmock's path parser fails on the bare namespace list; this alias parses as namespace "".
             url = raw_request.rel_url.with_path(NAMESPACES_ALIAS).with_query(raw_request.rel_url.query)
             raw_request = raw_request.clone(rel_url=url)
-        return await super().__call__(raw_request)
+        try:
+            return await super().__call__(raw_request)
+        finally:
+            # kmock keeps every failure for its strict mode; 404s and 409s are answers here, not emulator faults.
+            for errors in self._errors:
+                errors[:] = [error for error in errors if not isinstance(error, KubernetesError)]
 
     async def _handle(self, request: Request) -> Any:
         # Skip KubernetesEmulator._handle, which mirrors writes into kmock's own (unused here) object store.
@@ -150,11 +159,16 @@ class Emulator(KubernetesEmulator):
         return self.resource_type(found[0])
 
     def register_crd(self, crd: Mapping[str, Any]) -> Obj:
-        """Store a CustomResourceDefinition (unless it exists) and serve its resources at once."""
+        """Store (or update the spec of) a CustomResourceDefinition and serve its resources at once.
+
+        Deliberately unlike a real server: custom objects are never pruned or validated against its schema."""
         crd_crd = self.find(f"{CRD_GROUP}/v1/{CRD_PLURAL}")
         name = crd.get("metadata", {}).get("name", "")
         crd_resources(crd)  # validates before anything is stored
-        if not any(obj["metadata"]["name"] == name for obj in self.store.list(crd_crd, None)):
+        if any(obj["metadata"]["name"] == name for obj in self.store.list(crd_crd, None)):
+            self.store.patch(crd_crd, None, name, [{"op": "replace", "path": "/spec", "value": crd["spec"]}],
+                             JSON_PATCH)
+        else:
             self.store.create(crd_crd, None, dict(crd))
         return self.store.patch(crd_crd, None, name, {"status": crd_status(crd)}, MERGE_PATCH, "status")
 

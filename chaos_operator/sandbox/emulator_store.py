@@ -120,7 +120,7 @@ class Store:
             if namespace and meta.get("namespace") not in (None, "", namespace):
                 raise api_error(400, "BadRequest", "the namespace of the provided object does not match "
                                 "the namespace sent on the request")
-            namespace = namespace or meta.get("namespace")
+            namespace = namespace or meta.get("namespace")  # unlike a real server, the Namespace need not exist
             if not namespace:
                 raise api_error(400, "BadRequest", "a namespace is required for a namespaced resource")
             meta["namespace"] = namespace
@@ -218,12 +218,14 @@ class Store:
         meta = old["metadata"]
         if meta.get("deletionTimestamp"):
             return copy.deepcopy(old)  # already being deleted
+        # Unlike a real server: no garbage collection by ownerReferences, no namespace cascade, dryRun not honoured.
         deferred = self.on_delete(rt, copy.deepcopy(old), grace)
         if not meta.get("finalizers") and not deferred:
             return self._remove(self._key(rt, namespace, name), grace)
         if deferred:
             self.deferred.add(self._key(rt, namespace, name))
         new = copy.deepcopy(old)
+        # A real server defaults a Pod's grace to its terminationGracePeriodSeconds (30); we record 0.
         new["metadata"].update(deletionTimestamp=now_rfc3339(), deletionGracePeriodSeconds=grace or 0)
         return self._write(rt, new, old)
 

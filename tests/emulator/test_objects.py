@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -244,3 +245,30 @@ def test_discovery_for_kopf_and_kubectl(emulator: EmulatorThread) -> None:
     assert mine[f"{PLURAL}/status"]["verbs"] == ["get", "patch", "update"]
     apps = {res["name"] for res in discover(emulator, "/apis/apps/v1")["resources"]}
     assert {"deployments", "deployments/status", "replicasets", "replicasets/status"} <= apps
+
+
+def test_register_crd_again_updates_what_is_served(emulator: EmulatorThread) -> None:
+    crd = emulator.get("customresourcedefinitions", None, f"{PLURAL}.{GROUP}")
+    assert crd is not None
+    crd["spec"]["names"]["shortNames"] = ["cex", "chaos"]
+    emulator.register_crd(crd)
+    mine = {res["name"]: res for res in discover(emulator, f"/apis/{GROUP}/{VERSION}")["resources"]}
+    assert mine[PLURAL]["shortNames"] == ["cex", "chaos"]
+    assert emulator.rtype("chaos").plural == PLURAL
+
+
+@pytest.mark.parametrize(("method", "path", "code"), [
+    ("GET", "/api/v1/namespaces/ns1/widgets", 404),  # unknown resource
+    ("GET", "/api/v1/namespaces/ns1/pods/p/log", 404),  # unserved subresource
+    ("PATCH", "/api/v1/namespaces/ns1/configmaps/x/status", 404),  # configmaps have no status
+    ("POST", "/api/v1/namespaces/ns1/pods/p", 405),
+    ("GET", "/api/v1/namespaces/ns1/pods?watch=true&resourceVersion=abc", 400),
+])
+def test_request_errors(emulator: EmulatorThread, method: str, path: str, code: int) -> None:
+    request = urllib.request.Request(emulator.url + path, method=method, data=b"{}" if method != "GET" else None,
+                                     headers={"Content-Type": "application/merge-patch+json"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        opener.open(request, timeout=5)
+    assert caught.value.code == code
+    assert json.loads(caught.value.read())["kind"] == "Status"
