@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := kubectl
+# Debian packages the tests use: kubectl (CLI tests), prometheus (the real server for SLI tests).
+APT_TOOLS := kubectl prometheus
 
 .PHONY: test deps lint unit bench clean
 
@@ -12,7 +13,8 @@ $(PY):
 deps: $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
-	@command -v kubectl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES))
+	@missing=""; for t in $(APT_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 lint: deps
 	$(VENV)/bin/ruff check chaos_operator tests benchmarks

@@ -1,4 +1,5 @@
-from chaos_operator.cli import main
 import sys
+
+from chaos_operator.cli import main
 
 sys.exit(main())

@@ -15,6 +15,7 @@ from chaos_operator.adapters.kube import KubeClient, client_config
 from chaos_operator.adapters.load import HttpLoadFactory
 from chaos_operator.engine.runner import Deps
 from chaos_operator.load.resolver import ClusterDnsResolver, ServiceResolver
+from chaos_operator.metrics.prometheus import PrometheusSource
 
 
 @dataclass
@@ -52,7 +53,7 @@ async def run_operator(config: OperatorConfig, stop_flag: asyncio.Event | thread
         kube=kube, clock=clock,
         open_load=HttpLoadFactory(kube, config.resolver or ClusterDnsResolver(), clock),
         operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
-        operator_pods=config.operator_pods, poll_s=config.poll_s,
+        operator_pods=config.operator_pods, poll_s=config.poll_s, open_metrics=PrometheusSource,
     )
     registry = kopf.OperatorRegistry()
     handlers.register(registry, deps, connection_info(cfg))

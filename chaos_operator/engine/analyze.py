@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from chaos_operator.analysis import recovery, verdict
 from chaos_operator.analysis.recovery import NOT_APPLICABLE, SecondSample, WorkloadRecovery
 from chaos_operator.engine.ports import LoadResult
@@ -51,6 +53,24 @@ def _shift(result: LoadResult, reference: float) -> list[SecondSample]:
             for s in result.samples]
 
 
-def final(spec: ExperimentSpec, status: ExperimentStatus, instant: bool) -> verdict.Outcome:
+MAX_CHECKS = 64  # the CRD's maxItems for status.checks
+
+
+def final(spec: ExperimentSpec, status: ExperimentStatus, instant: bool, extra: list[Check],
+          halt_names: set[str]) -> verdict.Outcome:
+    """The built-in verdict, then Prometheus SLIs (``extra``) and any halt recorded during chaos."""
     recovery_s = None if status.recovery_time is None else float(status.recovery_time)
-    return verdict.decide(spec.slos, status.phases, recovery_s, recovery_window(spec, instant))
+    outcome = verdict.decide(spec.slos, status.phases, recovery_s, recovery_window(spec, instant))
+    halts = [c for c in status.checks if c.name in halt_names and c.phase == "chaos" and not c.passed]
+    checks = [*outcome.checks, *extra, *halts][:MAX_CHECKS]
+    if halts:
+        first = halts[0]
+        message = (f"Halted: condition {first.name} read {first.observed} against {first.limit} during chaos; "
+                   "the fault was recovered at once and recovery was measured.")
+        return replace(outcome, verdict="Failed", reason="Halted", message=message, checks=checks)
+    failed = [c for c in extra if not c.passed]
+    if failed and outcome.verdict == "Passed":
+        names = ", ".join(f"{c.name} in {c.phase} ({c.observed} vs {c.limit})" for c in failed)
+        return replace(outcome, verdict="Failed", reason="SLOsViolated", checks=checks,
+                       message=f"Prometheus SLIs failed: {names}."[:1024])
+    return replace(outcome, checks=checks)

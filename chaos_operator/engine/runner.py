@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from chaos_operator.engine import analyze, lifecycle
 from chaos_operator.engine.chaos import ChaosWindow
 from chaos_operator.engine.ports import Clock, KubeApi, LoadDriver, LoadResult
+from chaos_operator.engine.prom import PromChecks
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.targets import resolve
 from chaos_operator.faults.base import FaultContext
 from chaos_operator.faults.registry import fault_for
+from chaos_operator.metrics.source import MetricsError, MetricsSource
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.targeting.selection import NamespaceRefused, NoTargets, check_namespace, new_seed
@@ -38,6 +40,8 @@ class Deps:
     allowed_namespaces: frozenset[str] | None = None
     operator_pods: frozenset[str] = frozenset()
     poll_s: float = 1.0
+    open_metrics: Callable[[str], MetricsSource] | None = None  # Prometheus URL -> source
+    halt_poll_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,10 @@ class Runner:
         self.stop = asyncio.Event()
         self.fault = fault_for(spec.fault.kind)
         self.load: LoadDriver | None = None
+        self.prom: PromChecks | None = None
+        if spec.prometheus is not None and deps.open_metrics is not None:
+            self.prom = PromChecks(deps.open_metrics(spec.prometheus.url), spec.prometheus,
+                                   rec.ref.namespace, rec.ref.name)
 
     async def run(self) -> None:
         watcher = asyncio.create_task(self._watch_control())
@@ -136,8 +144,7 @@ class Runner:
         except NamespaceRefused as exc:
             await self._fail("NamespaceRefused", str(exc))
         if self.spec.prometheus is not None:
-            await self._fail("PrometheusNotSupported",
-                             "spec.prometheus is accepted by the API but not implemented in this release")
+            await self._probe_prometheus()
         try:
             self.load = await self.deps.open_load(self.spec, ns)
         except LoadTargetNotFound as exc:
@@ -159,13 +166,22 @@ class Runner:
         await self._recovery()
         await self._analyze()
 
-    async def _measure(self, phase: str, seconds: float) -> LoadResult:
+    async def _probe_prometheus(self) -> None:
+        if self.prom is None:
+            await self._fail("PrometheusUnreachable", "spec.prometheus is set but no metrics client is configured")
+        assert self.prom is not None
+        try:
+            await self.prom.probe(self.deps.clock.now())
+        except MetricsError as exc:
+            await self._fail("PrometheusUnreachable", str(exc))
+
+    async def _measure(self, seconds: float, stop: asyncio.Event | None = None) -> LoadResult:
         assert self.load is not None
-        return await self.load.run_phase(seconds, self.stop)
+        return await self.load.run_phase(seconds, stop or self.stop)
 
     async def _baseline(self) -> None:
         await self.rec.update(phase="Baseline", reason="Running", message="measuring the baseline")
-        result = await self._measure("baseline", self.spec.phases.baseline)
+        result = await self._measure(self.spec.phases.baseline)
         await self.rec.update(phases=self.rec.status.phases.model_copy(update={"baseline": result.result}))
         await self._check_stop(None)
         gate = analyze.baseline_gate(self.spec, result.result)
@@ -174,36 +190,65 @@ class Runner:
             await self.rec.update(checks=checks)
             await self._end("Completed", verdict, reason, message)
 
-    def _window(self, ready_before: int) -> ChaosWindow:
+    def _window(self, ready_before: int, stop: asyncio.Event | None = None) -> ChaosWindow:
         ctx = FaultContext(kube=self.deps.kube, clock=self.deps.clock, namespace=self.rec.ref.namespace,
                            experiment=self.rec.ref.name, spec=self.spec,
                            label_selector=to_query(self.spec.target.selector), ready_before=ready_before)
-        return ChaosWindow(self.rec, self.fault, ctx, self.stop, self.deps.poll_s)
+        return ChaosWindow(self.rec, self.fault, ctx, stop or self.stop, self.deps.poll_s)
 
     async def _chaos(self) -> None:
-        window = self._window(self.rec.status.ready_before or 0)
+        # The chaos window ends early on abort/stop, or on a halt condition (which still measures recovery).
+        chaos_end = asyncio.Event()
+        window = self._window(self.rec.status.ready_before or 0, chaos_end)
         self._chaos_window = window
         await self.rec.update(phase="Chaos", message=f"injecting {self.spec.fault.kind}")
         started = self.deps.clock.monotonic()
-        load_task = asyncio.create_task(self._measure("chaos", self.spec.phases.chaos))
+        helpers = [asyncio.create_task(self._relay_stop(chaos_end)),
+                   asyncio.create_task(self._watch_halt(chaos_end))]
+        load_task = asyncio.create_task(self._measure(self.spec.phases.chaos, chaos_end))
         try:
             injected = await window.inject_round(list(self.rec.status.targets))
-            if injected == 0 and not self.stop.is_set():
-                self.stop.set()
+            if injected == 0 and not chaos_end.is_set():
+                chaos_end.set()
                 await load_task
                 await window.recover_all()
                 await self._fail("InjectionFailed", "no target could be injected; see status.injections")
-            await self._repeat_rounds(window, started)
+            await self._repeat_rounds(window, started, chaos_end)
             result = await load_task
         except BaseException:
             load_task.cancel()
             raise
+        finally:
+            for task in helpers:
+                task.cancel()
         self._chaos_result = result
         await window.recover_all()
         await self.rec.update(phases=self.rec.status.phases.model_copy(update={"chaos": result.result}))
         await self._check_stop(window)
 
-    async def _repeat_rounds(self, window: ChaosWindow, started: float) -> None:
+    async def _relay_stop(self, chaos_end: asyncio.Event) -> None:
+        await self.stop.wait()
+        chaos_end.set()
+
+    async def _watch_halt(self, chaos_end: asyncio.Event) -> None:
+        if self.prom is None or not self.prom.spec.halt_when:
+            return
+        started = self.deps.clock.now()
+        while not chaos_end.is_set():
+            breach = await self.prom.halt_breach(started, self.deps.clock.now())
+            if breach is not None:
+                # Record first (write-ahead of the early end), then end the window: recovery still runs.
+                await self.rec.update(checks=[*self.rec.status.checks, breach])
+                await self.rec.event("Halted", f"halt condition {breach.name}: {breach.observed} "
+                                               f"(limit {breach.limit}); recovering now", warning=True)
+                chaos_end.set()
+                return
+            try:
+                await asyncio.wait_for(chaos_end.wait(), self.deps.halt_poll_s)
+            except TimeoutError:
+                pass
+
+    async def _repeat_rounds(self, window: ChaosWindow, started: float, chaos_end: asyncio.Event) -> None:
         interval = self.fault.repeat_interval(window.ctx)
         end = started + self.spec.phases.chaos
         round_no = 1
@@ -213,8 +258,8 @@ class Runner:
             if now >= end:
                 return
             try:
-                await asyncio.wait_for(self.stop.wait(), timeout=max(0.0, wake - now))
-                return  # stop requested
+                await asyncio.wait_for(chaos_end.wait(), timeout=max(0.0, wake - now))
+                return  # stopped or halted
             except TimeoutError:
                 pass
             if interval is None or self.deps.clock.monotonic() >= end:
@@ -233,7 +278,7 @@ class Runner:
     async def _recovery(self) -> None:
         window = self._chaos_window
         await self.rec.update(phase="Recovery", message="measuring recovery")
-        result = await self._measure("recovery", self.spec.phases.recovery)
+        result = await self._measure(self.spec.phases.recovery)
         await window.stop_watch()
         recovery_s = analyze.recovery_seconds(self.spec, self.rec.status, self._chaos_result, result,
                                               window.last_injection_mono, window.whole_at_mono,
@@ -244,6 +289,8 @@ class Runner:
 
     async def _analyze(self) -> None:
         await self.rec.update(phase="Analyzing", message="analysing")
-        outcome = analyze.final(self.spec, self.rec.status, self.fault.instant)
+        extra = await self.prom.phase_checks(self.rec.status) if self.prom is not None else []
+        halt_names = {c.name for c in self.spec.prometheus.halt_when} if self.spec.prometheus else set()
+        outcome = analyze.final(self.spec, self.rec.status, self.fault.instant, extra, halt_names)
         await self.rec.update(checks=outcome.checks, score=outcome.score, grade=outcome.grade)
         await self._end("Completed", outcome.verdict, outcome.reason, outcome.message)

@@ -57,15 +57,20 @@ class ServiceThread:
         self.delay_s = delay_s
         self.status = status
         self.hits = 0
+        self.by_status: dict[int, int] = {}
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, name="service", daemon=True)
 
     async def _handle(self, request: web.Request) -> web.Response:
+        if request.path == "/metrics":  # Prometheus text format, for the SLI tests
+            lines = [f'test_requests_total{{code="{code}"}} {n}' for code, n in sorted(self.by_status.items())]
+            return web.Response(text="# TYPE test_requests_total counter\n" + "\n".join(lines) + "\n")
         self.hits += 1
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
+        self.by_status[self.status] = self.by_status.get(self.status, 0) + 1
         return web.Response(status=self.status, text="ok\n")
 
     async def _start(self) -> None:
@@ -75,9 +80,7 @@ class ServiceThread:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(self._runner.addresses[0][1])
 
     @property
     def url(self) -> str:

@@ -123,10 +123,15 @@ def _long_chaos(name: str) -> dict[str, Any]:
     return experiment(name, NS, phases={"baseline": "2s", "chaos": "60s", "recovery": "2s"})
 
 
+def _quiet(service: ServiceThread) -> bool:
+    hits = service.hits
+    time.sleep(0.3)
+    return service.hits == hits
+
+
 def _hits_stop(service: ServiceThread) -> None:
     # Open loop at 100 req/s: if the load still ran, hits would grow by ~100 in this second.
-    settled = wait_for("load to stop", lambda: (h := service.hits, time.sleep(0.3), service.hits == h)[2], 10)
-    assert settled
+    wait_for("load to stop", lambda: _quiet(service), 10)
     before = service.hits
     time.sleep(1.0)
     assert service.hits == before

@@ -1,0 +1,98 @@
+"""Prometheus SLIs and halt conditions against the real Prometheus server scraping a real service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chaos_operator.load.resolver import StaticResolver
+from chaos_operator.sandbox.emulator import EmulatorThread
+from chaos_operator.sandbox.replicas import ReplicaKeeper
+from tests.integration.conftest import experiment, make_service
+from tests.integration.harness import OperatorThread, ServiceThread, wait_for
+from tests.integration.prom import PrometheusProcess, free_port
+
+pytestmark = pytest.mark.integration
+NS = "shop"
+ERROR_RATIO = ('(sum(rate(test_requests_total{code=~"5.."}[$__range])) or vector(0))'
+               ' / sum(rate(test_requests_total[$__range]))')
+
+
+@pytest.fixture
+def prometheus(service: ServiceThread) -> Iterator[PrometheusProcess]:
+    with PrometheusProcess(f"127.0.0.1:{service.port}") as prom:
+        yield prom
+
+
+@pytest.fixture
+def setup(cluster: EmulatorThread, service: ServiceThread) -> Iterator[StaticResolver]:
+    keep = ReplicaKeeper(cluster.emulator, namespace=NS, labels={"app": "checkout"}, replicas=2,
+                         containers=[{"name": "app", "image": "checkout:1"}], start_delay=0.3, name="checkout")
+    cluster.run(keep.start())
+    wait_for("ready replicas", lambda: cluster.call(keep.ready_count) == 2)
+    make_service(cluster, NS)
+    yield StaticResolver({(NS, "checkout", 8080): [service.url]})
+    cluster.run(keep.stop())
+
+
+def _finished(emu: EmulatorThread, name: str, timeout: float = 60) -> dict[str, Any]:
+    def probe() -> Any:
+        obj = emu.get("chaosexperiments", NS, name)
+        status = (obj or {}).get("status") or {}
+        return status if status.get("phase") in ("Completed", "Failed", "Aborted") else None
+    return dict(wait_for(f"{name} finished", probe, timeout=timeout))
+
+
+def test_prometheus_slis_become_checks(cluster: EmulatorThread, setup: StaticResolver,
+                                       prometheus: PrometheusProcess) -> None:
+    prom = {"url": prometheus.url, "queries": [
+        {"name": "error-ratio", "query": ERROR_RATIO, "max": 0.01, "phases": ["chaos", "recovery"]},
+        {"name": "throughput", "query": "sum(rate(test_requests_total[$__range]))", "min": 50,
+         "phases": ["chaos"]},
+        {"name": "impossible", "query": "sum(rate(test_requests_total[$__range]))", "min": 1000000,
+         "phases": ["recovery"]},
+    ]}
+    phases = {"baseline": "3s", "chaos": "4s", "recovery": "4s"}
+    with OperatorThread(cluster.url, setup):
+        cluster.create("chaosexperiments", experiment("sli", NS, prometheus=prom, phases=phases), NS)
+        status = _finished(cluster, "sli")
+    checks = {(c["name"], c["phase"]): c for c in status["checks"]}
+    assert checks[("error-ratio", "chaos")]["passed"] and checks[("error-ratio", "recovery")]["passed"]
+    assert float(checks[("error-ratio", "chaos")]["observed"]) == 0.0
+    # ~100 req/s of load, as Prometheus saw it over a 4 s window scraped every second: rate() over so
+    # few samples reads low, so only the order of magnitude is asserted.
+    assert 20 <= float(checks[("throughput", "chaos")]["observed"]) <= 150
+    assert not checks[("impossible", "recovery")]["passed"]
+    assert (status["verdict"], status["reason"]) == ("Failed", "SLOsViolated")
+    assert "impossible" in status["message"]
+
+
+def test_halt_condition_recovers_at_once(cluster: EmulatorThread, setup: StaticResolver,
+                                         prometheus: PrometheusProcess) -> None:
+    prom = {"url": prometheus.url, "haltWhen": [
+        {"name": "any-traffic", "query": "sum(test_requests_total)", "max": 1}]}
+    phases = {"baseline": "2s", "chaos": "60s", "recovery": "2s"}
+    with OperatorThread(cluster.url, setup):
+        cluster.create("chaosexperiments", experiment("halt", NS, prometheus=prom, phases=phases), NS)
+        status = _finished(cluster, "halt", timeout=40)
+    assert (status["phase"], status["verdict"], status["reason"]) == ("Completed", "Failed", "Halted")
+    halt = next(c for c in status["checks"] if c["name"] == "any-traffic")
+    assert not halt["passed"] and float(halt["observed"]) > 1
+    assert all(r["state"] == "Recovered" for r in status["injections"])
+    assert status["phases"]["chaos"]["requests"] < 100 * 30  # ended long before the 60 s window
+    assert status["phases"]["recovery"]["requests"] > 0  # recovery was still measured
+
+
+def test_unreachable_prometheus_fails_before_injection(cluster: EmulatorThread, setup: StaticResolver,
+                                                       service: ServiceThread) -> None:
+    before = {p["metadata"]["uid"] for p in cluster.list("pods", NS)}
+    prom = {"url": f"http://127.0.0.1:{free_port()}", "queries": [
+        {"name": "x", "query": "vector(1)", "max": 2}]}
+    with OperatorThread(cluster.url, setup):
+        cluster.create("chaosexperiments", experiment("noprom", NS, prometheus=prom), NS)
+        status = _finished(cluster, "noprom")
+    assert (status["phase"], status["reason"]) == ("Failed", "PrometheusUnreachable")
+    assert {p["metadata"]["uid"] for p in cluster.list("pods", NS)} == before
+    assert service.hits == 0
