@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from chaos_operator.models.spec import FAULT_KINDS
+
+# A bad or missing discriminator is reported by pydantic on the union itself; the user wrote the `kind` field.
+_TAG_ERRORS = ("union_tag_invalid", "union_tag_not_found")
+
 
 def field_path(loc: tuple[int | str, ...], prefix: str = "") -> str:
     parts = [prefix] if prefix else []
     for item in loc:
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
-        elif item.startswith("function-") or item in ("PodKill",):
-            continue  # pydantic's internal validator/union labels are not fields
+        elif item.startswith("function-") or item in FAULT_KINDS:
+            continue  # pydantic's internal validator labels and the fault union's tags are not fields
         else:
             parts.append(item)
     return ".".join(parts)
@@ -22,7 +27,10 @@ def problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
     out = []
     for err in exc.errors():
         message = err["msg"].removeprefix("Value error, ")
-        out.append((field_path(tuple(err["loc"]), prefix), message))
+        loc = tuple(err["loc"])
+        if err["type"] in _TAG_ERRORS:
+            loc = (*loc, str((err.get("ctx") or {}).get("discriminator", "kind")).strip("'"))
+        out.append((field_path(loc, prefix), message))
     return out
 
 

@@ -111,8 +111,73 @@ class PodKillFault(ApiModel):
         return value
 
 
-# The union grows one member per fault kind (discriminated by `kind`); PodKill is the first.
-Fault = PodKillFault
+# Network and stress fields (mirrored in the CRD). The patterns alone bound the values: the CRD's CEL has no
+# string functions to parse them, so every accepted string is also a safe, bounded argv value for the agent.
+# A Linux interface name: at most 15 characters, never starting with '-' (it must not read as an option).
+INTERFACE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$"
+# tc rate notation: 1kbit-999999kbit, 1mbit-99999mbit or 1gbit-99gbit.
+RATE = r"^([1-9][0-9]{0,5}kbit|[1-9][0-9]{0,4}mbit|[1-9][0-9]?gbit)$"
+# Byte sizes of the token bucket and its queue, Kubernetes binary suffixes: 2Ki-9999Ki or 1Mi-99Mi
+# (below 2Ki a full-size packet could never pass).
+BUCKET_SIZE = r"^(([2-9]|[1-9][0-9]{1,3})Ki|[1-9][0-9]?Mi)$"
+# Memory to hold under stress: 1Mi-9999Mi or 1Gi-64Gi.
+MEMORY_SIZE = r"^([1-9][0-9]{0,3}Mi|([1-9]|[1-5][0-9]|6[0-4])Gi)$"
+MAX_LATENCY_SECONDS = 10.0
+MAX_STRESS_WORKERS = 32
+
+Workers = Annotated[int, Field(ge=1, le=MAX_STRESS_WORKERS)]
+Interface = Annotated[str | None, Field(max_length=15, pattern=INTERFACE)]
+
+
+class NetworkLatencyFault(ApiModel):
+    kind: Literal["NetworkLatency"]
+    latency: Duration
+    jitter: Duration = Duration(0.0)
+    correlation: Annotated[int, Field(ge=0, le=100)] = 0
+    interface: Interface = None
+
+    @field_validator("latency")
+    @classmethod
+    def _latency_range(cls, value: Duration) -> Duration:
+        _in_range(value, 0.001, MAX_LATENCY_SECONDS, "latency")
+        return value
+
+    @field_validator("jitter")
+    @classmethod
+    def _jitter_range(cls, value: Duration, info: ValidationInfo) -> Duration:
+        _in_range(value, 0, MAX_LATENCY_SECONDS, "jitter")
+        latency = info.data.get("latency")  # absent when latency itself was invalid
+        if latency is not None and value > latency:
+            raise ValueError("jitter must not exceed latency")
+        return value
+
+
+class NetworkBandwidthFault(ApiModel):
+    kind: Literal["NetworkBandwidth"]
+    rate: Annotated[str, Field(max_length=16, pattern=RATE)]
+    burst: Annotated[str, Field(max_length=8, pattern=BUCKET_SIZE)] = "32Ki"
+    limit: Annotated[str, Field(max_length=8, pattern=BUCKET_SIZE)] = "64Ki"
+    interface: Interface = None
+
+
+class CPUStressFault(ApiModel):
+    kind: Literal["CPUStress"]
+    workers: Workers = 1
+    load: Annotated[int, Field(ge=1, le=100)] = 100
+
+
+class MemoryStressFault(ApiModel):
+    kind: Literal["MemoryStress"]
+    workers: Workers = 1
+    size: Annotated[str, Field(max_length=8, pattern=MEMORY_SIZE)]
+
+
+# One member per fault kind, discriminated by `kind`; adding a fault adds a member here and in FAULT_KINDS.
+Fault = Annotated[
+    PodKillFault | NetworkLatencyFault | NetworkBandwidthFault | CPUStressFault | MemoryStressFault,
+    Field(discriminator="kind"),
+]
+FAULT_KINDS: tuple[str, ...] = ("PodKill", "NetworkLatency", "NetworkBandwidth", "CPUStress", "MemoryStress")
 
 
 class ServiceRef(ApiModel):

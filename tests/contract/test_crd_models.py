@@ -20,7 +20,8 @@ from chaos_operator.models.status import ExperimentStatus
 from chaos_operator.validation_cel import Schema, apply_defaults
 
 # Kind-specific fault fields carry no schema default (it would land on every other kind); the models default them.
-UNDEFAULTED_IN_CRD = {"spec.fault.gracePeriodSeconds"}
+UNDEFAULTED_IN_CRD = {f"spec.fault.{name}" for name in ("gracePeriodSeconds", "jitter", "correlation", "burst", "limit",
+                                                        "workers", "load")}
 DURATION_MAX_LENGTH = 48  # 4 parts of 6 digits, '.', 3 digits and a 2-letter unit: the pattern's own bound
 PERCENT_MAX_LENGTH = 8  # 9999.99%
 
@@ -96,10 +97,33 @@ def _check_type(path: str, tp: Any, meta: list[Any], node: Schema) -> None:
             _constraint(meta, "min_length"), _constraint(meta, "max_length"), _constraint(meta, "pattern")), path
 
 
+def _merged_fields(path: str, models: list[type[BaseModel]]) -> dict[str, FieldInfo]:
+    """The fields of one model, or of every member of a union: a field shared by several members must mean the
+    same on each (type, bounds, default); the discriminator's literals are merged into one enum."""
+    merged: dict[str, FieldInfo] = {}
+    literals: dict[str, list[Any]] = {}
+    for model in models:
+        for name, field in model.model_fields.items():
+            alias = field.alias or name
+            if len(models) > 1 and get_origin(field.annotation) is Literal:
+                literals.setdefault(alias, []).extend(get_args(field.annotation))
+            elif alias in merged:
+                seen = merged[alias]
+                same = (seen.annotation, seen.metadata, seen.default) == (field.annotation, field.metadata,
+                                                                          field.default)
+                assert same, f"{path}.{alias} differs between the members of the union"
+            merged.setdefault(alias, field)
+    for alias, values in literals.items():
+        assert len(values) == len(set(values)), f"{path}.{alias}: a kind appears twice in the union"
+        merged[alias] = FieldInfo.from_annotation(Literal[tuple(values)])  # type: ignore[arg-type]
+    return merged
+
+
 def _check_model(path: str, models: list[type[BaseModel]], node: Schema) -> None:
-    """One object node against a model, or against a union of models (fields of every member, kind-discriminated)."""
+    """One object node against a model, or against a union of models (fields of every member, kind-discriminated;
+    only what every member requires is required in the schema, the rest is said by CEL rules)."""
     assert node["type"] == "object", path
-    fields = {f.alias or name: f for model in models for name, f in model.model_fields.items()}
+    fields = _merged_fields(path, models)
     assert set(node["properties"]) == set(fields), path
     required = set.intersection(*({f.alias or n for n, f in m.model_fields.items() if f.is_required()}
                                   for m in models))

@@ -19,6 +19,25 @@ def expressions(*items: dict[str, Any]) -> Mutation:
     return set_(EXPR, list(items))
 
 
+# A valid fault of each kind, with its required fields; the cases below change one thing in it.
+FAULTS: dict[str, dict[str, Any]] = {
+    "PodKill": {"kind": "PodKill"},
+    "NetworkLatency": {"kind": "NetworkLatency", "latency": "100ms"},
+    "NetworkBandwidth": {"kind": "NetworkBandwidth", "rate": "1mbit"},
+    "CPUStress": {"kind": "CPUStress"},
+    "MemoryStress": {"kind": "MemoryStress", "size": "256Mi"},
+}
+
+
+def fault(kind: str, **fields: Any) -> Mutation:
+    """spec.fault becomes a valid fault of ``kind`` with ``fields`` set on it (None drops a field)."""
+    body = {**FAULTS[kind], **fields}
+    return set_("spec.fault", {k: v for k, v in body.items() if v is not None})
+
+
+F = "spec.fault"
+
+
 class Case(NamedTuple):
     id: str
     mutation: Mutation
@@ -156,7 +175,88 @@ CASES = [
     # fault kinds, enums
     Case("podkill-with-latency", set_("spec.fault.latency", "100ms"), "spec.fault.latency"),
     Case("podkill-with-cpu-workers", set_("spec.fault.workers", 2), "spec.fault.workers"),
-    Case("kind-network-latency", set_("spec.fault", {"kind": "NetworkLatency"}), "spec.fault.kind"),
+    Case("kind-unknown", set_("spec.fault", {"kind": "NetworkChaos"}), "spec.fault.kind"),
+    Case("kind-empty", set_("spec.fault", {"kind": ""}), "spec.fault.kind"),
+    # each kind's required fields
+    Case("latency-without-latency", fault("NetworkLatency", latency=None), F + ".latency"),
+    Case("latency-only-jitter", fault("NetworkLatency", latency=None, jitter="5ms"), F + ".latency"),
+    Case("bandwidth-without-rate", fault("NetworkBandwidth", rate=None), F + ".rate"),
+    Case("bandwidth-only-burst", fault("NetworkBandwidth", rate=None, burst="32Ki"), F + ".rate"),
+    Case("memory-without-size", fault("MemoryStress", size=None), F + ".size"),
+    # each kind's fields on the wrong kind
+    Case("podkill-with-rate", fault("PodKill", rate="1mbit"), F + ".rate"),
+    Case("podkill-with-size", fault("PodKill", size="256Mi"), F + ".size"),
+    Case("podkill-with-interface", fault("PodKill", interface="eth0"), F + ".interface"),
+    Case("latency-with-grace", fault("NetworkLatency", gracePeriodSeconds=0), F + ".gracePeriodSeconds"),
+    Case("latency-with-interval", fault("NetworkLatency", interval="30s"), F + ".interval"),
+    Case("latency-with-burst", fault("NetworkLatency", burst="32Ki"), F + ".burst"),
+    Case("latency-with-workers", fault("NetworkLatency", workers=2), F + ".workers"),
+    Case("bandwidth-with-latency", fault("NetworkBandwidth", latency="10ms"), F + ".latency"),
+    Case("bandwidth-with-correlation", fault("NetworkBandwidth", correlation=10), F + ".correlation"),
+    Case("bandwidth-with-load", fault("NetworkBandwidth", load=50), F + ".load"),
+    Case("cpu-with-size", fault("CPUStress", size="1Gi"), F + ".size"),
+    Case("cpu-with-jitter", fault("CPUStress", jitter="1ms"), F + ".jitter"),
+    Case("cpu-with-interface", fault("CPUStress", interface="eth0"), F + ".interface"),
+    Case("memory-with-load", fault("MemoryStress", load=50), F + ".load"),
+    Case("memory-with-limit", fault("MemoryStress", limit="64Ki"), F + ".limit"),
+    Case("memory-with-grace", fault("MemoryStress", gracePeriodSeconds=5), F + ".gracePeriodSeconds"),
+    # two kinds' fields at once
+    Case("latency-and-bandwidth", fault("NetworkLatency", rate="1mbit", burst="32Ki"), F + ".rate"),
+    Case("cpu-and-memory", fault("CPUStress", workers=2, load=50, size="1Gi"), F + ".size"),
+    Case("bandwidth-and-cpu", fault("NetworkBandwidth", workers=4), F + ".workers"),
+    # out-of-range and malformed fault fields
+    Case("latency-0ms", fault("NetworkLatency", latency="0ms"), F + ".latency"),
+    Case("latency-11s", fault("NetworkLatency", latency="11s"), F + ".latency"),
+    Case("latency-number", fault("NetworkLatency", latency=100), F + ".latency"),
+    Case("jitter-above-latency", fault("NetworkLatency", latency="10ms", jitter="20ms"), F + ".jitter"),
+    Case("jitter-11s", fault("NetworkLatency", latency="10s", jitter="11s"), F + ".jitter"),
+    Case("correlation-101", fault("NetworkLatency", correlation=101), F + ".correlation"),
+    Case("correlation-negative", fault("NetworkLatency", correlation=-1), F + ".correlation"),
+    Case("correlation-string", fault("NetworkLatency", correlation="25%"), F + ".correlation"),
+    Case("rate-0kbit", fault("NetworkBandwidth", rate="0kbit"), F + ".rate"),
+    Case("rate-100gbit", fault("NetworkBandwidth", rate="100gbit"), F + ".rate"),
+    Case("rate-seven-digits", fault("NetworkBandwidth", rate="1000000kbit"), F + ".rate"),
+    Case("rate-mbps", fault("NetworkBandwidth", rate="1mbps"), F + ".rate"),
+    Case("rate-uppercase", fault("NetworkBandwidth", rate="1Mbit"), F + ".rate"),
+    Case("rate-bare-number", fault("NetworkBandwidth", rate="1000000"), F + ".rate"),
+    Case("rate-number", fault("NetworkBandwidth", rate=1000), F + ".rate"),
+    Case("burst-1Ki", fault("NetworkBandwidth", burst="1Ki"), F + ".burst"),
+    Case("burst-100Mi", fault("NetworkBandwidth", burst="100Mi"), F + ".burst"),
+    Case("burst-tc-bytes", fault("NetworkBandwidth", burst="32kb"), F + ".burst"),
+    Case("limit-0Ki", fault("NetworkBandwidth", limit="0Ki"), F + ".limit"),
+    Case("limit-decimal", fault("NetworkBandwidth", limit="1.5Mi"), F + ".limit"),
+    Case("workers-0", fault("CPUStress", workers=0), F + ".workers"),
+    Case("workers-33", fault("MemoryStress", workers=33), F + ".workers"),
+    Case("workers-string", fault("CPUStress", workers="2"), F + ".workers"),
+    Case("load-0", fault("CPUStress", load=0), F + ".load"),
+    Case("load-101", fault("CPUStress", load=101), F + ".load"),
+    Case("size-0Mi", fault("MemoryStress", size="0Mi"), F + ".size"),
+    Case("size-65Gi", fault("MemoryStress", size="65Gi"), F + ".size"),
+    Case("size-10000Mi", fault("MemoryStress", size="10000Mi"), F + ".size"),
+    Case("size-1Ti", fault("MemoryStress", size="1Ti"), F + ".size"),
+    Case("size-lowercase", fault("MemoryStress", size="256mi"), F + ".size"),
+    Case("size-number", fault("MemoryStress", size=256), F + ".size"),
+    Case("interface-too-long", fault("NetworkLatency", interface="a" * 16), F + ".interface"),
+    Case("interface-empty", fault("NetworkBandwidth", interface=""), F + ".interface"),
+    # shell metacharacters and option injection in the fields that reach the agent's argv
+    Case("interface-subshell", fault("NetworkLatency", interface="$(reboot)"), F + ".interface"),
+    Case("interface-semicolon", fault("NetworkLatency", interface="eth0;reboot"), F + ".interface"),
+    Case("interface-backtick", fault("NetworkBandwidth", interface="`id`"), F + ".interface"),
+    Case("interface-space", fault("NetworkLatency", interface="eth0 root"), F + ".interface"),
+    Case("interface-newline", fault("NetworkLatency", interface="eth0\n"), F + ".interface"),
+    Case("interface-option", fault("NetworkBandwidth", interface="--help"), F + ".interface"),
+    Case("interface-slash", fault("NetworkLatency", interface="../eth0"), F + ".interface"),
+    Case("rate-subshell", fault("NetworkBandwidth", rate="$(id)mbit"), F + ".rate"),
+    Case("rate-semicolon", fault("NetworkBandwidth", rate="1mbit;reboot"), F + ".rate"),
+    Case("rate-pipe", fault("NetworkBandwidth", rate="1mbit|sh"), F + ".rate"),
+    Case("rate-newline", fault("NetworkBandwidth", rate="1mbit\n"), F + ".rate"),
+    Case("rate-and", fault("NetworkBandwidth", rate="1mbit&&id"), F + ".rate"),
+    Case("burst-dollar", fault("NetworkBandwidth", burst="$HOME"), F + ".burst"),
+    Case("limit-backtick", fault("NetworkBandwidth", limit="`id`Ki"), F + ".limit"),
+    Case("size-backtick", fault("MemoryStress", size="`id`Mi"), F + ".size"),
+    Case("size-and", fault("MemoryStress", size="256Mi&&id"), F + ".size"),
+    Case("size-newline", fault("MemoryStress", size="256Mi\n"), F + ".size"),
+    Case("size-option", fault("MemoryStress", size="--vm 999"), F + ".size"),
     Case("kind-lowercase", set_("spec.fault.kind", "podkill"), "spec.fault.kind"),
     Case("method-post", set_("spec.load.method", "POST"), "spec.load.method"),
     Case("method-lowercase", set_("spec.load.method", "get"), "spec.load.method"),

@@ -35,7 +35,7 @@ def test_invalid_file_names_file_and_field(tmp_path: Path, capsys: pytest.Captur
 
 def test_multi_document_file_numbers_the_documents(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = base_manifest()
-    bad["spec"]["fault"]["kind"] = "NetworkLatency"
+    bad["spec"]["fault"]["kind"] = "NetworkChaos"
     path = _write(tmp_path, "two.yaml", base_manifest(), bad)
     assert validate_files([path]) == 1
     out = capsys.readouterr().out
