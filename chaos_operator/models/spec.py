@@ -115,11 +115,11 @@ class PodKillFault(ApiModel):
 # string functions to parse them, so every accepted string is also a safe, bounded argv value for the agent.
 # A Linux interface name: at most 15 characters, never starting with '-' (it must not read as an option).
 INTERFACE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$"
-# tc rate notation: 1kbit-999999kbit, 1mbit-99999mbit or 1gbit-99gbit.
-RATE = r"^([1-9][0-9]{0,5}kbit|[1-9][0-9]{0,4}mbit|[1-9][0-9]?gbit)$"
-# Byte sizes of the token bucket and its queue, Kubernetes binary suffixes: 2Ki-9999Ki or 1Mi-99Mi
-# (below 2Ki a full-size packet could never pass).
-BUCKET_SIZE = r"^(([2-9]|[1-9][0-9]{1,3})Ki|[1-9][0-9]?Mi)$"
+# tc rate notation: 8kbit-999999kbit, 1mbit-99999mbit or 1gbit-99gbit (the agent's own range is 8kbit-100gbit).
+RATE = r"^(([89]|[1-9][0-9]{1,5})kbit|[1-9][0-9]{0,4}mbit|[1-9][0-9]?gbit)$"
+# Byte sizes of the token bucket and its queue, Kubernetes binary suffixes: 16Ki-9999Ki or 1Mi-99Mi (at least a
+# jumbo frame, so a packet is never too big to ever pass).
+BUCKET_SIZE = r"^((1[6-9]|[2-9][0-9]|[1-9][0-9]{2,3})Ki|[1-9][0-9]?Mi)$"
 # Memory to hold under stress: 1Mi-9999Mi or 1Gi-64Gi.
 MEMORY_SIZE = r"^([1-9][0-9]{0,3}Mi|([1-9]|[1-5][0-9]|6[0-4])Gi)$"
 MAX_LATENCY_SECONDS = 10.0
@@ -155,8 +155,9 @@ class NetworkLatencyFault(ApiModel):
 class NetworkBandwidthFault(ApiModel):
     kind: Literal["NetworkBandwidth"]
     rate: Annotated[str, Field(max_length=16, pattern=RATE)]
-    burst: Annotated[str, Field(max_length=8, pattern=BUCKET_SIZE)] = "32Ki"
-    limit: Annotated[str, Field(max_length=8, pattern=BUCKET_SIZE)] = "64Ki"
+    # Omitted: the agent sizes the bucket to ~10 ms of traffic at the rate (at least 16Ki) and the queue to ~100 ms.
+    burst: Annotated[str | None, Field(max_length=8, pattern=BUCKET_SIZE)] = None
+    limit: Annotated[str | None, Field(max_length=8, pattern=BUCKET_SIZE)] = None
     interface: Interface = None
 
 

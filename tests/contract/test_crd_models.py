@@ -20,8 +20,8 @@ from chaos_operator.models.status import ExperimentStatus
 from chaos_operator.validation_cel import Schema, apply_defaults
 
 # Kind-specific fault fields carry no schema default (it would land on every other kind); the models default them.
-UNDEFAULTED_IN_CRD = {f"spec.fault.{name}" for name in ("gracePeriodSeconds", "jitter", "correlation", "burst", "limit",
-                                                        "workers", "load")}
+UNDEFAULTED_IN_CRD = {f"spec.fault.{name}" for name in ("gracePeriodSeconds", "jitter", "correlation", "workers",
+                                                        "load")}
 DURATION_MAX_LENGTH = 48  # 4 parts of 6 digits, '.', 3 digits and a 2-letter unit: the pattern's own bound
 PERCENT_MAX_LENGTH = 8  # 9999.99%
 

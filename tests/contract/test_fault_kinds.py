@@ -17,7 +17,7 @@ from tests.contract.test_malformed import FAULTS
 # A valid value of every fault field (valid together with each kind's required fields in FAULTS).
 SAMPLES: dict[str, Any] = {
     "gracePeriodSeconds": 5, "interval": "30s", "latency": "50ms", "jitter": "5ms", "correlation": 30,
-    "interface": "eth0", "rate": "512kbit", "burst": "16Ki", "limit": "1Mi", "workers": 3, "load": 60, "size": "2Gi",
+    "interface": "eth0", "rate": "512kbit", "burst": "24Ki", "limit": "1Mi", "workers": 3, "load": 60, "size": "2Gi",
 }
 
 
