@@ -1,0 +1,5 @@
+import sys
+
+from chaos_operator.agent.cli import main
+
+sys.exit(main())
