@@ -1,0 +1,118 @@
+"""Tiny TCP load and echo tools the kernel tests run *inside* their own network namespaces.
+
+    nettool.py sink HOST PORT SECONDS          receive for SECONDS after the first byte; print bytes/seconds
+    nettool.py send HOST PORT SECONDS MAXBYTES  send until the peer closes, SECONDS pass or MAXBYTES are out
+    nettool.py echo HOST PORT SECONDS          echo whatever arrives, for at most SECONDS
+    nettool.py ping HOST PORT COUNT            COUNT one-byte round trips; print the RTTs in ms
+
+Servers print "ready" once listening. Every loop is bounded in bytes and time.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+
+CHUNK = 64 * 1024
+
+
+def listen(host: str, port: int, seconds: float) -> socket.socket:
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind((host, port))
+    server.listen(4)
+    server.settimeout(seconds)
+    print("ready", flush=True)
+    return server
+
+
+def connect(host: str, port: int) -> socket.socket:
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            return socket.create_connection((host, port), timeout=5)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def sink(host: str, port: int, seconds: float) -> None:
+    server = listen(host, port, 15)
+    conn, _ = server.accept()
+    conn.settimeout(seconds + 5)
+    received, first = 0, 0.0
+    while True:
+        data = conn.recv(CHUNK)
+        if not data:
+            break
+        if not first:
+            first = time.monotonic()
+        received += len(data)
+        if time.monotonic() - first >= seconds:
+            break
+    elapsed = time.monotonic() - first if first else 0.0
+    conn.close()
+    print(json.dumps({"bytes": received, "seconds": elapsed}), flush=True)
+
+
+def send(host: str, port: int, seconds: float, max_bytes: int) -> None:
+    conn = connect(host, port)
+    conn.settimeout(seconds)
+    payload = b"x" * CHUNK
+    sent, start = 0, time.monotonic()
+    try:
+        while sent < max_bytes and time.monotonic() - start < seconds:
+            conn.sendall(payload)
+            sent += CHUNK
+    except OSError:
+        pass  # the sink closed first: expected
+    conn.close()
+    print(json.dumps({"bytes": sent}), flush=True)
+
+
+def echo(host: str, port: int, seconds: float) -> None:
+    server = listen(host, port, seconds)
+    deadline = time.monotonic() + seconds
+    conn, _ = server.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn.settimeout(max(0.1, deadline - time.monotonic()))
+    while time.monotonic() < deadline:
+        data = conn.recv(64)
+        if not data:
+            break
+        conn.sendall(data)
+
+
+def ping(host: str, port: int, count: int) -> None:
+    conn = connect(host, port)
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    rtts = []
+    for _ in range(count):
+        start = time.perf_counter()
+        conn.sendall(b"p")
+        if conn.recv(1) != b"p":
+            break
+        rtts.append((time.perf_counter() - start) * 1000)
+    conn.close()
+    print(json.dumps({"rtt_ms": rtts}), flush=True)
+
+
+def main(argv: list[str]) -> None:
+    mode, host, port = argv[0], argv[1], int(argv[2])
+    if mode == "sink":
+        sink(host, port, float(argv[3]))
+    elif mode == "send":
+        send(host, port, float(argv[3]), int(argv[4]))
+    elif mode == "echo":
+        echo(host, port, float(argv[3]))
+    elif mode == "ping":
+        ping(host, port, int(argv[3]))
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
