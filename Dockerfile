@@ -1,6 +1,7 @@
 FROM python:3.11-slim-bookworm
-# stress-ng and iproute2 are for the in-pod agent of later fault kinds; the operator itself needs neither.
-RUN useradd --uid 10001 --create-home chaos
+# The same image runs the operator and the in-pod agent; the agent needs tc/ip, nsenter and stress-ng.
+RUN apt-get update && apt-get install -y --no-install-recommends iproute2 util-linux stress-ng \
+    && rm -rf /var/lib/apt/lists/* && useradd --uid 10001 --create-home chaos
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY chaos_operator ./chaos_operator

@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Debian packages the tests use: kubectl (CLI tests), prometheus (the real server for SLI tests).
-APT_TOOLS := kubectl prometheus
+# command:Debian package the tests use — kubectl (CLI tests), prometheus (the real server for SLI
+# tests), stress-ng/ip/tc/nsenter (the in-pod agent's kernel tests).
+APT_TOOLS := kubectl:kubectl prometheus:prometheus stress-ng:stress-ng ip:iproute2 tc:iproute2 nsenter:util-linux
 
 .PHONY: test deps lint unit bench clean
 
@@ -13,7 +14,7 @@ $(PY):
 deps: $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
-	@missing=""; for t in $(APT_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	@missing=""; for pair in $(APT_TOOLS); do command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 lint: deps
