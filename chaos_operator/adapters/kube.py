@@ -50,6 +50,47 @@ class KubeClient:
             return list(_json(resp).get("items", []))
         return await asyncio.to_thread(call)
 
+    async def list_pods_all_namespaces(self, label_selector: str) -> list[dict[str, Any]]:
+        def call() -> list[dict[str, Any]]:
+            resp = self._core.list_pod_for_all_namespaces(label_selector=label_selector, _preload_content=False)
+            return list(_json(resp).get("items", []))
+        return await asyncio.to_thread(call)
+
+    async def get_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        def call() -> dict[str, Any] | None:
+            try:
+                return _json(self._core.read_namespaced_pod(name, namespace, _preload_content=False))
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        return await asyncio.to_thread(call)
+
+    async def create_pod(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        def call() -> dict[str, Any] | None:
+            try:
+                # A plain JSON dict is sent as it is (the client serialises dicts unchanged).
+                return _json(self._core.create_namespaced_pod(namespace, dict(body),  # type: ignore[arg-type]
+                                                              _preload_content=False))
+            except ApiException as exc:
+                if exc.status == 409:  # AlreadyExists: a deterministic name from an earlier attempt
+                    return None
+                raise
+        return await asyncio.to_thread(call)
+
+    async def delete_pod_by_name(self, namespace: str, name: str, grace_period_seconds: int | None) -> bool:
+        body = client.V1DeleteOptions(grace_period_seconds=grace_period_seconds)
+
+        def call() -> bool:
+            try:
+                self._core.delete_namespaced_pod(name, namespace, body=body, _preload_content=False)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return False
+                raise
+            return True
+        return await asyncio.to_thread(call)
+
     async def delete_pod(self, namespace: str, name: str, uid: str, grace_period_seconds: int) -> bool:
         body = client.V1DeleteOptions(grace_period_seconds=grace_period_seconds,
                                       preconditions=client.V1Preconditions(uid=uid))
