@@ -9,6 +9,9 @@ from chaos_operator.engine.ports import Clock, KubeApi
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import Injection
 
+# The operator's own image runs the agent in helper pods; the deployment sets OPERATOR_IMAGE to its exact tag.
+DEFAULT_IMAGE = "chaos-operator:latest"
+
 
 class FaultError(Exception):
     """An injection or recovery that did not happen; the message goes into the injection record."""
@@ -23,6 +26,8 @@ class FaultContext:
     spec: ExperimentSpec
     label_selector: str  # server-side form of spec.target.selector
     ready_before: int  # Ready pods matching the selector before anything was touched
+    experiment_uid: str = ""  # owner reference of helper pods, and part of their deterministic names
+    image: str = DEFAULT_IMAGE  # the image helper pods run the agent from
 
 
 class Fault(Protocol):
@@ -39,8 +44,9 @@ class Fault(Protocol):
         """True once the target is whole again after recovery (PodKill: the workload replaced it)."""
         ...
 
-    async def recover(self, ctx: FaultContext, record: Injection) -> None:
-        """Undo the injection. Idempotent; a target that vanished counts as recovered."""
+    async def recover(self, ctx: FaultContext, record: Injection) -> dict[str, Any] | None:
+        """Undo the injection; returns changes for its record (e.g. a message) or None. Idempotent; a target
+        that vanished counts as recovered. Raises FaultError when the fault could not be undone."""
         ...
 
     def repeat_interval(self, ctx: FaultContext) -> float | None:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from chaos_operator.faults.base import Fault
+from chaos_operator.faults.cpu_stress import CPUStress
+from chaos_operator.faults.memory_stress import MemoryStress
+from chaos_operator.faults.network_bandwidth import NetworkBandwidth
+from chaos_operator.faults.network_latency import NetworkLatency
 from chaos_operator.faults.pod_kill import PodKill
 
 FAULTS: dict[str, Fault] = {
     "PodKill": PodKill(),
+    "NetworkLatency": NetworkLatency(),
+    "NetworkBandwidth": NetworkBandwidth(),
+    "CPUStress": CPUStress(),
+    "MemoryStress": MemoryStress(),
 }
 
 

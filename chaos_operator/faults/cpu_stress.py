@@ -1,0 +1,12 @@
+"""CPUStress: a stress pod on the target's node keeps CPUs busy with stress-ng.
+
+Everything but the kind is shared (helper_pod.py); the agent's arguments come from manifests.agent_argv.
+"""
+
+from __future__ import annotations
+
+from chaos_operator.faults.helper_pod import HelperPodFault
+
+
+class CPUStress(HelperPodFault):
+    kind = "CPUStress"

@@ -1,0 +1,195 @@
+"""What the network and stress faults share: create a helper pod, wait until it holds the fault, delete it and
+wait until it is gone, and run a revert-only helper when one was lost.
+
+When is a fault "active"? The agent cannot call the API (no token) and writes its report only when it ends, so
+the operator infers it: the agent finds the target, applies the qdisc (or starts stress-ng) and verifies it
+within about a second, and *exits* with a report on any failure. A helper whose container has been running for
+ACTIVE_AFTER_S without terminating has therefore applied the fault and is holding it. A helper that terminates
+first failed, and its report says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from chaos_operator.faults import manifests
+from chaos_operator.faults.base import FaultContext, FaultError
+from chaos_operator.faults.helper_status import HOPELESS_WAITING, HelperView, ended_cleanly, failure_text, view
+from chaos_operator.faults.manifests import Helper, HelperFault, Role
+from chaos_operator.models.status import Injection
+
+ACTIVE_AFTER_S = 2.0  # running this long without terminating = the fault is applied and held
+ACTIVE_TIMEOUT_S = 90.0  # bound on image pull + start + apply
+GONE_TIMEOUT_S = 20.0  # bound on SIGTERM -> revert -> report -> removal (the pod's grace period is 15 s)
+REVERT_TIMEOUT_S = 60.0  # bound on a whole revert-only helper run
+POLL_S = 0.25
+
+
+class HelperPodFault:
+    """Base of the faults carried by a helper pod; subclasses set `kind`."""
+
+    kind = ""
+    instant = False
+
+    @property
+    def needs_revert(self) -> bool:
+        """Whether a lost helper can leave its fault behind (a qdisc outlives its process; stress-ng does not)."""
+        return self.kind in manifests.NETWORK_KINDS
+
+    # -- the Fault protocol ------------------------------------------------------------------------------
+
+    async def apply(self, ctx: FaultContext, record: Injection) -> dict[str, Any]:
+        helper = await self._helper(ctx, record, "fault")
+        name = manifests.name_of(helper)
+        await self._create(ctx, helper)
+        try:
+            await self._wait_active(ctx, name)
+        except FaultError:
+            await self._delete_and_wait(ctx, name)
+            raise
+        return {"helper_pod": name, "message": f"helper pod {name} on node {helper.node_name} holds the fault"}
+
+    async def verify(self, ctx: FaultContext, record: Injection) -> bool:
+        """True once nothing of ours is left: the helper is gone, or it ended and its report says so."""
+        pod = await ctx.kube.get_pod(ctx.namespace, record.helper_pod or self._name(ctx, record, "fault"))
+        return pod is None or ended_cleanly(view(pod))
+
+    async def recover(self, ctx: FaultContext, record: Injection) -> dict[str, Any] | None:
+        """Delete the helper (SIGTERM: the agent reverts and reports) and wait until it is gone. Idempotent: the
+        deterministic name finds a helper even when the record never learnt it (a crash between create and
+        record). A helper seen ending without a clean report may have left its qdisc: a revert-only helper
+        follows. Any revert-only helper of this target is removed too."""
+        name = record.helper_pod or self._name(ctx, record, "fault")
+        last = await self._delete_and_wait(ctx, name)
+        await self._delete_and_wait(ctx, self._name(ctx, record, "revert"))
+        if last is None:
+            return {"message": f"no helper pod {name} was left"}
+        if not last.terminated:
+            return {"message": f"helper pod {name} deleted"}  # gone before its report could be read
+        if ended_cleanly(last) or not self.needs_revert:
+            return {"message": f"helper pod {name} deleted; {failure_text(last)}"}
+        done = await self.revert_lost(ctx, record)  # raises FaultError when that fails too
+        return {"message": f"helper pod {name}: {failure_text(last)}; {done}"}
+
+    def repeat_interval(self, ctx: FaultContext) -> float | None:
+        return None  # held for the whole window
+
+    # -- lost helpers (used by engine/orphans.py) ------------------------------------------------------------
+
+    async def helper_lost(self, ctx: FaultContext, record: Injection) -> tuple[str, bool] | None:
+        """None while the helper of an Injected record holds the fault; else (why, clean), clean when its report
+        says nothing of ours is left. A helper being deleted is not lost yet: SIGTERM makes it revert and report."""
+        name = record.helper_pod or self._name(ctx, record, "fault")
+        pod = await ctx.kube.get_pod(ctx.namespace, name)
+        if pod is None:
+            return f"helper pod {name} disappeared", False
+        v = view(pod)
+        if v.terminated:
+            return f"helper pod {name} ended early: {failure_text(v)}", ended_cleanly(v)
+        return None
+
+    async def revert_lost(self, ctx: FaultContext, record: Injection) -> str:
+        """Undo what a lost helper may have left: remove what is left of it, then (network) run a revert-only helper
+        on the target's node and wait for its report; a stress pod leaves nothing. Returns what happened; raises
+        FaultError when the revert did not happen."""
+        await self._delete_and_wait(ctx, record.helper_pod or self._name(ctx, record, "fault"))  # if still there
+        if not self.needs_revert:
+            return "nothing to revert: the stress workers ended with their pod"
+        try:
+            helper = await self._helper(ctx, record, "revert")
+        except FaultError as exc:
+            return f"nothing to revert: {exc}"  # the target, and its network namespace, are gone
+        name = manifests.name_of(helper)
+        await self._delete_and_wait(ctx, name)  # a revert helper left by an earlier attempt
+        await self._create(ctx, helper)
+        try:
+            final = await self._wait_ended(ctx, name)
+        finally:
+            await self._delete_and_wait(ctx, name)
+        if final is not None and ended_cleanly(final, revert=True):
+            return f"revert-only helper {name}: {failure_text(final)}"
+        raise FaultError(f"revert-only helper {name}: " + (failure_text(final) if final else "vanished"))
+
+    # -- pods ------------------------------------------------------------------------------------------------
+
+    def _name(self, ctx: FaultContext, record: Injection, role: Role) -> str:
+        return manifests.helper_name(ctx.experiment, ctx.experiment_uid, record.uid, self.kind, role)
+
+    async def _helper(self, ctx: FaultContext, record: Injection, role: Role) -> Helper:
+        target = await ctx.kube.get_pod(ctx.namespace, record.target)
+        if target is None or (target.get("metadata") or {}).get("uid") != record.uid:
+            raise FaultError(f"target pod {record.target} is gone")
+        node = (target.get("spec") or {}).get("nodeName")
+        if not node:
+            raise FaultError(f"target pod {record.target} is not on a node yet")
+        fault = ctx.spec.fault
+        assert isinstance(fault, HelperFault) and fault.kind == self.kind
+        return Helper(experiment=ctx.experiment, experiment_uid=ctx.experiment_uid, namespace=ctx.namespace,
+                      target_uid=record.uid, node_name=str(node), image=ctx.image, fault=fault,
+                      chaos_s=float(ctx.spec.phases.chaos), role=role)
+
+    async def _create(self, ctx: FaultContext, helper: Helper) -> None:
+        name = manifests.name_of(helper)
+        try:
+            created = await ctx.kube.create_pod(ctx.namespace, manifests.helper_pod(helper))
+        except Exception as exc:
+            raise FaultError(f"could not create helper pod {name}: {exc}") from exc
+        if created is not None:
+            return
+        # 409: a pod of this deterministic name exists. Ours from an earlier attempt: adopt it.
+        existing = await ctx.kube.get_pod(ctx.namespace, name)
+        owners = [ref.get("uid") for ref in ((existing or {}).get("metadata") or {}).get("ownerReferences", [])]
+        if existing is not None and ctx.experiment_uid not in owners:
+            raise FaultError(f"pod {name} exists and does not belong to this experiment")
+
+    async def _wait_active(self, ctx: FaultContext, name: str) -> None:
+        deadline = ctx.clock.monotonic() + min(ACTIVE_TIMEOUT_S, float(ctx.spec.phases.chaos))
+        running_since: float | None = None
+        while True:
+            now = ctx.clock.monotonic()
+            pod = await ctx.kube.get_pod(ctx.namespace, name)
+            if pod is None:
+                raise FaultError(f"helper pod {name} vanished before it held the fault")
+            v = view(pod)
+            if v.terminated or v.deleting:
+                raise FaultError(f"helper pod {name}: {failure_text(v)}")
+            if v.waiting_reason in HOPELESS_WAITING:
+                raise FaultError(f"helper pod {name}: {failure_text(v)}")
+            running_since = (running_since or now) if v.running else None
+            if running_since is not None and now - running_since >= ACTIVE_AFTER_S:
+                return
+            if now >= deadline:
+                raise FaultError(f"helper pod {name} did not hold the fault in time (phase {v.phase}"
+                                 f"{', ' + v.waiting_reason if v.waiting_reason else ''})")
+            await asyncio.sleep(POLL_S)
+
+    async def _wait_ended(self, ctx: FaultContext, name: str) -> HelperView | None:
+        """Wait (bounded) for a run-to-completion helper to end; its last view, or None if it vanished."""
+        deadline = ctx.clock.monotonic() + REVERT_TIMEOUT_S
+        last: HelperView | None = None
+        while ctx.clock.monotonic() < deadline:
+            pod = await ctx.kube.get_pod(ctx.namespace, name)
+            if pod is None:
+                return last
+            last = view(pod)
+            if last.terminated or last.waiting_reason in HOPELESS_WAITING:
+                return last
+            await asyncio.sleep(POLL_S)
+        raise FaultError(f"helper pod {name} did not finish within {REVERT_TIMEOUT_S:g}s")
+
+    async def _delete_and_wait(self, ctx: FaultContext, name: str) -> HelperView | None:
+        """Delete a helper and wait (bounded) until it is gone; the last view of it seen, None if there was none."""
+        pod = await ctx.kube.get_pod(ctx.namespace, name)
+        if pod is None:
+            return None
+        last = view(pod)
+        await ctx.kube.delete_pod_by_name(ctx.namespace, name, None)
+        deadline = ctx.clock.monotonic() + GONE_TIMEOUT_S
+        while ctx.clock.monotonic() < deadline:
+            pod = await ctx.kube.get_pod(ctx.namespace, name)
+            if pod is None:
+                return last
+            last = view(pod)
+            await asyncio.sleep(POLL_S)
+        raise FaultError(f"helper pod {name} was not gone {GONE_TIMEOUT_S:g}s after its deletion")

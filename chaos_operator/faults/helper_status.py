@@ -1,0 +1,110 @@
+"""Pure reading of a helper pod's status and of the agent's report (its termination message).
+
+The agent (chaos_operator/agent) prints one JSON line when it ends, on stdout and in the termination log; the
+kubelet copies the log into ``status.containerStatuses[].state.terminated.message``. It cannot write to the
+API (no token), and it reports nothing while it holds the fault, so "active" is inferred: see helper_pod.py.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# Report states that leave something of ours behind: the revert failed, or the agent never got to it.
+UNCLEAN = frozenset({"revert-failed", "applied"})
+CLEAN_REVERT = frozenset({"reverted", "absent"})  # a revert-only helper's run
+GONE_REASONS = frozenset({"TargetNotFound", "TargetGone"})  # the pod's namespace, and our qdisc, are gone
+# Waiting reasons that never resolve by themselves: fail the injection at once instead of waiting it out.
+HOPELESS_WAITING = frozenset({"InvalidImageName", "CreateContainerConfigError", "CreateContainerError"})
+
+
+@dataclass(frozen=True)
+class AgentReport:
+    state: str
+    reason: str | None = None
+    error: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        text = f"agent {self.state}"
+        if self.reason:
+            text += f" ({self.reason})"
+        if self.error:
+            text += f": {self.error}"
+        return text
+
+
+@dataclass(frozen=True)
+class HelperView:
+    phase: str  # Pending | Running | Succeeded | Failed | Unknown
+    running: bool  # the agent's container is running
+    deleting: bool
+    terminated: bool
+    exit_code: int | None = None
+    report: AgentReport | None = None
+    waiting_reason: str | None = None
+    message: str = ""  # the pod's or the container's own words, when there is no report
+
+
+def parse_report(text: str | None) -> AgentReport | None:
+    """The agent's JSON line, or None when the message is not one (e.g. empty, or cut by the kubelet)."""
+    if not text:
+        return None
+    for line in reversed(text.strip().splitlines()):
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("state"), str):
+            reason, error = data.get("reason"), data.get("error")
+            return AgentReport(state=data["state"], reason=reason if isinstance(reason, str) else None,
+                               error=error if isinstance(error, str) else None, raw=data)
+    return None
+
+
+def view(pod: dict[str, Any]) -> HelperView:
+    status = pod.get("status") or {}
+    phase = str(status.get("phase") or "Pending")
+    statuses = status.get("containerStatuses") or []
+    state = (statuses[0].get("state") or {}) if statuses else {}
+    terminated = state.get("terminated")
+    waiting = state.get("waiting") or {}
+    deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+    if isinstance(terminated, dict):
+        message = str(terminated.get("message") or "")
+        code = terminated.get("exitCode")
+        return HelperView(phase=phase, running=False, deleting=deleting, terminated=True,
+                          exit_code=code if isinstance(code, int) else None, report=parse_report(message),
+                          message=str(terminated.get("reason") or status.get("message") or ""))
+    if phase in ("Succeeded", "Failed"):  # e.g. DeadlineExceeded before the container ever reported
+        return HelperView(phase=phase, running=False, deleting=deleting, terminated=True,
+                          message=f"{status.get('reason') or phase}: {status.get('message') or ''}".strip(": "))
+    return HelperView(phase=phase, running=phase == "Running" and "running" in state, deleting=deleting,
+                      terminated=False, waiting_reason=str(waiting["reason"]) if waiting.get("reason") else None,
+                      message=str(waiting.get("message") or ""))
+
+
+def ended_cleanly(v: HelperView, revert: bool = False) -> bool:
+    """The helper ended and its report says nothing of ours is left on the target.
+
+    A fault helper's run is clean unless the revert failed: "reverted", "completed" and "stopped" undid the
+    fault; "invalid", "refused" and "cancelled" never applied it; "failed" is reported only after the revert
+    (network) or after stress-ng's process group was killed (stress). No report at all (SIGKILL, OOM) is not
+    clean: a qdisc outlives the process that added it.
+    """
+    if not v.terminated or v.report is None:
+        return False
+    if revert:
+        return v.report.state in CLEAN_REVERT or v.report.reason in GONE_REASONS
+    return v.report.state not in UNCLEAN
+
+
+def failure_text(v: HelperView) -> str:
+    """Why a helper that ended (or cannot start) did not do its job, in one line."""
+    if v.report is not None:
+        return v.report.describe()
+    if v.waiting_reason:
+        return f"container cannot start: {v.waiting_reason} {v.message}".strip()
+    code = f" with exit code {v.exit_code}" if v.exit_code is not None else ""
+    return f"helper ended{code} without a report {v.message}".strip()

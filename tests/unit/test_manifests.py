@@ -1,0 +1,180 @@
+"""Helper and stress pod manifests (pure): deadline, capabilities, token, node pinning, owner, labels, names."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter
+
+from chaos_operator.faults import manifests
+from chaos_operator.faults.manifests import Helper, HelperFault, helper_name, helper_pod
+from chaos_operator.models.spec import DNS_LABEL, LABEL_VALUE, Fault
+
+UID = "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10"
+EXP_UID = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
+FAULTS: dict[str, dict[str, Any]] = {
+    "NetworkLatency": {"kind": "NetworkLatency", "latency": "100ms", "jitter": "20ms", "correlation": 25},
+    "NetworkBandwidth": {"kind": "NetworkBandwidth", "rate": "2mbit", "interface": "eth0"},
+    "CPUStress": {"kind": "CPUStress", "workers": 4, "load": 80},
+    "MemoryStress": {"kind": "MemoryStress", "workers": 2, "size": "1Gi"},
+}
+NETWORK = ("NetworkLatency", "NetworkBandwidth")
+STRESS = ("CPUStress", "MemoryStress")
+
+
+def fault(kind: str, **changes: Any) -> HelperFault:
+    value = TypeAdapter(Fault).validate_python({**FAULTS[kind], **changes})
+    assert not isinstance(value, str) and value.kind != "PodKill"
+    return value
+
+
+def helper(kind: str = "NetworkLatency", **changes: Any) -> Helper:
+    base: dict[str, Any] = dict(experiment="checkout-latency", experiment_uid=EXP_UID, namespace="shop",
+                                target_uid=UID, node_name="node-b", image="registry.example/chaos-operator:1.2.3",
+                                fault=fault(kind), chaos_s=120.0)
+    return Helper(**{**base, **changes})
+
+
+def container(pod: dict[str, Any]) -> dict[str, Any]:
+    (only,) = pod["spec"]["containers"]
+    return dict(only)
+
+
+@pytest.mark.parametrize(("chaos_s", "role", "deadline"), [
+    (120.0, "fault", 150), (1.5, "fault", 32), (3600.0, "fault", 3630), (120.0, "revert", 60),
+])
+def test_deadline_is_the_chaos_window_plus_grace(chaos_s: float, role: str, deadline: int) -> None:
+    pod = helper_pod(helper(chaos_s=chaos_s, role=role))
+    assert pod["spec"]["activeDeadlineSeconds"] == deadline
+
+
+@pytest.mark.parametrize("kind", NETWORK)
+def test_network_helper_privileges(kind: str) -> None:
+    pod = helper_pod(helper(kind))
+    spec, ctr = pod["spec"], container(pod)
+    assert spec["hostPID"] is True
+    sc = ctr["securityContext"]
+    assert sc["capabilities"] == {"add": ["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"], "drop": ["ALL"]}
+    assert sc["readOnlyRootFilesystem"] is True and "privileged" not in sc
+    # Kubernetes refuses allowPrivilegeEscalation: false together with SYS_ADMIN.
+    assert "allowPrivilegeEscalation" not in sc
+    assert {"name": "host-proc", "mountPath": "/host/proc", "readOnly": True} in ctr["volumeMounts"]
+    assert {"name": "host-proc", "hostPath": {"path": "/proc", "type": "Directory"}} in spec["volumes"]
+    assert ctr["args"][ctr["args"].index("--proc-root") + 1] == "/host/proc"
+
+
+@pytest.mark.parametrize("kind", STRESS)
+def test_stress_pod_has_no_privilege(kind: str) -> None:
+    pod = helper_pod(helper(kind))
+    spec, ctr = pod["spec"], container(pod)
+    assert spec["hostPID"] is False
+    sc = ctr["securityContext"]
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["allowPrivilegeEscalation"] is False and sc["runAsNonRoot"] is True and sc["runAsUser"] != 0
+    assert all(v.get("hostPath") is None for v in spec["volumes"])
+    assert "--pod-uid" not in ctr["args"] and "--proc-root" not in ctr["args"]
+
+
+@pytest.mark.parametrize("kind", [*NETWORK, *STRESS])
+@pytest.mark.parametrize("role", ["fault", "revert"])
+def test_common_pod_settings(kind: str, role: str) -> None:
+    if role == "revert" and kind in STRESS:
+        pytest.skip("stress pods are never reverted, only deleted")
+    h = helper(kind, role=role)
+    pod = helper_pod(h)
+    spec, meta, ctr = pod["spec"], pod["metadata"], container(pod)
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["nodeName"] == "node-b"
+    assert not {"nodeSelector", "affinity", "serviceAccountName"} & set(spec)
+    assert spec["restartPolicy"] == "Never" and spec["enableServiceLinks"] is False
+    assert ctr["terminationMessagePolicy"] == "File" and ctr["terminationMessagePath"] == "/dev/termination-log"
+    assert ctr["image"] == "registry.example/chaos-operator:1.2.3"
+    assert ctr["command"] == ["python", "-m", "chaos_operator.agent"]
+    assert ctr["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert set(ctr["resources"]) == {"requests", "limits"}
+    assert set(ctr["resources"]["limits"]) == {"cpu", "memory"}
+    assert meta["namespace"] == "shop" and meta["name"] == manifests.name_of(h)
+    assert meta["ownerReferences"] == [{"apiVersion": "chaosoperator.dev/v1alpha1", "kind": "ChaosExperiment",
+                                        "name": "checkout-latency", "uid": EXP_UID, "controller": True,
+                                        "blockOwnerDeletion": False}]
+    assert meta["labels"] == {"app.kubernetes.io/managed-by": "chaos-operator", "app.kubernetes.io/name": "chaos-agent",
+                              "chaosoperator.dev/experiment": "checkout-latency", "chaosoperator.dev/target-uid": UID,
+                              "chaosoperator.dev/role": role}
+
+
+@pytest.mark.parametrize(("kind", "limits"), [
+    ("CPUStress", {"cpu": "3300m", "memory": "128Mi"}),  # 4 workers x 80 % + the agent
+    ("MemoryStress", {"cpu": "300m", "memory": "1088Mi"}),  # 1Gi + the agent's 64Mi
+    ("NetworkLatency", {"cpu": "200m", "memory": "128Mi"}),
+])
+def test_limits(kind: str, limits: dict[str, str]) -> None:
+    assert container(helper_pod(helper(kind)))["resources"]["limits"] == limits
+
+
+def test_a_long_experiment_name_gives_valid_names_and_labels() -> None:
+    name = "a." + "very-long-experiment-name." * 9 + "z"
+    pod = helper_pod(helper(experiment=name))
+    assert len(pod["metadata"]["name"]) <= 63 and re.fullmatch(DNS_LABEL, pod["metadata"]["name"])
+    label = pod["metadata"]["labels"]["chaosoperator.dev/experiment"]
+    assert len(label) <= 63 and re.fullmatch(LABEL_VALUE, label)
+    assert pod["metadata"]["ownerReferences"][0]["name"] == name  # the full name, for the sweep
+
+
+def test_names_are_stable_and_distinct() -> None:
+    def name(**changes: Any) -> str:
+        args: dict[str, Any] = dict(experiment="checkout", experiment_uid=EXP_UID, target_uid=UID,
+                                    kind="NetworkLatency", role="fault", round_=0)
+        return helper_name(**{**args, **changes})
+
+    assert name() == name()  # a retry finds its own pod
+    variants = [name(), name(experiment="checkout2"), name(experiment_uid=UID), name(target_uid=EXP_UID),
+                name(kind="NetworkBandwidth"), name(kind="CPUStress"), name(role="revert"), name(round_=1)]
+    assert len(set(variants)) == len(variants)
+    for value in variants:
+        assert len(value) <= 63 and re.fullmatch(DNS_LABEL, value), value
+    assert name().startswith("chaos-net-checkout-") and name(role="revert").startswith("chaos-revert-")
+    assert name(kind="MemoryStress").startswith("chaos-stress-checkout-")
+
+
+@pytest.mark.parametrize(("kind", "changes", "argv"), [
+    ("NetworkLatency", {}, ["netem", "--duration", "120", "--pod-uid", UID, "--proc-root", "/host/proc",
+                            "--latency", "100ms", "--jitter", "20ms", "--correlation", "25"]),
+    ("NetworkLatency", {"jitter": "0ms", "correlation": 50, "interface": "eth1"},
+     ["netem", "--duration", "120", "--pod-uid", UID, "--proc-root", "/host/proc", "--latency", "100ms",
+      "--interface", "eth1"]),
+    ("NetworkLatency", {"latency": "1500ms", "jitter": "1s", "correlation": 0},
+     ["netem", "--duration", "120", "--pod-uid", UID, "--proc-root", "/host/proc", "--latency", "1.5s",
+      "--jitter", "1s"]),
+    ("NetworkBandwidth", {}, ["bandwidth", "--duration", "120", "--pod-uid", UID, "--proc-root", "/host/proc",
+                              "--rate", "2mbit", "--interface", "eth0"]),
+    ("NetworkBandwidth", {"interface": None, "burst": "64Ki", "limit": "1Mi"},
+     ["bandwidth", "--duration", "120", "--pod-uid", UID, "--proc-root", "/host/proc", "--rate", "2mbit",
+      "--burst", "65536", "--limit", "1048576"]),
+    ("CPUStress", {}, ["stress", "--duration", "120", "--cpu", "4", "--cpu-load", "80"]),
+    ("MemoryStress", {}, ["stress", "--duration", "120", "--vm", "2", "--vm-bytes", "512M"]),
+    ("MemoryStress", {"workers": 32, "size": "16Mi"}, ["stress", "--duration", "120", "--vm", "32", "--vm-bytes",
+                                                       "1M"]),
+])
+def test_agent_argv(kind: str, changes: dict[str, Any], argv: list[str]) -> None:
+    body = {k: v for k, v in {**FAULTS[kind], **changes}.items() if v is not None}
+    h = helper(fault=TypeAdapter(Fault).validate_python(body))
+    assert manifests.agent_argv(h) == argv
+
+
+@pytest.mark.parametrize(("kind", "argv"), [
+    ("NetworkLatency", ["netem", "--revert-only", "--pod-uid", UID, "--proc-root", "/host/proc"]),
+    ("NetworkBandwidth", ["bandwidth", "--revert-only", "--pod-uid", UID, "--proc-root", "/host/proc",
+                          "--interface", "eth0"]),
+])
+def test_revert_argv(kind: str, argv: list[str]) -> None:
+    assert manifests.agent_argv(helper(kind, role="revert")) == argv
+
+
+def test_stress_has_no_revert_and_a_bad_uid_never_reaches_an_argv() -> None:
+    with pytest.raises(ValueError, match="nothing to revert"):
+        manifests.agent_argv(helper("CPUStress", role="revert"))
+    for uid in ("$(reboot)", "--help", UID.upper(), UID + "\n", ""):
+        with pytest.raises(ValueError, match="not a pod UID"):
+            manifests.agent_argv(helper(target_uid=uid))
