@@ -1,18 +1,30 @@
-"""The chaos window: injection rounds, the workload watch, and recovery of every record."""
+"""The chaos window: injection rounds, the workload watch, the helper watch, and recovery of every record.
+
+Faults are applied, and recovered, for all targets of a round at once (bounded): a helper pod takes seconds to
+start and hold its fault, and a window must not spend itself injecting one target after the other. Records are
+written one at a time, in order, once the calls are done (the Recorder writes the whole status each time).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from chaos_operator.engine import lifecycle
+from chaos_operator.engine.orphans import HelperTender
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.faults.base import Fault, FaultContext, FaultError
+from chaos_operator.faults.helper_pod import HelperPodFault
 from chaos_operator.models.status import Injection, TargetRef
 
 log = logging.getLogger(__name__)
 MAX_RECORDS = 1000  # the CRD's maxItems for injections
-RECOVER_TIMEOUT_S = 30.0
+RECOVER_TIMEOUT_S = 60.0  # per record: a helper's deletion, and a revert-only helper when one is needed
+PARALLEL = 16  # fault calls in flight at once
+
+Outcome = dict[str, Any] | BaseException | None
 
 
 class ChaosWindow:
@@ -26,6 +38,8 @@ class ChaosWindow:
         self.last_injection_mono: float | None = None
         self.whole_at_mono: float | None = None  # first time the workload was whole after the last round
         self._watch: asyncio.Task[None] | None = None
+        # Faults carried by helper pods: a helper lost mid-window gets a revert-only helper (engine/orphans.py).
+        self._tender = HelperTender(rec, fault, ctx, poll_s) if isinstance(fault, HelperPodFault) else None
 
     async def inject_round(self, targets: list[TargetRef]) -> int:
         """Write-ahead Pending records, then apply each; returns how many were injected."""
@@ -35,41 +49,90 @@ class ChaosWindow:
             return 0
         first = await self.rec.add_injections(
             [Injection(target=t.name, uid=t.uid, state="Pending") for t in targets])
+        indexes = list(range(first, first + len(targets)))
+        outcomes = await self._call_all(indexes, self.fault.apply, stoppable=True, catch=FaultError)
         injected: list[str] = []
-        for offset in range(len(targets)):
-            if self.stop.is_set():
-                break
-            index = first + offset
+        for index in indexes:
             record = self.rec.status.injections[index]
-            try:
-                changes = await self.fault.apply(self.ctx, record)
-            except FaultError as exc:
-                await self.rec.set_injection(index, state="Failed", message=str(exc)[:1024])
-                await self.rec.event("InjectionFailed", f"{record.target}: {exc}", warning=True)
+            outcome = outcomes.get(index)
+            if outcome is None:
+                continue  # not attempted, or cut short by a stop: stays Pending and recover_all cleans up
+            if isinstance(outcome, BaseException):
+                await self.rec.set_injection(index, state="Failed", message=str(outcome)[:1024])
+                await self.rec.event("InjectionFailed", f"{record.target}: {outcome}", warning=True)
                 continue
-            await self.rec.set_injection(index, state="Injected", injected_at=self.rec.timestamp(), **changes)
+            await self.rec.set_injection(index, state="Injected", injected_at=self.rec.timestamp(), **outcome)
             injected.append(record.target)
         if injected:
             self.last_injection_mono = self.ctx.clock.monotonic()
             await self.rec.event("Injected", f"{self.fault.kind} injected into {', '.join(injected)}")
             self._restart_watch()
+            if self._tender is not None:
+                self._tender.start()
         return len(injected)
 
     async def recover_all(self) -> None:
         """Recover every record that may be live. Idempotent, bounded per record."""
+        if self._tender is not None:
+            await self._tender.stop()  # it must not handle a record while we recover it
+
+        async def bounded(ctx: FaultContext, record: Injection) -> dict[str, Any] | None:
+            return await asyncio.wait_for(self.fault.recover(ctx, record), RECOVER_TIMEOUT_S)
+
+        indexes = lifecycle.pending_recovery(self.rec.status)
+        outcomes = await self._call_all(indexes, bounded, stoppable=False, catch=Exception)
         recovered: list[str] = []
-        for index in lifecycle.pending_recovery(self.rec.status):
+        for index in indexes:
             record = self.rec.status.injections[index]
-            try:
-                await asyncio.wait_for(self.fault.recover(self.ctx, record), RECOVER_TIMEOUT_S)
-            except Exception as exc:
-                await self.rec.set_injection(index, state="Failed", message=f"recovery failed: {exc}"[:1024])
-                await self.rec.event("RecoveryFailed", f"{record.target}: {exc}", warning=True)
+            outcome = outcomes.get(index)
+            if isinstance(outcome, BaseException):
+                await self.rec.set_injection(index, state="Failed", message=f"recovery failed: {outcome}"[:1024])
+                await self.rec.event("RecoveryFailed", f"{record.target}: {outcome}", warning=True)
                 continue
-            await self.rec.set_injection(index, state="Recovered", recovered_at=self.rec.timestamp())
+            await self.rec.set_injection(index, state="Recovered", recovered_at=self.rec.timestamp(),
+                                         **(outcome or {}))
             recovered.append(record.target)
         if recovered:
             await self.rec.event("Recovered", f"{self.fault.kind} recovered on {', '.join(recovered)}")
+
+    async def _call_all(self, indexes: list[int],
+                        call: Callable[[FaultContext, Injection], Awaitable[dict[str, Any] | None]],
+                        stoppable: bool, catch: type[Exception]) -> dict[int, Outcome]:
+        """``call`` for each record, PARALLEL at a time: index -> its changes, or the ``catch`` exception it
+        raised. With ``stoppable``, a stop cancels the calls still running (their indexes are left out). Any
+        other exception cancels the rest and propagates."""
+        limit = asyncio.Semaphore(PARALLEL)
+        results: dict[int, Outcome] = {}
+
+        async def one(index: int) -> None:
+            async with limit:
+                if stoppable and self.stop.is_set():
+                    return
+                try:
+                    results[index] = await call(self.ctx, self.rec.status.injections[index])
+                except catch as exc:
+                    results[index] = exc
+
+        tasks = [asyncio.create_task(one(index)) for index in indexes]
+        if not tasks:
+            return results
+        everything: asyncio.Future[Any] = asyncio.gather(*tasks)
+        waiters: set[asyncio.Future[Any]] = {everything}
+        stopper = asyncio.create_task(self.stop.wait()) if stoppable else None
+        if stopper is not None:
+            waiters.add(stopper)
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in [*tasks, *([stopper] if stopper is not None else [])]:
+                task.cancel()  # a no-op for finished ones: a stop or an unexpected error cancels the rest
+            await asyncio.gather(*tasks, return_exceptions=True)
+            everything.cancel()
+        for task in tasks:
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
+        return results
 
     def _restart_watch(self) -> None:
         if self._watch is not None:
@@ -92,6 +155,8 @@ class ChaosWindow:
             await asyncio.sleep(self.poll_s)
 
     async def stop_watch(self) -> None:
+        if self._tender is not None:
+            await self._tender.stop()
         if self._watch is not None and not self._watch.done():
             self._watch.cancel()
             try:

@@ -1,0 +1,145 @@
+"""Helper pods that lost their place: a helper gone while its record says Injected (evicted, SIGKILLed, deleted
+by hand), and helpers whose experiment is finished or gone when the operator starts.
+
+- During the chaos window, `HelperTender` polls the helper of every Injected record. A lost helper may have
+  left its qdisc in the target's network namespace (it outlives the process that added it), so a revert-only
+  helper runs for that target; the record then says Recovered (or Failed when the revert failed), and why.
+- On operator start, `sweep` deletes every helper pod (label app.kubernetes.io/managed-by=chaos-operator) whose
+  owning experiment is gone, was replaced (another uid), or has finished. SIGTERM makes the agent revert.
+  Helpers of running experiments are left to their daemon, which recovers them by their deterministic names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from chaos_operator.engine.ports import KubeApi
+from chaos_operator.engine.recorder import Recorder
+from chaos_operator.faults.base import FaultContext, FaultError
+from chaos_operator.faults.helper_pod import HelperPodFault
+from chaos_operator.faults.manifests import HELPER_SELECTOR, ROLE_LABEL
+from chaos_operator.models import KIND
+from chaos_operator.models.status import TERMINAL_PHASES
+
+log = logging.getLogger(__name__)
+STOP_TIMEOUT_S = 120.0  # a revert in progress is let finish (it is bounded itself) before the tender is cancelled
+
+
+class HelperTender:
+    """Watches the helpers of one chaos window (runs as a task next to it)."""
+
+    def __init__(self, rec: Recorder, fault: HelperPodFault, ctx: FaultContext, poll_s: float) -> None:
+        self.rec, self.fault, self.ctx, self.poll_s = rec, fault, ctx, poll_s
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop after the check in progress (a revert is never cut in half), bounded."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
+        except TimeoutError:
+            self._task.cancel()
+        except Exception as exc:
+            log.warning("helper tender ended with an error: %s", exc)
+        self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.check_once()
+            except Exception as exc:  # an API hiccup: try again next round
+                log.warning("%s: checking helper pods failed: %s", self.ctx.experiment, exc)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.poll_s)
+            except TimeoutError:
+                pass
+
+    async def check_once(self) -> int:
+        """Handle every Injected record whose helper was lost; returns how many were."""
+        handled = 0
+        for index, record in enumerate(list(self.rec.status.injections)):
+            if self._stopping.is_set():
+                break
+            if record.state != "Injected":
+                continue
+            lost = await self.fault.helper_lost(self.ctx, record)
+            if lost is None:
+                continue
+            why, clean = lost
+            handled += 1
+            await self.rec.event("HelperLost", f"{record.target}: {why}", warning=not clean)
+            try:
+                if clean:
+                    done = (await self.fault.recover(self.ctx, record) or {}).get("message", "cleaned up")
+                else:
+                    done = await self.fault.revert_lost(self.ctx, record)
+            except FaultError as exc:
+                await self.rec.set_injection(index, state="Failed", message=f"{why}; {exc}"[:1024])
+                await self.rec.event("RecoveryFailed", f"{record.target}: {exc}", warning=True)
+                continue
+            await self.rec.set_injection(index, state="Recovered", recovered_at=self.rec.timestamp(),
+                                         message=f"{why}; {done}"[:1024])
+            await self.rec.event("Recovered", f"{self.fault.kind} on {record.target} ended early: {done}")
+        return handled
+
+
+def _owner(pod: dict[str, Any]) -> tuple[str, str] | None:
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("kind") == KIND and ref.get("name") and ref.get("uid"):
+            return str(ref["name"]), str(ref["uid"])
+    return None
+
+
+def _finished(experiment: dict[str, Any] | None, uid: str) -> bool:
+    if experiment is None or (experiment.get("metadata") or {}).get("uid") != uid:
+        return True  # gone, or a new experiment that reuses the name
+    return (experiment.get("status") or {}).get("phase") in TERMINAL_PHASES
+
+
+async def sweep(kube: KubeApi, namespaces: Sequence[str] = ()) -> list[str]:
+    """Delete helper pods whose experiment is finished or gone; returns ``namespace/name`` of each deleted.
+
+    Never raises: a failure is logged and the next pod is tried (startup must not hang on a sweep).
+    """
+    deleted: list[str] = []
+    try:
+        if namespaces:
+            pods = [pod for ns in namespaces for pod in await kube.list_pods(ns, HELPER_SELECTOR)]
+        else:
+            pods = await kube.list_pods_all_namespaces(HELPER_SELECTOR)
+    except Exception as exc:
+        log.warning("helper sweep: could not list helper pods: %s", exc)
+        return deleted
+    experiments: dict[tuple[str, str], dict[str, Any] | None] = {}
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        namespace, name, owner = str(meta.get("namespace")), str(meta.get("name")), _owner(pod)
+        if owner is None or meta.get("deletionTimestamp"):
+            continue
+        phase = (pod.get("status") or {}).get("phase")
+        if (meta.get("labels") or {}).get(ROLE_LABEL) == "revert" and phase not in ("Succeeded", "Failed"):
+            continue  # a revert in progress is let finish; its deadline bounds it
+        try:
+            key = (namespace, owner[0])
+            if key not in experiments:
+                experiments[key] = await kube.get_experiment(namespace, owner[0])
+            if not _finished(experiments[key], owner[1]):
+                continue
+            if await kube.delete_pod_by_name(namespace, name, None):
+                deleted.append(f"{namespace}/{name}")
+        except Exception as exc:
+            log.warning("helper sweep: %s/%s: %s", namespace, name, exc)
+    if deleted:
+        log.info("helper sweep deleted %d helper pod(s) of finished or deleted experiments: %s",
+                 len(deleted), ", ".join(deleted))
+    return deleted
