@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="the operator's own namespace, never a target (default: $POD_NAMESPACE)")
     run.add_argument("--allow-namespace", action="append", default=[],
                      help="allow experiments only in these namespaces (repeatable)")
+    run.add_argument("--image", default=None,
+                     help="the operator's own image, run by helper and stress pods (default: $OPERATOR_IMAGE)")
     run.add_argument("--liveness", default=None, help="read-only liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("-v", "--verbose", action="store_true")
     val = sub.add_parser("validate", help="validate manifests offline against the CRD and the models")
@@ -65,6 +67,8 @@ def _run(args: argparse.Namespace) -> int:
         operator_pods=frozenset({pod}) if pod else frozenset(),
         liveness_endpoint=args.liveness,
     )
+    if args.image:
+        config.image = args.image
     asyncio.run(run_operator(config))
     return 0
 

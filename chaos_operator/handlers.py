@@ -8,6 +8,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
+from chaos_operator.engine import orphans
 from chaos_operator.engine.ports import ExperimentRef
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.runner import Control, Deps, Runner
@@ -43,10 +44,16 @@ def read_status(raw: Any) -> ExperimentStatus:
         return ExperimentStatus()
 
 
-def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.ConnectionInfo) -> None:
+def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.ConnectionInfo,
+             namespaces: tuple[str, ...] = ()) -> None:
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
         return credentials
+
+    @kopf.on.startup(registry=registry)
+    async def sweep_helpers(**_: Any) -> None:
+        # Helper pods left by a previous operator for experiments that finished or were deleted meanwhile.
+        await orphans.sweep(deps.kube, namespaces)
 
     @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, id="experiment",
                  cancellation_timeout=CANCELLATION_TIMEOUT_S)

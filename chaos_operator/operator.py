@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from chaos_operator.adapters.clock import SystemClock
 from chaos_operator.adapters.kube import KubeClient, client_config
 from chaos_operator.adapters.load import HttpLoadFactory
 from chaos_operator.engine.runner import Deps
+from chaos_operator.faults.base import DEFAULT_IMAGE
 from chaos_operator.load.resolver import ClusterDnsResolver, ServiceResolver
 from chaos_operator.metrics.prometheus import PrometheusSource
 
@@ -29,6 +31,8 @@ class OperatorConfig:
     resolver: ServiceResolver | None = None  # default: cluster DNS
     poll_s: float = 1.0
     liveness_endpoint: str | None = None
+    # The operator's own image, which helper and stress pods run the agent from (the Deployment sets the env).
+    image: str = field(default_factory=lambda: os.environ.get("OPERATOR_IMAGE") or DEFAULT_IMAGE)
 
 
 def connection_info(cfg: Any) -> kopf.ConnectionInfo:
@@ -54,9 +58,10 @@ async def run_operator(config: OperatorConfig, stop_flag: asyncio.Event | thread
         open_load=HttpLoadFactory(kube, config.resolver or ClusterDnsResolver(), clock),
         operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
         operator_pods=config.operator_pods, poll_s=config.poll_s, open_metrics=PrometheusSource,
+        image=config.image,
     )
     registry = kopf.OperatorRegistry()
-    handlers.register(registry, deps, connection_info(cfg))
+    handlers.register(registry, deps, connection_info(cfg), namespaces=tuple(config.namespaces))
     try:
         await kopf.operator(
             registry=registry, settings=handlers.settings(), standalone=True,

@@ -13,7 +13,7 @@ from chaos_operator.engine.ports import Clock, KubeApi, LoadDriver, LoadResult
 from chaos_operator.engine.prom import PromChecks
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.targets import resolve
-from chaos_operator.faults.base import FaultContext
+from chaos_operator.faults.base import DEFAULT_IMAGE, FaultContext
 from chaos_operator.faults.registry import fault_for
 from chaos_operator.metrics.source import MetricsError, MetricsSource
 from chaos_operator.models.duration import Duration
@@ -42,6 +42,7 @@ class Deps:
     poll_s: float = 1.0
     open_metrics: Callable[[str], MetricsSource] | None = None  # Prometheus URL -> source
     halt_poll_s: float = 2.0
+    image: str = DEFAULT_IMAGE  # the operator's image: helper and stress pods run the agent from it
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,8 @@ class Runner:
     def _window(self, ready_before: int, stop: asyncio.Event | None = None) -> ChaosWindow:
         ctx = FaultContext(kube=self.deps.kube, clock=self.deps.clock, namespace=self.rec.ref.namespace,
                            experiment=self.rec.ref.name, spec=self.spec,
-                           label_selector=to_query(self.spec.target.selector), ready_before=ready_before)
+                           label_selector=to_query(self.spec.target.selector), ready_before=ready_before,
+                           experiment_uid=self.rec.ref.uid, image=self.deps.image)
         return ChaosWindow(self.rec, self.fault, ctx, stop or self.stop, self.deps.poll_s)
 
     async def _chaos(self) -> None:
