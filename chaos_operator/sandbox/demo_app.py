@@ -1,0 +1,186 @@
+"""The demo service behind each sandbox Pod: one real process per pod (`python -m chaos_operator.sandbox.demo_app`).
+
+Knobs a pod spec may set in its container `args` (see `knob_parser`): base latency and jitter, CPU work
+per request, the fraction of requests answered 500, and whether SIGTERM is ignored. The sandbox adds the
+address to listen on, the pod's name (sent back in an `X-Pod` header) and its run token. Paths: `/ready`
+(readiness: 200; 503 once shutting down, or while SIGUSR1 has toggled it off, which is how tests make a
+pod fail its readiness probe), `/metrics` (Prometheus text format), anything else is the service itself.
+
+On start it prints one JSON line, `{"listening": "HOST:PORT"}`, so the sandbox learns an ephemeral port.
+It exits on SIGTERM/SIGINT after finishing in-flight requests, when its parent (the sandbox) is gone,
+and after `--max-seconds` in any case: a crashed sandbox never leaves it running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+
+# Upper bounds (seconds) of the latency histogram; the last bucket is +Inf.
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+PARENT_POLL_S = 0.5
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ValueError(message)
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{text} is not within 0..1")
+    return value
+
+
+def _millis(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 60_000:
+        raise ValueError(f"{text} ms is not within 0..60000")
+    return value
+
+
+def knob_parser() -> argparse.ArgumentParser:
+    """The options a pod spec may set; the sandbox validates container args with this parser."""
+    p = _Parser(prog="demo_app", description="sandbox demo service", add_help=False)
+    p.add_argument("--latency-ms", type=_millis, default=2.0, help="base latency of each request")
+    p.add_argument("--jitter-ms", type=_millis, default=0.0, help="uniform extra latency, 0..this")
+    p.add_argument("--cpu-ms", type=_millis, default=0.0, help="CPU busy time per request (blocks the process)")
+    p.add_argument("--error-rate", type=_fraction, default=0.0, help="fraction of requests answered 500")
+    p.add_argument("--service", default="demo", help="the `service` label on the metrics")
+    p.add_argument("--ignore-sigterm", action="store_true", help="ignore SIGTERM (tests of grace periods)")
+    return p
+
+
+def full_parser() -> argparse.ArgumentParser:
+    p = knob_parser()
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0: an ephemeral port, printed on start")
+    p.add_argument("--run", default="", help="the sandbox run token (lets `sandbox down` find strays)")
+    p.add_argument("--pod", default="", help="the pod's name, sent back in an X-Pod header")
+    p.add_argument("--max-seconds", type=float, default=3600.0, help="exit after this long whatever happens")
+    p.add_argument("--shutdown-timeout", type=float, default=5.0, help="longest wait for in-flight requests")
+    return p
+
+
+def validate_knobs(args: Sequence[str]) -> list[str]:
+    """The args unchanged if every one is a known knob with a valid value; ValueError otherwise."""
+    knob_parser().parse_args(list(args))
+    return list(args)
+
+
+@dataclass
+class Metrics:
+    service: str
+    by_code: dict[int, int]
+    buckets: list[int]
+    total_s: float = 0.0
+    count: int = 0
+
+    def observe(self, code: int, seconds: float) -> None:
+        self.by_code[code] = self.by_code.get(code, 0) + 1
+        for i, bound in enumerate(BUCKETS):
+            if seconds <= bound:
+                self.buckets[i] += 1
+        self.total_s += seconds
+        self.count += 1
+
+    def render(self) -> str:
+        svc = self.service.replace("\\", "\\\\").replace('"', '\\"')
+        lines = ["# HELP http_requests_total Requests served, by status code.",
+                 "# TYPE http_requests_total counter"]
+        lines += [f'http_requests_total{{service="{svc}",code="{code}"}} {n}'
+                  for code, n in sorted(self.by_code.items())]
+        lines += ["# HELP http_request_duration_seconds Time to answer a request.",
+                  "# TYPE http_request_duration_seconds histogram"]
+        for bound, n in zip(BUCKETS, self.buckets, strict=True):
+            lines.append(f'http_request_duration_seconds_bucket{{service="{svc}",le="{bound}"}} {n}')
+        lines.append(f'http_request_duration_seconds_bucket{{service="{svc}",le="+Inf"}} {self.count}')
+        lines.append(f'http_request_duration_seconds_sum{{service="{svc}"}} {self.total_s:.6f}')
+        lines.append(f'http_request_duration_seconds_count{{service="{svc}"}} {self.count}')
+        return "\n".join(lines) + "\n"
+
+
+class DemoApp:
+    def __init__(self, opts: argparse.Namespace) -> None:
+        self.opts = opts
+        self.metrics = Metrics(opts.service, {}, [0] * len(BUCKETS))
+        self.stopping = False
+        self.unready = False  # toggled by SIGUSR1
+
+    def toggle_ready(self) -> None:
+        self.unready = not self.unready
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.path == "/ready":
+            ok = not (self.stopping or self.unready)
+            return web.Response(status=200 if ok else 503, text="ready\n" if ok else "not ready\n")
+        if request.path == "/metrics":
+            return web.Response(text=self.metrics.render(), content_type="text/plain", charset="utf-8",
+                                headers={"X-Prometheus-Format": "0.0.4"})
+        started = time.perf_counter()
+        delay = self.opts.latency_ms + random.uniform(0.0, self.opts.jitter_ms)
+        if delay:
+            await asyncio.sleep(delay / 1000)
+        busy_until = time.perf_counter() + self.opts.cpu_ms / 1000
+        while time.perf_counter() < busy_until:  # real CPU work: it blocks, as a CPU-bound handler would
+            pass
+        code = 500 if random.random() < self.opts.error_rate else 200
+        self.metrics.observe(code, time.perf_counter() - started)
+        return web.Response(status=code, text="ok\n" if code == 200 else "injected error\n",
+                            headers={"X-Pod": self.opts.pod})
+
+
+async def serve(opts: argparse.Namespace) -> None:
+    app = DemoApp(opts)
+    server = web.Application()
+    server.router.add_route("*", "/{tail:.*}", app.handle)
+    runner = web.AppRunner(server, access_log=None, shutdown_timeout=opts.shutdown_timeout)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    parent = os.getppid()
+    try:
+        site = web.TCPSite(runner, opts.host, opts.port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        print(json.dumps({"listening": f"{host}:{port}"}), flush=True)
+        if opts.ignore_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        else:
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGUSR1, app.toggle_ready)
+        deadline = loop.time() + opts.max_seconds
+        while not stop.is_set() and loop.time() < deadline and os.getppid() == parent:
+            try:
+                await asyncio.wait_for(stop.wait(), PARENT_POLL_S)
+            except TimeoutError:
+                pass
+        app.stopping = True
+    finally:
+        await runner.cleanup()  # stops listening, lets in-flight requests finish, closes keep-alives
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        opts = full_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    except ValueError as exc:
+        print(f"demo_app: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(serve(opts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
