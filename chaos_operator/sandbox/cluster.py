@@ -1,0 +1,171 @@
+"""`Sandbox`: the local stand-in for a small cluster that the demo and the end-to-end tests use.
+
+The API emulator (real HTTP on 127.0.0.1, kubectl works against it) with the ChaosExperiment CRD, plus
+one node (`node.py`) whose pods are real processes, in their own network namespaces when root and on
+loopback ports otherwise. A test and demo device, never a production path.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import yaml
+from kmock import KubernetesError
+
+from chaos_operator.crd import load_crd
+from chaos_operator.sandbox.controllers import pod_ready, terminating
+from chaos_operator.sandbox.emulator import EmulatorThread
+from chaos_operator.sandbox.emulator_patching import MERGE_PATCH
+from chaos_operator.sandbox.emulator_store import Obj
+from chaos_operator.sandbox.node import Node
+from chaos_operator.sandbox.podnet import RunNet, netns_supported
+from chaos_operator.sandbox.proxy import SandboxResolver
+
+log = logging.getLogger(__name__)
+DEMO_DIR = pathlib.Path(__file__).resolve().parents[2] / "examples" / "demo"
+BASE_NAMESPACES = ("default", "chaos-system")
+
+
+class Sandbox:
+    def __init__(self, *, network: str = "auto", start_delay: float = 1.0, max_seconds: float = 3600.0,
+                 work_dir: pathlib.Path | None = None) -> None:
+        if network not in ("auto", "netns", "loopback"):
+            raise ValueError(f"network must be auto, netns or loopback, not {network!r}")
+        supported, why = netns_supported()
+        if network == "netns" and not supported:
+            raise RuntimeError(f"network namespaces are not available: {why}")
+        self.mode = "netns" if supported and network != "loopback" else "loopback"
+        self.note = ("each pod in its own network namespace, reached through its veth" if self.mode == "netns"
+                     else f"pods on 127.0.0.1 ports ({why or 'loopback requested'}): no network namespaces")
+        self.start_delay, self.max_seconds = start_delay, max_seconds
+        self._own_dir = work_dir is None
+        self.work_dir = work_dir or pathlib.Path(tempfile.mkdtemp(prefix="chaos-sandbox-"))
+        self.emu = EmulatorThread(timeout=30.0)
+        self.net = RunNet() if self.mode == "netns" else None
+        self.token = self.net.token if self.net else RunNet().token
+        self.node: Node | None = None
+
+    # ---- lifecycle ----
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self.mode == "loopback":
+            log.warning("sandbox: %s", self.note)
+        try:
+            self.emu.start()
+            self.emu.register_crd(load_crd())
+            for ns in BASE_NAMESPACES:
+                self.ensure_namespace(ns)
+            if self.net is not None:
+                self.emu.run(self.net.open(), timeout=30)
+            logs = self.work_dir / "pods"
+            logs.mkdir(exist_ok=True)
+            self.node = Node(self.emu.emulator, token=self.token, net=self.net, start_delay=self.start_delay,
+                             max_seconds=self.max_seconds, log_dir=logs)
+            self.emu.run(self.node.start())
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop every pod process, remove every network namespace and veth, then the API server. Idempotent."""
+        try:
+            if self.emu.loop is not None and self.emu.loop.is_running():
+                if self.node is not None:
+                    self.emu.run(self.node.stop(), timeout=60)
+                if self.net is not None:
+                    self.emu.run(self.net.close(), timeout=60)
+        finally:
+            self.node = None
+            self.emu.stop()
+            if self._own_dir:
+                shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    # ---- access ----
+    @property
+    def url(self) -> str:
+        return self.emu.url
+
+    @property
+    def resolver(self) -> SandboxResolver:
+        assert self.node is not None, "the sandbox is not running"
+        return self.node.resolver
+
+    def write_kubeconfig(self, path: pathlib.Path, namespace: str = "demo") -> pathlib.Path:
+        return self.emu.write_kubeconfig(path, namespace)
+
+    def ensure_namespace(self, name: str) -> None:
+        if self.emu.get("namespaces", None, name) is None:
+            self.emu.create("namespaces", {"metadata": {"name": name}})
+
+    def apply(self, docs: Iterable[Mapping[str, Any]]) -> list[Obj]:
+        """Create each object, or merge its spec into the existing one (a small `kubectl apply`)."""
+        return [self.emu.call(self._apply_one, dict(doc)) for doc in docs]
+
+    def _apply_one(self, doc: Obj) -> Obj:  # on the emulator's loop
+        emulator = self.emu.emulator
+        group, _, version = str(doc.get("apiVersion", "")).rpartition("/")
+        found = [res for res, info in emulator.entries()
+                 if (res.group or "") == group and res.version == version and info.kind == doc.get("kind")]
+        if not found:
+            raise ValueError(f"the sandbox does not serve {doc.get('apiVersion')} {doc.get('kind')}")
+        rtype = emulator.resource_type(found[0])
+        meta = doc.get("metadata") or {}
+        ns = meta.get("namespace") or ("default" if rtype.namespaced else None)
+        if ns and not any(n["metadata"]["name"] == ns for n in emulator.store.list(emulator.find("namespaces"), None)):
+            emulator.store.create(emulator.find("namespaces"), None, {"metadata": {"name": ns}})
+        try:
+            return emulator.store.create(rtype, ns, doc)
+        except KubernetesError as exc:
+            if exc.status != 409:
+                raise
+        patch = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata", "status")}
+        return emulator.store.patch(rtype, ns, meta["name"], patch, MERGE_PATCH)
+
+    def apply_file(self, path: pathlib.Path) -> list[Obj]:
+        return self.apply(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+
+    def pods(self, namespace: str, app: str, ready_only: bool = False) -> list[Obj]:
+        """Pods labelled `app`: the Ready ones, or all that are neither terminating nor finished (Failed)."""
+        pods = self.emu.list("pods", namespace, label_selector=f"app={app}")
+        return [p for p in pods if (pod_ready(p) if ready_only else not terminating(p)
+                                    and (p.get("status") or {}).get("phase") not in ("Failed", "Succeeded"))]
+
+    def pod_pid(self, namespace: str, name: str) -> int | None:
+        """The pid of a pod's process, while it has one (tests signal it directly)."""
+        node = self.node
+        assert node is not None, "the sandbox is not running"
+
+        def find() -> int | None:
+            return next((slot.proc.pid for slot in node.slots.values()
+                         if (slot.namespace, slot.name) == (namespace, name) and slot.proc is not None), None)
+        return self.emu.call(find)
+
+    def wait_ready(self, namespace: str, app: str, count: int, timeout: float = 30.0) -> list[Obj]:
+        deadline = time.monotonic() + timeout
+        while True:
+            ready = self.pods(namespace, app, ready_only=True)
+            if len(ready) == count and len(self.pods(namespace, app)) == count:
+                return ready
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{namespace}/{app}: {len(ready)} of {count} pods Ready after {timeout:g}s")
+            time.sleep(0.1)
+
+    def deploy_demo(self, timeout: float = 30.0) -> None:
+        """The demo workloads from examples/demo/workloads.yaml, waited for until every pod is Ready."""
+        self.apply_file(DEMO_DIR / "workloads.yaml")
+        self.wait_ready("demo", "web", 3, timeout)
+        self.wait_ready("demo", "solo", 1, timeout)

@@ -1,0 +1,113 @@
+"""One sandbox pod's process: start it (in the pod's network namespace, or on loopback), probe it, stop it.
+
+Stopping follows the kubelet: SIGTERM, up to the grace period for the process to exit, then SIGKILL.
+Processes run in their own session, so a Ctrl-C in the terminal reaches the sandbox (which stops them in
+order) and not them directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pathlib
+import signal
+import socket
+import struct
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from chaos_operator.sandbox.podnet import PodNet
+
+START_TIMEOUT_S = 20.0
+KILL_WAIT_S = 5.0
+
+
+def abort_socket(writer: asyncio.StreamWriter) -> None:
+    """Close with RST (SO_LINGER 0): no FIN_WAIT or TIME_WAIT state outlives a pod's network."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    writer.transport.abort()
+
+
+async def http_status(host: str, port: int, path: str, timeout: float = 1.0) -> int | None:
+    """The status code of `GET path`, or None when there is no answer in time. The caller checks the route."""
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host, port)
+            try:
+                writer.write(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+                line = await reader.readline()
+            finally:
+                abort_socket(writer)
+    except (OSError, TimeoutError):
+        return None
+    parts = line.split()
+    return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
+
+
+class PodProcess:
+    def __init__(self, knobs: Sequence[str], *, pod: str, token: str, net: PodNet | None, port: int,
+                 max_seconds: float, log_path: pathlib.Path | None = None) -> None:
+        host = net.pod_ip if net else "127.0.0.1"
+        app = [sys.executable, "-m", "chaos_operator.sandbox.demo_app", *knobs, "--host", host,
+               "--port", str(port if net else 0), "--pod", pod, "--run", token, "--max-seconds", f"{max_seconds:g}"]
+        self.argv = ["ip", "netns", "exec", net.netns, *app] if net else app
+        self.log_path = log_path
+        self.proc: asyncio.subprocess.Process | None = None
+        self.address: tuple[str, int] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def start(self) -> tuple[str, int]:
+        """Spawn the process and wait for it to report its address."""
+        log = self.log_path.open("ab") if self.log_path else None
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=log if log else subprocess.DEVNULL, start_new_session=True)
+        finally:
+            if log:
+                log.close()
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(START_TIMEOUT_S):
+            line = await self.proc.stdout.readline()
+        if not line:
+            await self.proc.wait()
+            raise RuntimeError(f"the pod's process exited with {self.proc.returncode} before listening")
+        host, _, port = json.loads(line)["listening"].rpartition(":")
+        self.address = (host, int(port))
+        return self.address
+
+    async def wait(self) -> int:
+        assert self.proc is not None
+        return await self.proc.wait()
+
+    async def stop(self, grace_s: float) -> str:
+        """SIGTERM, wait up to `grace_s`, then SIGKILL; says which ended it."""
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return "already exited"
+        how = "exited on SIGTERM"
+        if grace_s > 0:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), grace_s)
+            except TimeoutError:
+                how = f"SIGKILLed after the {grace_s:g}s grace period"
+        else:
+            how = "SIGKILLed (grace period 0)"
+        if proc.returncode is None:
+            proc.kill()
+            await asyncio.wait_for(proc.wait(), KILL_WAIT_S)
+        return how

@@ -1,0 +1,146 @@
+"""Service addressing in the sandbox: a small kube-proxy stand-in and the resolver the operator's load uses.
+
+Why a proxy: the load generator resolves a Service once per experiment and then sends to those URLs for
+the whole run, as it does in a cluster, where the one address is the Service's ClusterIP and kube-proxy
+spreads connections over whatever endpoints are Ready *at connect time*. Resolving to pod addresses instead
+would pin the load to pods that PodKill then deletes, and replacements would never see traffic. So each
+Service port gets one TCP proxy on 127.0.0.1 (its stable "ClusterIP:port"), and `SandboxResolver` maps
+`(namespace, service, port)` to it.
+
+Like kube-proxy: the choice is per connection (round-robin here, over the Endpoints' Ready addresses as
+they are when the client connects); established connections stay on their backend; when a backend
+connection ends (the pod's process exited or was killed) the client's connection is closed as well, so
+the client sees the failure and reconnects to a live endpoint. With no Ready endpoint a connection is
+closed at once, as kube-proxy rejects it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from chaos_operator.load.resolver import ServiceNotFound, check_service_ref
+from chaos_operator.sandbox.kubelet import abort_socket
+
+log = logging.getLogger(__name__)
+Backend = tuple[str, int]
+Dial = Callable[[str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+ServiceKey = tuple[str, str, int]  # namespace, service, port
+CHUNK = 64 * 1024
+
+
+@dataclass(eq=False)
+class _Conn:
+    backend: Backend
+    client: asyncio.StreamWriter
+    upstream: asyncio.StreamWriter | None = None
+
+
+@dataclass(eq=False)
+class ServiceProxy:
+    key: ServiceKey
+    dial: Dial
+    backends: list[Backend] = field(default_factory=list)
+    conns: set[_Conn] = field(default_factory=set)
+    connections: int = 0  # accepted so far, for tests and status
+    _rr: itertools.count[int] = field(default_factory=itertools.count)
+    _server: asyncio.Server | None = None
+    _sock: socket.socket = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Bound and listening at once, so the address is known (and queues connections) before start().
+        self._sock = socket.create_server(("127.0.0.1", 0), backlog=256)
+        self._sock.setblocking(False)
+
+    @property
+    def address(self) -> Backend:
+        host, port = self._sock.getsockname()[:2]
+        return str(host), int(port)
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        return f"http://{host}:{port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, sock=self._sock)
+
+    async def close(self) -> None:
+        for conn in list(self.conns):
+            self._drop(conn)
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        else:
+            self._sock.close()
+
+    def set_backends(self, backends: Sequence[Backend]) -> None:
+        self.backends = list(backends)
+
+    def drop_backend(self, backend: Backend) -> int:
+        """Reset every connection to `backend` (its pod is being torn down); returns how many."""
+        doomed = [conn for conn in self.conns if conn.backend == backend]
+        for conn in doomed:
+            self._drop(conn)
+        return len(doomed)
+
+    def _drop(self, conn: _Conn) -> None:
+        self.conns.discard(conn)
+        if conn.upstream is not None:
+            abort_socket(conn.upstream)
+        conn.client.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        backends = self.backends
+        if not backends:
+            writer.close()  # no Ready endpoint: refuse, as kube-proxy does
+            return
+        conn = _Conn(backends[next(self._rr) % len(backends)], writer)
+        self.conns.add(conn)
+        try:
+            try:
+                up_reader, upstream = await asyncio.wait_for(self.dial(*conn.backend), 1.0)
+            except Exception as exc:  # refused, timed out, or refused by the route check
+                log.debug("proxy %s: cannot reach %s: %s", self.key, conn.backend, exc)
+                return
+            conn.upstream = upstream
+            async with asyncio.TaskGroup() as group:
+                group.create_task(_pipe(reader, upstream))
+                group.create_task(_pipe(up_reader, writer))
+        except* (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._drop(conn)
+
+
+async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    """Copy until either side ends; ending raises so the other direction stops too."""
+    while data := await source.read(CHUNK):
+        sink.write(data)
+        await sink.drain()
+    raise ConnectionResetError("peer closed")
+
+
+class SandboxResolver:
+    """`ServiceResolver` for the sandbox: a Service port's proxy URL, its stable in-sandbox address."""
+
+    def __init__(self) -> None:
+        self._urls: dict[ServiceKey, str] = {}
+
+    def update(self, urls: Mapping[ServiceKey, str]) -> None:
+        self._urls = dict(urls)  # replaced whole: readers on other threads see one table or the other
+
+    def urls(self) -> dict[ServiceKey, str]:
+        return dict(self._urls)
+
+    async def resolve(self, namespace: str, name: str, port: int) -> list[str]:
+        check_service_ref(namespace, name, port)
+        url = self._urls.get((namespace, name, port))
+        if url is None:
+            raise ServiceNotFound(f"service {namespace}/{name}:{port} has no sandbox proxy")
+        return [url]
