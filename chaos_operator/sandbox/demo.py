@@ -1,0 +1,174 @@
+"""`chaos-operator demo`: the real operator runs two PodKill experiments against the local sandbox.
+
+`web-kill-one` kills one of three replicas (expected: Passed); `solo-kill-only` kills the only replica
+of a one-pod service (expected: Failed on maxErrorRate). Both run at once, about a minute in all; the
+command prints phase changes and pod events as they happen, then each experiment's finished report.
+It exits 0 when the demo ran, whatever the verdicts; everything it started is stopped on the way out,
+also on Ctrl-C and SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any, TextIO
+
+import yaml
+
+from chaos_operator.report import render
+from chaos_operator.sandbox import leftovers
+from chaos_operator.sandbox.cluster import DEMO_DIR, Sandbox
+from chaos_operator.sandbox.operator_thread import OperatorThread
+
+EXPERIMENTS = ("web-kill-one.yaml", "solo-kill-only.yaml")
+DONE = ("Completed", "Failed", "Aborted")
+NS = "demo"
+
+
+class _Elapsed(logging.Formatter):
+    def __init__(self, started: float) -> None:
+        super().__init__()
+        self.started = started
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"[{time.monotonic() - self.started:5.1f}s]   {record.getMessage()}"
+
+
+@contextlib.contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C (KeyboardInterrupt), so the same cleanup runs for both."""
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """Cleanup must not be cut short by a second Ctrl-C or a SIGTERM."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _setup_logging(started: float, out: TextIO) -> None:
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(_Elapsed(started))
+    node = logging.getLogger("chaos_operator.sandbox.node")
+    node.setLevel(logging.INFO)
+    node.addHandler(handler)
+    node.propagate = False
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _watch(sandbox: Sandbox, names: list[str], started: float, timeout: float, out: TextIO) -> dict[str, Any]:
+    """Print each experiment's phase changes and kills until all are finished; returns the final objects."""
+    seen: dict[str, tuple[str, int]] = {}
+    objs: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name in names:
+            obj = sandbox.emu.get("chaosexperiments", NS, name) or {}
+            status = obj.get("status") or {}
+            state = (str(status.get("phase", "Pending")), len(status.get("injections") or []))
+            if state != seen.get(name):
+                phase = state[0]
+                extra = {"Baseline": "measuring steady state under load", "Chaos": "fault on, load still running",
+                         "Recovery": "fault over, measuring recovery", "Analyzing": "checking the SLOs"}.get(phase, "")
+                if phase in DONE:
+                    extra = f"verdict {status.get('verdict', '-')}: {status.get('message', '')}"
+                elif state[1] != seen.get(name, ("", 0))[1]:
+                    killed = ", ".join(r["target"] for r in status.get("injections", []))
+                    extra = f"{extra}; killed {killed}" if extra else f"killed {killed}"
+                print(f"[{time.monotonic() - started:5.1f}s] {name:<15} {phase:<9} {extra}", file=out, flush=True)
+                seen[name] = state
+            objs[name] = obj
+        if all(seen.get(n, ("",))[0] in DONE for n in names):
+            return objs
+        time.sleep(0.25)
+    raise TimeoutError(f"the experiments did not finish within {timeout:g}s")
+
+
+def run_demo(network: str, start_delay: float, timeout: float, out: TextIO,
+             phases: tuple[str, str, str] | None = None) -> int:
+    started = time.monotonic()
+    _setup_logging(started, out)
+    print("chaos-operator demo: the real operator, a local sandbox cluster, real processes behind the pods",
+          file=out, flush=True)
+    sandbox = Sandbox(network=network, start_delay=start_delay, max_seconds=timeout + 120)
+    operator: OperatorThread | None = None
+    objs: dict[str, Any] = {}
+    try:
+        sandbox.start()
+        print(f"[{time.monotonic() - started:5.1f}s] sandbox up at {sandbox.url} (run {sandbox.token}): "
+              f"{sandbox.note}", file=out)
+        sandbox.deploy_demo()
+        print(f"[{time.monotonic() - started:5.1f}s] demo/web: 3 pods Ready, demo/solo: 1 pod Ready; "
+              "each Service reached through its sandbox proxy", file=out)
+        operator = OperatorThread(sandbox.url, sandbox.resolver)
+        operator.start()
+        docs = [yaml.safe_load((DEMO_DIR / name).read_text()) for name in EXPERIMENTS]
+        for doc in docs:
+            if phases:
+                doc["spec"]["phases"] = dict(zip(("baseline", "chaos", "recovery"), phases, strict=True))
+        sandbox.apply(docs)
+        names = [d["metadata"]["name"] for d in docs]
+        ph = docs[0]["spec"]["phases"]
+        print(f"[{time.monotonic() - started:5.1f}s] operator running; applied {', '.join(names)} ({ph['baseline']} "
+              f"baseline, {ph['chaos']} chaos, {ph['recovery']} recovery, 50 req/s each)", file=out, flush=True)
+        objs = _watch(sandbox, names, started, timeout, out)
+    finally:
+        with shielded():
+            if operator is not None:
+                operator.stop()
+            token = sandbox.token
+            sandbox.stop()
+    for obj in objs.values():
+        print("\n" + render(obj), end="", file=out)
+    left = leftovers.scan(token)
+    tail = "nothing left behind" if left.empty else f"LEFT BEHIND: {left.describe()}"
+    print(f"\ndemo finished in {time.monotonic() - started:.1f}s; sandbox stopped, {tail}.", file=out, flush=True)
+    return 0 if left.empty else 1
+
+
+def main_demo(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="chaos-operator demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--network", choices=["auto", "netns", "loopback"], default="auto",
+                        help="pods in network namespaces (root) or on loopback ports (default: auto)")
+    parser.add_argument("--start-delay", type=float, default=1.0, help="seconds before a new pod's process starts")
+    parser.add_argument("--timeout", type=float, default=150.0, help="give up after this many seconds")
+    parser.add_argument("--phases", default=None, metavar="B,C,R",
+                        help="override the experiments' phases, e.g. 3s,4s,3s (default: as in examples/demo)")
+    args = parser.parse_args(argv)
+    parts = args.phases.split(",") if args.phases else []
+    if args.phases and len(parts) != 3:
+        parser.error("--phases takes three durations: baseline,chaos,recovery")
+    phases = (parts[0], parts[1], parts[2]) if parts else None
+    try:
+        with stop_signals_raise():
+            return run_demo(args.network, args.start_delay, args.timeout, sys.stdout, phases)
+    except KeyboardInterrupt:
+        print("\ninterrupted; the sandbox and the operator were stopped.", file=sys.stderr)
+        return 130
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,57 @@
+"""`chaos-operator demo` as a newcomer runs it (shorter phases), and stopped halfway by Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from chaos_operator.sandbox import leftovers
+
+DEMO = [sys.executable, "-m", "chaos_operator.sandbox", "demo", "--start-delay", "0.5"]
+
+
+def test_the_demo_runs_both_experiments_to_their_verdicts() -> None:
+    started = time.monotonic()
+    done = subprocess.run([*DEMO, "--phases", "3s,4s,3s"], capture_output=True, text=True, timeout=120, check=False)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert time.monotonic() - started < 40
+    assert re.search(r"web-kill-one\s+Completed verdict Passed", out), out
+    assert re.search(r"solo-kill-only\s+Completed verdict Failed: .*maxErrorRate", out), out
+    for text in ("Baseline", "Chaos", "Recovery", "killed web-", "killed solo-", "PHASE     REQUESTS",
+                 "recovery time:", "grade:", "score:", "maxErrorRate    chaos", "FAIL", "P95"):
+        assert text in out, (text, out)
+    assert out.count("Experiment: demo/") == 2
+    assert "nothing left behind" in out
+    token = re.search(r"\(run (\w+)\)", out)
+    assert token is not None and leftovers.scan(token.group(1)).empty
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_the_demo_halfway_stops_everything(sig: signal.Signals) -> None:
+    proc = subprocess.Popen([*DEMO, "--phases", "3s,30s,3s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    token = ""
+    try:
+        deadline = time.monotonic() + 40
+        for line in proc.stdout:
+            found = re.search(r"\(run (\w+)\)", line)
+            token = found.group(1) if found else token
+            if "Chaos" in line or time.monotonic() > deadline:
+                break
+        assert token and leftovers.app_processes()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert leftovers.scan(token).empty, leftovers.scan(token).describe()

@@ -1,0 +1,69 @@
+"""`sandbox up|status|down`: a detached sandbox process, stopped cleanly or after a crash, nothing left."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from chaos_operator.sandbox import leftovers
+from chaos_operator.sandbox.background import main_sandbox, read_state
+from tests.sandbox.workloads import wait_for
+
+
+@pytest.fixture
+def state_dir(tmp_path: pathlib.Path) -> Iterator[pathlib.Path]:
+    path = tmp_path / "state"
+    yield path
+    state = read_state(path)  # whatever happened in the test, no sandbox outlives it
+    if state is not None:
+        os.kill(int(state["pid"]), signal.SIGKILL)
+    leftovers.sweep()
+
+
+def up(state_dir: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, object], str]:
+    assert main_sandbox(["up", "--state-dir", str(state_dir), "--network", "auto"]) == 0
+    out = capsys.readouterr().out
+    state = read_state(state_dir)
+    assert state is not None
+    return state, out
+
+
+def test_up_status_down(state_dir: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state, out = up(state_dir, capsys)
+    assert f"kubectl --kubeconfig {state_dir / 'kubeconfig'}" in out and "sandbox down" in out
+    assert state["operator"] is True
+    with urllib.request.urlopen(f"{state['url']}/api/v1/namespaces/demo/pods", timeout=5) as resp:  # loopback
+        pods = json.loads(resp.read())["items"]
+    assert len(pods) == 4 and all(p["status"]["phase"] == "Running" for p in pods)
+
+    assert main_sandbox(["up", "--state-dir", str(state_dir)]) == 0
+    assert "already running" in capsys.readouterr().out
+    assert main_sandbox(["status", "--state-dir", str(state_dir)]) == 0
+    status = capsys.readouterr().out
+    assert "sandbox running" in status and status.count("  pod ") == 4
+
+    assert main_sandbox(["down", "--state-dir", str(state_dir)]) == 0
+    assert "nothing left behind" in capsys.readouterr().out
+    assert read_state(state_dir) is None
+    assert leftovers.scan(str(state["token"])).empty
+
+
+def test_down_cleans_up_after_a_crashed_sandbox(state_dir: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state, _ = up(state_dir, capsys)
+    token = str(state["token"])
+    assert len([p for p, tok in leftovers.app_processes() if tok == token]) == 4
+    os.kill(int(str(state["pid"])), signal.SIGKILL)  # no chance to clean up
+    wait_for("the crashed sandbox to be seen as dead", lambda: read_state(state_dir) is None, 5)
+    assert main_sandbox(["status", "--state-dir", str(state_dir)]) == 0
+    assert "leftovers of crashed runs" in capsys.readouterr().out or leftovers.scan(token).empty
+    assert main_sandbox(["down", "--state-dir", str(state_dir)]) == 0
+    assert "nothing left behind" in capsys.readouterr().out
+    assert leftovers.scan(token).empty
+    # The pods' processes noticed their parent was gone and exited by themselves (or were killed by down).
+    wait_for("no pod process", lambda: not [p for p, tok in leftovers.app_processes() if tok == token], 5)
