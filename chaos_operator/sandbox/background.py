@@ -87,9 +87,11 @@ def serve(argv: list[str]) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, signal.SIG_IGN)  # cleanup runs to the end
         (state_dir / "state.json").unlink(missing_ok=True)
-        if operator is not None:
-            operator.stop()
-        sandbox.stop()
+        try:
+            if operator is not None:
+                operator.stop()
+        finally:
+            sandbox.stop()
     return 0
 
 

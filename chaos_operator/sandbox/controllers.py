@@ -25,6 +25,7 @@ ANNOTATION = "sandbox.chaosoperator.dev/"
 PORT_ANNOTATION = ANNOTATION + "port"  # where a pod's process really listens (differs per pod on loopback)
 MANAGED_LABEL = "sandbox.chaosoperator.dev/managed"
 MAX_FAILED_PODS = 5  # an RS whose pods keep crashing stops creating more (bounded, unlike CrashLoopBackOff)
+MAX_REPLICAS = 10  # per ReplicaSet: every pod is a real process on this machine
 
 
 class Api:
@@ -143,7 +144,7 @@ def reconcile_replicasets(api: Api, node_name: str) -> None:
             continue
         ns, name = rs["metadata"]["namespace"], rs["metadata"]["name"]
         spec = rs.get("spec") or {}
-        want = int(spec.get("replicas", 1))
+        want = min(int(spec.get("replicas", 1)), MAX_REPLICAS)
         pods = pods_by_owner[rs["metadata"]["uid"]]
         active = [p for p in pods if not terminating(p) and (p.get("status") or {}).get("phase")
                   not in ("Failed", "Succeeded")]
@@ -159,9 +160,14 @@ def reconcile_replicasets(api: Api, node_name: str) -> None:
                 api.delete("v1/pods", ns, pod["metadata"]["name"])
             active = [p for p in active if p not in surplus]
         ready = sum(1 for p in active if pod_ready(p))
+        limited = int(spec.get("replicas", 1)) > MAX_REPLICAS
+        limit = f"the sandbox runs at most {MAX_REPLICAS} replicas per ReplicaSet"
+        conditions = [{"type": "ReplicaFailure", "status": "True", "reason": "SandboxLimit", "message": limit}] \
+            if limited else None
         api.patch("apps/v1/replicasets", ns, name, {"status": {
             "replicas": len(active), "fullyLabeledReplicas": len(active), "readyReplicas": ready,
-            "availableReplicas": ready, "observedGeneration": rs["metadata"].get("generation", 1)}}, status=True)
+            "availableReplicas": ready, "observedGeneration": rs["metadata"].get("generation", 1),
+            "conditions": conditions}}, status=True)
 
 
 def _pod_from(rs: Obj, node_name: str) -> Obj:

@@ -138,10 +138,12 @@ def run_demo(network: str, start_delay: float, timeout: float, out: TextIO,
         objs = _watch(sandbox, names, started, timeout, out)
     finally:
         with shielded():
-            if operator is not None:
-                operator.stop()
             token = sandbox.token
-            sandbox.stop()
+            try:
+                if operator is not None:
+                    operator.stop()
+            finally:
+                sandbox.stop()
     for obj in objs.values():
         print("\n" + render(obj), end="", file=out)
     left = leftovers.scan(token)

@@ -46,7 +46,6 @@ class ServiceProxy:
     dial: Dial
     backends: list[Backend] = field(default_factory=list)
     conns: set[_Conn] = field(default_factory=set)
-    connections: int = 0  # accepted so far, for tests and status
     _rr: itertools.count[int] = field(default_factory=itertools.count)
     _server: asyncio.Server | None = None
     _sock: socket.socket = field(init=False)
@@ -95,7 +94,6 @@ class ServiceProxy:
         conn.client.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
         backends = self.backends
         if not backends:
             writer.close()  # no Ready endpoint: refuse, as kube-proxy does
@@ -112,8 +110,8 @@ class ServiceProxy:
             async with asyncio.TaskGroup() as group:
                 group.create_task(_pipe(reader, upstream))
                 group.create_task(_pipe(up_reader, writer))
-        except* (OSError, asyncio.IncompleteReadError):
-            pass
+        except* (OSError, asyncio.IncompleteReadError, RuntimeError):
+            pass  # either side went away: that is how every proxied connection ends
         finally:
             self._drop(conn)
 

@@ -151,3 +151,15 @@ def test_loopback_mode_serves_each_pod_on_its_own_port() -> None:
         url = sb.resolver.urls()[(NS, "web", 8080)]
         assert sorted(collections.Counter(served_by(url, 8)).values()) == [4, 4]
     assert leftovers.scan(sb.token).empty
+
+
+def test_replicas_are_capped_because_each_pod_is_a_real_process(sandbox: Sandbox) -> None:
+    from chaos_operator.sandbox.controllers import MAX_REPLICAS
+
+    sandbox.apply(deployment(NS, "big", MAX_REPLICAS + 5))
+    wait_for("the cap", lambda: len(sandbox.pods(NS, "big")) == MAX_REPLICAS)
+    rs = sandbox.emu.list("replicasets", NS)[0]
+    wait_for("the condition", lambda: any(c["reason"] == "SandboxLimit" for c in (
+        sandbox.emu.get("replicasets", NS, rs["metadata"]["name"]) or {}).get("status", {}).get("conditions") or []))
+    time.sleep(0.3)
+    assert len(sandbox.pods(NS, "big")) == MAX_REPLICAS
