@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # tests), stress-ng/ip/tc/nsenter (the in-pod agent's kernel tests).
 APT_TOOLS := kubectl:kubectl prometheus:prometheus stress-ng:stress-ng ip:iproute2 tc:iproute2 nsenter:util-linux
 
-.PHONY: test deps lint unit bench clean
+.PHONY: test deps lint unit bench demo clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: deps lint
 
 unit: deps
 	$(PY) -m pytest -q tests/unit tests/contract
+
+demo: deps
+	$(VENV)/bin/chaos-operator demo
 
 bench: deps
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)

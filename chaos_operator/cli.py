@@ -40,10 +40,25 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("name")
     rep.add_argument("-n", "--namespace", default="default")
     rep.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    # The local sandbox parses its own arguments (see docs/sandbox.md).
+    demo = sub.add_parser("demo", add_help=False, help="run two PodKill experiments in the local sandbox")
+    demo.add_argument("rest", nargs=argparse.REMAINDER)
+    box = sub.add_parser("sandbox", add_help=False, help="local stand-in cluster: sandbox up|down|status")
+    box.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # Dispatched before argparse: REMAINDER would not pass a leading --help through to them.
+    if argv and argv[0] == "demo":
+        from chaos_operator.sandbox.demo import main_demo
+
+        return main_demo(argv[1:])
+    if argv and argv[0] == "sandbox":
+        from chaos_operator.sandbox.background import main_sandbox
+
+        return main_sandbox(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "validate":
         from chaos_operator.validation import validate_files
