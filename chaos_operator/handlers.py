@@ -19,7 +19,12 @@ from chaos_operator.models.status import TERMINAL_PHASES, ExperimentStatus
 
 log = logging.getLogger(__name__)
 FINALIZER = f"{GROUP}/cleanup"
-# Long enough for a bounded recovery of every record before kopf cancels a stopping daemon.
+# A stopping daemon (operator exit, resource deletion) recovers every record itself, helper pods included. kopf
+# waits CANCELLATION_BACKOFF_S for that before it cancels the task (without a backoff it cancels at once, in the
+# middle of the recovery), then CANCELLATION_TIMEOUT_S for the cancellation. On deletion kopf re-checks a daemon
+# that has not ended only after the backoff (or on the next event of the object), so it is kept short: a longer
+# recovery is cancelled and finished by the cleanup handler, or by the next operator's resume and sweep.
+CANCELLATION_BACKOFF_S = 10.0
 CANCELLATION_TIMEOUT_S = 120.0
 
 
@@ -56,7 +61,7 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
         await orphans.sweep(deps.kube, namespaces)
 
     @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, id="experiment",
-                 cancellation_timeout=CANCELLATION_TIMEOUT_S)
+                 cancellation_backoff=CANCELLATION_BACKOFF_S, cancellation_timeout=CANCELLATION_TIMEOUT_S)
     async def experiment(body: kopf.Body, meta: kopf.Meta, stopped: kopf.DaemonStopped, **_: Any) -> None:
         ref = ExperimentRef(namespace=str(meta["namespace"]), name=str(meta["name"]), uid=str(meta["uid"]))
         status = read_status(body.get("status"))

@@ -1,0 +1,329 @@
+"""Network faults end to end against the emulator: the real operator under kopf creates helper pods, and a fake
+kubelet in the test thread plays the node (nothing runs the pods here): it starts them (Running), ends revert-only
+helpers with the agent's report, and on deletion writes the report a SIGTERMed agent would write, then removes
+the pod. Real processes, tc and network namespaces are the sandbox's end-to-end tests."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from chaos_operator.faults import manifests
+from chaos_operator.faults.manifests import HELPER_SELECTOR, ROLE_LABEL, TARGET_LABEL, Helper
+from chaos_operator.load.resolver import StaticResolver
+from chaos_operator.models.spec import NetworkLatencyFault
+from chaos_operator.sandbox.emulator import EmulatorThread
+from chaos_operator.sandbox.replicas import ReplicaKeeper
+from tests.integration.conftest import experiment, make_service
+from tests.integration.harness import OperatorThread, ServiceThread, wait_for
+
+pytestmark = pytest.mark.integration
+NS = "shop"
+LABELS = {"app": "checkout"}
+NODE = "node-7"
+IMAGE = "registry.example/chaos-operator:test"
+BANDWIDTH = {"kind": "NetworkBandwidth", "rate": "1mbit"}
+Report = dict[str, Any]
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def running() -> dict[str, Any]:
+    return {"phase": "Running", "containerStatuses": [
+        {"name": "agent", "ready": True, "started": True, "restartCount": 0, "image": IMAGE, "imageID": IMAGE,
+         "state": {"running": {"startedAt": _now()}}}]}
+
+
+def terminated(report: Report, exit_code: int = 0) -> dict[str, Any]:
+    return {"phase": "Succeeded" if exit_code == 0 else "Failed", "containerStatuses": [
+        {"name": "agent", "ready": False, "started": False, "restartCount": 0, "image": IMAGE, "imageID": IMAGE,
+         "state": {"terminated": {"exitCode": exit_code, "reason": "Completed" if exit_code == 0 else "Error",
+                                  "message": json.dumps(report) + "\n", "finishedAt": _now()}}}]}
+
+
+class FakeKubelet:
+    """Plays the node for helper pods. `start(pod)` gives the status a new fault helper gets (default: Running),
+    `revert(pod)` the report of a revert-only helper, `stopped(pod)` the report after SIGTERM."""
+
+    def __init__(self, cluster: EmulatorThread) -> None:
+        self.cluster = cluster
+        self.seen: dict[str, dict[str, Any]] = {}  # name -> the pod as created
+        self.start: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda pod: running()
+        self.revert: Callable[[dict[str, Any]], tuple[Report, int] | None] = lambda pod: ({"state": "reverted"}, 0)
+        self.stopped: Callable[[dict[str, Any]], Report] = lambda pod: {"state": "reverted", "revert": "reverted"}
+        self._handled: set[str] = set()
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="fake-kubelet", daemon=True)
+        self.error: BaseException | None = None
+
+    def __enter__(self) -> FakeKubelet:
+        # A helper's deletion waits for this kubelet, as a real graceful stop does.
+        def defer(rt: Any, obj: dict[str, Any], grace: int | None) -> bool:
+            labels = obj["metadata"].get("labels") or {}
+            return bool(rt.plural == "pods" and labels.get(manifests.MANAGED_BY) == manifests.OPERATOR)
+        self.cluster.emulator.store.on_delete = defer
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._halt.set()
+        self._thread.join(10)
+        if self.error is not None:
+            raise self.error
+
+    def helpers(self, role: str | None = None) -> list[dict[str, Any]]:
+        pods = self.cluster.list("pods", None, label_selector=HELPER_SELECTOR)
+        return [p for p in pods if role is None or p["metadata"]["labels"].get(ROLE_LABEL) == role]
+
+    def seen_role(self, role: str) -> list[dict[str, Any]]:
+        return [p for p in self.seen.values() if p["metadata"]["labels"][ROLE_LABEL] == role]
+
+    def _main(self) -> None:
+        try:
+            while not self._halt.wait(0.05):
+                for pod in self.helpers():
+                    self._step(pod)
+        except BaseException as exc:  # surfaced by __exit__
+            self.error = exc
+
+    def _status(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        self.cluster.patch("pods", meta["namespace"], meta["name"], {"status": status}, subresource="status")
+
+    def _step(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        key = f"{meta['name']}/{meta['uid']}"
+        self.seen.setdefault(meta["name"], pod)
+        if meta.get("deletionTimestamp"):
+            if key + "/deleted" not in self._handled:
+                self._handled.add(key + "/deleted")
+                if "terminated" not in str(pod.get("status")):
+                    self._status(pod, terminated(self.stopped(pod)))
+                threading.Timer(0.6, self._remove, (meta["namespace"], meta["name"])).start()
+            return
+        if key in self._handled:
+            return
+        self._handled.add(key)
+        if meta["labels"][ROLE_LABEL] == "revert":
+            outcome = self.revert(pod)
+            if outcome is not None:
+                self._status(pod, terminated(*outcome))
+            return
+        status = self.start(pod)
+        if status is not None:
+            self._status(pod, status)
+
+    def _remove(self, namespace: str, name: str) -> None:
+        if not self._halt.is_set():
+            self.cluster.call(self.cluster.emulator.store.remove, self.cluster.rtype("pods"), namespace, name)
+
+
+@pytest.fixture
+def keeper(cluster: EmulatorThread) -> Iterator[ReplicaKeeper]:
+    keep = ReplicaKeeper(cluster.emulator, namespace=NS, labels=LABELS, replicas=2, node_name=NODE,
+                         containers=[{"name": "app", "image": "checkout:1"}], start_delay=0.2, name="checkout")
+    cluster.run(keep.start())
+    wait_for("2 ready replicas", lambda: cluster.call(keep.ready_count) == 2)
+    yield keep
+    cluster.run(keep.stop())
+
+
+@pytest.fixture
+def resolver(cluster: EmulatorThread, service: ServiceThread) -> StaticResolver:
+    make_service(cluster, NS)
+    return StaticResolver({(NS, "checkout", 8080): [service.url]})
+
+
+@pytest.fixture
+def kubelet(cluster: EmulatorThread) -> Iterator[FakeKubelet]:
+    with FakeKubelet(cluster) as fake:
+        yield fake
+
+
+def operator(cluster: EmulatorThread, resolver: StaticResolver) -> OperatorThread:
+    op = OperatorThread(cluster.url, resolver)
+    op.config.image = IMAGE
+    return op
+
+
+def status_of(emu: EmulatorThread, name: str) -> dict[str, Any]:
+    obj = emu.get("chaosexperiments", NS, name)
+    return dict(obj.get("status") or {}) if obj else {}
+
+
+def wait_phase(emu: EmulatorThread, name: str, phases: tuple[str, ...], timeout: float = 40) -> dict[str, Any]:
+    return dict(wait_for(f"{name} in {phases}",
+                         lambda: (s := status_of(emu, name)).get("phase") in phases and s, timeout=timeout))
+
+
+def wait_injected(emu: EmulatorThread, name: str, count: int = 1) -> list[dict[str, Any]]:
+    return list(wait_for(f"{count} injected", lambda: len(
+        r := [i for i in status_of(emu, name).get("injections", []) if i["state"] == "Injected"]) >= count and r))
+
+
+def events(emu: EmulatorThread, name: str) -> list[str]:
+    return [e["reason"] for e in emu.list("events", NS) if e["involvedObject"]["name"] == name]
+
+
+def bandwidth(name: str, chaos: str = "6s", mode: str = "all") -> dict[str, Any]:
+    return experiment(name, NS, target={"selector": {"matchLabels": LABELS}, "mode": mode}, fault=dict(BANDWIDTH),
+                      phases={"baseline": "2s", "chaos": chaos, "recovery": "2s"})
+
+
+def test_bandwidth_experiment_one_helper_per_target(cluster: EmulatorThread, keeper: ReplicaKeeper,
+                                                    resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+    targets = {p["metadata"]["uid"]: p["metadata"]["name"] for p in cluster.call(keeper.pods)}
+    with operator(cluster, resolver):
+        created = cluster.create("chaosexperiments", bandwidth("slow-net"), NS)
+        status = wait_phase(cluster, "slow-net", ("Completed", "Failed", "Aborted"))
+    assert (status["phase"], status["verdict"]) == ("Completed", "Passed"), status
+    helpers = kubelet.seen_role("fault")
+    assert len(helpers) == 2 and not kubelet.seen_role("revert")
+    assert {p["metadata"]["labels"][TARGET_LABEL] for p in helpers} == set(targets)
+    by_uid = {r["uid"]: r for r in status["injections"]}
+    for pod in helpers:
+        spec, ctr = pod["spec"], pod["spec"]["containers"][0]
+        uid = pod["metadata"]["labels"][TARGET_LABEL]
+        assert by_uid[uid]["helperPod"] == pod["metadata"]["name"]
+        assert by_uid[uid]["state"] == "Recovered" and "agent reverted" in by_uid[uid]["message"]
+        assert spec["nodeName"] == NODE and spec["activeDeadlineSeconds"] == 6 + manifests.GRACE_S
+        assert spec["automountServiceAccountToken"] is False and spec["hostPID"] is True
+        assert ctr["image"] == IMAGE
+        assert ctr["securityContext"]["capabilities"] == {"add": ["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"],
+                                                          "drop": ["ALL"]}
+        assert ctr["args"][:2] == ["bandwidth", "--duration"] and ctr["args"][ctr["args"].index("--pod-uid") + 1] == uid
+        (owner,) = pod["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["name"], owner["uid"]) == ("ChaosExperiment", "slow-net",
+                                                                created["metadata"]["uid"])
+    assert kubelet.helpers() == []
+    assert {"Injected", "Recovered", "Completed"} <= set(events(cluster, "slow-net"))
+
+
+def test_agent_failure_fails_the_injection(cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
+                                           kubelet: FakeKubelet) -> None:
+    foreign = {"state": "refused", "reason": "ForeignQdisc", "error": "root qdisc htb 1: on eth0 is not ours"}
+    kubelet.start = lambda pod: terminated(foreign, 4)
+    with operator(cluster, resolver):
+        cluster.create("chaosexperiments", bandwidth("foreign"), NS)
+        status = wait_phase(cluster, "foreign", ("Completed", "Failed", "Aborted"))
+    assert (status["phase"], status["reason"]) == ("Failed", "InjectionFailed"), status
+    assert all(r["state"] == "Failed" and "ForeignQdisc" in r["message"] for r in status["injections"])
+    assert kubelet.helpers() == []
+
+
+@pytest.mark.parametrize("how", ["abort", "delete"])
+def test_abort_or_delete_mid_chaos_leaves_no_helper(how: str, cluster: EmulatorThread, keeper: ReplicaKeeper,
+                                                    resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+    with operator(cluster, resolver):
+        cluster.create("chaosexperiments", bandwidth("stop-me", chaos="60s"), NS)
+        wait_injected(cluster, "stop-me", 2)
+        assert len(kubelet.helpers("fault")) == 2
+        if how == "abort":
+            cluster.patch("chaosexperiments", NS, "stop-me", {"spec": {"abort": True}})
+            status = wait_phase(cluster, "stop-me", ("Aborted", "Completed", "Failed"), timeout=30)
+            assert status["phase"] == "Aborted"
+            assert all(r["state"] == "Recovered" for r in status["injections"])
+        else:
+            cluster.delete("chaosexperiments", NS, "stop-me")
+            wait_for("object gone", lambda: cluster.get("chaosexperiments", NS, "stop-me") is None, 30)
+        wait_for("no helper left", lambda: kubelet.helpers() == [], 10)
+
+
+def test_helper_lost_while_injected_gets_a_revert_only_helper(
+        cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+    with operator(cluster, resolver):
+        cluster.create("chaosexperiments", bandwidth("lost", chaos="60s", mode="one"), NS)
+        (record,) = wait_injected(cluster, "lost")
+        # SIGKILLed or evicted without a word: the pod vanishes, no report.
+        cluster.call(cluster.emulator.store.remove, cluster.rtype("pods"), NS, record["helperPod"])
+        recovered = wait_for("record recovered", lambda: [r for r in status_of(cluster, "lost")["injections"]
+                                                          if r["state"] != "Injected"])
+        (revert,) = kubelet.seen_role("revert")
+        cluster.patch("chaosexperiments", NS, "lost", {"spec": {"abort": True}})
+        wait_phase(cluster, "lost", ("Aborted",), timeout=30)
+    assert recovered[0]["state"] == "Recovered", recovered
+    assert "disappeared" in recovered[0]["message"] and revert["metadata"]["name"] in recovered[0]["message"]
+    args = revert["spec"]["containers"][0]["args"]
+    assert args == ["bandwidth", "--revert-only", "--pod-uid", record["uid"], "--proc-root", "/host/proc"]
+    assert revert["spec"]["nodeName"] == NODE and revert["spec"]["activeDeadlineSeconds"] == 60
+    assert revert["metadata"]["labels"][TARGET_LABEL] == record["uid"]
+    assert "HelperLost" in events(cluster, "lost")
+    wait_for("no helper left", lambda: kubelet.helpers() == [], 10)
+
+
+def test_a_failed_revert_fails_the_record(cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
+                                          kubelet: FakeKubelet) -> None:
+    kubelet.revert = lambda pod: ({"state": "revert-failed", "reason": "RevertFailed", "error": "tc: busy"}, 6)
+    with operator(cluster, resolver):
+        cluster.create("chaosexperiments", bandwidth("bad-revert", chaos="60s", mode="one"), NS)
+        (record,) = wait_injected(cluster, "bad-revert")
+        cluster.call(cluster.emulator.store.remove, cluster.rtype("pods"), NS, record["helperPod"])
+        failed = wait_for("record failed", lambda: [r for r in status_of(cluster, "bad-revert")["injections"]
+                                                    if r["state"] == "Failed"])
+        cluster.patch("chaosexperiments", NS, "bad-revert", {"spec": {"abort": True}})
+        wait_phase(cluster, "bad-revert", ("Aborted",), timeout=30)
+    assert "RevertFailed" in failed[0]["message"] and "tc: busy" in failed[0]["message"]
+    assert "RecoveryFailed" in events(cluster, "bad-revert")
+
+
+def test_restart_after_a_crash_mid_chaos_recovers_the_helpers(
+        cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+    with operator(cluster, resolver):
+        cluster.create("chaosexperiments", bandwidth("crash", chaos="60s"), NS)
+        records = wait_injected(cluster, "crash", 2)
+    # A graceful stop recovered everything. Put back what a SIGKILLed operator leaves: Injected records, live helpers.
+    assert kubelet.helpers() == []
+    assert all(r["state"] == "Recovered" for r in status_of(cluster, "crash")["injections"])
+    kept = [kubelet.seen[r["helperPod"]] for r in records]
+    for pod in kept:
+        body = {"metadata": {k: pod["metadata"][k] for k in ("name", "labels", "ownerReferences")},
+                "spec": pod["spec"]}
+        cluster.create("pods", body, NS)
+    status = status_of(cluster, "crash")
+    assert status["phase"] == "Chaos"
+    cluster.patch("chaosexperiments", NS, "crash", {"status": {"injections": [
+        {k: v for k, v in r.items() if k != "recoveredAt"} for r in records]}}, subresource="status")
+    wait_for("helpers running again", lambda: len(kubelet.helpers("fault")) == 2, 10)
+    with operator(cluster, resolver):
+        status = wait_phase(cluster, "crash", ("Completed", "Aborted", "Failed"), timeout=30)
+        wait_for("no helper left", lambda: kubelet.helpers() == [], 10)
+    assert (status["phase"], status["verdict"], status["reason"]) == ("Completed", "Inconclusive",
+                                                                      "OperatorRestarted")
+    assert all(r["state"] == "Recovered" for r in status["injections"])
+
+
+def _leftover(cluster: EmulatorThread, experiment: str, experiment_uid: str, role: str = "fault",
+              uid: str = "1f2e3d4c-0000-4000-8000-00000000000a") -> str:
+    fault = NetworkLatencyFault.model_validate({"kind": "NetworkLatency", "latency": "50ms"})
+    helper = Helper(experiment=experiment, experiment_uid=experiment_uid, namespace=NS, target_uid=uid,
+                    node_name=NODE, image=IMAGE, fault=fault, chaos_s=60, role=role)  # type: ignore[arg-type]
+    return str(cluster.create("pods", manifests.helper_pod(helper), NS)["metadata"]["name"])
+
+
+def test_startup_sweeps_helpers_of_finished_or_gone_experiments(
+        cluster: EmulatorThread, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+    done = cluster.create("chaosexperiments", bandwidth("done"), NS)
+    cluster.patch("chaosexperiments", NS, "done", {"status": {"phase": "Completed", "reason": "SLOsHeld"}},
+                  subresource="status")
+    done_uid = done["metadata"]["uid"]
+    of_done = _leftover(cluster, "done", done_uid)
+    of_gone = _leftover(cluster, "gone", "5a5a5a5a-0000-4000-8000-000000000001")
+    of_old_uid = _leftover(cluster, "done", "5a5a5a5a-0000-4000-8000-000000000002",
+                           uid="1f2e3d4c-0000-4000-8000-00000000000b")
+    reverting = _leftover(cluster, "gone", "5a5a5a5a-0000-4000-8000-000000000001", role="revert")
+    kubelet.revert = lambda pod: ({"state": "reverted"}, 0)
+    wait_for("revert helper finished", lambda: any(
+        "terminated" in str(p.get("status")) for p in kubelet.helpers("revert")), 10)
+    kubelet.revert = lambda pod: None  # this one keeps running: a revert in progress is let finish
+    running_revert = _leftover(cluster, "gone", "5a5a5a5a-0000-4000-8000-000000000003", role="revert")
+    cluster.patch("pods", NS, running_revert, {"status": running()}, subresource="status")
+    with operator(cluster, resolver):
+        wait_for("swept", lambda: {p["metadata"]["name"] for p in kubelet.helpers()} == {running_revert}, 15)
+    assert {of_done, of_gone, of_old_uid, reverting}.isdisjoint(p["metadata"]["name"] for p in kubelet.helpers())

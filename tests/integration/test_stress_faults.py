@@ -1,0 +1,101 @@
+"""CPU and memory stress end to end against the emulator: stress pods pinned to each target's node, with limits and
+a deadline and no privilege; a stress pod that is lost needs no revert (stress-ng ends with its pod). The fake
+kubelet of test_network_faults plays the node; stress-ng itself runs in the sandbox's end-to-end tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chaos_operator.faults import manifests
+from chaos_operator.faults.manifests import TARGET_LABEL
+from chaos_operator.load.resolver import StaticResolver
+from chaos_operator.sandbox.emulator import EmulatorThread
+from chaos_operator.sandbox.replicas import ReplicaKeeper
+from tests.integration import test_network_faults as net
+from tests.integration.conftest import experiment
+from tests.integration.harness import wait_for
+from tests.integration.test_network_faults import (
+    LABELS,
+    NODE,
+    NS,
+    FakeKubelet,
+    events,
+    operator,
+    status_of,
+    terminated,
+    wait_injected,
+    wait_phase,
+)
+
+pytestmark = pytest.mark.integration
+keeper, resolver, kubelet = net.keeper, net.resolver, net.kubelet  # the same fixtures, and the same fake kubelet
+
+
+def stress(name: str, fault: dict[str, Any], chaos: str = "6s", mode: str = "all") -> dict[str, Any]:
+    return experiment(name, NS, target={"selector": {"matchLabels": LABELS}, "mode": mode}, fault=fault,
+                      phases={"baseline": "2s", "chaos": chaos, "recovery": "2s"})
+
+
+def test_cpu_stress_pods_are_pinned_bounded_and_unprivileged(
+        cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+    kubelet.stopped = lambda pod: {"state": "stopped", "workers_failed": 0}
+    targets = {p["metadata"]["uid"] for p in cluster.call(keeper.pods)}
+    with operator(cluster, resolver):
+        created = cluster.create("chaosexperiments", stress("busy", {"kind": "CPUStress", "workers": 2, "load": 50}),
+                                 NS)
+        status = wait_phase(cluster, "busy", ("Completed", "Failed", "Aborted"))
+    assert (status["phase"], status["verdict"]) == ("Completed", "Passed"), status
+    pods = kubelet.seen_role("fault")
+    assert {p["metadata"]["labels"][TARGET_LABEL] for p in pods} == targets and len(pods) == 2
+    for pod in pods:
+        spec, ctr = pod["spec"], pod["spec"]["containers"][0]
+        assert pod["metadata"]["name"].startswith("chaos-stress-busy-")
+        assert spec["nodeName"] == NODE and spec["hostPID"] is False
+        assert spec["activeDeadlineSeconds"] == 6 + manifests.GRACE_S
+        assert spec["automountServiceAccountToken"] is False
+        assert all("hostPath" not in v for v in spec["volumes"])
+        assert ctr["args"] == ["stress", "--duration", "6", "--cpu", "2", "--cpu-load", "50"]
+        assert ctr["resources"]["limits"] == {"cpu": "1100m", "memory": "128Mi"}
+        sc = ctr["securityContext"]
+        assert sc["capabilities"] == {"drop": ["ALL"]} and sc["allowPrivilegeEscalation"] is False
+        assert pod["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+    assert all(r["state"] == "Recovered" and "agent stopped" in r["message"] for r in status["injections"])
+    assert kubelet.helpers() == []
+
+
+def test_lost_stress_pod_needs_no_revert(cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
+                                         kubelet: FakeKubelet) -> None:
+    fault = {"kind": "MemoryStress", "workers": 2, "size": "256Mi"}
+    with operator(cluster, resolver):
+        cluster.create("chaosexperiments", stress("hog", fault, chaos="60s", mode="one"), NS)
+        (record,) = wait_injected(cluster, "hog")
+        pod = kubelet.seen[record["helperPod"]]
+        assert pod["spec"]["containers"][0]["args"][-4:] == ["--vm", "2", "--vm-bytes", "128M"]
+        assert pod["spec"]["containers"][0]["resources"]["limits"]["memory"] == "320Mi"
+        # The kernel's OOM killer took the whole pod: it ends without a report.
+        cluster.patch("pods", NS, record["helperPod"], {"status": {"phase": "Failed", "containerStatuses": [
+            {"name": "agent", "ready": False, "restartCount": 0, "image": "x", "imageID": "x",
+             "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}}, subresource="status")
+        (done,) = wait_for("record recovered", lambda: [r for r in status_of(cluster, "hog")["injections"]
+                                                        if r["state"] != "Injected"])
+        cluster.patch("chaosexperiments", NS, "hog", {"spec": {"abort": True}})
+        wait_phase(cluster, "hog", ("Aborted",), timeout=30)
+    assert done["state"] == "Recovered" and "OOMKilled" in done["message"] and "nothing to revert" in done["message"]
+    assert kubelet.seen_role("revert") == []
+    assert "HelperLost" in events(cluster, "hog")
+    wait_for("no stress pod left", lambda: kubelet.helpers() == [], 10)
+
+
+def test_stress_workers_dying_at_start_fail_the_injection(
+        cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+    report = {"state": "failed", "reason": "WorkersFailed", "error": "vm: 2 of 2 instances killed by the OOM killer"}
+    kubelet.start = lambda pod: terminated(report, 7)
+    with operator(cluster, resolver):
+        cluster.create("chaosexperiments", stress("oom", {"kind": "MemoryStress", "size": "64Gi"}), NS)
+        status = wait_phase(cluster, "oom", ("Completed", "Failed", "Aborted"))
+    assert (status["phase"], status["reason"]) == ("Failed", "InjectionFailed"), status
+    assert all(r["state"] == "Failed" and "WorkersFailed" in r["message"] and "OOM" in r["message"]
+               for r in status["injections"])
+    assert kubelet.helpers() == []
