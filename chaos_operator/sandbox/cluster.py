@@ -46,7 +46,7 @@ class Sandbox:
                      else f"pods on 127.0.0.1 ports ({why or 'loopback requested'}): no network namespaces")
         self.start_delay, self.max_seconds = start_delay, max_seconds
         self._own_dir = work_dir is None
-        self.work_dir = work_dir or pathlib.Path(tempfile.mkdtemp(prefix="chaos-sandbox-"))
+        self.work_dir = work_dir  # pod logs; a temporary directory (removed on stop) when not given
         self.emu = EmulatorThread(timeout=30.0)
         self.net = RunNet() if self.mode == "netns" else None
         self.token = self.net.token if self.net else RunNet().token
@@ -71,6 +71,8 @@ class Sandbox:
                 self.ensure_namespace(ns)
             if self.net is not None:
                 self.emu.run(self.net.open(), timeout=30)
+            if self.work_dir is None:
+                self.work_dir = pathlib.Path(tempfile.mkdtemp(prefix="chaos-sandbox-work-"))
             logs = self.work_dir / "pods"
             logs.mkdir(exist_ok=True)
             self.node = Node(self.emu.emulator, token=self.token, net=self.net, start_delay=self.start_delay,
@@ -91,8 +93,9 @@ class Sandbox:
         finally:
             self.node = None
             self.emu.stop()
-            if self._own_dir:
+            if self._own_dir and self.work_dir is not None:
                 shutil.rmtree(self.work_dir, ignore_errors=True)
+                self.work_dir = None
 
     # ---- access ----
     @property

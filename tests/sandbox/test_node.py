@@ -7,9 +7,12 @@ import os
 import signal
 import time
 
+import pytest
+
 from chaos_operator.sandbox import leftovers
 from chaos_operator.sandbox.cluster import Sandbox
 from chaos_operator.sandbox.controllers import PORT_ANNOTATION, pod_ready
+from chaos_operator.sandbox.podnet import netns_supported
 from tests.sandbox.workloads import deployment, endpoint_names, served_by, wait_for
 
 NS = "shop"
@@ -163,3 +166,12 @@ def test_replicas_are_capped_because_each_pod_is_a_real_process(sandbox: Sandbox
         sandbox.emu.get("replicasets", NS, rs["metadata"]["name"]) or {}).get("status", {}).get("conditions") or []))
     time.sleep(0.3)
     assert len(sandbox.pods(NS, "big")) == MAX_REPLICAS
+
+
+def test_without_root_it_falls_back_to_loopback_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert netns_supported() == (False, "not running as root")
+    assert Sandbox().mode == "loopback"
+    assert "127.0.0.1" in Sandbox().note and "not running as root" in Sandbox().note
+    with pytest.raises(RuntimeError, match="not running as root"):
+        Sandbox(network="netns")
