@@ -1,0 +1,80 @@
+"""Reading a helper pod's status and the agent's report (pure)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chaos_operator.faults.helper_status import ended_cleanly, failure_text, parse_report, view
+
+
+def pod(phase: str = "Running", state: dict[str, Any] | None = None, deleting: bool = False,
+        **status: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "h"}
+    if deleting:
+        meta["deletionTimestamp"] = "2025-03-04T10:00:00Z"
+    statuses = [{"name": "agent", "state": state}] if state is not None else []
+    return {"metadata": meta, "status": {"phase": phase, "containerStatuses": statuses, **status}}
+
+
+def ended(report: dict[str, Any] | str | None, code: int = 0, reason: str = "Completed") -> dict[str, Any]:
+    message = report if isinstance(report, str) or report is None else json.dumps(report) + "\n"
+    term: dict[str, Any] = {"exitCode": code, "reason": reason}
+    if message is not None:
+        term["message"] = message
+    return pod("Succeeded" if code == 0 else "Failed", {"terminated": term})
+
+
+@pytest.mark.parametrize(("text", "state"), [
+    ('{"fault":"netem","state":"reverted","reason":null}\n', "reverted"),
+    ('chaos-agent: noise\n{"state":"revert-failed","reason":"RevertFailed","error":"tc: busy"}', "revert-failed"),
+    ('{"state":"completed"}\n{"truncated', "completed"),
+    ("", None), (None, None), ("not json", None), ('["state"]', None), ('{"state": 3}', None),
+])
+def test_parse_report(text: str | None, state: str | None) -> None:
+    report = parse_report(text)
+    assert (report.state if report else None) == state
+
+
+def test_views() -> None:
+    assert view(pod("Pending", {"waiting": {"reason": "ContainerCreating"}})).running is False
+    assert view(pod("Pending", {"waiting": {"reason": "ContainerCreating"}})).waiting_reason == "ContainerCreating"
+    running = view(pod("Running", {"running": {"startedAt": "x"}}))
+    assert running.running and not running.terminated and not running.deleting
+    assert view(pod("Running", {"running": {}}, deleting=True)).deleting
+    assert view(pod("Pending")).running is False  # no container status yet
+    deadline = view(pod("Failed", None, reason="DeadlineExceeded", message="Pod was active too long"))
+    assert deadline.terminated and deadline.report is None and "DeadlineExceeded" in deadline.message
+    oom = view(ended(None, 137, "OOMKilled"))
+    assert oom.terminated and oom.exit_code == 137 and oom.report is None
+
+
+@pytest.mark.parametrize(("report", "clean", "clean_revert"), [
+    ({"state": "reverted", "revert": "reverted"}, True, True),
+    ({"state": "completed"}, True, False),
+    ({"state": "stopped"}, True, False),
+    ({"state": "cancelled"}, True, False),
+    ({"state": "refused", "reason": "TargetNotFound"}, True, True),  # nothing was ever applied / nothing to revert
+    ({"state": "invalid", "reason": "BadArguments"}, True, False),
+    ({"state": "failed", "reason": "TcFailed", "revert": "reverted"}, True, False),
+    ({"state": "absent"}, True, True),
+    ({"state": "revert-failed", "reason": "RevertFailed"}, False, False),
+    ({"state": "applied"}, False, False),
+    (None, False, False),  # SIGKILL or OOM: no report, the qdisc may be left
+])
+def test_ended_cleanly(report: dict[str, Any] | None, clean: bool, clean_revert: bool) -> None:
+    v = view(ended(report))
+    assert ended_cleanly(v) is clean
+    assert ended_cleanly(v, revert=True) is clean_revert
+    assert ended_cleanly(view(pod("Running", {"running": {}}))) is False
+
+
+def test_failure_text() -> None:
+    refused = {"state": "refused", "reason": "ForeignQdisc", "error": "root qdisc htb 1: is not ours"}
+    assert failure_text(view(ended(refused, 4))) == "agent refused (ForeignQdisc): root qdisc htb 1: is not ours"
+    oom = view(ended(None, 137, "OOMKilled"))
+    assert failure_text(oom) == "helper ended with exit code 137 without a report OOMKilled"
+    waiting = view(pod("Pending", {"waiting": {"reason": "InvalidImageName", "message": "bad ref"}}))
+    assert failure_text(waiting) == "container cannot start: InvalidImageName bad ref"
