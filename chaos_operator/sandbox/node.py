@@ -175,6 +175,8 @@ class Node:
         if not slot.deleting:  # it died by itself: Failed, and the ReplicaSet replaces it
             log.warning("pod %s/%s failed: %s", slot.namespace, slot.name, message)
             self._status(slot, "Failed", False, reason="Error", message=message)
+            if slot.proc is not None:
+                await slot.proc.stop(0)  # e.g. started but never said where it listens
             await self._release(slot)
             self.slots.pop(slot.uid, None)
 
