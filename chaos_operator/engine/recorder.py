@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Literal
 
@@ -22,12 +23,18 @@ class Recorder:
         self.ref = ref
         self.status = status
         self._generation = generation
+        # Several tasks write (chaos rounds, halt and orphan watchers): each read-modify-write is atomic.
+        self._lock = asyncio.Lock()
 
     def timestamp(self) -> str:
         return self._clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
     async def update(self, **changes: Any) -> ExperimentStatus:
         """Apply changes (python values, snake_case names), validate the whole status, write it."""
+        async with self._lock:
+            return await self._write(changes)
+
+    async def _write(self, changes: dict[str, Any]) -> ExperimentStatus:
         if "phase" in changes and changes["phase"] != self.status.phase:
             if not lifecycle.can_move(self.status.phase, changes["phase"]):
                 raise ValueError(f"illegal phase change {self.status.phase} -> {changes['phase']}")
@@ -43,15 +50,17 @@ class Recorder:
         return new
 
     async def set_injection(self, index: int, **changes: Any) -> None:
-        records = list(self.status.injections)
-        records[index] = records[index].model_copy(update=changes)
-        await self.update(injections=records)
+        async with self._lock:
+            records = list(self.status.injections)
+            records[index] = records[index].model_copy(update=changes)
+            await self._write({"injections": records})
 
     async def add_injections(self, records: list[Injection]) -> int:
         """Append records; returns the index of the first one."""
-        first = len(self.status.injections)
-        await self.update(injections=[*self.status.injections, *records])
-        return first
+        async with self._lock:
+            first = len(self.status.injections)
+            await self._write({"injections": [*self.status.injections, *records]})
+            return first
 
     async def event(self, reason: str, message: str, warning: bool = False) -> None:
         try:

@@ -14,6 +14,7 @@ from chaos_operator.targeting.selector import matches
 
 PROTECTED_NAMESPACES: frozenset[str] = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 OPERATOR_LABEL = ("app.kubernetes.io/name", "chaos-operator")
+HELPER_LABEL = ("app.kubernetes.io/managed-by", "chaos-operator")  # helper and stress pods
 SEED_LIMIT = 2**53  # seeds stay exact as JSON numbers (status.seed)
 
 
@@ -83,6 +84,8 @@ def _skip_reason(
     key, value = OPERATOR_LABEL
     if pod.name in operator_pod_names or pod.labels.get(key) == value:
         return "the operator's own pod"
+    if pod.labels.get(HELPER_LABEL[0]) == HELPER_LABEL[1]:
+        return "a chaos-operator helper pod"
     if pod.terminating:
         return "terminating"
     if not pod.ready:

@@ -1,0 +1,76 @@
+"""Recorder: concurrent writers never lose each other's record updates, and every write is valid."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from chaos_operator.engine.ports import ExperimentRef
+from chaos_operator.engine.recorder import Recorder
+from chaos_operator.models.status import ExperimentStatus, Injection
+
+
+class SlowStatusApi:
+    """Stores written statuses; yields inside the write so concurrent writers interleave."""
+
+    def __init__(self) -> None:
+        self.writes: list[dict[str, Any]] = []
+
+    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        await asyncio.sleep(0.001)
+        self.writes.append(dict(status))
+
+
+class FixedClock:
+    def now(self) -> datetime.datetime:
+        return datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
+def _recorder(api: SlowStatusApi, n: int) -> Recorder:
+    status = ExperimentStatus(phase="Chaos", injections=[
+        Injection(target=f"p{i}", uid=f"u{i}", state="Pending") for i in range(n)])
+    return Recorder(api, FixedClock(), ExperimentRef("ns", "exp", "uid"), status)  # type: ignore[arg-type]
+
+
+async def test_concurrent_record_updates_are_all_kept() -> None:
+    api = SlowStatusApi()
+    rec = _recorder(api, 20)
+    await asyncio.gather(*(rec.set_injection(i, state="Injected") for i in range(20)))
+    assert [r.state for r in rec.status.injections] == ["Injected"] * 20
+    assert [r["state"] for r in api.writes[-1]["injections"]] == ["Injected"] * 20
+
+
+async def test_concurrent_appends_get_distinct_indexes() -> None:
+    api = SlowStatusApi()
+    rec = _recorder(api, 0)
+    firsts = await asyncio.gather(*(rec.add_injections([Injection(target=f"t{i}", uid=f"v{i}", state="Pending")])
+                                    for i in range(10)))
+    assert sorted(firsts) == list(range(10))
+    assert len(rec.status.injections) == 10
+
+
+async def test_illegal_phase_change_is_refused_and_not_written() -> None:
+    api = SlowStatusApi()
+    rec = _recorder(api, 0)
+    with pytest.raises(ValueError):
+        await rec.update(phase="Baseline")
+    assert api.writes == []
+
+
+async def test_conditions_follow_phase_and_injections() -> None:
+    api = SlowStatusApi()
+    rec = _recorder(api, 1)
+    await rec.set_injection(0, state="Injected")
+    conditions = {c.type: c.status for c in rec.status.conditions}
+    assert conditions == {"Progressing": "True", "FaultActive": "True"}
+    await rec.set_injection(0, state="Recovered")
+    await rec.update(phase="Aborted", reason="Aborted", message="stopped")
+    conditions = {c.type: c.status for c in rec.status.conditions}
+    assert conditions == {"Progressing": "False", "FaultActive": "False"}
