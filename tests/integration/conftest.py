@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 import yaml
 
+from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.sandbox.emulator import EmulatorThread
-from tests.integration.harness import ServiceThread
+from chaos_operator.sandbox.replicas import ReplicaKeeper
+from tests.integration.harness import ServiceThread, wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CRD = ROOT / "crds" / "chaosoperator.dev_chaosexperiments.yaml"
@@ -28,6 +31,30 @@ def cluster() -> Iterator[EmulatorThread]:
 def service() -> Iterator[ServiceThread]:
     with ServiceThread() as svc:
         yield svc
+
+
+SHOP = "shop"  # the namespace most scenarios run in
+
+
+@pytest.fixture
+def resolver(cluster: EmulatorThread, service: ServiceThread) -> StaticResolver:
+    """Service shop/checkout:8080 in the emulator, answered by the real test service."""
+    make_service(cluster, SHOP)
+    return StaticResolver({(SHOP, "checkout", 8080): [service.url]})
+
+
+@contextlib.contextmanager
+def replicas(cluster: EmulatorThread, labels: Mapping[str, str], count: int, start_delay: float,
+             **kwargs: Any) -> Iterator[ReplicaKeeper]:
+    """A checkout workload of `count` Ready pods in shop, replaced after `start_delay` when killed."""
+    keep = ReplicaKeeper(cluster.emulator, namespace=SHOP, labels=labels, replicas=count, name="checkout",
+                         containers=[{"name": "app", "image": "checkout:1"}], start_delay=start_delay, **kwargs)
+    cluster.run(keep.start())
+    wait_for(f"{count} ready replicas", lambda: cluster.call(keep.ready_count) == count)
+    try:
+        yield keep
+    finally:
+        cluster.run(keep.stop())
 
 
 def make_service(emu: EmulatorThread, ns: str, name: str = "checkout", port: int = 8080) -> None:

@@ -19,8 +19,8 @@ from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.models.spec import NetworkLatencyFault
 from chaos_operator.sandbox.emulator import EmulatorThread
 from chaos_operator.sandbox.replicas import ReplicaKeeper
-from tests.integration.conftest import experiment, make_service
-from tests.integration.harness import OperatorThread, ServiceThread, wait_for
+from tests.integration.conftest import experiment, replicas
+from tests.integration.harness import OperatorThread, wait_for
 
 pytestmark = pytest.mark.integration
 NS = "shop"
@@ -127,18 +127,8 @@ class FakeKubelet:
 
 @pytest.fixture
 def keeper(cluster: EmulatorThread) -> Iterator[ReplicaKeeper]:
-    keep = ReplicaKeeper(cluster.emulator, namespace=NS, labels=LABELS, replicas=2, node_name=NODE,
-                         containers=[{"name": "app", "image": "checkout:1"}], start_delay=0.2, name="checkout")
-    cluster.run(keep.start())
-    wait_for("2 ready replicas", lambda: cluster.call(keep.ready_count) == 2)
-    yield keep
-    cluster.run(keep.stop())
-
-
-@pytest.fixture
-def resolver(cluster: EmulatorThread, service: ServiceThread) -> StaticResolver:
-    make_service(cluster, NS)
-    return StaticResolver({(NS, "checkout", 8080): [service.url]})
+    with replicas(cluster, LABELS, 2, start_delay=0.2, node_name=NODE) as keep:
+        yield keep
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.models.duration import parse_duration
 from chaos_operator.sandbox.emulator import EmulatorThread
 from chaos_operator.sandbox.replicas import ReplicaKeeper
-from tests.integration.conftest import experiment, make_pod, make_service
+from tests.integration.conftest import experiment, make_pod, replicas
 from tests.integration.harness import OperatorThread, ServiceThread, wait_for
 
 pytestmark = pytest.mark.integration
@@ -22,18 +22,8 @@ LABELS = {"app": "checkout", "track": "stable"}
 
 @pytest.fixture
 def keeper(cluster: EmulatorThread) -> Iterator[ReplicaKeeper]:
-    keep = ReplicaKeeper(cluster.emulator, namespace=NS, labels=LABELS, replicas=3,
-                         containers=[{"name": "app", "image": "checkout:1"}], start_delay=0.5, name="checkout")
-    cluster.run(keep.start())
-    wait_for("3 ready replicas", lambda: cluster.call(keep.ready_count) == 3)
-    yield keep
-    cluster.run(keep.stop())
-
-
-@pytest.fixture
-def resolver(cluster: EmulatorThread, service: ServiceThread) -> StaticResolver:
-    make_service(cluster, NS)
-    return StaticResolver({(NS, "checkout", 8080): [service.url]})
+    with replicas(cluster, LABELS, 3, start_delay=0.5) as keep:
+        yield keep
 
 
 def status_of(emu: EmulatorThread, name: str) -> dict[str, Any]:

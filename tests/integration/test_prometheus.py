@@ -9,8 +9,7 @@ import pytest
 
 from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.sandbox.emulator import EmulatorThread
-from chaos_operator.sandbox.replicas import ReplicaKeeper
-from tests.integration.conftest import experiment, make_service
+from tests.integration.conftest import experiment, replicas
 from tests.integration.harness import OperatorThread, ServiceThread, wait_for
 from tests.integration.prom import PrometheusProcess, free_port
 
@@ -27,14 +26,9 @@ def prometheus(service: ServiceThread) -> Iterator[PrometheusProcess]:
 
 
 @pytest.fixture
-def setup(cluster: EmulatorThread, service: ServiceThread) -> Iterator[StaticResolver]:
-    keep = ReplicaKeeper(cluster.emulator, namespace=NS, labels={"app": "checkout"}, replicas=2,
-                         containers=[{"name": "app", "image": "checkout:1"}], start_delay=0.3, name="checkout")
-    cluster.run(keep.start())
-    wait_for("ready replicas", lambda: cluster.call(keep.ready_count) == 2)
-    make_service(cluster, NS)
-    yield StaticResolver({(NS, "checkout", 8080): [service.url]})
-    cluster.run(keep.stop())
+def setup(cluster: EmulatorThread, resolver: StaticResolver) -> Iterator[StaticResolver]:
+    with replicas(cluster, {"app": "checkout"}, 2, start_delay=0.3):
+        yield resolver
 
 
 def _finished(emu: EmulatorThread, name: str, timeout: float = 60) -> dict[str, Any]:
@@ -54,14 +48,15 @@ def test_prometheus_slis_become_checks(cluster: EmulatorThread, setup: StaticRes
         {"name": "impossible", "query": "sum(rate(test_requests_total[$__range]))", "min": 1000000,
          "phases": ["recovery"]},
     ]}
-    phases = {"baseline": "3s", "chaos": "4s", "recovery": "4s"}
+    # 8 s windows: rate() needs two scrapes inside the window even when a loaded machine delays one.
+    phases = {"baseline": "3s", "chaos": "8s", "recovery": "8s"}
     with OperatorThread(cluster.url, setup):
         cluster.create("chaosexperiments", experiment("sli", NS, prometheus=prom, phases=phases), NS)
         status = _finished(cluster, "sli")
     checks = {(c["name"], c["phase"]): c for c in status["checks"]}
     assert checks[("error-ratio", "chaos")]["passed"] and checks[("error-ratio", "recovery")]["passed"]
     assert float(checks[("error-ratio", "chaos")]["observed"]) == 0.0
-    # ~100 req/s of load, as Prometheus saw it over a 4 s window scraped every second: rate() over so
+    # ~100 req/s of load, as Prometheus saw it over an 8 s window scraped every second: rate() over so
     # few samples reads low, so only the order of magnitude is asserted.
     assert 20 <= float(checks[("throughput", "chaos")]["observed"]) <= 150
     assert not checks[("impossible", "recovery")]["passed"]

@@ -30,7 +30,7 @@ from tests.integration.test_network_faults import (
 )
 
 pytestmark = pytest.mark.integration
-keeper, resolver, kubelet = net.keeper, net.resolver, net.kubelet  # the same fixtures, and the same fake kubelet
+keeper, kubelet = net.keeper, net.kubelet  # the same fixtures and fake kubelet; resolver is in conftest
 
 
 def stress(name: str, fault: dict[str, Any], chaos: str = "6s", mode: str = "all") -> dict[str, Any]:
