@@ -60,7 +60,7 @@ def test_prometheus_slis_become_checks(cluster: EmulatorThread, setup: StaticRes
     # few samples reads low, so only the order of magnitude is asserted.
     assert 20 <= float(checks[("throughput", "chaos")]["observed"]) <= 150
     assert not checks[("impossible", "recovery")]["passed"]
-    assert (status["verdict"], status["reason"]) == ("Failed", "SLOsViolated")
+    assert (status["verdict"], status["reason"]) == ("Failed", "SLOsViolated"), status.get("message")
     assert "impossible" in status["message"]
 
 
