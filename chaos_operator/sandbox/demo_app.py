@@ -4,7 +4,9 @@ Knobs a pod spec may set in its container `args` (see `knob_parser`): base laten
 per request, the fraction of requests answered 500, and whether SIGTERM is ignored. The sandbox adds the
 address to listen on, the pod's name (sent back in an `X-Pod` header) and its run token. Paths: `/ready`
 (readiness: 200; 503 once shutting down, or while SIGUSR1 has toggled it off, which is how tests make a
-pod fail its readiness probe), `/metrics` (Prometheus text format), anything else is the service itself.
+pod fail its readiness probe), `/metrics` (Prometheus text format), anything else is the service itself;
+two of its paths add work for the network and CPU faults to show: `/bytes?n=N` answers N bytes (a large
+response, slowed by a bandwidth limit), `/cpu?ms=N` burns N ms of CPU in the request (slowed by CPU stress).
 
 On start it prints one JSON line, `{"listening": "HOST:PORT"}`, so the sandbox learns an ephemeral port.
 It exits on SIGTERM/SIGINT after finishing in-flight requests, when its parent (the sandbox) is gone,
@@ -29,6 +31,8 @@ from aiohttp import web
 # Upper bounds (seconds) of the latency histogram; the last bucket is +Inf.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 PARENT_POLL_S = 0.5
+MAX_BYTES = 10_000_000  # /bytes?n=
+MAX_CPU_MS = 1000.0  # /cpu?ms=
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,7 +59,7 @@ def knob_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="demo_app", description="sandbox demo service", add_help=False)
     p.add_argument("--latency-ms", type=_millis, default=2.0, help="base latency of each request")
     p.add_argument("--jitter-ms", type=_millis, default=0.0, help="uniform extra latency, 0..this")
-    p.add_argument("--cpu-ms", type=_millis, default=0.0, help="CPU busy time per request (blocks the process)")
+    p.add_argument("--cpu-ms", type=_millis, default=0.0, help="CPU time burnt per request (blocks the process)")
     p.add_argument("--error-rate", type=_fraction, default=0.0, help="fraction of requests answered 500")
     p.add_argument("--service", default="demo", help="the `service` label on the metrics")
     p.add_argument("--ignore-sigterm", action="store_true", help="ignore SIGTERM (tests of grace periods)")
@@ -129,16 +133,41 @@ class DemoApp:
             return web.Response(text=self.metrics.render(), content_type="text/plain", charset="utf-8",
                                 headers={"X-Prometheus-Format": "0.0.4"})
         started = time.perf_counter()
+        try:
+            size = _query_number(request, "n", MAX_BYTES) if request.path == "/bytes" else None
+            cpu_ms = self.opts.cpu_ms + (_query_number(request, "ms", MAX_CPU_MS) if request.path == "/cpu" else 0)
+        except ValueError as exc:
+            return web.Response(status=400, text=f"{exc}\n", headers={"X-Pod": self.opts.pod})
         delay = self.opts.latency_ms + random.uniform(0.0, self.opts.jitter_ms)
         if delay:
             await asyncio.sleep(delay / 1000)
-        busy_until = time.perf_counter() + self.opts.cpu_ms / 1000
-        while time.perf_counter() < busy_until:  # real CPU work: it blocks, as a CPU-bound handler would
-            pass
+        burn(cpu_ms / 1000)
         code = 500 if random.random() < self.opts.error_rate else 200
         self.metrics.observe(code, time.perf_counter() - started)
+        if code == 200 and size is not None:
+            return web.Response(body=b"x" * int(size), content_type="application/octet-stream",
+                                headers={"X-Pod": self.opts.pod})
         return web.Response(status=code, text="ok\n" if code == 200 else "injected error\n",
                             headers={"X-Pod": self.opts.pod})
+
+
+def burn(cpu_s: float) -> None:
+    """Real CPU work: this much CPU *time* (not wall time), blocking, as a CPU-bound handler does. With less CPU to
+    go round (CPU stress beside it) the same work takes longer."""
+    until = time.thread_time() + cpu_s
+    while time.thread_time() < until:
+        pass
+
+
+def _query_number(request: web.Request, name: str, high: float) -> float:
+    text = request.query.get(name, "0")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a number") from None
+    if not 0 <= value <= high:
+        raise ValueError(f"{name}={text} is not within 0..{high:g}")
+    return value
 
 
 async def serve(opts: argparse.Namespace) -> None:

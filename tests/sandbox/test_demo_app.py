@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -124,3 +125,23 @@ def test_http_status_probe_reads_the_status_line(app_factory: type[App]) -> None
     app.proc.kill()
     app.proc.wait(5)
     assert asyncio.run(http_status(host, int(port), "/ready", timeout=0.5)) is None
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_large_responses_and_cpu_work_per_request(app_factory: type[App]) -> None:
+    app = app_factory("--latency-ms", "0")
+    assert app.get("/bytes?n=200000") == (200, "x" * 200_000, "p-1")
+    assert app.get("/bytes")[:2] == (200, "")
+    before = cpu_seconds(app.proc.pid)
+    started = time.monotonic()
+    for _ in range(10):
+        assert app.get("/cpu?ms=30")[:2] == (200, "ok\n")
+    burnt = cpu_seconds(app.proc.pid) - before
+    assert burnt >= 0.28 and time.monotonic() - started >= 0.3  # CPU time per request, not only wall time
+    for bad in ("/bytes?n=-1", "/bytes?n=10000001", "/bytes?n=nan", "/cpu?ms=abc", "/cpu?ms=1001"):
+        status, text, _ = app.get(bad)
+        assert status == 400 and "not" in text, (bad, status, text)
