@@ -6,7 +6,9 @@ can be told apart (`leftovers.py`): netns `csbx-TOKEN-N`, host-side veth `csbxTO
 pods' /32 host routes through their veths win while they exist, and anything sent to a pod that is gone
 fails locally instead of following the default route off this machine. Before anything in the root
 namespace dials a pod, `check_route` asks the kernel (`ip route get`) and refuses unless the answer is
-one of our veths. ip_forward is never touched and pods get no default route: they can only answer.
+one of our veths. Inside, a pod has a default route via its veth peer, as a pod has via its node (the agent
+finds the pod's device through it), but it can still only answer: ip_forward is never touched, and forwarding
+is switched off on each host-side veth, so nothing a pod sends ever goes beyond this machine.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import ipaddress
 import json
 import os
+import pathlib
 import secrets
 import string
 import subprocess
@@ -91,6 +94,14 @@ async def check_route(address: str, our_devices: set[str]) -> None:
         raise RouteRefused(f"{address} is routed via {dev or 'nothing'}, not one of this sandbox's veths")
 
 
+def no_forwarding(device: str) -> None:
+    """Packets received on `device` are never forwarded, whatever the global ip_forward says (IPv4 checks the
+    receiving device's own `forwarding` setting)."""
+    if not device.isalnum():
+        raise NetError(f"bad device name {device!r}")
+    pathlib.Path(f"/proc/sys/net/ipv4/conf/{device}/forwarding").write_text("0")
+
+
 @dataclass(frozen=True)
 class PodNet:
     netns: str
@@ -150,9 +161,10 @@ class RunNet:
         """Namespace, veth pair, addresses and the /32 routes both ways; then the kernel must agree."""
         await ip("netns", "add", net.netns)
         await ip("link", "add", net.veth, "type", "veth", "peer", "name", "eth0", "netns", net.netns)
+        no_forwarding(net.veth)  # before the link is up: packets from the pod are never forwarded
         await ip("-batch", "-", netns=net.netns, stdin=(
             f"link set lo up\naddr add {net.pod_ip}/32 dev eth0\nlink set eth0 up\n"
-            f"route add {net.host_ip}/32 dev eth0\n"))
+            f"route add {net.host_ip}/32 dev eth0\nroute add default via {net.host_ip} dev eth0\n"))
         await ip("-batch", "-", stdin=(
             f"addr add {net.host_ip}/32 dev {net.veth}\nlink set {net.veth} up\n"
             f"route add {net.pod_ip}/32 dev {net.veth} src {net.host_ip}\n"))

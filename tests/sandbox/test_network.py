@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import pathlib
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -19,7 +21,7 @@ pytestmark = needs_netns
 NS = "net"
 
 
-def ip_json(*args: str) -> list[dict[str, object]]:
+def ip_json(*args: str) -> list[dict[str, Any]]:
     out = subprocess.run(["ip", "-j", *args], capture_output=True, text=True, timeout=10, check=True).stdout
     return list(json.loads(out or "[]"))
 
@@ -49,6 +51,14 @@ def test_each_pod_has_its_own_namespace_and_a_clean_stop_leaves_nothing() -> Non
         for pod in pods:  # the kernel reaches each pod through one of this run's veths
             dev = ip_json("route", "get", pod["status"]["podIP"])[0]["dev"]
             assert str(dev).startswith(f"csbx{token}")
+            # Inside, a default route via the veth's host end (the agent finds the pod's device through it); that
+            # end forwards nothing, so whatever a pod sends goes no further than this machine.
+            netns = sb.pod_netns(NS, pod["metadata"]["name"])
+            assert netns is not None
+            (default,) = ip_json("-n", netns, "route", "show", "default")
+            host_ip = ip_json("-4", "addr", "show", "dev", str(dev))[0]["addr_info"][0]["local"]
+            assert (default["dev"], default["gateway"]) == ("eth0", host_ip)
+            assert pathlib.Path(f"/proc/sys/net/ipv4/conf/{dev}/forwarding").read_text().strip() == "0"
     assert ours(token) == {"netns": [], "links": [], "routes": [], "processes": []}
     assert runs.read(token) is None
     assert leftovers.scan(token).empty
