@@ -1,13 +1,15 @@
 """`Sandbox`: the local stand-in for a small cluster that the demo and the end-to-end tests use.
 
 The API emulator (real HTTP on 127.0.0.1, kubectl works against it) with the ChaosExperiment CRD, plus
-one node (`node.py`) whose pods are real processes, in their own network namespaces when root and on
-loopback ports otherwise. A test and demo device, never a production path.
+one node (`node.py`) whose pods are real processes, in their own network namespaces and cgroups when root and
+on loopback ports otherwise. As root, the operator's helper and stress pods (image `OPERATOR_IMAGE`, which
+`OperatorThread` configures) run the real agent. A test and demo device, never a production path.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 import shutil
 import tempfile
@@ -20,6 +22,7 @@ import yaml
 from kmock import KubernetesError
 
 from chaos_operator.crd import load_crd
+from chaos_operator.sandbox import cgroups
 from chaos_operator.sandbox.controllers import pod_ready, terminating
 from chaos_operator.sandbox.emulator import EmulatorThread
 from chaos_operator.sandbox.emulator_patching import MERGE_PATCH
@@ -31,6 +34,14 @@ from chaos_operator.sandbox.proxy import SandboxResolver
 log = logging.getLogger(__name__)
 DEMO_DIR = pathlib.Path(__file__).resolve().parents[2] / "examples" / "demo"
 BASE_NAMESPACES = ("default", "chaos-system")
+
+
+def node_cpus() -> frozenset[int] | None:
+    """The node's CPUs: the last one this process may use, when it may use more than one. Pods (and the stress
+    workers of a CPU fault) share that CPU, as they share a node's; the API server, the operator and its load
+    generator run on the others, as a control plane and a client would run elsewhere."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return frozenset(cpus[-1:]) if len(cpus) > 1 else None
 
 
 class Sandbox:
@@ -50,6 +61,10 @@ class Sandbox:
         self.emu = EmulatorThread(timeout=30.0)
         self.net = RunNet() if self.mode == "netns" else None
         self.token = self.net.token if self.net else RunNet().token
+        # Own cgroups with own network namespaces: both need root, and agent pods need both.
+        base = cgroups.hierarchy() if self.net is not None and cgroups.supported()[0] else None
+        self.cgroups = cgroups.RunCgroups(self.token, base) if base is not None else None
+        self.node_cpus = node_cpus()
         self.node: Node | None = None
 
     # ---- lifecycle ----
@@ -70,24 +85,29 @@ class Sandbox:
             for ns in BASE_NAMESPACES:
                 self.ensure_namespace(ns)
             if self.net is not None:
-                self.emu.run(self.net.open(), timeout=30)
+                self.emu.run(self.net.open(), timeout=30)  # registers the run first
+            if self.cgroups is not None:
+                self.cgroups.open()
             if self.work_dir is None:
                 self.work_dir = pathlib.Path(tempfile.mkdtemp(prefix="chaos-sandbox-work-"))
             logs = self.work_dir / "pods"
             logs.mkdir(exist_ok=True)
             self.node = Node(self.emu.emulator, token=self.token, net=self.net, start_delay=self.start_delay,
-                             max_seconds=self.max_seconds, log_dir=logs)
+                             max_seconds=self.max_seconds, log_dir=logs, cgroups=self.cgroups,
+                             cpus=self.node_cpus)
             self.emu.run(self.node.start())
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
-        """Stop every pod process, remove every network namespace and veth, then the API server. Idempotent."""
+        """Stop every pod process, remove every cgroup, network namespace and veth, then the API server. Idempotent."""
         try:
             if self.emu.loop is not None and self.emu.loop.is_running():
                 if self.node is not None:
                     self.emu.run(self.node.stop(), timeout=60)
+                if self.cgroups is not None and not self.emu.run(self.cgroups.close(), timeout=30):
+                    log.warning("sandbox: cgroup tree %s could not be removed", self.cgroups.root)
                 if self.net is not None:
                     self.emu.run(self.net.close(), timeout=60)
         finally:
@@ -155,6 +175,16 @@ class Sandbox:
         def find() -> int | None:
             return next((slot.proc.pid for slot in node.slots.values()
                          if (slot.namespace, slot.name) == (namespace, name) and slot.proc is not None), None)
+        return self.emu.call(find)
+
+    def pod_netns(self, namespace: str, name: str) -> str | None:
+        """The network namespace of a pod's process, while it has one (tests look at its qdiscs)."""
+        node = self.node
+        assert node is not None, "the sandbox is not running"
+
+        def find() -> str | None:
+            return next((slot.net.netns for slot in node.slots.values()
+                         if (slot.namespace, slot.name) == (namespace, name) and slot.net is not None), None)
         return self.emu.call(find)
 
     def wait_ready(self, namespace: str, app: str, count: int, timeout: float = 30.0) -> list[Obj]:

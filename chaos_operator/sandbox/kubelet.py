@@ -2,7 +2,8 @@
 
 Stopping follows the kubelet: SIGTERM, up to the grace period for the process to exit, then SIGKILL.
 Processes run in their own session, so a Ctrl-C in the terminal reaches the sandbox (which stops them in
-order) and not them directly.
+order) and not them directly. As root, each process joins its pod's cgroup (`cgroups.py`) through
+`cgexec` before it executes anything.
 """
 
 from __future__ import annotations
@@ -50,13 +51,41 @@ async def http_status(host: str, port: int, path: str, timeout: float = 1.0) -> 
     return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
 
 
+def in_cgroup(cgroup: pathlib.Path | None, argv: list[str], cpus: frozenset[int] | None = None) -> list[str]:
+    """`argv`, started inside `cgroup` when given (the pid stays the same: cgexec execs argv), on `cpus` if given."""
+    if cgroup is None:
+        return argv
+    pin = ["--cpus", ",".join(map(str, sorted(cpus)))] if cpus else []
+    return [sys.executable, "-m", "chaos_operator.sandbox.cgexec", *pin, str(cgroup), *argv]
+
+
+async def stop_process(proc: asyncio.subprocess.Process | None, grace_s: float) -> str:
+    """SIGTERM, wait up to `grace_s`, then SIGKILL; says which ended it."""
+    if proc is None or proc.returncode is not None:
+        return "already exited"
+    how = "exited on SIGTERM"
+    if grace_s > 0:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), grace_s)
+        except TimeoutError:
+            how = f"SIGKILLed after the {grace_s:g}s grace period"
+    else:
+        how = "SIGKILLed (grace period 0)"
+    if proc.returncode is None:
+        proc.kill()
+        await asyncio.wait_for(proc.wait(), KILL_WAIT_S)
+    return how
+
+
 class PodProcess:
     def __init__(self, knobs: Sequence[str], *, pod: str, token: str, net: PodNet | None, port: int,
-                 max_seconds: float, log_path: pathlib.Path | None = None) -> None:
+                 max_seconds: float, log_path: pathlib.Path | None = None,
+                 cgroup: pathlib.Path | None = None, cpus: frozenset[int] | None = None) -> None:
         host = net.pod_ip if net else "127.0.0.1"
         app = [sys.executable, "-m", "chaos_operator.sandbox.demo_app", *knobs, "--host", host,
                "--port", str(port if net else 0), "--pod", pod, "--run", token, "--max-seconds", f"{max_seconds:g}"]
-        self.argv = ["ip", "netns", "exec", net.netns, *app] if net else app
+        self.argv = in_cgroup(cgroup, ["ip", "netns", "exec", net.netns, *app] if net else app, cpus)
         self.log_path = log_path
         self.proc: asyncio.subprocess.Process | None = None
         self.address: tuple[str, int] | None = None
@@ -95,19 +124,4 @@ class PodProcess:
 
     async def stop(self, grace_s: float) -> str:
         """SIGTERM, wait up to `grace_s`, then SIGKILL; says which ended it."""
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
-            return "already exited"
-        how = "exited on SIGTERM"
-        if grace_s > 0:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), grace_s)
-            except TimeoutError:
-                how = f"SIGKILLed after the {grace_s:g}s grace period"
-        else:
-            how = "SIGKILLed (grace period 0)"
-        if proc.returncode is None:
-            proc.kill()
-            await asyncio.wait_for(proc.wait(), KILL_WAIT_S)
-        return how
+        return await stop_process(self.proc, grace_s)

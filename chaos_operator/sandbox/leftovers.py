@@ -1,4 +1,5 @@
-"""Find and remove what sandbox runs left behind: pod processes, network namespaces, veths, routes, run files.
+"""Find and remove what sandbox runs left behind: pod processes (demo apps, and anything in a run's cgroups,
+such as agents and their stress-ng workers), cgroups, network namespaces, veths, routes, run files.
 
 A thing is a leftover when its run token belongs to no live run (`runs.py`): the run crashed or was
 killed before it could clean up. Live runs, such as a test suite running beside `sandbox down`, are
@@ -15,7 +16,7 @@ import signal
 import subprocess
 from dataclasses import dataclass, field
 
-from chaos_operator.sandbox import runs
+from chaos_operator.sandbox import cgroups, runs
 from chaos_operator.sandbox.podnet import NET_BASE, PREFIX, NetError, ip_sync
 
 APP_MODULE = "chaos_operator.sandbox.demo_app"
@@ -24,6 +25,7 @@ APP_MODULE = "chaos_operator.sandbox.demo_app"
 @dataclass
 class Leftovers:
     processes: list[tuple[int, str]] = field(default_factory=list)  # (pid, run token)
+    cgroups: list[str] = field(default_factory=list)  # run cgroup trees
     netns: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     routes: list[str] = field(default_factory=list)  # unreachable /24s
@@ -31,10 +33,11 @@ class Leftovers:
 
     @property
     def empty(self) -> bool:
-        return not (self.processes or self.netns or self.links or self.routes or self.runs)
+        return not (self.processes or self.cgroups or self.netns or self.links or self.routes or self.runs)
 
     def describe(self) -> str:
         parts = [f"{len(self.processes)} pod processes" if self.processes else "",
+                 f"cgroups {', '.join(self.cgroups)}" if self.cgroups else "",
                  f"network namespaces {', '.join(self.netns)}" if self.netns else "",
                  f"veths {', '.join(self.links)}" if self.links else "",
                  f"routes {', '.join(self.routes)}" if self.routes else "",
@@ -86,6 +89,11 @@ def scan(token: str | None = None) -> Leftovers:
 
     found = Leftovers()
     found.processes = [(pid, tok) for pid, tok in app_processes() if wanted(tok) and pid != os.getpid()]
+    trees = [(tok, path) for tok, path in cgroups.run_roots() if wanted(tok)]
+    found.cgroups = [str(path) for _, path in trees]
+    known = {pid for pid, _ in found.processes}
+    found.processes += [(pid, tok) for tok, path in trees for pid in cgroups.procs(path)
+                        if pid not in known and pid != os.getpid()]
     netns = [str(n.get("name")) for n in _ip_json("netns", "list")]
     found.netns = sorted(name for name in netns if wanted(_netns_token(name)))
     links = [str(n.get("ifname")) for n in _ip_json("link", "show")]
@@ -111,6 +119,8 @@ def sweep(token: str | None = None) -> Leftovers:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    for tree in found.cgroups:
+        cgroups.remove_tree_sync(pathlib.Path(tree))
     for args in ([("link", "del", name) for name in found.links] + [("netns", "del", name) for name in found.netns]
                  + [("route", "del", "unreachable", dst) for dst in found.routes]):
         try:

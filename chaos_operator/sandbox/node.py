@@ -1,12 +1,12 @@
-"""The sandbox's one node: runs the control loops, and a kubelet that backs demo Pods with real processes.
+"""The sandbox's one node: runs the control loops, and a kubelet that backs Pods with real processes.
 
-A Pod is ours when it is bound to this node and its single container's image is `DEMO_IMAGE`; its
-`args` are demo_app knobs (validated; anything else leaves the pod Pending with the reason). Life of a
-pod: Pending → (start delay) → its own network namespace when root → process started → Running, not
-Ready → Ready once the process answers HTTP on its readiness path. Deleting it (the `on_delete` hook
-defers removal) takes it out of every Service proxy at once, sends SIGTERM, waits the grace period, sends
-SIGKILL, resets leftover proxy connections, removes its network, and only then removes the object; the
-ReplicaSet loop has meanwhile started a replacement. A process that exits on its own marks the pod Failed.
+A Pod is ours when it is bound to this node and its single container's image is `DEMO_IMAGE` (run by
+`demo_kubelet.py`) or the operator's (`OPERATOR_IMAGE`: helper and stress pods, run by `agent_kubelet.py`);
+a pod the sandbox will not run stays Pending with the reason. As root every pod process lives in its own
+cgroup named with its pod UID (`cgroups.py`), removed when the process is gone, and runs on the node's CPUs
+(`cpus`). Deleting a pod (the `on_delete` hook defers removal) takes it out of every Service proxy at once,
+sends SIGTERM, waits the grace period, sends SIGKILL, resets leftover proxy connections, removes its cgroup
+and network, and only then removes the object; the ReplicaSet loop has meanwhile started a replacement.
 Everything runs on the emulator's event loop.
 """
 
@@ -18,25 +18,26 @@ import ipaddress
 import logging
 import pathlib
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chaos_operator.sandbox import controllers as ctl
-from chaos_operator.sandbox.demo_app import validate_knobs
+from chaos_operator.sandbox.agent_kubelet import FINAL_STATUS_S, AgentKubelet
+from chaos_operator.sandbox.agentpods import OPERATOR_IMAGE, AgentProcess, Plan, Refused
+from chaos_operator.sandbox.cgroups import RunCgroups
+from chaos_operator.sandbox.demo_kubelet import DemoKubelet
 from chaos_operator.sandbox.emulator_resources import ResourceType
 from chaos_operator.sandbox.emulator_server import Emulator
 from chaos_operator.sandbox.emulator_store import Event, Obj, now_rfc3339
-from chaos_operator.sandbox.kubelet import PodProcess, http_status
-from chaos_operator.sandbox.podnet import NetError, PodNet, RouteRefused, RunNet, check_route
+from chaos_operator.sandbox.kubelet import PodProcess
+from chaos_operator.sandbox.podnet import PodNet, RouteRefused, RunNet
+from chaos_operator.sandbox.podstatus import Container, Terminated, pod_status
 from chaos_operator.sandbox.proxy import Backend, SandboxResolver, ServiceKey, ServiceProxy
 
 log = logging.getLogger(__name__)
 DEMO_IMAGE = "chaos-operator/demo-app"
 WATCHED = {("", "pods"), ("", "services"), ("apps", "deployments"), ("apps", "replicasets")}
 RESYNC_S = 2.0
-PROBE_EVERY_S = 0.05  # until a pod is first Ready
-READY_PERIOD_S = 0.5  # afterwards, as a periodic readiness probe
-FAILURE_THRESHOLD = 3
 MAX_PROCESSES = 40  # pod processes at once; further pods wait in Pending
 PROXY_ANNOTATION = ctl.ANNOTATION + "proxy"
 
@@ -46,19 +47,28 @@ class Slot:
     namespace: str
     name: str
     uid: str
+    container: Container
+    start_time: str = field(default_factory=now_rfc3339)
     task: asyncio.Task[None] | None = None
     net: PodNet | None = None
-    proc: PodProcess | None = None
+    proc: PodProcess | AgentProcess | None = None
+    cgroup: pathlib.Path | None = None
+    plan: Plan | None = None  # operator-image pods
     started_at: str = ""
     deleting: bool = False
+    deadline_exceeded: bool = False
+    finished: bool = False
 
 
 class Node:
     def __init__(self, emulator: Emulator, *, token: str, net: RunNet | None = None, start_delay: float = 1.0,
                  max_seconds: float = 3600.0, log_dir: pathlib.Path | None = None, name: str = "sandbox-node",
-                 stop_grace_s: float = 1.0) -> None:
+                 stop_grace_s: float = 1.0, cgroups: RunCgroups | None = None,
+                 cpus: frozenset[int] | None = None) -> None:
         self.api = ctl.Api(emulator)
-        self.token, self.net, self.name = token, net, name
+        self.token, self.net, self.name, self.cgroups = token, net, name, cgroups
+        self.cpus = cpus if cgroups is not None else None  # pods are bound to these CPUs (through cgexec)
+        self.agents, self.demo = AgentKubelet(self), DemoKubelet(self)
         self.start_delay, self.max_seconds, self.log_dir = start_delay, max_seconds, log_dir
         self.stop_grace_s = stop_grace_s
         self.resolver = SandboxResolver()
@@ -98,6 +108,7 @@ class Node:
             await proxy.close()
         self.proxies.clear()
         self.resolver.update({})
+        self.agents.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -131,92 +142,33 @@ class Node:
         for pod in self.api.list("v1/pods"):
             uid, spec = pod["metadata"]["uid"], pod.get("spec") or {}
             containers = spec.get("containers") or []
+            image = str((containers or [{}])[0].get("image", ""))
             if (uid in self.slots or uid in self._rejected or ctl.terminating(pod) or spec.get("nodeName") != self.name
                     or (pod.get("status") or {}).get("phase") != "Pending" or len(containers) != 1
-                    or not str(containers[0].get("image", "")).startswith(DEMO_IMAGE)):
+                    or not (image.startswith(DEMO_IMAGE) or image == OPERATOR_IMAGE)):
                 continue
             if len(self.slots) >= MAX_PROCESSES:
                 break  # bounded: the rest stay Pending until others are gone
-            container = containers[0]
-            slot = Slot(pod["metadata"]["namespace"], pod["metadata"]["name"], uid)
+            slot = Slot(pod["metadata"]["namespace"], pod["metadata"]["name"], uid,
+                        Container(str(containers[0].get("name") or "app"), image))
             try:
-                knobs = validate_knobs([str(a) for a in container.get("args") or []])
-            except ValueError as exc:
+                run = self.agents.start(pod, slot) if image == OPERATOR_IMAGE else self.demo.start(pod, slot)
+            except Refused as exc:
                 self._rejected.add(uid)
-                self._status(slot, "Pending", False, reason="InvalidArgs", message=f"demo_app args: {exc}")
+                log.warning("pod %s/%s stays Pending: %s", slot.namespace, slot.name, exc)
+                self.status(slot, "Pending", False, reason=exc.reason, message=str(exc))
                 continue
-            port = int(((container.get("ports") or [{}])[0]).get("containerPort", 8080))
-            path = str(((container.get("readinessProbe") or {}).get("httpGet") or {}).get("path", "/ready"))
             self.slots[uid] = slot
-            slot.task = self._spawn(self._run_pod(slot, knobs, port, path))
+            slot.task = self._spawn(run)
 
-    async def _run_pod(self, slot: Slot, knobs: list[str], port: int, probe_path: str) -> None:
-        loop = asyncio.get_running_loop()
-        born = loop.time()
-        try:
-            await asyncio.sleep(self.start_delay)
-            if self.net is not None:
-                slot.net = self.net.allocate()
-                await self.net.setup(slot.net)
-                self.routes[slot.net.pod_ip] = slot.net.veth
-            log_path = self.log_dir / f"{slot.namespace}_{slot.name}.log" if self.log_dir else None
-            slot.proc = PodProcess(knobs, pod=slot.name, token=self.token, net=slot.net, port=port,
-                                   max_seconds=self.max_seconds, log_path=log_path)
-            host, real_port = await slot.proc.start()
-            slot.started_at = now_rfc3339()
-            self.api.patch("v1/pods", slot.namespace, slot.name,
-                           {"metadata": {"annotations": {ctl.PORT_ANNOTATION: str(real_port)}}})
-            self._status(slot, "Running", False, ip=host)
-            await check_route(host, set(self.routes.values()))  # the kernel's word, right before the first dial
-            await self._probe(slot, host, real_port, probe_path, born)
-            message = f"the process exited with code {slot.proc.proc.returncode if slot.proc.proc else '?'}"
-        except (OSError, RuntimeError, TimeoutError, RouteRefused, NetError, ValueError) as exc:
-            message = f"could not start: {exc}"
-        if not slot.deleting:  # it died by itself: Failed, and the ReplicaSet replaces it
-            log.warning("pod %s/%s failed: %s", slot.namespace, slot.name, message)
-            self._status(slot, "Failed", False, reason="Error", message=message)
-            if slot.proc is not None:
-                await slot.proc.stop(0)  # e.g. started but never said where it listens
-            await self._release(slot)
-            self.slots.pop(slot.uid, None)
+    def log_path(self, slot: Slot) -> pathlib.Path | None:
+        return self.log_dir / f"{slot.namespace}_{slot.name}.log" if self.log_dir else None
 
-    async def _probe(self, slot: Slot, host: str, port: int, path: str, born: float) -> None:
-        """Readiness probe until the process exits: fast until first Ready, then every READY_PERIOD_S;
-        FAILURE_THRESHOLD failures in a row make the pod NotReady (and take it out of its Endpoints)."""
-        assert slot.proc is not None
-        ready, failures, ever = False, 0, False
-        while slot.proc.running:
-            ok = await http_status(host, port, path) == 200
-            failures = 0 if ok else failures + 1
-            if ok != ready and (ok or failures >= FAILURE_THRESHOLD):
-                ready = ok
-                self._status(slot, "Running", ready, ip=host)
-                if ready and not ever:
-                    log.info("pod %s/%s Ready at %s:%d, %.1fs after creation", slot.namespace, slot.name, host,
-                             port, asyncio.get_running_loop().time() - born)
-                elif not ready or ever:
-                    log.info("pod %s/%s %s", slot.namespace, slot.name, "Ready again" if ready else "not Ready")
-                ever = ever or ready
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(slot.proc.wait(), READY_PERIOD_S if ever else PROBE_EVERY_S)
-
-    def _status(self, slot: Slot, phase: str, ready: bool, *, ip: str | None = None, reason: str | None = None,
-                message: str | None = None) -> None:
-        flag = "True" if ready else "False"
-        now = now_rfc3339()
-        status: Obj = {"phase": phase, "conditions": [
-            {"type": t, "status": s, "lastTransitionTime": now} for t, s in
-            (("PodScheduled", "True"), ("Initialized", "True"), ("ContainersReady", flag), ("Ready", flag))]}
-        if reason:
-            status.update(reason=reason, message=message)
-        if ip:
-            status.update(podIP=ip, podIPs=[{"ip": ip}], hostIP="127.0.0.1", startTime=slot.started_at)
-        state = {"running": {"startedAt": slot.started_at}} if phase == "Running" else \
-            {"terminated": {"exitCode": 1, "reason": reason or "Error"}} if phase == "Failed" else \
-            {"waiting": {"reason": reason or "ContainerCreating", "message": message or ""}}
-        status["containerStatuses"] = [{"name": "app", "image": DEMO_IMAGE, "imageID": f"sandbox://{DEMO_IMAGE}",
-                                        "ready": ready, "started": phase == "Running", "restartCount": 0,
-                                        "state": state}]
+    def status(self, slot: Slot, phase: str, ready: bool, *, ip: str | None = None, reason: str | None = None,
+               message: str | None = None, terminated: Terminated | None = None, still_running: bool = False) -> None:
+        status = pod_status(slot.container, phase, ready, now_rfc3339(), started_at=slot.started_at,
+                            start_time=slot.start_time if slot.plan is not None else "", ip=ip, reason=reason,
+                            message=message, terminated=terminated, still_running=still_running)
         self.api.patch("v1/pods", slot.namespace, slot.name, {"status": status}, status=True)
 
     # ---- deletion ----
@@ -225,7 +177,7 @@ class Node:
         if slot is None or slot.deleting:
             return False  # not ours (or already going): removed at once
         slot.deleting = True
-        if slot.proc is not None and slot.proc.address is not None:  # like Endpoints dropping a terminating pod
+        if isinstance(slot.proc, PodProcess) and slot.proc.address is not None:  # Endpoints drop a terminating pod
             for proxy in self.proxies.values():
                 proxy.set_backends([b for b in proxy.backends if b != slot.proc.address])
         if grace is None:
@@ -236,29 +188,38 @@ class Node:
     async def _terminate(self, slot: Slot, grace: float) -> None:
         started = asyncio.get_running_loop().time()
         try:
-            how = await self._teardown(slot, grace)
+            how = await self._teardown(slot, grace, linger=True)
         except Exception:  # stop() retries whatever is left of the slot
             log.exception("pod %s/%s: stopping it failed", slot.namespace, slot.name)
             return
         log.info("pod %s/%s deleted: %s, gone after %.1fs", slot.namespace, slot.name, how,
                  asyncio.get_running_loop().time() - started)
 
-    async def _teardown(self, slot: Slot, grace: float) -> str:
+    async def _teardown(self, slot: Slot, grace: float, linger: bool = False) -> str:
         slot.deleting = True
         if slot.task is not None:
             slot.task.cancel()
             await asyncio.gather(slot.task, return_exceptions=True)
         how = await slot.proc.stop(grace) if slot.proc is not None else "never started"
-        await self._release(slot)
+        if slot.plan is not None and not slot.finished:  # an agent's report, as the kubelet's last status
+            await self.agents.finish(slot)
+            if linger and slot.proc is not None:
+                await asyncio.sleep(FINAL_STATUS_S)
+        await self.release(slot)
         self.slots.pop(slot.uid, None)
         self.api.store.remove(self.api.emulator.find("v1/pods"), slot.namespace, slot.name)
         return how
 
-    async def _release(self, slot: Slot) -> None:
-        """Reset proxy connections to the pod (RST while its route still exists), then remove its network."""
-        if slot.proc is not None and slot.proc.address is not None:
+    async def release(self, slot: Slot) -> None:
+        """Reset proxy connections to the pod (RST while its route still exists), kill what is left in its cgroup
+        and remove that, then remove its network. Idempotent."""
+        if isinstance(slot.proc, PodProcess) and slot.proc.address is not None:
             for proxy in self.proxies.values():
                 proxy.drop_backend(slot.proc.address)
+        if slot.cgroup is not None and self.cgroups is not None:
+            if not await self.cgroups.remove_pod(slot.cgroup):
+                log.warning("pod %s/%s: its cgroup %s could not be emptied", slot.namespace, slot.name, slot.cgroup)
+            slot.cgroup = None
         if slot.net is not None and self.net is not None:
             self.routes.pop(slot.net.pod_ip, None)
             await self.net.remove_pod(slot.net)

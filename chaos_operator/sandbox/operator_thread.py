@@ -1,4 +1,6 @@
-"""The real operator (kopf, our handlers) on its own thread and event loop, pointed at a sandbox."""
+"""The real operator (kopf, our handlers) on its own thread and event loop, pointed at a sandbox.
+
+Its helper and stress pods name the sandbox's operator image, which the sandbox's node runs for real."""
 
 from __future__ import annotations
 
@@ -8,13 +10,14 @@ from types import TracebackType
 
 from chaos_operator.load.resolver import ServiceResolver
 from chaos_operator.operator import OperatorConfig, run_operator
+from chaos_operator.sandbox.agentpods import OPERATOR_IMAGE
 
 
 class OperatorThread:
     def __init__(self, server: str, resolver: ServiceResolver, *, operator_namespace: str = "chaos-system",
-                 poll_s: float = 0.25, ready_timeout: float = 30.0) -> None:
+                 poll_s: float = 0.25, ready_timeout: float = 30.0, image: str = OPERATOR_IMAGE) -> None:
         self.config = OperatorConfig(server=server, resolver=resolver, operator_namespace=operator_namespace,
-                                     poll_s=poll_s)
+                                     poll_s=poll_s, image=image)
         self.ready_timeout = ready_timeout
         self.error: BaseException | None = None
         self._stop = threading.Event()

@@ -1,0 +1,201 @@
+"""Pods of the operator's image (helper and stress pods): what the sandbox's kubelet runs for them, and how.
+
+In a cluster such a pod is a container of the operator image running `python -m chaos_operator.agent …`. The
+sandbox has no images and no container runtime, so for a pod whose image is `OPERATOR_IMAGE` it runs the
+container's command as a local process, as root, in the root PID namespace (what `hostPID` gives; stress pods
+get it too), in its own cgroup named with *its* pod UID. Nothing else from a manifest is ever run: the command
+must be exactly the image's Python running `-m chaos_operator.agent` (argv lists only, no shell), the container
+may set no environment, and it may mount only `emptyDir` volumes and the hostPath `/proc`. Anything else leaves
+the pod Pending with the reason (`Refused`).
+
+A container sees its volumes at their mount paths; a local process cannot, so the sandbox maps paths in the
+argv instead: an argument that is a volume's mount path (or below it) becomes the volume's place on this
+machine (hostPath `/proc` mounted at `/host/proc` → `/proc`; an emptyDir → a directory of the pod, which is
+also TMPDIR when mounted at /tmp). The container's terminationMessagePath becomes a file of the pod, which the
+agent is given with `--termination-log` (its default is that path); the kubelet part reads it back, at most
+4096 bytes, into `state.terminated.message`. Security contexts are not enforced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaos_operator.sandbox.kubelet import in_cgroup, stop_process
+
+OPERATOR_IMAGE = "chaos-operator/operator:sandbox"  # what the sandbox's operator puts in its helper pods
+AGENT_MODULE = "chaos_operator.agent"
+PYTHONS = frozenset({"python", "python3", sys.executable})
+HOST_PATHS = {"/proc": "/proc"}  # the only hostPath volumes the sandbox mounts, and where they are here
+DEFAULT_MESSAGE_PATH = "/dev/termination-log"
+MESSAGE_LIMIT = 4096  # bytes of a termination message the kubelet keeps
+LOG_TAIL_LINES = 80  # FallbackToLogsOnError: the kubelet's tail of the log
+DEFAULT_GRACE_S = 30.0
+
+
+class Refused(ValueError):
+    """A pod the sandbox will not run; `reason` goes into the pod's status."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to run one agent pod: the argv (paths mapped), its files, its deadline and grace period."""
+
+    container: str
+    image: str
+    argv: list[str]
+    files: pathlib.Path  # the pod's own directory on this machine
+    message_file: pathlib.Path
+    fallback_to_logs: bool
+    deadline_s: float | None  # activeDeadlineSeconds
+    grace_s: float  # terminationGracePeriodSeconds
+    volumes: dict[str, pathlib.Path] = field(default_factory=dict)  # emptyDir name -> directory
+    tmp: pathlib.Path | None = None
+
+
+def _strings(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and "\0" not in v for v in value):
+        raise Refused("InvalidArgs", f"{what} must be a list of strings")
+    return list(value)
+
+
+def _map(arg: str, paths: Mapping[str, str]) -> str:
+    """`arg` with a leading container path (or the value of `--opt=PATH`) replaced by its place here."""
+    prefix, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    for inside, here in sorted(paths.items(), key=lambda item: -len(item[0])):
+        if value == inside or value.startswith(inside.rstrip("/") + "/"):
+            return prefix + eq + here + value[len(inside):]
+    return arg
+
+
+def plan(pod: Mapping[str, Any], files: pathlib.Path) -> Plan:
+    """Check an operator-image pod and say how to run it locally; `Refused` when the sandbox will not."""
+    spec = pod.get("spec") or {}
+    containers = spec.get("containers") or []
+    if len(containers) != 1 or spec.get("initContainers"):
+        raise Refused("Unsupported", "the sandbox runs operator-image pods of exactly one container")
+    ctr = containers[0]
+    command, args = _strings(ctr.get("command") or [], "command"), _strings(ctr.get("args") or [], "args")
+    if len(command) != 3 or command[0] not in PYTHONS or command[1:] != ["-m", AGENT_MODULE]:
+        raise Refused("CommandRefused", f"the sandbox runs only `python -m {AGENT_MODULE}` from the operator image,"
+                                        f" not {command!r}")
+    if ctr.get("env") or ctr.get("envFrom"):
+        raise Refused("Unsupported", "the sandbox runs the agent with a fixed environment: no env or envFrom")
+    volumes = {str(v.get("name")): v for v in spec.get("volumes") or []}
+    paths: dict[str, str] = {}
+    empty_dirs: dict[str, pathlib.Path] = {}
+    tmp: pathlib.Path | None = None
+    for mount in ctr.get("volumeMounts") or []:
+        volume, inside = volumes.get(str(mount.get("name"))), str(mount.get("mountPath", ""))
+        if volume is None or not inside.startswith("/") or mount.get("subPath") or mount.get("subPathExpr"):
+            raise Refused("Unsupported", f"volume mount {mount.get('name')!r} is not one the sandbox can provide")
+        if "hostPath" in volume:
+            host = str((volume["hostPath"] or {}).get("path", ""))
+            if host not in HOST_PATHS:
+                raise Refused("Unsupported", f"the sandbox mounts no hostPath but {sorted(HOST_PATHS)}, not {host!r}")
+            paths[inside] = HOST_PATHS[host]
+        elif "emptyDir" in volume:
+            name = str(volume["name"])
+            if not name.replace("-", "").isalnum():
+                raise Refused("Unsupported", f"volume name {name!r}")
+            empty_dirs[name] = files / "volumes" / name
+            paths[inside] = str(empty_dirs[name])
+            tmp = empty_dirs[name] if inside.rstrip("/") == "/tmp" else tmp
+        else:
+            raise Refused("Unsupported", f"volume {volume.get('name')!r}: only emptyDir and hostPath /proc")
+    message_path = str(ctr.get("terminationMessagePath") or DEFAULT_MESSAGE_PATH)
+    message_file = files / "termination-log"
+    paths[message_path] = str(message_file)
+    argv = [sys.executable, "-m", AGENT_MODULE, *(_map(a, paths) for a in args)]
+    if not any(a == "--termination-log" or a.startswith("--termination-log=") for a in args):
+        argv += ["--termination-log", str(message_file)]  # the agent's default is the container's path
+    deadline = spec.get("activeDeadlineSeconds")
+    return Plan(container=str(ctr.get("name") or "agent"), image=str(ctr.get("image")), argv=argv, files=files,
+                message_file=message_file,
+                fallback_to_logs=ctr.get("terminationMessagePolicy") == "FallbackToLogsOnError",
+                deadline_s=float(deadline) if isinstance(deadline, int | float) and deadline > 0 else None,
+                grace_s=float(spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_S)),
+                volumes=empty_dirs, tmp=tmp)
+
+
+def termination_message(p: Plan, exit_code: int, log_path: pathlib.Path | None) -> str:
+    """What a kubelet puts into `state.terminated.message`: the file (at most 4096 bytes), or with
+    FallbackToLogsOnError and an empty file after a failure, the tail of the log."""
+    try:
+        with p.message_file.open("rb") as handle:
+            text = handle.read(MESSAGE_LIMIT).decode(errors="replace")
+    except OSError:
+        text = ""
+    if not text and p.fallback_to_logs and exit_code != 0 and log_path is not None:
+        try:
+            lines = log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        except OSError:
+            lines = []
+        text = "\n".join(lines)[-MESSAGE_LIMIT:]
+    return text
+
+
+def exit_code_of(returncode: int) -> int:
+    """A container's exit code: 128 + the signal for a process ended by one."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class AgentProcess:
+    """The local process of one agent pod, in its cgroup, with stdout and stderr in the pod's log."""
+
+    def __init__(self, p: Plan, *, cgroup: pathlib.Path | None, log_path: pathlib.Path | None,
+                 cpus: frozenset[int] | None = None) -> None:
+        self.plan, self.log_path = p, log_path
+        self.argv = in_cgroup(cgroup, p.argv, cpus)
+        self.proc: asyncio.subprocess.Process | None = None
+
+    def prepare(self) -> None:
+        """The pod's directory, its empty termination-message file and its emptyDir volumes."""
+        self.plan.files.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.plan.message_file.write_bytes(b"")
+        for directory in self.plan.volumes.values():
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def start(self) -> None:
+        self.prepare()
+        env = dict(os.environ)
+        if self.plan.tmp is not None:
+            env["TMPDIR"] = str(self.plan.tmp)
+        log = self.log_path.open("ab") if self.log_path else None
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=subprocess.DEVNULL, stdout=log or subprocess.DEVNULL,
+                stderr=log or subprocess.DEVNULL, start_new_session=True, env=env, cwd=str(self.plan.files))
+        finally:
+            if log:
+                log.close()
+
+    async def wait(self) -> int:
+        assert self.proc is not None
+        return await self.proc.wait()
+
+    async def stop(self, grace_s: float) -> str:
+        return await stop_process(self.proc, grace_s)
+
+    @property
+    def exit_code(self) -> int | None:
+        code = self.proc.returncode if self.proc else None
+        return None if code is None else exit_code_of(code)

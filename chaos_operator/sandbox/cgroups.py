@@ -1,0 +1,168 @@
+"""Real cgroups for the sandbox's pod processes (root only), named the way a kubelet names them.
+
+Every process-backed pod gets a container cgroup `csbx-TOKEN/kubepods/besteffort/pod<UID>/<64-hex id>`:
+the path a kubelet with the cgroupfs driver makes on a cgroup v1 host, below one directory per sandbox run,
+the way a kubelet inside a container node (kind) nests its tree below the node's own cgroup. So the agent
+finds a pod's processes by its UID in `/proc/PID/cgroup` exactly as it does on a node (`agent/procfs.py`).
+
+Which hierarchy: the v1 `pids` hierarchy when mounted, else the cgroup2 mount. `pids` charges nothing a
+process would notice (no CPU or memory accounting that could change how a pod runs, and moving a process
+there never takes it out of the memory cgroup that bounds this machine's sandbox), and its `pids.max` bounds
+the tasks of each pod. A process joins its cgroup before it executes anything (`cgexec.py`), so nothing it
+starts can escape. When a pod's main process is gone, whatever is left in its cgroup is SIGKILLed (as a
+runtime does with a container's processes) and the directories are removed; a run's whole tree goes when it
+stops, and `leftovers.py` removes the trees of runs that died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import secrets
+import signal
+import time
+from dataclasses import dataclass
+
+PREFIX = "csbx-"
+QOS = ("kubepods", "besteffort")
+PODS_MAX = "512"  # tasks (threads count) per pod: python, tc, nsenter, stress-ng workers
+EMPTY_TIMEOUT_S = 5.0
+
+
+def hierarchy(mounts: str | None = None) -> pathlib.Path | None:
+    """The mount point of the v1 `pids` hierarchy, else of cgroup2, from /proc/self/mounts; None without either."""
+    if mounts is None:
+        try:
+            mounts = pathlib.Path("/proc/self/mounts").read_text()
+        except OSError:
+            return None
+    v2 = None
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        if fields[2] == "cgroup" and "pids" in fields[3].split(","):
+            return pathlib.Path(fields[1])
+        if fields[2] == "cgroup2" and v2 is None:
+            v2 = pathlib.Path(fields[1])
+    return v2
+
+
+def supported() -> tuple[bool, str]:
+    """Whether pod processes can get their own cgroups here, and why not."""
+    if os.geteuid() != 0:
+        return False, "not running as root"
+    base = hierarchy()
+    if base is None:
+        return False, "no cgroup v1 pids hierarchy and no cgroup2 mount"
+    if not os.access(base, os.W_OK):
+        return False, f"{base} is not writable"
+    return True, ""
+
+
+def procs(path: pathlib.Path) -> list[int]:
+    """Every process in the cgroup `path` and below it (the pids in each cgroup.procs)."""
+    found: list[int] = []
+    for directory, _, files in os.walk(path):
+        if "cgroup.procs" in files:
+            try:
+                text = (pathlib.Path(directory) / "cgroup.procs").read_text()
+            except OSError:
+                continue
+            found += [int(word) for word in text.split()]
+    return sorted(set(found))
+
+
+def kill_all(path: pathlib.Path) -> None:
+    for pid in procs(path):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def rmdir_tree(path: pathlib.Path) -> bool:
+    """Remove the empty cgroup directories of `path`, deepest first. True when `path` is gone."""
+    if not path.exists():
+        return True
+    for directory, _, _ in sorted(os.walk(path), key=lambda entry: -len(entry[0])):
+        try:
+            os.rmdir(directory)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+    return not path.exists()
+
+
+def remove_tree_sync(path: pathlib.Path, timeout: float = EMPTY_TIMEOUT_S) -> bool:
+    """SIGKILL everything in `path`, wait (bounded) until it is empty, remove it. For the leftovers sweep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        kill_all(path)
+        if not procs(path) and rmdir_tree(path):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+
+
+async def remove_tree(path: pathlib.Path, timeout: float = EMPTY_TIMEOUT_S) -> bool:
+    """`remove_tree_sync` for the sandbox's event loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        kill_all(path)
+        if not procs(path) and rmdir_tree(path):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+
+
+def run_roots(base: pathlib.Path | None = None) -> list[tuple[str, pathlib.Path]]:
+    """(token, directory) of every sandbox run's cgroup tree, live or not."""
+    base = base or hierarchy()
+    if base is None or not base.is_dir():
+        return []
+    return sorted((entry.name[len(PREFIX):], entry) for entry in base.iterdir()
+                  if entry.is_dir() and entry.name.startswith(PREFIX) and "-" not in entry.name[len(PREFIX):])
+
+
+@dataclass
+class RunCgroups:
+    """One sandbox run's cgroup tree."""
+
+    token: str
+    base: pathlib.Path
+
+    @property
+    def root(self) -> pathlib.Path:
+        return self.base / f"{PREFIX}{self.token}"
+
+    def open(self) -> None:
+        self.root.joinpath(*QOS).mkdir(parents=True, exist_ok=True)
+
+    def container(self, pod_uid: str) -> pathlib.Path:
+        """A new container cgroup of pod `pod_uid` (a fresh container ID, as each container start gets)."""
+        pod = self.root.joinpath(*QOS, f"pod{pod_uid}")
+        pod.mkdir(exist_ok=True)
+        limit = pod / "pids.max"
+        if limit.exists():
+            limit.write_text(PODS_MAX)
+        path = pod / secrets.token_hex(32)
+        path.mkdir()
+        return path
+
+    async def remove_pod(self, container: pathlib.Path) -> bool:
+        """Kill what is left in a container's cgroup and remove it, and its pod's directory once empty."""
+        done = await remove_tree(container)
+        if done:
+            try:
+                os.rmdir(container.parent)
+            except OSError:
+                pass  # another container of the pod is still there
+        return done
+
+    async def close(self) -> bool:
+        return await remove_tree(self.root)

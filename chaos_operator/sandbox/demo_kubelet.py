@@ -1,0 +1,99 @@
+"""The sandbox kubelet's part for demo pods (image `chaos-operator/demo-app`): a demo_app process per pod.
+
+Pending → (start delay) → its own network namespace when root, and a container cgroup → process started →
+Running, not Ready → Ready once the process answers HTTP on its readiness path (a periodic probe afterwards).
+A process that exits on its own marks the pod Failed (its ReplicaSet replaces it). Deletion is `node.py`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from chaos_operator.sandbox import controllers as ctl
+from chaos_operator.sandbox.agentpods import Refused
+from chaos_operator.sandbox.demo_app import validate_knobs
+from chaos_operator.sandbox.emulator_store import now_rfc3339
+from chaos_operator.sandbox.kubelet import PodProcess, http_status
+from chaos_operator.sandbox.podnet import NetError, RouteRefused, check_route
+from chaos_operator.sandbox.podstatus import Container
+
+if TYPE_CHECKING:
+    from chaos_operator.sandbox.node import Node, Slot
+
+log = logging.getLogger(__name__)
+PROBE_EVERY_S = 0.05  # until a pod is first Ready
+READY_PERIOD_S = 0.5  # afterwards, as a periodic readiness probe
+FAILURE_THRESHOLD = 3
+
+
+class DemoKubelet:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def start(self, pod: dict[str, Any], slot: Slot) -> Coroutine[Any, Any, None]:
+        """The pod's run, to be spawned; Refused when its args are not demo_app knobs."""
+        container = pod["spec"]["containers"][0]
+        try:
+            knobs = validate_knobs([str(a) for a in container.get("args") or []])
+        except ValueError as exc:
+            raise Refused("InvalidArgs", f"demo_app args: {exc}") from None
+        port = int(((container.get("ports") or [{}])[0]).get("containerPort", 8080))
+        path = str(((container.get("readinessProbe") or {}).get("httpGet") or {}).get("path", "/ready"))
+        return self.run(slot, knobs, port, path)
+
+    async def run(self, slot: Slot, knobs: list[str], port: int, probe_path: str) -> None:
+        node = self.node
+        loop = asyncio.get_running_loop()
+        born = loop.time()
+        try:
+            await asyncio.sleep(node.start_delay)
+            if node.net is not None:
+                slot.net = node.net.allocate()
+                await node.net.setup(slot.net)
+                node.routes[slot.net.pod_ip] = slot.net.veth
+            if node.cgroups is not None:
+                slot.cgroup = node.cgroups.container(slot.uid)
+                slot.container = Container(slot.container.name, slot.container.image, slot.cgroup.name)
+            slot.proc = proc = PodProcess(knobs, pod=slot.name, token=node.token, net=slot.net, port=port,
+                                          max_seconds=node.max_seconds, log_path=node.log_path(slot),
+                                          cgroup=slot.cgroup, cpus=node.cpus)
+            host, real_port = await proc.start()
+            slot.started_at = now_rfc3339()
+            node.api.patch("v1/pods", slot.namespace, slot.name,
+                           {"metadata": {"annotations": {ctl.PORT_ANNOTATION: str(real_port)}}})
+            node.status(slot, "Running", False, ip=host)
+            await check_route(host, set(node.routes.values()))  # the kernel's word, right before the first dial
+            await self._probe(slot, proc, host, real_port, probe_path, born)
+            message = f"the process exited with code {proc.proc.returncode if proc.proc else '?'}"
+        except (OSError, RuntimeError, TimeoutError, RouteRefused, NetError, ValueError) as exc:
+            message = f"could not start: {exc}"
+        if not slot.deleting:  # it died by itself: Failed, and the ReplicaSet replaces it
+            log.warning("pod %s/%s failed: %s", slot.namespace, slot.name, message)
+            node.status(slot, "Failed", False, reason="Error", message=message)
+            if slot.proc is not None:
+                await slot.proc.stop(0)  # e.g. started but never said where it listens
+            await node.release(slot)
+            node.slots.pop(slot.uid, None)
+
+    async def _probe(self, slot: Slot, proc: PodProcess, host: str, port: int, path: str, born: float) -> None:
+        """Readiness probe until the process exits: fast until first Ready, then every READY_PERIOD_S;
+        FAILURE_THRESHOLD failures in a row make the pod NotReady (and take it out of its Endpoints)."""
+        ready, failures, ever = False, 0, False
+        while proc.running:
+            ok = await http_status(host, port, path) == 200
+            failures = 0 if ok else failures + 1
+            if ok != ready and (ok or failures >= FAILURE_THRESHOLD):
+                ready = ok
+                self.node.status(slot, "Running", ready, ip=host)
+                if ready and not ever:
+                    log.info("pod %s/%s Ready at %s:%d, %.1fs after creation", slot.namespace, slot.name, host,
+                             port, asyncio.get_running_loop().time() - born)
+                elif not ready or ever:
+                    log.info("pod %s/%s %s", slot.namespace, slot.name, "Ready again" if ready else "not Ready")
+                ever = ever or ready
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), READY_PERIOD_S if ever else PROBE_EVERY_S)
