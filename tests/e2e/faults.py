@@ -1,0 +1,149 @@
+"""What the fault end-to-end tests share: experiments from the demo examples, waits, and the check that nothing of
+a fault is left behind (helper pods, agent and stress-ng processes, qdiscs, cgroups, network namespaces)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from chaos_operator.faults.manifests import HELPER_SELECTOR
+from chaos_operator.models.duration import parse_duration
+from chaos_operator.sandbox import cgroups
+from chaos_operator.sandbox.cluster import DEMO_DIR, Sandbox
+from tests.sandbox.system import agent_processes, commands_in, root_qdisc
+from tests.sandbox.workloads import wait_for
+
+DONE = ("Completed", "Failed", "Aborted")
+
+
+def example(name: str, ns: str, app: str, **spec: Any) -> dict[str, Any]:
+    """A demo example experiment, moved to namespace `ns`, aimed at `app`, with `spec` overrides."""
+    doc = yaml.safe_load((DEMO_DIR / name).read_text())
+    doc["metadata"]["namespace"] = ns
+    doc["spec"]["target"]["selector"] = {"matchLabels": {"app": app}}
+    doc["spec"]["load"]["service"]["name"] = app
+    doc["spec"].update(spec)
+    return dict(doc)
+
+
+def status(box: Sandbox, ns: str, name: str) -> dict[str, Any]:
+    obj = box.emu.get("chaosexperiments", ns, name) or {}
+    return dict(obj.get("status") or {})
+
+
+def finished(box: Sandbox, ns: str, name: str, timeout: float = 40) -> dict[str, Any]:
+    return dict(wait_for(f"{name} to finish", lambda: (s := status(box, ns, name)).get("phase") in DONE and s,
+                         timeout, every=0.1))
+
+
+def injected(box: Sandbox, ns: str, name: str, count: int = 1, timeout: float = 30) -> list[dict[str, Any]]:
+    return list(wait_for(f"{count} injected", lambda: len(r := [i for i in status(box, ns, name).get(
+        "injections", []) if i["state"] == "Injected"]) >= count and r, timeout, every=0.1))
+
+
+def latency(st: dict[str, Any], phase: str, figure: str = "p95") -> float:
+    """Seconds, from the status' duration string (e.g. 12.5ms)."""
+    return float(parse_duration(st["phases"][phase]["latency"][figure]))
+
+
+def figures(st: dict[str, Any]) -> str:
+    rows = []
+    for phase in ("baseline", "chaos", "recovery"):
+        p = st["phases"].get(phase)
+        if p:
+            lat = p["latency"]
+            rows.append(f"{phase:9} requests {p['requests']:4} errors {p['errors']:3} throughput {p['throughput']:6}"
+                        f" mean {lat['mean']:>8} p50 {lat['p50']:>8} p95 {lat['p95']:>8} p99 {lat['p99']:>8}")
+    return "\n".join(rows)
+
+
+def assert_nothing_left(box: Sandbox, ns: str, targets: set[str], timeout: float = 15) -> None:
+    """No helper pod, no agent or stress-ng process, no qdisc of ours, no cgroup but the demo pods' own."""
+    assert box.cgroups is not None and box.node is not None
+    wait_for("no helper pod", lambda: not box.emu.list("pods", ns, label_selector=HELPER_SELECTOR), timeout)
+    demo = {p["metadata"]["uid"]: p["metadata"]["name"] for p in box.emu.list("pods", None)}
+    pids = {box.pod_pid(p_ns, name) for p_ns, name in
+            ((p["metadata"]["namespace"], p["metadata"]["name"]) for p in box.emu.list("pods", None))}
+
+    def extra() -> str:
+        in_tree = set(cgroups.procs(box.cgroups.root)) - pids  # type: ignore[union-attr]
+        qos = box.cgroups.root.joinpath(*cgroups.QOS)  # type: ignore[union-attr]
+        pods = {d.name[3:] for d in qos.iterdir() if d.is_dir() and d.name.startswith("pod")} - set(demo)
+        agents = agent_processes(targets)
+        return (f"processes {sorted(in_tree)} {commands_in(box.cgroups.root)}" if in_tree else "") + (  # type: ignore[union-attr]
+            f" pod cgroups {sorted(pods)}" if pods else "") + (f" agents {agents}" if agents else "")
+    last = ""
+
+    def clean() -> bool:
+        nonlocal last
+        last = extra()
+        return not last
+    try:
+        wait_for("only the demo pods' processes and cgroups", clean, timeout)
+    except AssertionError:
+        raise AssertionError(f"left behind: {last}") from None
+    assert not [c for c in commands_in(box.cgroups.root) if c.startswith("stress-ng")]
+    for uid in targets:
+        name = demo.get(uid)
+        netns = box.pod_netns(ns, name) if name else None
+        if netns is not None:
+            assert root_qdisc(netns).split()[0] not in ("tbf", "netem"), root_qdisc(netns)
+    node = box.node
+
+    def with_net() -> int:
+        return sum(1 for s in node.slots.values() if s.net is not None)
+    slots_with_net = box.emu.call(with_net)
+    listed = subprocess.run(["ip", "-j", "netns", "list"], capture_output=True, text=True, timeout=10, check=True)
+    ours = [n for n in json.loads(listed.stdout or "[]") if str(n["name"]).startswith(f"csbx-{box.token}-")]
+    assert len(ours) == slots_with_net
+
+
+@dataclass
+class QdiscWatch:
+    """Polls a pod's root qdisc and the helper pods of its namespace every 50 ms: when our qdisc came and went,
+    and when the helper pod was first seen deleting (for the revert time)."""
+
+    box: Sandbox
+    ns: str
+    netns: str
+    started: float = field(default_factory=time.monotonic)
+    applied: float | None = None
+    removed: float | None = None
+    deleting: float | None = None
+    kinds: set[str] = field(default_factory=set)
+    _halt: threading.Event = field(default_factory=threading.Event)
+
+    def _main(self) -> None:
+        while not self._halt.wait(0.05):
+            if self.deleting is None and any(p["metadata"].get("deletionTimestamp") for p in self.box.emu.list(
+                    "pods", self.ns, label_selector=HELPER_SELECTOR)):
+                self.deleting = time.monotonic() - self.started
+            kind = root_qdisc(self.netns).split()[0]
+            now = time.monotonic() - self.started
+            self.kinds.add(kind)
+            if kind == "tbf" and self.applied is None:
+                self.applied = now
+            if kind != "tbf" and self.applied is not None and self.removed is None:
+                self.removed = now
+
+    @property
+    def revert_s(self) -> float | None:
+        return None if self.removed is None or self.deleting is None else self.removed - self.deleting
+
+    @contextlib.contextmanager
+    def run(self) -> Iterator[QdiscWatch]:
+        thread = threading.Thread(target=self._main, name="qdisc-watch", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._halt.set()
+            thread.join(5)

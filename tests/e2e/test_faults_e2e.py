@@ -1,0 +1,187 @@
+"""Network and stress faults end to end: the real operator, the sandbox running its helper and stress pods as
+real agent processes (tc in the target pod's network namespace, stress-ng beside it), load through the proxy.
+
+Root only (network namespaces, cgroups, tc); skipped with the reason otherwise. Phases are short (3s/6s/3s;
+6s/6s/4s for the bandwidth test), so each figure comes from a hundred requests or so: the assertions are loose,
+and the figures are printed (`pytest -s`)."""
+
+from __future__ import annotations
+
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chaos_operator.sandbox import leftovers
+from chaos_operator.sandbox.cluster import Sandbox
+from chaos_operator.sandbox.operator_thread import OperatorThread
+from tests.e2e.faults import QdiscWatch, assert_nothing_left, example, figures, finished, injected, latency, status
+from tests.sandbox.system import agent_processes, commands_in, netem_missing, root_qdisc, why_not
+from tests.sandbox.workloads import deployment, pretty, wait_for
+
+REASON = why_not()
+pytestmark = [pytest.mark.skipif(REASON is not None, reason=REASON or ""), pytest.mark.timeout(90)]
+PHASES = {"baseline": "3s", "chaos": "6s", "recovery": "3s"}
+BANDWIDTH_PHASES = {"baseline": "6s", "chaos": "6s", "recovery": "4s"}  # 20 req/s: 100 in the baseline at least
+LONG = {"baseline": "3s", "chaos": "60s", "recovery": "2s"}
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with Sandbox(start_delay=0.3, max_seconds=600, work_dir=tmp_path_factory.mktemp("faults")) as sb:
+        yield sb
+    left = leftovers.scan(sb.token)
+    assert left.empty, left.describe()
+
+
+@pytest.fixture
+def operator(box: Sandbox) -> Iterator[OperatorThread]:
+    with OperatorThread(box.url, box.resolver, poll_s=0.2) as op:
+        yield op
+    assert not op.crashed, op.error
+
+
+@pytest.fixture
+def netem() -> None:
+    why = netem_missing()
+    if why is not None:
+        pytest.skip(why)
+
+
+def held(name: str, ns: str, app: str) -> dict[str, Any]:
+    """A demo example with a chaos window longer than any test: something else ends it. A light load of 40/s,
+    so that the 3 s baseline has the 100 requests the operator needs before it injects anything."""
+    doc = example(f"{name}.yaml", ns, app, phases=LONG)
+    doc["spec"]["load"].update(path="/", rate=40)
+    return doc
+
+
+def start(box: Sandbox, ns: str, app: str, args: list[str]) -> dict[str, str]:
+    """One demo pod of `app` in `ns`; its name, uid, network namespace and Service URL."""
+    box.apply(deployment(ns, app, 1, args=args))
+    (pod,) = box.wait_ready(ns, app, 1)
+    name = pod["metadata"]["name"]
+    netns = box.pod_netns(ns, name)
+    assert netns is not None
+    return {"name": name, "uid": pod["metadata"]["uid"], "netns": netns, "url": box.resolver.urls()[(ns, app, 8080)]}
+
+
+def stress_ng(box: Sandbox) -> int:
+    """stress-ng processes (its workers are named stress-ng-cpu) in the sandbox run's cgroups."""
+    assert box.cgroups is not None
+    return sum(1 for name in commands_in(box.cgroups.root) if name.startswith("stress-ng"))
+
+
+def test_bandwidth_limit_slows_large_responses_only_while_it_holds(box: Sandbox, operator: OperatorThread) -> None:
+    ns = "e2e-bandwidth"
+    pod = start(box, ns, "bulk", ["--latency-ms", "1"])
+    with QdiscWatch(box, ns, pod["netns"]).run() as watch:
+        box.apply([example("web-bandwidth.yaml", ns, "bulk", phases=BANDWIDTH_PHASES)])
+        (record,) = injected(box, ns, "web-bandwidth")
+        assert root_qdisc(pod["netns"]).startswith("tbf c4a0:")
+        st = finished(box, ns, "web-bandwidth")
+    base, chaos, recovery = (latency(st, p, "p50") for p in ("baseline", "chaos", "recovery"))
+    print(f"\nNetworkBandwidth 8mbit, GET /bytes?n=40000 at 20/s:\n{figures(st)}\n"
+          f"tbf held from +{watch.applied:.2f}s to +{watch.removed:.2f}s of the run; the qdisc was gone "
+          f"{watch.revert_s:.2f}s after the helper pod's deletion was seen")
+    assert st["phase"] == "Completed", pretty(st)
+    # 24 kB beyond the 16 kB bucket need 24 ms at 8 Mbit/s; without the limit a 40 kB answer takes ~2 ms.
+    assert chaos > 0.015 and chaos > 3 * base, figures(st)
+    assert recovery < 2 * base + 0.005, figures(st)
+    (final,) = st["injections"]
+    assert final["state"] == "Recovered" and "agent reverted" in final["message"], pretty(final)
+    assert watch.revert_s is not None and watch.revert_s < 2.0
+    # The helper pod ran the agent for real: its log has the agent's own report.
+    assert box.work_dir is not None
+    log = (box.work_dir / "pods" / f"{ns}_{record['helperPod']}.log").read_text()
+    assert '"state":"reverted"' in log and '"revert":"reverted"' in log and '"device":"eth0"' in log, log
+    assert root_qdisc(pod["netns"]).split()[0] != "tbf"
+    assert_nothing_left(box, ns, {pod["uid"]})
+
+
+def test_cpu_stress_raises_the_latency_of_a_cpu_bound_pod(box: Sandbox, operator: OperatorThread) -> None:
+    ns = "e2e-cpu"
+    pod = start(box, ns, "crunch", ["--latency-ms", "0"])
+    box.apply([example("solo-cpu-stress.yaml", ns, "crunch", phases=PHASES)])
+    injected(box, ns, "solo-cpu-stress")
+    assert box.cgroups is not None
+    workers = wait_for("stress-ng and its 2 workers", lambda: stress_ng(box) >= 3, 5)
+    st = finished(box, ns, "solo-cpu-stress")
+    base, chaos, recovery = (latency(st, p) for p in ("baseline", "chaos", "recovery"))
+    print(f"\nCPUStress 2 workers at 100 %, GET /cpu?ms=10 at 40/s:\n{figures(st)}")
+    assert st["phase"] == "Completed", pretty(st)
+    assert workers
+    assert chaos > 1.3 * base, figures(st)
+    (final,) = st["injections"]
+    assert final["state"] == "Recovered", pretty(final)
+    assert_nothing_left(box, ns, {pod["uid"]})
+
+
+@pytest.mark.parametrize("fault", ["NetworkBandwidth", "CPUStress"])
+def test_abort_mid_chaos_leaves_nothing_behind(fault: str, box: Sandbox, operator: OperatorThread) -> None:
+    ns = f"e2e-abort-{fault.lower()}"
+    pod = start(box, ns, "app", [])
+    name = "web-bandwidth" if fault == "NetworkBandwidth" else "solo-cpu-stress"
+    box.apply([held(name, ns, "app")])
+    injected(box, ns, name)
+    assert box.cgroups is not None
+    if fault == "NetworkBandwidth":
+        assert root_qdisc(pod["netns"]).startswith("tbf")
+    else:
+        assert stress_ng(box) >= 1
+    started = time.monotonic()
+    box.emu.patch("chaosexperiments", ns, name, {"spec": {"abort": True}})
+    st = finished(box, ns, name, 20)
+    assert (st["phase"], st["reason"]) == ("Aborted", "Aborted"), pretty(st)
+    assert time.monotonic() - started < 15
+    assert all(r["state"] == "Recovered" for r in st["injections"]), pretty(st["injections"])
+    assert_nothing_left(box, ns, {pod["uid"]})
+
+
+def test_an_operator_killed_mid_chaos_is_recovered_by_the_next_one(box: Sandbox) -> None:
+    ns = "e2e-restart"
+    pod = start(box, ns, "bulk", [])
+    argv = [sys.executable, "-m", "tests.e2e.operator_process", "--server", box.url,
+            "--service", f"{ns}/bulk/8080={pod['url']}", "--max-seconds", "60"]
+    root = pathlib.Path(__file__).resolve().parents[2]
+    crashed = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert crashed.stdout is not None and crashed.stdout.readline().strip() == "ready"
+        box.apply([held("web-bandwidth", ns, "bulk")])
+        (record,) = injected(box, ns, "web-bandwidth")
+    finally:
+        crashed.send_signal(signal.SIGKILL)  # no graceful stop: nothing is recovered on the way out
+        crashed.wait(10)
+    time.sleep(1.0)
+    # What a crash leaves: the helper still holds the fault, the record says Injected.
+    assert root_qdisc(pod["netns"]).startswith("tbf") and agent_processes({pod["uid"]})
+    assert [r["state"] for r in status(box, ns, "web-bandwidth")["injections"]] == ["Injected"]
+    with OperatorThread(box.url, box.resolver, poll_s=0.2) as operator:
+        st = finished(box, ns, "web-bandwidth", 30)
+    assert not operator.crashed, operator.error
+    assert (st["phase"], st["verdict"], st["reason"]) == ("Completed", "Inconclusive", "OperatorRestarted"), pretty(st)
+    assert [r["state"] for r in st["injections"]] == ["Recovered"], pretty(st["injections"])
+    assert record["helperPod"] and box.emu.get("pods", ns, record["helperPod"]) is None
+    assert_nothing_left(box, ns, {pod["uid"]})
+
+
+def test_network_latency_adds_its_delay(netem: None, box: Sandbox, operator: OperatorThread) -> None:
+    ns = "e2e-latency"
+    pod = start(box, ns, "slow", ["--latency-ms", "1"])
+    doc = example("web-bandwidth.yaml", ns, "slow", phases=PHASES)
+    doc["metadata"]["name"] = "latency"
+    doc["spec"]["fault"] = {"kind": "NetworkLatency", "latency": "100ms"}
+    doc["spec"]["load"]["path"] = "/"
+    box.apply([doc])
+    injected(box, ns, "latency")
+    st = finished(box, ns, "latency")
+    print(f"\nNetworkLatency 100ms:\n{figures(st)}")
+    assert st["phase"] == "Completed", pretty(st)
+    # Delay on the pod's egress: each answer is 100 ms late (±10 %) once the fault holds.
+    assert 0.09 <= latency(st, "chaos", "p95") - latency(st, "baseline", "p50") <= 0.13, figures(st)
+    assert_nothing_left(box, ns, {pod["uid"]})
