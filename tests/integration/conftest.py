@@ -57,6 +57,18 @@ def replicas(cluster: EmulatorThread, labels: Mapping[str, str], count: int, sta
         cluster.run(keep.stop())
 
 
+def status_of(emu: EmulatorThread, name: str, ns: str = SHOP) -> dict[str, Any]:
+    obj = emu.get("chaosexperiments", ns, name)
+    return dict(obj.get("status") or {}) if obj else {}
+
+
+def wait_phase(emu: EmulatorThread, name: str, phases: tuple[str, ...], timeout: float = 40,
+               ns: str = SHOP) -> dict[str, Any]:
+    """The status once the experiment is in one of ``phases`` (bounded wait)."""
+    return dict(wait_for(f"{name} in {phases}",
+                         lambda: (s := status_of(emu, name, ns)).get("phase") in phases and s, timeout=timeout))
+
+
 def make_service(emu: EmulatorThread, ns: str, name: str = "checkout", port: int = 8080) -> None:
     emu.create("services", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
                             "spec": {"selector": {"app": name}, "ports": [{"port": port}]}}, ns)

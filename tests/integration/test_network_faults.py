@@ -19,7 +19,7 @@ from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.models.spec import NetworkLatencyFault
 from chaos_operator.sandbox.emulator import EmulatorThread
 from chaos_operator.sandbox.replicas import ReplicaKeeper
-from tests.integration.conftest import experiment, replicas
+from tests.integration.conftest import experiment, replicas, status_of, wait_phase
 from tests.integration.harness import OperatorThread, wait_for
 
 pytestmark = pytest.mark.integration
@@ -143,14 +143,6 @@ def operator(cluster: EmulatorThread, resolver: StaticResolver) -> OperatorThrea
     return op
 
 
-def status_of(emu: EmulatorThread, name: str) -> dict[str, Any]:
-    obj = emu.get("chaosexperiments", NS, name)
-    return dict(obj.get("status") or {}) if obj else {}
-
-
-def wait_phase(emu: EmulatorThread, name: str, phases: tuple[str, ...], timeout: float = 40) -> dict[str, Any]:
-    return dict(wait_for(f"{name} in {phases}",
-                         lambda: (s := status_of(emu, name)).get("phase") in phases and s, timeout=timeout))
 
 
 def wait_injected(emu: EmulatorThread, name: str, count: int = 1) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.models.duration import parse_duration
 from chaos_operator.sandbox.emulator import EmulatorThread
 from chaos_operator.sandbox.replicas import ReplicaKeeper
-from tests.integration.conftest import experiment, make_pod, replicas
+from tests.integration.conftest import experiment, make_pod, replicas, status_of, wait_phase
 from tests.integration.harness import OperatorThread, ServiceThread, wait_for
 
 pytestmark = pytest.mark.integration
@@ -26,14 +26,6 @@ def keeper(cluster: EmulatorThread) -> Iterator[ReplicaKeeper]:
         yield keep
 
 
-def status_of(emu: EmulatorThread, name: str) -> dict[str, Any]:
-    obj = emu.get("chaosexperiments", NS, name)
-    return dict(obj.get("status") or {}) if obj else {}
-
-
-def wait_phase(emu: EmulatorThread, name: str, phases: tuple[str, ...], timeout: float = 40) -> dict[str, Any]:
-    return dict(wait_for(f"{name} in {phases}",
-                         lambda: (s := status_of(emu, name)).get("phase") in phases and s, timeout=timeout))
 
 
 def uids(emu: EmulatorThread, ns: str = NS, selector: str | None = None) -> set[str]:

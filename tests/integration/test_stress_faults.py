@@ -14,7 +14,7 @@ from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.sandbox.emulator import EmulatorThread
 from chaos_operator.sandbox.replicas import ReplicaKeeper
 from tests.integration import test_network_faults as net
-from tests.integration.conftest import experiment
+from tests.integration.conftest import experiment, status_of, wait_phase
 from tests.integration.harness import wait_for
 from tests.integration.test_network_faults import (
     LABELS,
@@ -23,10 +23,8 @@ from tests.integration.test_network_faults import (
     FakeKubelet,
     events,
     operator,
-    status_of,
     terminated,
     wait_injected,
-    wait_phase,
 )
 
 pytestmark = pytest.mark.integration
