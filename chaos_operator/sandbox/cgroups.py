@@ -96,28 +96,30 @@ def rmdir_tree(path: pathlib.Path) -> bool:
     return not path.exists()
 
 
+def _kill_and_remove(path: pathlib.Path) -> bool:
+    """One attempt: SIGKILL what is left in `path`, then remove it once empty."""
+    kill_all(path)
+    return not procs(path) and rmdir_tree(path)
+
+
 def remove_tree_sync(path: pathlib.Path, timeout: float = EMPTY_TIMEOUT_S) -> bool:
     """SIGKILL everything in `path`, wait (bounded) until it is empty, remove it. For the leftovers sweep."""
     deadline = time.monotonic() + timeout
-    while True:
-        kill_all(path)
-        if not procs(path) and rmdir_tree(path):
-            return True
+    while not _kill_and_remove(path):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.02)
+    return True
 
 
 async def remove_tree(path: pathlib.Path, timeout: float = EMPTY_TIMEOUT_S) -> bool:
     """`remove_tree_sync` for the sandbox's event loop."""
     deadline = time.monotonic() + timeout
-    while True:
-        kill_all(path)
-        if not procs(path) and rmdir_tree(path):
-            return True
+    while not _kill_and_remove(path):
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(0.02)
+    return True
 
 
 def run_roots(base: pathlib.Path | None = None) -> list[tuple[str, pathlib.Path]]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from chaos_operator.sandbox.node import DEMO_IMAGE
+from tests.integration import harness
 
 
 def deployment(ns: str, app: str, replicas: int, args: Sequence[str] = (), grace: int | None = None,
@@ -30,14 +30,8 @@ def deployment(ns: str, app: str, replicas: int, args: Sequence[str] = (), grace
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+    """The integration harness's bounded poll, with the sandbox tests' shorter defaults."""
+    return harness.wait_for(what, probe, timeout=timeout, every=every)
 
 
 def served_by(url: str, count: int) -> list[str]:
