@@ -13,12 +13,12 @@ $(PY):
 
 deps: $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test]' -e ./sandbox
 	@missing=""; for pair in $(APT_TOOLS); do command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 lint: deps
-	$(VENV)/bin/ruff check chaos_operator tests benchmarks
+	$(VENV)/bin/ruff check chaos_operator sandbox/chaos_sandbox tests benchmarks
 	$(VENV)/bin/mypy
 
 test: deps lint

@@ -51,14 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Dispatched before argparse: REMAINDER would not pass a leading --help through to them.
-    if argv and argv[0] == "demo":
-        from chaos_operator.sandbox.demo import main_demo
-
-        return main_demo(argv[1:])
-    if argv and argv[0] == "sandbox":
-        from chaos_operator.sandbox.background import main_sandbox
-
-        return main_sandbox(argv[1:])
+    if argv and argv[0] in ("demo", "sandbox"):
+        return _sandbox(argv[0], argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "validate":
         from chaos_operator.validation import validate_files
@@ -67,6 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         return _report(args)
     return _run(args)
+
+
+def _sandbox(command: str, rest: list[str]) -> int:
+    """The sandbox is a separate distribution (sandbox/), never part of the operator's wheel or image."""
+    try:
+        from chaos_sandbox.background import main_sandbox
+        from chaos_sandbox.demo import main_demo
+    except ImportError:
+        print(f"chaos-operator {command} needs the sandbox, a separate test and demo package: "
+              "pip install ./sandbox (from a checkout of the repository)", file=sys.stderr)
+        return 3
+    return main_demo(rest) if command == "demo" else main_sandbox(rest)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
+from chaos_sandbox.emulator import EmulatorThread, kube_client_config
 from kubernetes import client
-
-from chaos_operator.sandbox.emulator import EmulatorThread, kube_client_config
 
 CRD_PATH = pathlib.Path(__file__).parent.parent / "crds" / "chaosoperator.dev_chaosexperiments.yaml"
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from chaos_operator.sandbox import leftovers
-from chaos_operator.sandbox.cluster import Sandbox
-from chaos_operator.sandbox.operator_thread import OperatorThread
+from chaos_sandbox import leftovers
+from chaos_sandbox.cluster import Sandbox
+from chaos_sandbox.operator_thread import OperatorThread
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from chaos_sandbox import cgroups
+from chaos_sandbox.cluster import DEMO_DIR, Sandbox
 
 from chaos_operator.faults.manifests import HELPER_SELECTOR
 from chaos_operator.models.duration import parse_duration
-from chaos_operator.sandbox import cgroups
-from chaos_operator.sandbox.cluster import DEMO_DIR, Sandbox
 from tests.sandbox.system import agent_processes, commands_in, root_qdisc
 from tests.sandbox.workloads import wait_for
 

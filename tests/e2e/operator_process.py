@@ -8,8 +8,9 @@ import argparse
 import sys
 import time
 
+from chaos_sandbox.operator_thread import OperatorThread
+
 from chaos_operator.load.resolver import StaticResolver
-from chaos_operator.sandbox.operator_thread import OperatorThread
 
 
 def main() -> int:

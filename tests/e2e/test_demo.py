@@ -9,10 +9,9 @@ import sys
 import time
 
 import pytest
+from chaos_sandbox import leftovers
 
-from chaos_operator.sandbox import leftovers
-
-DEMO = [sys.executable, "-m", "chaos_operator.sandbox", "demo", "--start-delay", "0.5"]
+DEMO = [sys.executable, "-m", "chaos_sandbox", "demo", "--start-delay", "0.5"]
 
 
 def test_the_demo_runs_both_experiments_to_their_verdicts() -> None:

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from chaos_sandbox import leftovers
+from chaos_sandbox.cluster import Sandbox
+from chaos_sandbox.operator_thread import OperatorThread
 
-from chaos_operator.sandbox import leftovers
-from chaos_operator.sandbox.cluster import Sandbox
-from chaos_operator.sandbox.operator_thread import OperatorThread
 from tests.e2e.faults import QdiscWatch, assert_nothing_left, example, figures, finished, injected, latency, status
 from tests.sandbox.system import agent_processes, commands_in, netem_missing, root_qdisc, why_not
 from tests.sandbox.workloads import deployment, pretty, wait_for

@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 import pytest
+from chaos_sandbox.cluster import Sandbox
 
 from chaos_operator.models.duration import parse_duration
-from chaos_operator.sandbox.cluster import Sandbox
 from tests.sandbox.workloads import deployment, pretty, wait_for
 
 APP_ARGS = ["--latency-ms", "10", "--jitter-ms", "10"]

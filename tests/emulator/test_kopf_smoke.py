@@ -9,8 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import kopf
-
-from chaos_operator.sandbox.emulator import EmulatorThread
+from chaos_sandbox.emulator import EmulatorThread
 
 NS = "smoke"
 

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from chaos_operator.sandbox.emulator import EmulatorThread
+from chaos_sandbox.emulator import EmulatorThread
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 NS = "demo"

@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from chaos_sandbox.emulator import Emulator, EmulatorThread, ResourceType
+from chaos_sandbox.emulator_store import Obj
 from kubernetes import client
-
-from chaos_operator.sandbox.emulator import Emulator, EmulatorThread, ResourceType
-from chaos_operator.sandbox.emulator_store import Obj
 
 GROUP, VERSION, PLURAL = "chaosoperator.dev", "v1alpha1", "chaosexperiments"
 NS = "ns1"

@@ -6,9 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from chaos_sandbox.emulator import EmulatorThread
 from kubernetes import client
-
-from chaos_operator.sandbox.emulator import EmulatorThread
 
 NS = "shop"
 LABELS = {"app": "checkout"}

@@ -7,15 +7,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client
-
-from chaos_operator.sandbox.emulator import EmulatorThread
-from chaos_operator.sandbox.emulator_selectors import (
+from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.emulator_selectors import (
     Selector,
     SelectorError,
     parse_field_selector,
     parse_label_selector,
 )
+from kubernetes import client
 
 LABELS = {"app": "web", "tier": "front", "env": ""}
 

@@ -10,9 +10,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from chaos_sandbox.emulator import Emulator, EmulatorThread, kube_client_config
 from kubernetes import client, watch
-
-from chaos_operator.sandbox.emulator import Emulator, EmulatorThread, kube_client_config
 
 Watch: Any = watch.Watch  # kubernetes.watch is untyped
 GROUP, VERSION, PLURAL, NS = "chaosoperator.dev", "v1alpha1", "chaosexperiments", "ns1"

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
+from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.replicas import ReplicaKeeper
 
 from chaos_operator.load.resolver import StaticResolver
-from chaos_operator.sandbox.emulator import EmulatorThread
-from chaos_operator.sandbox.replicas import ReplicaKeeper
 from tests.integration.harness import ServiceThread, wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

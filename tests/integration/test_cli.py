@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from chaos_sandbox.emulator import EmulatorThread
 
-from chaos_operator.sandbox.emulator import EmulatorThread
 from tests.integration.conftest import experiment
 
 pytestmark = pytest.mark.integration

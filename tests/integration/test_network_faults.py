@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.replicas import ReplicaKeeper
 
 from chaos_operator.faults import manifests
 from chaos_operator.faults.manifests import HELPER_SELECTOR, ROLE_LABEL, TARGET_LABEL, Helper
 from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.models.spec import NetworkLatencyFault
-from chaos_operator.sandbox.emulator import EmulatorThread
-from chaos_operator.sandbox.replicas import ReplicaKeeper
 from tests.integration.conftest import experiment, replicas, status_of, wait_phase
 from tests.integration.harness import OperatorThread, wait_for
 

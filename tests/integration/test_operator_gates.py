@@ -6,9 +6,9 @@ import time
 from typing import Any
 
 import pytest
+from chaos_sandbox.emulator import EmulatorThread
 
 from chaos_operator.load.resolver import StaticResolver
-from chaos_operator.sandbox.emulator import EmulatorThread
 from tests.integration.conftest import experiment, make_pod, make_service
 from tests.integration.harness import OperatorThread, ServiceThread, wait_for
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.replicas import ReplicaKeeper
 
 from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.models.duration import parse_duration
-from chaos_operator.sandbox.emulator import EmulatorThread
-from chaos_operator.sandbox.replicas import ReplicaKeeper
 from tests.integration.conftest import experiment, make_pod, replicas, status_of, wait_phase
 from tests.integration.harness import OperatorThread, ServiceThread, wait_for
 

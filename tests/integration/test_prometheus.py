@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from chaos_sandbox.emulator import EmulatorThread
 
 from chaos_operator.load.resolver import StaticResolver
-from chaos_operator.sandbox.emulator import EmulatorThread
 from tests.integration.conftest import experiment, replicas
 from tests.integration.harness import OperatorThread, ServiceThread, wait_for
 from tests.integration.prom import PrometheusProcess, free_port

@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.replicas import ReplicaKeeper
 
 from chaos_operator.faults import manifests
 from chaos_operator.faults.manifests import TARGET_LABEL
 from chaos_operator.load.resolver import StaticResolver
-from chaos_operator.sandbox.emulator import EmulatorThread
-from chaos_operator.sandbox.replicas import ReplicaKeeper
 from tests.integration import test_network_faults as net
 from tests.integration.conftest import experiment, status_of, wait_phase
 from tests.integration.harness import wait_for

@@ -12,14 +12,14 @@ import urllib.request
 from typing import Any
 
 import pytest
+from chaos_sandbox import cgroups, leftovers
+from chaos_sandbox.agentpods import OPERATOR_IMAGE
+from chaos_sandbox.cluster import Sandbox
 
 from chaos_operator.agent import procfs
 from chaos_operator.faults import manifests
 from chaos_operator.faults.helper_status import view
 from chaos_operator.models.spec import CPUStressFault, NetworkBandwidthFault
-from chaos_operator.sandbox import cgroups, leftovers
-from chaos_operator.sandbox.agentpods import OPERATOR_IMAGE
-from chaos_operator.sandbox.cluster import Sandbox
 from tests.sandbox.system import commands_in, root_qdisc, why_not
 from tests.sandbox.workloads import deployment, wait_for
 
@@ -200,7 +200,7 @@ def test_the_sweep_removes_a_dead_runs_cgroups_and_whatever_runs_in_them() -> No
     dead = cgroups.RunCgroups(token, base)
     dead.open()
     container = dead.container("1f2e3d4c-0000-4000-8000-00000000000c")
-    proc = subprocess.Popen([sys.executable, "-m", "chaos_operator.sandbox.cgexec", str(container), "sleep", "60"])
+    proc = subprocess.Popen([sys.executable, "-m", "chaos_sandbox.cgexec", str(container), "sleep", "60"])
     try:
         wait_for("sleep in its cgroup", lambda: cgroups.procs(dead.root) == [proc.pid], 5)
         found = leftovers.scan(token)

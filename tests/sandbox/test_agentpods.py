@@ -9,10 +9,10 @@ import sys
 from typing import Any
 
 import pytest
+from chaos_sandbox.agentpods import OPERATOR_IMAGE, Refused, exit_code_of, plan, termination_message
 
 from chaos_operator.faults import manifests
 from chaos_operator.models.spec import CPUStressFault, NetworkBandwidthFault
-from chaos_operator.sandbox.agentpods import OPERATOR_IMAGE, Refused, exit_code_of, plan, termination_message
 
 UID = "1f2e3d4c-0000-4000-8000-00000000000a"
 FILES = pathlib.Path("/run/sandbox-test/agents/x")

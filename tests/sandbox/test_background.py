@@ -10,9 +10,9 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from chaos_sandbox import leftovers
+from chaos_sandbox.background import main_sandbox, read_state
 
-from chaos_operator.sandbox import leftovers
-from chaos_operator.sandbox.background import main_sandbox, read_state
 from tests.sandbox.workloads import wait_for
 
 

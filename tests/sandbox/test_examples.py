@@ -7,8 +7,8 @@ import pathlib
 
 import pytest
 import yaml
+from chaos_sandbox.cluster import DEMO_DIR
 
-from chaos_operator.sandbox.cluster import DEMO_DIR
 from chaos_operator.validation import validate_manifest
 
 EXPERIMENTS = sorted(path for path in DEMO_DIR.glob("*.yaml") if "ChaosExperiment" in path.read_text())

@@ -9,8 +9,8 @@ import subprocess
 from typing import Any
 
 import pytest
+from chaos_sandbox.cluster import DEMO_DIR, Sandbox
 
-from chaos_operator.sandbox.cluster import DEMO_DIR, Sandbox
 from tests.sandbox.workloads import wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")

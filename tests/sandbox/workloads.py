@@ -7,7 +7,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chaos_operator.sandbox.node import DEMO_IMAGE
+from chaos_sandbox.node import DEMO_IMAGE
+
 from tests.integration import harness
 
 

@@ -29,9 +29,9 @@ from kmock import (
 )
 from kmock._internal.rendering import Response  # kmock 0.8 re-exports it as kmock.Response, but not in __all__
 
-from chaos_operator.sandbox.emulator_discovery import api_resource_list, openapi_group_version, openapi_root
-from chaos_operator.sandbox.emulator_patching import JSON_PATCH, MERGE_PATCH
-from chaos_operator.sandbox.emulator_resources import (
+from chaos_sandbox.emulator_discovery import api_resource_list, openapi_group_version, openapi_root
+from chaos_sandbox.emulator_patching import JSON_PATCH, MERGE_PATCH
+from chaos_sandbox.emulator_resources import (
     CRD_GROUP,
     CRD_PLURAL,
     ResourceType,
@@ -40,8 +40,8 @@ from chaos_operator.sandbox.emulator_resources import (
     crd_resources,
     crd_status,
 )
-from chaos_operator.sandbox.emulator_selectors import Selector, SelectorError
-from chaos_operator.sandbox.emulator_store import Event, Obj, Store
+from chaos_sandbox.emulator_selectors import Selector, SelectorError
+from chaos_sandbox.emulator_store import Event, Obj, Store
 
 NAMESPACES_ALIAS = "/api/v1/namespaces//namespaces"
 

@@ -16,10 +16,10 @@ import signal
 import subprocess
 from dataclasses import dataclass, field
 
-from chaos_operator.sandbox import cgroups, runs
-from chaos_operator.sandbox.podnet import NET_BASE, PREFIX, NetError, ip_sync
+from chaos_sandbox import cgroups, runs
+from chaos_sandbox.podnet import NET_BASE, PREFIX, NetError, ip_sync
 
-APP_MODULE = "chaos_operator.sandbox.demo_app"
+APP_MODULE = "chaos_sandbox.demo_app"
 
 
 @dataclass

@@ -23,9 +23,9 @@ from typing import Any, TextIO
 import yaml
 
 from chaos_operator.report import render
-from chaos_operator.sandbox import leftovers
-from chaos_operator.sandbox.cluster import DEMO_DIR, Sandbox
-from chaos_operator.sandbox.operator_thread import OperatorThread
+from chaos_sandbox import leftovers
+from chaos_sandbox.cluster import DEMO_DIR, Sandbox
+from chaos_sandbox.operator_thread import OperatorThread
 
 EXPERIMENTS = ("web-kill-one.yaml", "solo-kill-only.yaml")
 DONE = ("Completed", "Failed", "Aborted")
@@ -73,7 +73,7 @@ def shielded() -> Iterator[None]:
 def _setup_logging(started: float, out: TextIO) -> None:
     handler = logging.StreamHandler(out)
     handler.setFormatter(_Elapsed(started))
-    node = logging.getLogger("chaos_operator.sandbox.node")
+    node = logging.getLogger("chaos_sandbox.node")
     node.setLevel(logging.INFO)
     node.addHandler(handler)
     node.propagate = False

@@ -21,13 +21,13 @@ import tempfile
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from chaos_operator.sandbox import agentpods
-from chaos_operator.sandbox.agentpods import AgentProcess, Plan, Refused
-from chaos_operator.sandbox.emulator_store import now_rfc3339
-from chaos_operator.sandbox.podstatus import Terminated
+from chaos_sandbox import agentpods
+from chaos_sandbox.agentpods import AgentProcess, Plan, Refused
+from chaos_sandbox.emulator_store import now_rfc3339
+from chaos_sandbox.podstatus import Terminated
 
 if TYPE_CHECKING:
-    from chaos_operator.sandbox.node import Node, Slot
+    from chaos_sandbox.node import Node, Slot
 
 log = logging.getLogger(__name__)
 FINAL_STATUS_S = 0.5  # the terminated status stays visible this long before a deleted pod's object goes

@@ -17,9 +17,9 @@ from typing import Any
 
 from kmock import KubernetesError
 
-from chaos_operator.sandbox.emulator_patching import MERGE_PATCH
-from chaos_operator.sandbox.emulator_server import Emulator
-from chaos_operator.sandbox.emulator_store import Obj
+from chaos_sandbox.emulator_patching import MERGE_PATCH
+from chaos_sandbox.emulator_server import Emulator
+from chaos_sandbox.emulator_store import Obj
 
 ANNOTATION = "sandbox.chaosoperator.dev/"
 PORT_ANNOTATION = ANNOTATION + "port"  # where a pod's process really listens (differs per pod on loopback)

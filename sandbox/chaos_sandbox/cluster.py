@@ -22,14 +22,14 @@ import yaml
 from kmock import KubernetesError
 
 from chaos_operator.crd import load_crd
-from chaos_operator.sandbox import cgroups
-from chaos_operator.sandbox.controllers import pod_ready, terminating
-from chaos_operator.sandbox.emulator import EmulatorThread
-from chaos_operator.sandbox.emulator_patching import MERGE_PATCH
-from chaos_operator.sandbox.emulator_store import Obj
-from chaos_operator.sandbox.node import Node
-from chaos_operator.sandbox.podnet import RunNet, netns_supported
-from chaos_operator.sandbox.proxy import SandboxResolver
+from chaos_sandbox import cgroups
+from chaos_sandbox.controllers import pod_ready, terminating
+from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.emulator_patching import MERGE_PATCH
+from chaos_sandbox.emulator_store import Obj
+from chaos_sandbox.node import Node
+from chaos_sandbox.podnet import RunNet, netns_supported
+from chaos_sandbox.proxy import SandboxResolver
 
 log = logging.getLogger(__name__)
 DEMO_DIR = pathlib.Path(__file__).resolve().parents[2] / "examples" / "demo"

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from chaos_operator.sandbox.podnet import PodNet
+from chaos_sandbox.podnet import PodNet
 
 START_TIMEOUT_S = 20.0
 KILL_WAIT_S = 5.0
@@ -56,7 +56,7 @@ def in_cgroup(cgroup: pathlib.Path | None, argv: list[str], cpus: frozenset[int]
     if cgroup is None:
         return argv
     pin = ["--cpus", ",".join(map(str, sorted(cpus)))] if cpus else []
-    return [sys.executable, "-m", "chaos_operator.sandbox.cgexec", *pin, str(cgroup), *argv]
+    return [sys.executable, "-m", "chaos_sandbox.cgexec", *pin, str(cgroup), *argv]
 
 
 async def stop_process(proc: asyncio.subprocess.Process | None, grace_s: float) -> str:
@@ -83,7 +83,7 @@ class PodProcess:
                  max_seconds: float, log_path: pathlib.Path | None = None,
                  cgroup: pathlib.Path | None = None, cpus: frozenset[int] | None = None) -> None:
         host = net.pod_ip if net else "127.0.0.1"
-        app = [sys.executable, "-m", "chaos_operator.sandbox.demo_app", *knobs, "--host", host,
+        app = [sys.executable, "-m", "chaos_sandbox.demo_app", *knobs, "--host", host,
                "--port", str(port if net else 0), "--pod", pod, "--run", token, "--max-seconds", f"{max_seconds:g}"]
         self.argv = in_cgroup(cgroup, ["ip", "netns", "exec", net.netns, *app] if net else app, cpus)
         self.log_path = log_path

@@ -1,11 +1,11 @@
-"""`python -m chaos_operator.sandbox demo|up|down|status|serve` (serve is what `up` runs in the background)."""
+"""`python -m chaos_sandbox demo|up|down|status|serve` (serve is what `up` runs in the background)."""
 
 from __future__ import annotations
 
 import sys
 
-from chaos_operator.sandbox.background import main_sandbox, serve
-from chaos_operator.sandbox.demo import main_demo
+from chaos_sandbox.background import main_sandbox, serve
+from chaos_sandbox.demo import main_demo
 
 
 def main(argv: list[str]) -> int:

@@ -13,16 +13,16 @@ import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from chaos_operator.sandbox import controllers as ctl
-from chaos_operator.sandbox.agentpods import Refused
-from chaos_operator.sandbox.demo_app import validate_knobs
-from chaos_operator.sandbox.emulator_store import now_rfc3339
-from chaos_operator.sandbox.kubelet import PodProcess, http_status
-from chaos_operator.sandbox.podnet import NetError, RouteRefused, check_route
-from chaos_operator.sandbox.podstatus import Container
+from chaos_sandbox import controllers as ctl
+from chaos_sandbox.agentpods import Refused
+from chaos_sandbox.demo_app import validate_knobs
+from chaos_sandbox.emulator_store import now_rfc3339
+from chaos_sandbox.kubelet import PodProcess, http_status
+from chaos_sandbox.podnet import NetError, RouteRefused, check_route
+from chaos_sandbox.podstatus import Container
 
 if TYPE_CHECKING:
-    from chaos_operator.sandbox.node import Node, Slot
+    from chaos_sandbox.node import Node, Slot
 
 log = logging.getLogger(__name__)
 PROBE_EVERY_S = 0.05  # until a pod is first Ready

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos_operator.sandbox.emulator_patching import PatchError, UnsupportedPatchType, apply_patch
-from chaos_operator.sandbox.emulator_resources import INITIAL_STATUS, ResourceType, api_error
-from chaos_operator.sandbox.emulator_selectors import Selector
+from chaos_sandbox.emulator_patching import PatchError, UnsupportedPatchType, apply_patch
+from chaos_sandbox.emulator_resources import INITIAL_STATUS, ResourceType, api_error
+from chaos_sandbox.emulator_selectors import Selector
 
 Obj = dict[str, Any]
 ObjKey = tuple[str, str, str, str]  # group, plural, namespace ('' when cluster-scoped), name

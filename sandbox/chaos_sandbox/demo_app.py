@@ -1,4 +1,4 @@
-"""The demo service behind each sandbox Pod: one real process per pod (`python -m chaos_operator.sandbox.demo_app`).
+"""The demo service behind each sandbox Pod: one real process per pod (`python -m chaos_sandbox.demo_app`).
 
 Knobs a pod spec may set in its container `args` (see `knob_parser`): base latency and jitter, CPU work
 per request, the fraction of requests answered 500, and whether SIGTERM is ignored. The sandbox adds the

@@ -21,18 +21,18 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos_operator.sandbox import controllers as ctl
-from chaos_operator.sandbox.agent_kubelet import FINAL_STATUS_S, AgentKubelet
-from chaos_operator.sandbox.agentpods import OPERATOR_IMAGE, AgentProcess, Plan, Refused
-from chaos_operator.sandbox.cgroups import RunCgroups
-from chaos_operator.sandbox.demo_kubelet import DemoKubelet
-from chaos_operator.sandbox.emulator_resources import ResourceType
-from chaos_operator.sandbox.emulator_server import Emulator
-from chaos_operator.sandbox.emulator_store import Event, Obj, now_rfc3339
-from chaos_operator.sandbox.kubelet import PodProcess
-from chaos_operator.sandbox.podnet import PodNet, RouteRefused, RunNet
-from chaos_operator.sandbox.podstatus import Container, Terminated, pod_status
-from chaos_operator.sandbox.proxy import Backend, SandboxResolver, ServiceKey, ServiceProxy
+from chaos_sandbox import controllers as ctl
+from chaos_sandbox.agent_kubelet import FINAL_STATUS_S, AgentKubelet
+from chaos_sandbox.agentpods import OPERATOR_IMAGE, AgentProcess, Plan, Refused
+from chaos_sandbox.cgroups import RunCgroups
+from chaos_sandbox.demo_kubelet import DemoKubelet
+from chaos_sandbox.emulator_resources import ResourceType
+from chaos_sandbox.emulator_server import Emulator
+from chaos_sandbox.emulator_store import Event, Obj, now_rfc3339
+from chaos_sandbox.kubelet import PodProcess
+from chaos_sandbox.podnet import PodNet, RouteRefused, RunNet
+from chaos_sandbox.podstatus import Container, Terminated, pod_status
+from chaos_sandbox.proxy import Backend, SandboxResolver, ServiceKey, ServiceProxy
 
 log = logging.getLogger(__name__)
 DEMO_IMAGE = "chaos-operator/demo-app"

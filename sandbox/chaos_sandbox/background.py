@@ -1,6 +1,6 @@
 """`chaos-operator sandbox up|down|status`: the sandbox as a background process to point kubectl at.
 
-`up` starts `python -m chaos_operator.sandbox serve` detached, with a private state directory holding
+`up` starts `python -m chaos_sandbox serve` detached, with a private state directory holding
 `state.json` (pid, url, mode), `kubeconfig`, `serve.log` and the pods' logs; that process runs the
 sandbox, the demo workloads and the real operator until `down` (SIGTERM), or for at most `--hours`.
 `down` stops it, removes what any crashed run left behind, and checks that nothing of ours is left.
@@ -21,9 +21,9 @@ import time
 import urllib.request
 from typing import Any
 
-from chaos_operator.sandbox import leftovers, runs
-from chaos_operator.sandbox.cluster import Sandbox
-from chaos_operator.sandbox.operator_thread import OperatorThread
+from chaos_sandbox import leftovers, runs
+from chaos_sandbox.cluster import Sandbox
+from chaos_sandbox.operator_thread import OperatorThread
 
 UP_TIMEOUT_S = 60.0
 DOWN_TIMEOUT_S = 30.0
@@ -52,7 +52,7 @@ def read_state(state_dir: pathlib.Path) -> dict[str, Any] | None:
 
 # ---- the background process ----
 def serve(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m chaos_operator.sandbox serve")
+    p = argparse.ArgumentParser(prog="python -m chaos_sandbox serve")
     p.add_argument("--state-dir", type=pathlib.Path, required=True)
     p.add_argument("--network", choices=["auto", "netns", "loopback"], default="auto")
     p.add_argument("--hours", type=float, default=8.0, help="stop by itself after this long")
@@ -107,7 +107,7 @@ def up(state_dir: pathlib.Path, network: str) -> int:
     if state is None:
         _private_state_dir(state_dir)
         (state_dir / "state.json").unlink(missing_ok=True)
-        argv = [sys.executable, "-m", "chaos_operator.sandbox", "serve", "--state-dir", str(state_dir),
+        argv = [sys.executable, "-m", "chaos_sandbox", "serve", "--state-dir", str(state_dir),
                 "--network", network]
         with (state_dir / "serve.log").open("ab") as logfile:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT,

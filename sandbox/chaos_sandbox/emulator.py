@@ -19,12 +19,12 @@ import yaml
 from kmock import KubernetesError
 from kubernetes import client
 
-from chaos_operator.sandbox.emulator_patching import MERGE_PATCH
-from chaos_operator.sandbox.emulator_resources import ResourceType
-from chaos_operator.sandbox.emulator_selectors import Selector
-from chaos_operator.sandbox.emulator_server import Emulator
-from chaos_operator.sandbox.emulator_store import Obj
-from chaos_operator.sandbox.replicas import ReplicaKeeper
+from chaos_sandbox.emulator_patching import MERGE_PATCH
+from chaos_sandbox.emulator_resources import ResourceType
+from chaos_sandbox.emulator_selectors import Selector
+from chaos_sandbox.emulator_server import Emulator
+from chaos_sandbox.emulator_store import Obj
+from chaos_sandbox.replicas import ReplicaKeeper
 
 __all__ = ["Emulator", "EmulatorThread", "ReplicaKeeper", "ResourceType", "kube_client_config"]
 

@@ -23,7 +23,7 @@ import string
 import subprocess
 from dataclasses import dataclass, field
 
-from chaos_operator.sandbox import runs
+from chaos_sandbox import runs
 
 PREFIX = "csbx"
 NET_BASE = ipaddress.ip_network("10.213.0.0/16")

@@ -13,11 +13,11 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from chaos_operator.sandbox.emulator_patching import MERGE_PATCH
-from chaos_operator.sandbox.emulator_resources import ResourceType
-from chaos_operator.sandbox.emulator_selectors import Selector, parse_label_selector
-from chaos_operator.sandbox.emulator_server import Emulator
-from chaos_operator.sandbox.emulator_store import Obj, now_rfc3339
+from chaos_sandbox.emulator_patching import MERGE_PATCH
+from chaos_sandbox.emulator_resources import ResourceType
+from chaos_sandbox.emulator_selectors import Selector, parse_label_selector
+from chaos_sandbox.emulator_server import Emulator
+from chaos_sandbox.emulator_store import Obj, now_rfc3339
 
 
 class ReplicaKeeper:
