@@ -8,7 +8,8 @@ pod fail its readiness probe), `/metrics` (Prometheus text format), anything els
 two of its paths add work for the network and CPU faults to show: `/bytes?n=N` answers N bytes (a large
 response, slowed by a bandwidth limit), `/cpu?ms=N` burns N ms of CPU in the request (slowed by CPU stress).
 
-On start it prints one JSON line, `{"listening": "HOST:PORT"}`, so the sandbox learns an ephemeral port.
+On start it prints one JSON line, `{"listening": "HOST:PORT"}`, so the sandbox learns an ephemeral port; it
+prints it only once its signal handling is in place, so a signal sent after that line meets the app's handlers.
 It exits on SIGTERM/SIGINT after finishing in-flight requests, when its parent (the sandbox) is gone,
 and after `--max-seconds` in any case: a crashed sandbox never leaves it running.
 """
@@ -174,22 +175,24 @@ async def serve(opts: argparse.Namespace) -> None:
     app = DemoApp(opts)
     server = web.Application()
     server.router.add_route("*", "/{tail:.*}", app.handle)
-    runner = web.AppRunner(server, access_log=None, shutdown_timeout=opts.shutdown_timeout)
-    await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     parent = os.getppid()
+    # Signal dispositions first: the "listening" line below is the app's word that it is started, and a
+    # signal sent after it must meet them (a SIGTERM before them would kill even an --ignore-sigterm app).
+    if opts.ignore_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    else:
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, app.toggle_ready)
+    runner = web.AppRunner(server, access_log=None, shutdown_timeout=opts.shutdown_timeout)
+    await runner.setup()
     try:
         site = web.TCPSite(runner, opts.host, opts.port)
         await site.start()
         host, port = runner.addresses[0][:2]
         print(json.dumps({"listening": f"{host}:{port}"}), flush=True)
-        if opts.ignore_sigterm:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        else:
-            loop.add_signal_handler(signal.SIGTERM, stop.set)
-        loop.add_signal_handler(signal.SIGINT, stop.set)
-        loop.add_signal_handler(signal.SIGUSR1, app.toggle_ready)
         deadline = loop.time() + opts.max_seconds
         while not stop.is_set() and loop.time() < deadline and os.getppid() == parent:
             try:

@@ -99,7 +99,9 @@ class PodProcess:
         return self.proc is not None and self.proc.returncode is None
 
     async def start(self) -> tuple[str, int]:
-        """Spawn the process and wait for it to report its address."""
+        """Spawn the process and wait for it to report its address. demo_app reports it only once its signal
+        handling is in place, so the grace period of a pod that got this far is the app's to honour or ignore
+        (a pod deleted while still starting gets SIGTERM wherever it is, as from a real kubelet)."""
         log = self.log_path.open("ab") if self.log_path else None
         try:
             self.proc = await asyncio.create_subprocess_exec(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pathlib
@@ -90,6 +91,50 @@ def test_sigterm_stops_it_and_ignore_sigterm_does_not(app_factory: type[App]) ->
     assert polite.proc.wait(5) == 0
     time.sleep(0.5)
     assert stubborn.proc.poll() is None and stubborn.get()[0] == 200
+
+
+def sigterm_disposition(pid: int) -> str:
+    """"ignored", "caught" or "default": what SIGTERM does to the process now (from /proc/PID/status)."""
+    fields = dict(line.split(":\t", 1) for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines())
+    bit = 1 << (signal.SIGTERM - 1)
+    if int(fields["SigIgn"], 16) & bit:
+        return "ignored"
+    return "caught" if int(fields["SigCgt"], 16) & bit else "default"
+
+
+def full_pipe() -> tuple[int, int, int]:
+    """A pipe whose buffer is already full: (read end, write end, bytes in it). A writer blocks at once."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    filled = 0
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            filled += os.write(write_fd, b"\0" * 4096)
+    os.set_blocking(write_fd, True)
+    return read_fd, write_fd, filled
+
+
+@pytest.mark.parametrize(("args", "disposition"), [((), "caught"), (("--ignore-sigterm",), "ignored")])
+def test_its_signal_handling_is_in_place_before_it_says_it_listens(args: tuple[str, ...], disposition: str) -> None:
+    # The app's stdout is a full pipe, so it blocks writing its "listening" line, for as long as we like: its
+    # SIGTERM disposition must already be set then (it was set just after that line once, and a SIGTERM sent
+    # as soon as the line was read killed even an --ignore-sigterm app on a busy machine).
+    read_fd, write_fd, filled = full_pipe()
+    proc = subprocess.Popen([*APP, *args], stdout=write_fd)
+    os.close(write_fd)
+    try:
+        wait_for(f"SIGTERM {disposition}", lambda: sigterm_disposition(proc.pid) == disposition, 30)
+        with os.fdopen(read_fd, "rb") as out:
+            assert len(out.read(filled)) == filled
+            assert json.loads(out.readline())["listening"].startswith("127.0.0.1:")
+            proc.send_signal(signal.SIGTERM)
+            if disposition == "caught":
+                assert proc.wait(5) == 0
+            else:
+                assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait(5)
 
 
 def test_it_exits_when_its_parent_dies() -> None:
