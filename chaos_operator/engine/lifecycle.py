@@ -23,12 +23,6 @@ class Decision:
     why: str
 
 
-def next_phase(phase: str) -> str:
-    if phase in TERMINAL_PHASES:
-        raise ValueError(f"{phase} is terminal")
-    return ORDER[ORDER.index(phase) + 1]
-
-
 def can_move(current: str, new: str) -> bool:
     """Forward along ORDER, or to Aborted/Failed from any non-terminal phase."""
     if current in TERMINAL_PHASES:

@@ -1,4 +1,5 @@
-"""The real operator (kopf, our handlers) on its own thread and event loop, pointed at a sandbox.
+"""The real operator (kopf, our handlers) on its own thread and event loop, pointed at an API server: the
+sandbox's, or the test emulator's. The one way the demo, the sandbox and the tests run it in-process.
 
 Its helper and stress pods name the sandbox's operator image, which the sandbox's node runs for real."""
 
@@ -15,9 +16,10 @@ from chaos_sandbox.agentpods import OPERATOR_IMAGE
 
 class OperatorThread:
     def __init__(self, server: str, resolver: ServiceResolver, *, operator_namespace: str = "chaos-system",
-                 poll_s: float = 0.25, ready_timeout: float = 30.0, image: str = OPERATOR_IMAGE) -> None:
+                 allowed: frozenset[str] | None = None, poll_s: float = 0.2, ready_timeout: float = 30.0,
+                 image: str = OPERATOR_IMAGE) -> None:
         self.config = OperatorConfig(server=server, resolver=resolver, operator_namespace=operator_namespace,
-                                     poll_s=poll_s, image=image)
+                                     allowed_namespaces=allowed, poll_s=poll_s, image=image)
         self.ready_timeout = ready_timeout
         self.error: BaseException | None = None
         self._stop = threading.Event()
@@ -36,7 +38,7 @@ class OperatorThread:
             self.stop()
             raise RuntimeError(f"the operator did not become ready: {self.error!r}")
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 60.0) -> None:
         """Ask kopf to stop (it ends its daemons, which recover live faults) and wait for the thread."""
         self._stop.set()
         if self._thread.is_alive():
@@ -54,4 +56,7 @@ class OperatorThread:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        """Stops it; a crash of the operator fails the `with` block (a test) unless that failed already."""
         self.stop()
+        if exc is None and self.crashed:
+            raise RuntimeError(f"the operator crashed: {self.error!r}") from self.error

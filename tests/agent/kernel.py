@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,16 +35,6 @@ def run(argv: list[str], timeout: float = 10, check: bool = True) -> subprocess.
     if check and result.returncode != 0:
         raise RuntimeError(f"{argv}: {result.stderr.strip()}")
     return result
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.01) -> float:
-    """Seconds until `predicate` held; AssertionError after `timeout`."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-    return time.monotonic() - start
 
 
 @dataclass

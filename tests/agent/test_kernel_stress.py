@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.agent.kernel import Cgroup, Procs, finish, own_memory_cgroup, processes, stop, wait_until
+from tests.agent.kernel import Cgroup, Procs, finish, own_memory_cgroup, processes, stop
+from tests.waits import wait_for
 
 # Moves itself into a cgroup, then becomes the agent: no shell string, no race with stress-ng's start.
 ENTER_CGROUP = "import os, sys; open(sys.argv[1], 'w').write(str(os.getpid())); os.execv(sys.argv[2], sys.argv[2:])"
@@ -40,7 +41,7 @@ def test_stress_runs_is_visible_and_gone_after_deadline(procs: Procs, tmp_path: 
     log = tmp_path / "termination-log"
     agent = procs.agent("stress", "--cpu", "1", "--cpu-load", "20", "--vm", "1", "--vm-bytes", "16M",
                         "--duration", "2", "--termination-log", str(log))
-    wait_until(lambda: len(stress_tree(agent.pid)) >= 3, 10, interval=0.05)
+    wait_for("stress-ng and its workers", lambda: len(stress_tree(agent.pid)) >= 3, 10)
     seen = stress_tree(agent.pid)
     code, report, err = finish(agent, 30)
     print(f"\n[agent figures] stress-ng tree while running: {sorted(seen.values())}; workers {report['workers']}")
@@ -56,7 +57,7 @@ def test_stress_runs_is_visible_and_gone_after_deadline(procs: Procs, tmp_path: 
 
 def test_sigterm_stops_stress_early(procs: Procs) -> None:
     agent = procs.agent("stress", "--cpu", "2", "--cpu-load", "30", "--duration", "60")
-    wait_until(lambda: len(stress_tree(agent.pid)) >= 3, 10, interval=0.05)
+    wait_for("stress-ng and its workers", lambda: len(stress_tree(agent.pid)) >= 3, 10)
     seen = stress_tree(agent.pid)
     time.sleep(0.5)
     sent = stop(agent, signal.SIGTERM)

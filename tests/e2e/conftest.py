@@ -1,4 +1,5 @@
-"""One sandbox and one real operator for the end-to-end tests (each test uses its own namespace)."""
+"""One sandbox per test module (each test uses its own namespace) and the real operator per test; after the
+sandbox stops, nothing of its run may be left."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from chaos_sandbox.operator_thread import OperatorThread
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(start_delay=0.5, max_seconds=600) as sb:
-        with OperatorThread(sb.url, sb.resolver, poll_s=0.2) as operator:
-            yield sb
-        assert not operator.crashed, operator.error
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with Sandbox(start_delay=0.5, max_seconds=600, work_dir=tmp_path_factory.mktemp("e2e")) as sb:
+        yield sb
     left = leftovers.scan(sb.token)
     assert left.empty, left.describe()
+
+
+@pytest.fixture
+def operator(box: Sandbox) -> Iterator[OperatorThread]:
+    with OperatorThread(box.url, box.resolver) as op:
+        yield op

@@ -19,9 +19,7 @@ from chaos_sandbox.cluster import DEMO_DIR, Sandbox
 from chaos_operator.faults.manifests import HELPER_SELECTOR
 from chaos_operator.models.duration import parse_duration
 from tests.sandbox.system import agent_processes, commands_in, root_qdisc
-from tests.sandbox.workloads import wait_for
-
-DONE = ("Completed", "Failed", "Aborted")
+from tests.waits import status_of, wait_for
 
 
 def example(name: str, ns: str, app: str, **spec: Any) -> dict[str, Any]:
@@ -34,18 +32,8 @@ def example(name: str, ns: str, app: str, **spec: Any) -> dict[str, Any]:
     return dict(doc)
 
 
-def status(box: Sandbox, ns: str, name: str) -> dict[str, Any]:
-    obj = box.emu.get("chaosexperiments", ns, name) or {}
-    return dict(obj.get("status") or {})
-
-
-def finished(box: Sandbox, ns: str, name: str, timeout: float = 40) -> dict[str, Any]:
-    return dict(wait_for(f"{name} to finish", lambda: (s := status(box, ns, name)).get("phase") in DONE and s,
-                         timeout, every=0.1))
-
-
 def injected(box: Sandbox, ns: str, name: str, count: int = 1, timeout: float = 30) -> list[dict[str, Any]]:
-    return list(wait_for(f"{count} injected", lambda: len(r := [i for i in status(box, ns, name).get(
+    return list(wait_for(f"{count} injected", lambda: len(r := [i for i in status_of(box.emu, name, ns).get(
         "injections", []) if i["state"] == "Injected"]) >= count and r, timeout, every=0.1))
 
 

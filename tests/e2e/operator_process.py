@@ -10,7 +10,7 @@ import time
 
 from chaos_sandbox.operator_thread import OperatorThread
 
-from chaos_operator.load.resolver import StaticResolver
+from tests.integration.harness import StaticResolver
 
 
 def main() -> int:
@@ -24,7 +24,7 @@ def main() -> int:
         key, _, url = item.partition("=")
         ns, name, port = key.split("/")
         mapping[(ns, name, int(port))] = [url]
-    operator = OperatorThread(args.server, StaticResolver(mapping), poll_s=0.2)
+    operator = OperatorThread(args.server, StaticResolver(mapping))
     operator.start()
     print("ready", flush=True)
     time.sleep(args.max_seconds)

@@ -12,38 +12,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from chaos_sandbox import leftovers
 from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.operator_thread import OperatorThread
 
-from tests.e2e.faults import QdiscWatch, assert_nothing_left, example, figures, finished, injected, latency, status
+from tests.e2e.faults import QdiscWatch, assert_nothing_left, example, figures, injected, latency
 from tests.sandbox.system import agent_processes, commands_in, netem_missing, root_qdisc, why_not
-from tests.sandbox.workloads import deployment, pretty, wait_for
+from tests.sandbox.workloads import deployment, pretty
+from tests.waits import status_of, wait_for, wait_phase
 
 REASON = why_not()
 pytestmark = [pytest.mark.skipif(REASON is not None, reason=REASON or ""), pytest.mark.timeout(90)]
 PHASES = {"baseline": "3s", "chaos": "6s", "recovery": "3s"}
 BANDWIDTH_PHASES = {"baseline": "6s", "chaos": "6s", "recovery": "4s"}  # 20 req/s: 100 in the baseline at least
 LONG = {"baseline": "3s", "chaos": "60s", "recovery": "2s"}
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with Sandbox(start_delay=0.3, max_seconds=600, work_dir=tmp_path_factory.mktemp("faults")) as sb:
-        yield sb
-    left = leftovers.scan(sb.token)
-    assert left.empty, left.describe()
-
-
-@pytest.fixture
-def operator(box: Sandbox) -> Iterator[OperatorThread]:
-    with OperatorThread(box.url, box.resolver, poll_s=0.2) as op:
-        yield op
-    assert not op.crashed, op.error
 
 
 @pytest.fixture
@@ -84,7 +68,7 @@ def test_bandwidth_limit_slows_large_responses_only_while_it_holds(box: Sandbox,
         box.apply([example("web-bandwidth.yaml", ns, "bulk", phases=BANDWIDTH_PHASES)])
         (record,) = injected(box, ns, "web-bandwidth")
         assert root_qdisc(pod["netns"]).startswith("tbf c4a0:")
-        st = finished(box, ns, "web-bandwidth")
+        st = wait_phase(box.emu, "web-bandwidth", ns=ns)
     base, chaos, recovery = (latency(st, p, "p50") for p in ("baseline", "chaos", "recovery"))
     print(f"\nNetworkBandwidth 8mbit, GET /bytes?n=40000 at 20/s:\n{figures(st)}\n"
           f"tbf held from +{watch.applied:.2f}s to +{watch.removed:.2f}s of the run; the qdisc was gone "
@@ -111,7 +95,7 @@ def test_cpu_stress_raises_the_latency_of_a_cpu_bound_pod(box: Sandbox, operator
     injected(box, ns, "solo-cpu-stress")
     assert box.cgroups is not None
     workers = wait_for("stress-ng and its 2 workers", lambda: stress_ng(box) >= 3, 5)
-    st = finished(box, ns, "solo-cpu-stress")
+    st = wait_phase(box.emu, "solo-cpu-stress", ns=ns)
     base, chaos, recovery = (latency(st, p) for p in ("baseline", "chaos", "recovery"))
     print(f"\nCPUStress 2 workers at 100 %, GET /cpu?ms=10 at 40/s:\n{figures(st)}")
     assert st["phase"] == "Completed", pretty(st)
@@ -136,7 +120,7 @@ def test_abort_mid_chaos_leaves_nothing_behind(fault: str, box: Sandbox, operato
         assert stress_ng(box) >= 1
     started = time.monotonic()
     box.emu.patch("chaosexperiments", ns, name, {"spec": {"abort": True}})
-    st = finished(box, ns, name, 20)
+    st = wait_phase(box.emu, name, timeout=20, ns=ns)
     assert (st["phase"], st["reason"]) == ("Aborted", "Aborted"), pretty(st)
     assert time.monotonic() - started < 15
     assert all(r["state"] == "Recovered" for r in st["injections"]), pretty(st["injections"])
@@ -160,9 +144,9 @@ def test_an_operator_killed_mid_chaos_is_recovered_by_the_next_one(box: Sandbox)
     time.sleep(1.0)
     # What a crash leaves: the helper still holds the fault, the record says Injected.
     assert root_qdisc(pod["netns"]).startswith("tbf") and agent_processes({pod["uid"]})
-    assert [r["state"] for r in status(box, ns, "web-bandwidth")["injections"]] == ["Injected"]
-    with OperatorThread(box.url, box.resolver, poll_s=0.2) as operator:
-        st = finished(box, ns, "web-bandwidth", 30)
+    assert [r["state"] for r in status_of(box.emu, "web-bandwidth", ns)["injections"]] == ["Injected"]
+    with OperatorThread(box.url, box.resolver) as operator:
+        st = wait_phase(box.emu, "web-bandwidth", timeout=30, ns=ns)
     assert not operator.crashed, operator.error
     assert (st["phase"], st["verdict"], st["reason"]) == ("Completed", "Inconclusive", "OperatorRestarted"), pretty(st)
     assert [r["state"] for r in st["injections"]] == ["Recovered"], pretty(st["injections"])
@@ -179,7 +163,7 @@ def test_network_latency_adds_its_delay(netem: None, box: Sandbox, operator: Ope
     doc["spec"]["load"]["path"] = "/"
     box.apply([doc])
     injected(box, ns, "latency")
-    st = finished(box, ns, "latency")
+    st = wait_phase(box.emu, "latency", ns=ns)
     print(f"\nNetworkLatency 100ms:\n{figures(st)}")
     assert st["phase"] == "Completed", pretty(st)
     # Delay on the pod's egress: each answer is 100 ms late (±10 %) once the fault holds.

@@ -10,8 +10,10 @@ import pytest
 from chaos_sandbox.cluster import Sandbox
 
 from chaos_operator.models.duration import parse_duration
-from tests.sandbox.workloads import deployment, pretty, wait_for
+from tests.sandbox.workloads import deployment, pretty
+from tests.waits import status_of, wait_for, wait_phase
 
+pytestmark = pytest.mark.usefixtures("operator")  # the real operator runs during each test
 APP_ARGS = ["--latency-ms", "10", "--jitter-ms", "10"]
 SPEC: dict[str, Any] = {
     "target": {"selector": {"matchLabels": {"app": "checkout"}}, "mode": "fixed", "value": 1},
@@ -21,33 +23,22 @@ SPEC: dict[str, Any] = {
     "phases": {"baseline": "3s", "chaos": "5s", "recovery": "3s"},
     "slos": {"maxErrorRate": 0.05, "maxLatencyP95": "500ms", "recoveryWithin": "4s"},
 }
-DONE = ("Completed", "Failed", "Aborted")
 
 
-def start(sandbox: Sandbox, ns: str, replicas: int, **spec: Any) -> None:
-    sandbox.apply(deployment(ns, "checkout", replicas, args=APP_ARGS))
-    sandbox.wait_ready(ns, "checkout", replicas)
+def start(box: Sandbox, ns: str, replicas: int, **spec: Any) -> None:
+    box.apply(deployment(ns, "checkout", replicas, args=APP_ARGS))
+    box.wait_ready(ns, "checkout", replicas)
     body = copy.deepcopy(SPEC)
     body.update(spec)
-    sandbox.apply([{"apiVersion": "chaosoperator.dev/v1alpha1", "kind": "ChaosExperiment",
+    box.apply([{"apiVersion": "chaosoperator.dev/v1alpha1", "kind": "ChaosExperiment",
                     "metadata": {"name": "kill", "namespace": ns}, "spec": body}])
 
 
-def status(sandbox: Sandbox, ns: str) -> dict[str, Any]:
-    obj = sandbox.emu.get("chaosexperiments", ns, "kill") or {}
-    return dict(obj.get("status") or {})
-
-
-def finished(sandbox: Sandbox, ns: str, timeout: float = 40) -> dict[str, Any]:
-    return dict(wait_for("the experiment to finish", lambda: (s := status(sandbox, ns)).get("phase") in DONE and s,
-                         timeout))
-
-
-def test_killing_one_of_three_replicas_costs_errors_only_in_the_chaos_window(sandbox: Sandbox) -> None:
+def test_killing_one_of_three_replicas_costs_errors_only_in_the_chaos_window(box: Sandbox) -> None:
     ns = "e2e-one"
-    start(sandbox, ns, 3)
-    before = {p["metadata"]["uid"] for p in sandbox.pods(ns, "checkout")}
-    st = finished(sandbox, ns)
+    start(box, ns, 3)
+    before = {p["metadata"]["uid"] for p in box.pods(ns, "checkout")}
+    st = wait_phase(box.emu, "kill", ns=ns)
     assert (st["phase"], st["verdict"], st["reason"]) == ("Completed", "Passed", "SLOsHeld"), pretty(st)
     phases = st["phases"]
     for name, seconds in (("baseline", 3), ("chaos", 5), ("recovery", 3)):
@@ -57,17 +48,17 @@ def test_killing_one_of_three_replicas_costs_errors_only_in_the_chaos_window(san
     # The replacement needs the 0.5 s start delay plus its process start before it is Ready.
     assert 0.5 <= parse_duration(st["recoveryTime"]) < 4
     killed = st["injections"][0]["uid"]
-    after = sandbox.wait_ready(ns, "checkout", 3)
+    after = box.wait_ready(ns, "checkout", 3)
     assert killed in before and killed not in {p["metadata"]["uid"] for p in after}
     assert all(c["passed"] for c in st["checks"]) and {"maxErrorRate", "recoveryWithin"} <= {
         c["name"] for c in st["checks"]}
 
 
-def test_killing_the_only_replica_fails_on_max_error_rate(sandbox: Sandbox) -> None:
+def test_killing_the_only_replica_fails_on_max_error_rate(box: Sandbox) -> None:
     ns = "e2e-solo"
-    start(sandbox, ns, 1, target={"selector": {"matchLabels": {"app": "checkout"}}, "mode": "one"},
+    start(box, ns, 1, target={"selector": {"matchLabels": {"app": "checkout"}}, "mode": "one"},
           slos={"maxErrorRate": 0.01, "maxLatencyP95": "500ms"})
-    st = finished(sandbox, ns)
+    st = wait_phase(box.emu, "kill", ns=ns)
     assert (st["phase"], st["verdict"], st["reason"]) == ("Completed", "Failed", "SLOsViolated"), pretty(st)
     chaos = st["phases"]["chaos"]
     # Real connection failures: nothing answers between the kill and the replacement's readiness.
@@ -76,23 +67,23 @@ def test_killing_the_only_replica_fails_on_max_error_rate(sandbox: Sandbox) -> N
     failed = [c for c in st["checks"] if not c["passed"]]
     assert [(c["name"], c["phase"]) for c in failed] == [("maxErrorRate", "chaos")], pretty(st["checks"])
     assert float(failed[0]["observed"]) > 0.01
-    sandbox.wait_ready(ns, "checkout", 1)
+    box.wait_ready(ns, "checkout", 1)
 
 
-def test_abort_mid_chaos_leaves_the_workload_whole(sandbox: Sandbox) -> None:
+def test_abort_mid_chaos_leaves_the_workload_whole(box: Sandbox) -> None:
     ns = "e2e-abort"
-    start(sandbox, ns, 3, fault={"kind": "PodKill", "gracePeriodSeconds": 0, "interval": "1s"},
+    start(box, ns, 3, fault={"kind": "PodKill", "gracePeriodSeconds": 0, "interval": "1s"},
           phases={"baseline": "2s", "chaos": "60s", "recovery": "2s"})
-    wait_for("two kills", lambda: len(status(sandbox, ns).get("injections", [])) >= 2, 20)
+    wait_for("two kills", lambda: len(status_of(box.emu, "kill", ns).get("injections", [])) >= 2, 20)
     started = time.monotonic()
-    sandbox.emu.patch("chaosexperiments", ns, "kill", {"spec": {"abort": True}})
-    st = finished(sandbox, ns, 20)
+    box.emu.patch("chaosexperiments", ns, "kill", {"spec": {"abort": True}})
+    st = wait_phase(box.emu, "kill", timeout=20, ns=ns)
     assert (st["phase"], st["reason"]) == ("Aborted", "Aborted"), pretty(st)
     assert time.monotonic() - started < 15
     assert all(r["state"] == "Recovered" for r in st["injections"])
     killed = {r["uid"] for r in st["injections"]}
-    pods = sandbox.wait_ready(ns, "checkout", 3, timeout=10)
+    pods = box.wait_ready(ns, "checkout", 3, timeout=10)
     assert not killed & {p["metadata"]["uid"] for p in pods}
     time.sleep(1.5)  # no further kill after the abort
-    assert len(status(sandbox, ns)["injections"]) == len(killed)
-    assert len(sandbox.pods(ns, "checkout", ready_only=True)) == 3
+    assert len(status_of(box.emu, "kill", ns)["injections"]) == len(killed)
+    assert len(box.pods(ns, "checkout", ready_only=True)) == 3

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import kopf
 from chaos_sandbox.emulator import EmulatorThread
 
+from tests.waits import wait_for
+
 NS = "smoke"
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def build_registry(url: str, seen: list[str]) -> kopf.OperatorRegistry:
@@ -59,15 +52,16 @@ def test_kopf_operator_handles_create_and_delete(emulator: EmulatorThread) -> No
         assert ready.wait(10)
         emulator.create("chaosexperiments", {"apiVersion": "chaosoperator.dev/v1alpha1", "kind": "ChaosExperiment",
                                              "metadata": {"name": "e1"}, "spec": {}}, NS)
-        wait_until(lambda: (emulator.get("chaosexperiments", NS, "e1") or {}).get("status") == {"phase": "Pending"})
+        wait_for("status Pending", lambda: (emulator.get("chaosexperiments", NS, "e1") or {}).get("status") == {
+            "phase": "Pending"}, 10)
         assert seen == ["create:e1"]
         held = emulator.get("chaosexperiments", NS, "e1")
         assert held is not None and held["metadata"]["finalizers"]  # kopf guards its delete handler
 
         emulator.delete("chaosexperiments", NS, "e1")
-        wait_until(lambda: emulator.get("chaosexperiments", NS, "e1") is None)
+        wait_for("e1 gone", lambda: emulator.get("chaosexperiments", NS, "e1") is None, 10)
         assert seen == ["create:e1", "delete:e1"]
-        wait_until(lambda: bool(emulator.list("events", NS)))  # kopf posts events through the core v1 API
+        wait_for("an event", lambda: bool(emulator.list("events", NS)), 10)  # kopf posts events through the core v1 API
         assert emulator.list("events", NS)[0]["involvedObject"]["name"] == "e1"
     finally:
         stop.set()

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from chaos_sandbox.emulator import EmulatorThread
 from kubernetes import client
 
+from tests.waits import wait_for
+
 NS = "shop"
 LABELS = {"app": "checkout"}
 CONTAINERS = [{"name": "web", "image": "checkout:1"}]
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> float:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < seconds, "condition not met in time"
-        time.sleep(0.02)
-    return time.monotonic() - started
 
 
 def test_keeps_replicas_ready_after_the_delay(emulator: EmulatorThread, kube_config: client.Configuration) -> None:
@@ -27,8 +20,9 @@ def test_keeps_replicas_ready_after_the_delay(emulator: EmulatorThread, kube_con
     pods = emulator.list("pods", NS, label_selector="app=checkout")
     assert len(pods) == 3 and emulator.call(keeper.ready_count) == 0
     assert all(pod["metadata"]["name"].startswith("app-rs-") for pod in pods)
-    waited = wait_until(lambda: emulator.call(keeper.ready_count) == 3)
-    assert waited >= 0.2
+    started = time.monotonic()
+    wait_for("3 Ready", lambda: emulator.call(keeper.ready_count) == 3, 5)
+    assert time.monotonic() - started >= 0.2
 
     with client.ApiClient(kube_config) as api:
         core: Any = client.CoreV1Api(api)
@@ -42,20 +36,22 @@ def test_keeps_replicas_ready_after_the_delay(emulator: EmulatorThread, kube_con
 
 def test_replaces_deleted_pods_with_new_identity(emulator: EmulatorThread, kube_config: client.Configuration) -> None:
     keeper = emulator.replicas(namespace=NS, labels=LABELS, replicas=2, containers=CONTAINERS, start_delay=0.3)
-    wait_until(lambda: emulator.call(keeper.ready_count) == 2)
+    wait_for("2 Ready", lambda: emulator.call(keeper.ready_count) == 2, 5)
     victim = emulator.list("pods", NS)[0]["metadata"]
     with client.ApiClient(kube_config) as api:
         client.CoreV1Api(api).delete_namespaced_pod(victim["name"], NS, grace_period_seconds=0)
-    wait_until(lambda: len(emulator.call(keeper.pods)) == 2)
+    wait_for("2 pods", lambda: len(emulator.call(keeper.pods)) == 2, 5)
     assert emulator.call(keeper.ready_count) == 1  # the replacement is not Ready yet
     replacement = next(pod["metadata"] for pod in emulator.call(keeper.pods) if not _ready(pod))
     assert replacement["name"] != victim["name"] and replacement["uid"] != victim["uid"]
-    assert wait_until(lambda: emulator.call(keeper.ready_count) == 2) >= 0.15
+    started = time.monotonic()
+    wait_for("2 Ready", lambda: emulator.call(keeper.ready_count) == 2, 5)
+    assert time.monotonic() - started >= 0.15
 
 
 def test_set_ready_flips_readiness(emulator: EmulatorThread) -> None:
     keeper = emulator.replicas(namespace=NS, labels=LABELS, replicas=2, containers=CONTAINERS, start_delay=0.0)
-    wait_until(lambda: emulator.call(keeper.ready_count) == 2)
+    wait_for("2 Ready", lambda: emulator.call(keeper.ready_count) == 2, 5)
     name = emulator.call(keeper.pods)[0]["metadata"]["name"]
     emulator.call(keeper.set_ready, name, False)
     time.sleep(0.1)  # the keeper must not flip it back on its own

@@ -6,12 +6,14 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import Emulator, EmulatorThread, kube_client_config
 from kubernetes import client, watch
+
+from tests.waits import wait_for
 
 Watch: Any = watch.Watch  # kubernetes.watch is untyped
 GROUP, VERSION, PLURAL, NS = "chaosoperator.dev", "v1alpha1", "chaosexperiments", "ns1"
@@ -33,13 +35,6 @@ def events(custom: Any, seconds: int = 1, **params: Any) -> list[tuple[str, str,
                                   timeout_seconds=seconds, _request_timeout=seconds + 5, **params)
     return [(e["type"], e["object"]["metadata"].get("name", ""), e["object"]["metadata"]["resourceVersion"])
             for e in stream]
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def test_watch_from_resource_version_streams_only_later_events(custom: Any) -> None:
@@ -123,9 +118,9 @@ def test_watchers_do_not_leak(emulator: EmulatorThread, custom: Any) -> None:
     events(custom, seconds=1)
     response = custom.list_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, watch=True, _preload_content=False,
                                                     _request_timeout=5)
-    wait_until(lambda: len(emulator.emulator.store.watchers) == 1)
+    wait_for("one watcher", lambda: len(emulator.emulator.store.watchers) == 1, 5)
     response.close()  # the client goes away mid-stream
-    wait_until(lambda: not emulator.emulator.store.watchers)
+    wait_for("no watcher", lambda: not emulator.emulator.store.watchers, 5)
 
 
 def test_stop_ends_open_watches_and_leaves_no_thread() -> None:

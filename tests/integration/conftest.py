@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import pathlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
-import yaml
 from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.replicas import ReplicaKeeper
 
-from chaos_operator.load.resolver import StaticResolver
-from tests.integration.harness import ServiceThread, wait_for
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-CRD = ROOT / "crds" / "chaosoperator.dev_chaosexperiments.yaml"
-
-
-@pytest.fixture
-def cluster() -> Iterator[EmulatorThread]:
-    with EmulatorThread() as emu:
-        emu.register_crd(yaml.safe_load(CRD.read_text()))
-        yield emu
+from tests.integration.harness import ServiceThread, StaticResolver
+from tests.waits import wait_for
 
 
 @pytest.fixture
@@ -37,36 +25,24 @@ SHOP = "shop"  # the namespace most scenarios run in
 
 
 @pytest.fixture
-def resolver(cluster: EmulatorThread, service: ServiceThread) -> StaticResolver:
+def resolver(emulator: EmulatorThread, service: ServiceThread) -> StaticResolver:
     """Service shop/checkout:8080 in the emulator, answered by the real test service."""
-    make_service(cluster, SHOP)
+    make_service(emulator, SHOP)
     return StaticResolver({(SHOP, "checkout", 8080): [service.url]})
 
 
 @contextlib.contextmanager
-def replicas(cluster: EmulatorThread, labels: Mapping[str, str], count: int, start_delay: float,
+def replicas(emulator: EmulatorThread, labels: Mapping[str, str], count: int, start_delay: float,
              **kwargs: Any) -> Iterator[ReplicaKeeper]:
     """A checkout workload of `count` Ready pods in shop, replaced after `start_delay` when killed."""
-    keep = ReplicaKeeper(cluster.emulator, namespace=SHOP, labels=labels, replicas=count, name="checkout",
+    keep = ReplicaKeeper(emulator.emulator, namespace=SHOP, labels=labels, replicas=count, name="checkout",
                          containers=[{"name": "app", "image": "checkout:1"}], start_delay=start_delay, **kwargs)
-    cluster.run(keep.start())
-    wait_for(f"{count} ready replicas", lambda: cluster.call(keep.ready_count) == count)
+    emulator.run(keep.start())
+    wait_for(f"{count} ready replicas", lambda: emulator.call(keep.ready_count) == count)
     try:
         yield keep
     finally:
-        cluster.run(keep.stop())
-
-
-def status_of(emu: EmulatorThread, name: str, ns: str = SHOP) -> dict[str, Any]:
-    obj = emu.get("chaosexperiments", ns, name)
-    return dict(obj.get("status") or {}) if obj else {}
-
-
-def wait_phase(emu: EmulatorThread, name: str, phases: tuple[str, ...], timeout: float = 40,
-               ns: str = SHOP) -> dict[str, Any]:
-    """The status once the experiment is in one of ``phases`` (bounded wait)."""
-    return dict(wait_for(f"{name} in {phases}",
-                         lambda: (s := status_of(emu, name, ns)).get("phase") in phases and s, timeout=timeout))
+        emulator.run(keep.stop())
 
 
 def make_service(emu: EmulatorThread, ns: str, name: str = "checkout", port: int = 8080) -> None:

@@ -1,53 +1,15 @@
-"""Threads for integration tests: the real operator under kopf, and a real aiohttp service."""
+"""What the integration tests run beside the operator (`chaos_sandbox.operator_thread.OperatorThread`): a real
+aiohttp service in a thread, and a resolver with fixed answers that points the load at it."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 
-from chaos_operator.load.resolver import StaticResolver
-from chaos_operator.operator import OperatorConfig, run_operator
-
-
-class OperatorThread:
-    """The operator exactly as `chaos-operator run` runs it, pointed explicitly at the emulator."""
-
-    def __init__(self, server: str, resolver: StaticResolver, operator_namespace: str = "chaos-system",
-                 allowed: frozenset[str] | None = None) -> None:
-        self.config = OperatorConfig(server=server, operator_namespace=operator_namespace,
-                                     allowed_namespaces=allowed, resolver=resolver, poll_s=0.2)
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="operator", daemon=True)
-        self.error: BaseException | None = None
-
-    def _main(self) -> None:
-        try:
-            asyncio.run(run_operator(self.config, stop_flag=self._stop, ready_flag=self._ready))
-        except BaseException as exc:  # surfaced by stop() so a crash fails the test
-            self.error = exc
-
-    def __enter__(self) -> OperatorThread:
-        self._thread.start()
-        if not self._ready.wait(20):
-            raise RuntimeError(f"operator did not become ready: {self.error!r}")
-        return self
-
-    def stop(self, timeout: float = 60) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise RuntimeError("operator did not stop")
-        if self.error is not None and not isinstance(self.error, asyncio.CancelledError):
-            raise RuntimeError(f"operator crashed: {self.error!r}") from self.error
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+from chaos_operator.load.resolver import ServiceNotFound, check_service_ref
 
 
 class ServiceThread:
@@ -99,13 +61,15 @@ class ServiceThread:
         self._loop.close()
 
 
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = 30.0, every: float = 0.1) -> Any:
-    """Poll until probe() is truthy; bounded."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+class StaticResolver:
+    """Fixed answers: the test's own services stand in for the Services named in experiments."""
+
+    def __init__(self, mapping: Mapping[tuple[str, str, int], Sequence[str]]) -> None:
+        self._mapping = {key: list(urls) for key, urls in mapping.items()}
+
+    async def resolve(self, namespace: str, name: str, port: int) -> list[str]:
+        check_service_ref(namespace, name, port)
+        urls = self._mapping.get((namespace, name, port))
+        if not urls:
+            raise ServiceNotFound(f"service {namespace}/{name}:{port} is not known")
+        return list(urls)

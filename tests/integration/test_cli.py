@@ -20,28 +20,28 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=60, env=env, check=False)
 
 
-def test_report_reads_a_live_resource(cluster: EmulatorThread) -> None:
+def test_report_reads_a_live_resource(emulator: EmulatorThread) -> None:
     obj = experiment("kill", "shop")
-    cluster.create("chaosexperiments", obj, "shop")
-    cluster.patch("chaosexperiments", "shop", "kill", {"status": {
+    emulator.create("chaosexperiments", obj, "shop")
+    emulator.patch("chaosexperiments", "shop", "kill", {"status": {
         "phase": "Completed", "verdict": "Passed", "score": 97, "grade": "GOOD", "reason": "SLOsHeld",
         "message": "All 4 checks passed", "checks": [
             {"name": "recovered", "phase": "recovery", "observed": "1.2s", "limit": "3s", "passed": True}]}},
         subresource="status")
-    table = _cli("report", "kill", "-n", "shop", "--server", cluster.url)
+    table = _cli("report", "kill", "-n", "shop", "--server", emulator.url)
     assert table.returncode == 0, table.stderr
     assert "verdict: Passed" in table.stdout and "score: 97" in table.stdout
     assert "recovered" in table.stdout
-    raw = _cli("report", "kill", "-n", "shop", "--server", cluster.url, "-o", "json")
+    raw = _cli("report", "kill", "-n", "shop", "--server", emulator.url, "-o", "json")
     assert json.loads(raw.stdout)["verdict"] == "Passed"
 
 
-def test_report_missing_resource(cluster: EmulatorThread) -> None:
-    result = _cli("report", "nope", "-n", "shop", "--server", cluster.url)
+def test_report_missing_resource(emulator: EmulatorThread) -> None:
+    result = _cli("report", "nope", "-n", "shop", "--server", emulator.url)
     assert result.returncode == 1
     assert "not found" in result.stderr
 
 
-def test_report_rejects_bad_namespace(cluster: EmulatorThread) -> None:
-    result = _cli("report", "x", "-n", "Bad;ns", "--server", cluster.url)
+def test_report_rejects_bad_namespace(emulator: EmulatorThread) -> None:
+    result = _cli("report", "x", "-n", "Bad;ns", "--server", emulator.url)
     assert result.returncode == 2

@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.operator_thread import OperatorThread
 from chaos_sandbox.replicas import ReplicaKeeper
 
 from chaos_operator.faults import manifests
 from chaos_operator.faults.manifests import HELPER_SELECTOR, ROLE_LABEL, TARGET_LABEL, Helper
-from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.models.spec import NetworkLatencyFault
-from tests.integration.conftest import experiment, replicas, status_of, wait_phase
-from tests.integration.harness import OperatorThread, wait_for
+from tests.integration.conftest import experiment, replicas
+from tests.integration.harness import StaticResolver
+from tests.waits import status_of, wait_for, wait_phase
 
 pytestmark = pytest.mark.integration
 NS = "shop"
@@ -52,8 +53,8 @@ class FakeKubelet:
     """Plays the node for helper pods. `start(pod)` gives the status a new fault helper gets (default: Running),
     `revert(pod)` the report of a revert-only helper, `stopped(pod)` the report after SIGTERM."""
 
-    def __init__(self, cluster: EmulatorThread) -> None:
-        self.cluster = cluster
+    def __init__(self, emulator: EmulatorThread) -> None:
+        self.emulator = emulator
         self.seen: dict[str, dict[str, Any]] = {}  # name -> the pod as created
         self.start: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda pod: running()
         self.revert: Callable[[dict[str, Any]], tuple[Report, int] | None] = lambda pod: ({"state": "reverted"}, 0)
@@ -68,7 +69,7 @@ class FakeKubelet:
         def defer(rt: Any, obj: dict[str, Any], grace: int | None) -> bool:
             labels = obj["metadata"].get("labels") or {}
             return bool(rt.plural == "pods" and labels.get(manifests.MANAGED_BY) == manifests.OPERATOR)
-        self.cluster.emulator.store.on_delete = defer
+        self.emulator.emulator.store.on_delete = defer
         self._thread.start()
         return self
 
@@ -79,7 +80,7 @@ class FakeKubelet:
             raise self.error
 
     def helpers(self, role: str | None = None) -> list[dict[str, Any]]:
-        pods = self.cluster.list("pods", None, label_selector=HELPER_SELECTOR)
+        pods = self.emulator.list("pods", None, label_selector=HELPER_SELECTOR)
         return [p for p in pods if role is None or p["metadata"]["labels"].get(ROLE_LABEL) == role]
 
     def seen_role(self, role: str) -> list[dict[str, Any]]:
@@ -95,7 +96,7 @@ class FakeKubelet:
 
     def _status(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
         meta = pod["metadata"]
-        self.cluster.patch("pods", meta["namespace"], meta["name"], {"status": status}, subresource="status")
+        self.emulator.patch("pods", meta["namespace"], meta["name"], {"status": status}, subresource="status")
 
     def _step(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
@@ -122,23 +123,23 @@ class FakeKubelet:
 
     def _remove(self, namespace: str, name: str) -> None:
         if not self._halt.is_set():
-            self.cluster.call(self.cluster.emulator.store.remove, self.cluster.rtype("pods"), namespace, name)
+            self.emulator.call(self.emulator.emulator.store.remove, self.emulator.rtype("pods"), namespace, name)
 
 
 @pytest.fixture
-def keeper(cluster: EmulatorThread) -> Iterator[ReplicaKeeper]:
-    with replicas(cluster, LABELS, 2, start_delay=0.2, node_name=NODE) as keep:
+def keeper(emulator: EmulatorThread) -> Iterator[ReplicaKeeper]:
+    with replicas(emulator, LABELS, 2, start_delay=0.2, node_name=NODE) as keep:
         yield keep
 
 
 @pytest.fixture
-def kubelet(cluster: EmulatorThread) -> Iterator[FakeKubelet]:
-    with FakeKubelet(cluster) as fake:
+def kubelet(emulator: EmulatorThread) -> Iterator[FakeKubelet]:
+    with FakeKubelet(emulator) as fake:
         yield fake
 
 
-def operator(cluster: EmulatorThread, resolver: StaticResolver) -> OperatorThread:
-    op = OperatorThread(cluster.url, resolver)
+def operator(emulator: EmulatorThread, resolver: StaticResolver) -> OperatorThread:
+    op = OperatorThread(emulator.url, resolver)
     op.config.image = IMAGE
     return op
 
@@ -159,12 +160,12 @@ def bandwidth(name: str, chaos: str = "6s", mode: str = "all") -> dict[str, Any]
                       phases={"baseline": "2s", "chaos": chaos, "recovery": "2s"})
 
 
-def test_bandwidth_experiment_one_helper_per_target(cluster: EmulatorThread, keeper: ReplicaKeeper,
+def test_bandwidth_experiment_one_helper_per_target(emulator: EmulatorThread, keeper: ReplicaKeeper,
                                                     resolver: StaticResolver, kubelet: FakeKubelet) -> None:
-    targets = {p["metadata"]["uid"]: p["metadata"]["name"] for p in cluster.call(keeper.pods)}
-    with operator(cluster, resolver):
-        created = cluster.create("chaosexperiments", bandwidth("slow-net"), NS)
-        status = wait_phase(cluster, "slow-net", ("Completed", "Failed", "Aborted"))
+    targets = {p["metadata"]["uid"]: p["metadata"]["name"] for p in emulator.call(keeper.pods)}
+    with operator(emulator, resolver):
+        created = emulator.create("chaosexperiments", bandwidth("slow-net"), NS)
+        status = wait_phase(emulator, "slow-net", ("Completed", "Failed", "Aborted"))
     assert (status["phase"], status["verdict"]) == ("Completed", "Passed"), status
     helpers = kubelet.seen_role("fault")
     assert len(helpers) == 2 and not kubelet.seen_role("revert")
@@ -185,127 +186,127 @@ def test_bandwidth_experiment_one_helper_per_target(cluster: EmulatorThread, kee
         assert (owner["kind"], owner["name"], owner["uid"]) == ("ChaosExperiment", "slow-net",
                                                                 created["metadata"]["uid"])
     assert kubelet.helpers() == []
-    assert {"Injected", "Recovered", "Completed"} <= set(events(cluster, "slow-net"))
+    assert {"Injected", "Recovered", "Completed"} <= set(events(emulator, "slow-net"))
 
 
-def test_agent_failure_fails_the_injection(cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
+def test_agent_failure_fails_the_injection(emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
                                            kubelet: FakeKubelet) -> None:
     foreign = {"state": "refused", "reason": "ForeignQdisc", "error": "root qdisc htb 1: on eth0 is not ours"}
     kubelet.start = lambda pod: terminated(foreign, 4)
-    with operator(cluster, resolver):
-        cluster.create("chaosexperiments", bandwidth("foreign"), NS)
-        status = wait_phase(cluster, "foreign", ("Completed", "Failed", "Aborted"))
+    with operator(emulator, resolver):
+        emulator.create("chaosexperiments", bandwidth("foreign"), NS)
+        status = wait_phase(emulator, "foreign", ("Completed", "Failed", "Aborted"))
     assert (status["phase"], status["reason"]) == ("Failed", "InjectionFailed"), status
     assert all(r["state"] == "Failed" and "ForeignQdisc" in r["message"] for r in status["injections"])
     assert kubelet.helpers() == []
 
 
 @pytest.mark.parametrize("how", ["abort", "delete"])
-def test_abort_or_delete_mid_chaos_leaves_no_helper(how: str, cluster: EmulatorThread, keeper: ReplicaKeeper,
+def test_abort_or_delete_mid_chaos_leaves_no_helper(how: str, emulator: EmulatorThread, keeper: ReplicaKeeper,
                                                     resolver: StaticResolver, kubelet: FakeKubelet) -> None:
-    with operator(cluster, resolver):
-        cluster.create("chaosexperiments", bandwidth("stop-me", chaos="60s"), NS)
-        wait_injected(cluster, "stop-me", 2)
+    with operator(emulator, resolver):
+        emulator.create("chaosexperiments", bandwidth("stop-me", chaos="60s"), NS)
+        wait_injected(emulator, "stop-me", 2)
         assert len(kubelet.helpers("fault")) == 2
         if how == "abort":
-            cluster.patch("chaosexperiments", NS, "stop-me", {"spec": {"abort": True}})
-            status = wait_phase(cluster, "stop-me", ("Aborted", "Completed", "Failed"), timeout=30)
+            emulator.patch("chaosexperiments", NS, "stop-me", {"spec": {"abort": True}})
+            status = wait_phase(emulator, "stop-me", ("Aborted", "Completed", "Failed"), timeout=30)
             assert status["phase"] == "Aborted"
             assert all(r["state"] == "Recovered" for r in status["injections"])
         else:
-            cluster.delete("chaosexperiments", NS, "stop-me")
-            wait_for("object gone", lambda: cluster.get("chaosexperiments", NS, "stop-me") is None, 30)
+            emulator.delete("chaosexperiments", NS, "stop-me")
+            wait_for("object gone", lambda: emulator.get("chaosexperiments", NS, "stop-me") is None, 30)
         wait_for("no helper left", lambda: kubelet.helpers() == [], 10)
 
 
 def test_helper_lost_while_injected_gets_a_revert_only_helper(
-        cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
-    with operator(cluster, resolver):
-        cluster.create("chaosexperiments", bandwidth("lost", chaos="60s", mode="one"), NS)
-        (record,) = wait_injected(cluster, "lost")
+        emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+    with operator(emulator, resolver):
+        emulator.create("chaosexperiments", bandwidth("lost", chaos="60s", mode="one"), NS)
+        (record,) = wait_injected(emulator, "lost")
         # SIGKILLed or evicted without a word: the pod vanishes, no report.
-        cluster.call(cluster.emulator.store.remove, cluster.rtype("pods"), NS, record["helperPod"])
-        recovered = wait_for("record recovered", lambda: [r for r in status_of(cluster, "lost")["injections"]
+        emulator.call(emulator.emulator.store.remove, emulator.rtype("pods"), NS, record["helperPod"])
+        recovered = wait_for("record recovered", lambda: [r for r in status_of(emulator, "lost")["injections"]
                                                           if r["state"] != "Injected"])
         (revert,) = kubelet.seen_role("revert")
-        cluster.patch("chaosexperiments", NS, "lost", {"spec": {"abort": True}})
-        wait_phase(cluster, "lost", ("Aborted",), timeout=30)
+        emulator.patch("chaosexperiments", NS, "lost", {"spec": {"abort": True}})
+        wait_phase(emulator, "lost", ("Aborted",), timeout=30)
     assert recovered[0]["state"] == "Recovered", recovered
     assert "disappeared" in recovered[0]["message"] and revert["metadata"]["name"] in recovered[0]["message"]
     args = revert["spec"]["containers"][0]["args"]
     assert args == ["bandwidth", "--revert-only", "--pod-uid", record["uid"], "--proc-root", "/host/proc"]
     assert revert["spec"]["nodeName"] == NODE and revert["spec"]["activeDeadlineSeconds"] == 60
     assert revert["metadata"]["labels"][TARGET_LABEL] == record["uid"]
-    assert "HelperLost" in events(cluster, "lost")
+    assert "HelperLost" in events(emulator, "lost")
     wait_for("no helper left", lambda: kubelet.helpers() == [], 10)
 
 
-def test_a_failed_revert_fails_the_record(cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
+def test_a_failed_revert_fails_the_record(emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
                                           kubelet: FakeKubelet) -> None:
     kubelet.revert = lambda pod: ({"state": "revert-failed", "reason": "RevertFailed", "error": "tc: busy"}, 6)
-    with operator(cluster, resolver):
-        cluster.create("chaosexperiments", bandwidth("bad-revert", chaos="60s", mode="one"), NS)
-        (record,) = wait_injected(cluster, "bad-revert")
-        cluster.call(cluster.emulator.store.remove, cluster.rtype("pods"), NS, record["helperPod"])
-        failed = wait_for("record failed", lambda: [r for r in status_of(cluster, "bad-revert")["injections"]
+    with operator(emulator, resolver):
+        emulator.create("chaosexperiments", bandwidth("bad-revert", chaos="60s", mode="one"), NS)
+        (record,) = wait_injected(emulator, "bad-revert")
+        emulator.call(emulator.emulator.store.remove, emulator.rtype("pods"), NS, record["helperPod"])
+        failed = wait_for("record failed", lambda: [r for r in status_of(emulator, "bad-revert")["injections"]
                                                     if r["state"] == "Failed"])
-        cluster.patch("chaosexperiments", NS, "bad-revert", {"spec": {"abort": True}})
-        wait_phase(cluster, "bad-revert", ("Aborted",), timeout=30)
+        emulator.patch("chaosexperiments", NS, "bad-revert", {"spec": {"abort": True}})
+        wait_phase(emulator, "bad-revert", ("Aborted",), timeout=30)
     assert "RevertFailed" in failed[0]["message"] and "tc: busy" in failed[0]["message"]
-    assert "RecoveryFailed" in events(cluster, "bad-revert")
+    assert "RecoveryFailed" in events(emulator, "bad-revert")
 
 
 def test_restart_after_a_crash_mid_chaos_recovers_the_helpers(
-        cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
-    with operator(cluster, resolver):
-        cluster.create("chaosexperiments", bandwidth("crash", chaos="60s"), NS)
-        records = wait_injected(cluster, "crash", 2)
+        emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+    with operator(emulator, resolver):
+        emulator.create("chaosexperiments", bandwidth("crash", chaos="60s"), NS)
+        records = wait_injected(emulator, "crash", 2)
     # A graceful stop recovered everything. Put back what a SIGKILLed operator leaves: Injected records, live helpers.
     assert kubelet.helpers() == []
-    assert all(r["state"] == "Recovered" for r in status_of(cluster, "crash")["injections"])
+    assert all(r["state"] == "Recovered" for r in status_of(emulator, "crash")["injections"])
     kept = [kubelet.seen[r["helperPod"]] for r in records]
     for pod in kept:
         body = {"metadata": {k: pod["metadata"][k] for k in ("name", "labels", "ownerReferences")},
                 "spec": pod["spec"]}
-        cluster.create("pods", body, NS)
-    status = status_of(cluster, "crash")
+        emulator.create("pods", body, NS)
+    status = status_of(emulator, "crash")
     assert status["phase"] == "Chaos"
-    cluster.patch("chaosexperiments", NS, "crash", {"status": {"injections": [
+    emulator.patch("chaosexperiments", NS, "crash", {"status": {"injections": [
         {k: v for k, v in r.items() if k != "recoveredAt"} for r in records]}}, subresource="status")
     wait_for("helpers running again", lambda: len(kubelet.helpers("fault")) == 2, 10)
-    with operator(cluster, resolver):
-        status = wait_phase(cluster, "crash", ("Completed", "Aborted", "Failed"), timeout=30)
+    with operator(emulator, resolver):
+        status = wait_phase(emulator, "crash", ("Completed", "Aborted", "Failed"), timeout=30)
         wait_for("no helper left", lambda: kubelet.helpers() == [], 10)
     assert (status["phase"], status["verdict"], status["reason"]) == ("Completed", "Inconclusive",
                                                                       "OperatorRestarted")
     assert all(r["state"] == "Recovered" for r in status["injections"])
 
 
-def _leftover(cluster: EmulatorThread, experiment: str, experiment_uid: str, role: str = "fault",
+def _leftover(emulator: EmulatorThread, experiment: str, experiment_uid: str, role: str = "fault",
               uid: str = "1f2e3d4c-0000-4000-8000-00000000000a") -> str:
     fault = NetworkLatencyFault.model_validate({"kind": "NetworkLatency", "latency": "50ms"})
     helper = Helper(experiment=experiment, experiment_uid=experiment_uid, namespace=NS, target_uid=uid,
                     node_name=NODE, image=IMAGE, fault=fault, chaos_s=60, role=role)  # type: ignore[arg-type]
-    return str(cluster.create("pods", manifests.helper_pod(helper), NS)["metadata"]["name"])
+    return str(emulator.create("pods", manifests.helper_pod(helper), NS)["metadata"]["name"])
 
 
 def test_startup_sweeps_helpers_of_finished_or_gone_experiments(
-        cluster: EmulatorThread, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
-    done = cluster.create("chaosexperiments", bandwidth("done"), NS)
-    cluster.patch("chaosexperiments", NS, "done", {"status": {"phase": "Completed", "reason": "SLOsHeld"}},
+        emulator: EmulatorThread, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+    done = emulator.create("chaosexperiments", bandwidth("done"), NS)
+    emulator.patch("chaosexperiments", NS, "done", {"status": {"phase": "Completed", "reason": "SLOsHeld"}},
                   subresource="status")
     done_uid = done["metadata"]["uid"]
-    of_done = _leftover(cluster, "done", done_uid)
-    of_gone = _leftover(cluster, "gone", "5a5a5a5a-0000-4000-8000-000000000001")
-    of_old_uid = _leftover(cluster, "done", "5a5a5a5a-0000-4000-8000-000000000002",
+    of_done = _leftover(emulator, "done", done_uid)
+    of_gone = _leftover(emulator, "gone", "5a5a5a5a-0000-4000-8000-000000000001")
+    of_old_uid = _leftover(emulator, "done", "5a5a5a5a-0000-4000-8000-000000000002",
                            uid="1f2e3d4c-0000-4000-8000-00000000000b")
-    reverting = _leftover(cluster, "gone", "5a5a5a5a-0000-4000-8000-000000000001", role="revert")
+    reverting = _leftover(emulator, "gone", "5a5a5a5a-0000-4000-8000-000000000001", role="revert")
     kubelet.revert = lambda pod: ({"state": "reverted"}, 0)
     wait_for("revert helper finished", lambda: any(
         "terminated" in str(p.get("status")) for p in kubelet.helpers("revert")), 10)
     kubelet.revert = lambda pod: None  # this one keeps running: a revert in progress is let finish
-    running_revert = _leftover(cluster, "gone", "5a5a5a5a-0000-4000-8000-000000000003", role="revert")
-    cluster.patch("pods", NS, running_revert, {"status": running()}, subresource="status")
-    with operator(cluster, resolver):
+    running_revert = _leftover(emulator, "gone", "5a5a5a5a-0000-4000-8000-000000000003", role="revert")
+    emulator.patch("pods", NS, running_revert, {"status": running()}, subresource="status")
+    with operator(emulator, resolver):
         wait_for("swept", lambda: {p["metadata"]["name"] for p in kubelet.helpers()} == {running_revert}, 15)
     assert {of_done, of_gone, of_old_uid, reverting}.isdisjoint(p["metadata"]["name"] for p in kubelet.helpers())

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.operator_thread import OperatorThread
 from chaos_sandbox.replicas import ReplicaKeeper
 
-from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.models.duration import parse_duration
-from tests.integration.conftest import experiment, make_pod, replicas, status_of, wait_phase
-from tests.integration.harness import OperatorThread, ServiceThread, wait_for
+from tests.integration.conftest import experiment, make_pod, replicas
+from tests.integration.harness import ServiceThread, StaticResolver
+from tests.waits import status_of, wait_for, wait_phase
 
 pytestmark = pytest.mark.integration
 NS = "shop"
@@ -21,8 +22,8 @@ LABELS = {"app": "checkout", "track": "stable"}
 
 
 @pytest.fixture
-def keeper(cluster: EmulatorThread) -> Iterator[ReplicaKeeper]:
-    with replicas(cluster, LABELS, 3, start_delay=0.5) as keep:
+def keeper(emulator: EmulatorThread) -> Iterator[ReplicaKeeper]:
+    with replicas(emulator, LABELS, 3, start_delay=0.5) as keep:
         yield keep
 
 
@@ -36,14 +37,14 @@ def events(emu: EmulatorThread, name: str) -> list[str]:
     return [e["reason"] for e in emu.list("events", NS) if e["involvedObject"]["name"] == name]
 
 
-def test_full_run_measures_every_phase(cluster: EmulatorThread, keeper: ReplicaKeeper,
+def test_full_run_measures_every_phase(emulator: EmulatorThread, keeper: ReplicaKeeper,
                                        resolver: StaticResolver, service: ServiceThread) -> None:
-    before = uids(cluster, selector="app=checkout")
-    with OperatorThread(cluster.url, resolver):
-        cluster.create("chaosexperiments", experiment("kill-one", NS, slos={
+    before = uids(emulator, selector="app=checkout")
+    with OperatorThread(emulator.url, resolver):
+        emulator.create("chaosexperiments", experiment("kill-one", NS, slos={
             "maxErrorRate": 0.05, "maxLatencyP95": "500ms", "maxLatencyDegradation": "300%",
             "recoveryWithin": "10s"}), NS)
-        status = wait_phase(cluster, "kill-one", ("Completed", "Failed", "Aborted"))
+        status = wait_phase(emulator, "kill-one", ("Completed", "Failed", "Aborted"))
     assert (status["phase"], status["verdict"], status["reason"]) == ("Completed", "Passed", "SLOsHeld"), status
     for phase, seconds in (("baseline", 2), ("chaos", 3), ("recovery", 3)):
         figures = status["phases"][phase]
@@ -54,51 +55,51 @@ def test_full_run_measures_every_phase(cluster: EmulatorThread, keeper: ReplicaK
         assert 0 < parse_duration(lat["p50"]) <= parse_duration(lat["p99"]) <= parse_duration(lat["max"])
     killed = status["injections"]
     assert len(killed) == 1 and killed[0]["state"] == "Recovered"
-    assert killed[0]["uid"] in before and killed[0]["uid"] not in uids(cluster)
+    assert killed[0]["uid"] in before and killed[0]["uid"] not in uids(emulator)
     assert status["targets"][0]["uid"] == killed[0]["uid"]
     # The replacement becomes Ready 0.5 s after the kill: that is the workload's recovery time.
     assert 0.4 <= parse_duration(status["recoveryTime"]) < 5
-    assert cluster.call(keeper.ready_count) == 3
+    assert emulator.call(keeper.ready_count) == 3
     assert 0 <= status["score"] <= 100 and status["grade"] in ("GOOD", "MODERATE", "POOR")
     names = {c["name"] for c in status["checks"]}
     assert {"maxErrorRate", "maxLatencyP95", "maxLatencyDegradation", "recoveryWithin", "recovered"} <= names
     assert all(c["passed"] for c in status["checks"])
-    assert {"Started", "TargetsSelected", "Injected", "Recovered", "Completed"} <= set(events(cluster, "kill-one"))
+    assert {"Started", "TargetsSelected", "Injected", "Recovered", "Completed"} <= set(events(emulator, "kill-one"))
     assert {c["type"]: c["status"] for c in status["conditions"]} == {"Progressing": "False", "FaultActive": "False"}
 
 
-def test_selector_picks_exactly_the_intended_pods(cluster: EmulatorThread, keeper: ReplicaKeeper,
+def test_selector_picks_exactly_the_intended_pods(emulator: EmulatorThread, keeper: ReplicaKeeper,
                                                    resolver: StaticResolver) -> None:
-    intended = uids(cluster, selector="app=checkout,track=stable")
+    intended = uids(emulator, selector="app=checkout,track=stable")
     decoys = {
-        make_pod(cluster, NS, "checkout-canary", {"app": "checkout", "track": "canary"}),
-        make_pod(cluster, NS, "cart-0", {"app": "cart", "track": "stable"}),
-        make_pod(cluster, NS, "checkout-nolabel", {"app": "checkout"}),
-        make_pod(cluster, "other", "checkout-other", dict(LABELS)),
+        make_pod(emulator, NS, "checkout-canary", {"app": "checkout", "track": "canary"}),
+        make_pod(emulator, NS, "cart-0", {"app": "cart", "track": "stable"}),
+        make_pod(emulator, NS, "checkout-nolabel", {"app": "checkout"}),
+        make_pod(emulator, "other", "checkout-other", dict(LABELS)),
     }
     target = {"selector": {"matchLabels": {"app": "checkout"},
                            "matchExpressions": [{"key": "track", "operator": "In", "values": ["stable"]}]},
               "mode": "all"}
-    with OperatorThread(cluster.url, resolver):
-        cluster.create("chaosexperiments", experiment("all-stable", NS, target=target), NS)
-        status = wait_phase(cluster, "all-stable", ("Completed", "Failed", "Aborted"))
+    with OperatorThread(emulator.url, resolver):
+        emulator.create("chaosexperiments", experiment("all-stable", NS, target=target), NS)
+        status = wait_phase(emulator, "all-stable", ("Completed", "Failed", "Aborted"))
     assert status["phase"] == "Completed", status
     assert {r["uid"] for r in status["injections"]} == intended
-    assert intended.isdisjoint(uids(cluster) | uids(cluster, "other"))
-    assert decoys <= uids(cluster) | uids(cluster, "other")
+    assert intended.isdisjoint(uids(emulator) | uids(emulator, "other"))
+    assert decoys <= uids(emulator) | uids(emulator, "other")
 
 
-def test_interval_repeats_kills_on_fresh_pods(cluster: EmulatorThread, keeper: ReplicaKeeper,
+def test_interval_repeats_kills_on_fresh_pods(emulator: EmulatorThread, keeper: ReplicaKeeper,
                                               resolver: StaticResolver) -> None:
     fault = {"kind": "PodKill", "interval": "1s"}
     phases = {"baseline": "2s", "chaos": "3500ms", "recovery": "2s"}
-    with OperatorThread(cluster.url, resolver):
-        cluster.create("chaosexperiments", experiment("repeat", NS, fault=fault, phases=phases), NS)
-        status = wait_phase(cluster, "repeat", ("Completed", "Failed", "Aborted"))
+    with OperatorThread(emulator.url, resolver):
+        emulator.create("chaosexperiments", experiment("repeat", NS, fault=fault, phases=phases), NS)
+        status = wait_phase(emulator, "repeat", ("Completed", "Failed", "Aborted"))
     killed = [r["uid"] for r in status["injections"]]
     assert len(killed) >= 3 and len(set(killed)) == len(killed)
     assert all(r["state"] == "Recovered" for r in status["injections"])
-    assert not set(killed) & uids(cluster)
+    assert not set(killed) & uids(emulator)
 
 
 def _long_chaos(name: str) -> dict[str, Any]:
@@ -119,48 +120,48 @@ def _hits_stop(service: ServiceThread) -> None:
     assert service.hits == before
 
 
-def test_abort_mid_chaos(cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
+def test_abort_mid_chaos(emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
                          service: ServiceThread) -> None:
-    with OperatorThread(cluster.url, resolver):
-        cluster.create("chaosexperiments", _long_chaos("stop-me"), NS)
-        wait_for("injected", lambda: any(r["state"] == "Injected" for r in status_of(cluster, "stop-me")
+    with OperatorThread(emulator.url, resolver):
+        emulator.create("chaosexperiments", _long_chaos("stop-me"), NS)
+        wait_for("injected", lambda: any(r["state"] == "Injected" for r in status_of(emulator, "stop-me")
                                          .get("injections", [])), 30)
         started = time.monotonic()
-        cluster.patch("chaosexperiments", NS, "stop-me", {"spec": {"abort": True}})
-        status = wait_phase(cluster, "stop-me", ("Aborted", "Completed", "Failed"), timeout=20)
+        emulator.patch("chaosexperiments", NS, "stop-me", {"spec": {"abort": True}})
+        status = wait_phase(emulator, "stop-me", ("Aborted", "Completed", "Failed"), timeout=20)
         took = time.monotonic() - started
         _hits_stop(service)
     assert (status["phase"], status["reason"]) == ("Aborted", "Aborted")
     assert "verdict" not in status
     assert took < 15  # far inside the 60 s chaos window
     assert all(r["state"] == "Recovered" for r in status["injections"])
-    assert "Aborted" in events(cluster, "stop-me")
+    assert "Aborted" in events(emulator, "stop-me")
 
 
-def test_delete_mid_chaos_releases_the_finalizer(cluster: EmulatorThread, keeper: ReplicaKeeper,
+def test_delete_mid_chaos_releases_the_finalizer(emulator: EmulatorThread, keeper: ReplicaKeeper,
                                                  resolver: StaticResolver, service: ServiceThread) -> None:
-    with OperatorThread(cluster.url, resolver):
-        cluster.create("chaosexperiments", _long_chaos("delete-me"), NS)
-        wait_phase(cluster, "delete-me", ("Chaos",))
-        obj = cluster.get("chaosexperiments", NS, "delete-me")
+    with OperatorThread(emulator.url, resolver):
+        emulator.create("chaosexperiments", _long_chaos("delete-me"), NS)
+        wait_phase(emulator, "delete-me", ("Chaos",))
+        obj = emulator.get("chaosexperiments", NS, "delete-me")
         assert obj is not None and obj["metadata"].get("finalizers")
-        cluster.delete("chaosexperiments", NS, "delete-me")
-        wait_for("object gone", lambda: cluster.get("chaosexperiments", NS, "delete-me") is None, 30)
+        emulator.delete("chaosexperiments", NS, "delete-me")
+        wait_for("object gone", lambda: emulator.get("chaosexperiments", NS, "delete-me") is None, 30)
         _hits_stop(service)
-    wait_for("workload whole", lambda: cluster.call(keeper.ready_count) == 3, 10)
+    wait_for("workload whole", lambda: emulator.call(keeper.ready_count) == 3, 10)
 
 
-def test_operator_restart_mid_chaos_ends_inconclusive(cluster: EmulatorThread, keeper: ReplicaKeeper,
+def test_operator_restart_mid_chaos_ends_inconclusive(emulator: EmulatorThread, keeper: ReplicaKeeper,
                                                       resolver: StaticResolver, service: ServiceThread) -> None:
-    with OperatorThread(cluster.url, resolver):
-        cluster.create("chaosexperiments", _long_chaos("restart"), NS)
-        wait_for("injected", lambda: any(r["state"] == "Injected" for r in status_of(cluster, "restart")
+    with OperatorThread(emulator.url, resolver):
+        emulator.create("chaosexperiments", _long_chaos("restart"), NS)
+        wait_for("injected", lambda: any(r["state"] == "Injected" for r in status_of(emulator, "restart")
                                          .get("injections", [])), 30)
     # The first operator is gone; the experiment is still in Chaos.
-    assert status_of(cluster, "restart")["phase"] == "Chaos"
+    assert status_of(emulator, "restart")["phase"] == "Chaos"
     _hits_stop(service)
-    with OperatorThread(cluster.url, resolver):
-        status = wait_phase(cluster, "restart", ("Completed", "Aborted", "Failed"), timeout=20)
+    with OperatorThread(emulator.url, resolver):
+        status = wait_phase(emulator, "restart", ("Completed", "Aborted", "Failed"), timeout=20)
     assert (status["phase"], status["verdict"], status["reason"]) == ("Completed", "Inconclusive",
                                                                       "OperatorRestarted")
     assert all(r["state"] == "Recovered" for r in status["injections"])

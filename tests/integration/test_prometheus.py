@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.operator_thread import OperatorThread
 
-from chaos_operator.load.resolver import StaticResolver
 from tests.integration.conftest import experiment, replicas
-from tests.integration.harness import OperatorThread, ServiceThread, wait_for
+from tests.integration.harness import ServiceThread, StaticResolver
 from tests.integration.prom import PrometheusProcess, free_port
+from tests.waits import wait_phase
 
 pytestmark = pytest.mark.integration
 NS = "shop"
@@ -26,20 +26,12 @@ def prometheus(service: ServiceThread) -> Iterator[PrometheusProcess]:
 
 
 @pytest.fixture
-def setup(cluster: EmulatorThread, resolver: StaticResolver) -> Iterator[StaticResolver]:
-    with replicas(cluster, {"app": "checkout"}, 2, start_delay=0.3):
+def setup(emulator: EmulatorThread, resolver: StaticResolver) -> Iterator[StaticResolver]:
+    with replicas(emulator, {"app": "checkout"}, 2, start_delay=0.3):
         yield resolver
 
 
-def _finished(emu: EmulatorThread, name: str, timeout: float = 60) -> dict[str, Any]:
-    def probe() -> Any:
-        obj = emu.get("chaosexperiments", NS, name)
-        status = (obj or {}).get("status") or {}
-        return status if status.get("phase") in ("Completed", "Failed", "Aborted") else None
-    return dict(wait_for(f"{name} finished", probe, timeout=timeout))
-
-
-def test_prometheus_slis_become_checks(cluster: EmulatorThread, setup: StaticResolver,
+def test_prometheus_slis_become_checks(emulator: EmulatorThread, setup: StaticResolver,
                                        prometheus: PrometheusProcess) -> None:
     prom = {"url": prometheus.url, "queries": [
         {"name": "error-ratio", "query": ERROR_RATIO, "max": 0.01, "phases": ["chaos", "recovery"]},
@@ -50,9 +42,9 @@ def test_prometheus_slis_become_checks(cluster: EmulatorThread, setup: StaticRes
     ]}
     # 8 s windows: rate() needs two scrapes inside the window even when a loaded machine delays one.
     phases = {"baseline": "3s", "chaos": "8s", "recovery": "8s"}
-    with OperatorThread(cluster.url, setup):
-        cluster.create("chaosexperiments", experiment("sli", NS, prometheus=prom, phases=phases), NS)
-        status = _finished(cluster, "sli")
+    with OperatorThread(emulator.url, setup):
+        emulator.create("chaosexperiments", experiment("sli", NS, prometheus=prom, phases=phases), NS)
+        status = wait_phase(emulator, "sli", timeout=60)
     checks = {(c["name"], c["phase"]): c for c in status["checks"]}
     assert checks[("error-ratio", "chaos")]["passed"] and checks[("error-ratio", "recovery")]["passed"]
     assert float(checks[("error-ratio", "chaos")]["observed"]) == 0.0
@@ -64,14 +56,14 @@ def test_prometheus_slis_become_checks(cluster: EmulatorThread, setup: StaticRes
     assert "impossible" in status["message"]
 
 
-def test_halt_condition_recovers_at_once(cluster: EmulatorThread, setup: StaticResolver,
+def test_halt_condition_recovers_at_once(emulator: EmulatorThread, setup: StaticResolver,
                                          prometheus: PrometheusProcess) -> None:
     prom = {"url": prometheus.url, "haltWhen": [
         {"name": "any-traffic", "query": "sum(test_requests_total)", "max": 1}]}
     phases = {"baseline": "2s", "chaos": "60s", "recovery": "2s"}
-    with OperatorThread(cluster.url, setup):
-        cluster.create("chaosexperiments", experiment("halt", NS, prometheus=prom, phases=phases), NS)
-        status = _finished(cluster, "halt", timeout=40)
+    with OperatorThread(emulator.url, setup):
+        emulator.create("chaosexperiments", experiment("halt", NS, prometheus=prom, phases=phases), NS)
+        status = wait_phase(emulator, "halt")
     assert (status["phase"], status["verdict"], status["reason"]) == ("Completed", "Failed", "Halted")
     halt = next(c for c in status["checks"] if c["name"] == "any-traffic")
     assert not halt["passed"] and float(halt["observed"]) > 1
@@ -80,14 +72,14 @@ def test_halt_condition_recovers_at_once(cluster: EmulatorThread, setup: StaticR
     assert status["phases"]["recovery"]["requests"] > 0  # recovery was still measured
 
 
-def test_unreachable_prometheus_fails_before_injection(cluster: EmulatorThread, setup: StaticResolver,
+def test_unreachable_prometheus_fails_before_injection(emulator: EmulatorThread, setup: StaticResolver,
                                                        service: ServiceThread) -> None:
-    before = {p["metadata"]["uid"] for p in cluster.list("pods", NS)}
+    before = {p["metadata"]["uid"] for p in emulator.list("pods", NS)}
     prom = {"url": f"http://127.0.0.1:{free_port()}", "queries": [
         {"name": "x", "query": "vector(1)", "max": 2}]}
-    with OperatorThread(cluster.url, setup):
-        cluster.create("chaosexperiments", experiment("noprom", NS, prometheus=prom), NS)
-        status = _finished(cluster, "noprom")
+    with OperatorThread(emulator.url, setup):
+        emulator.create("chaosexperiments", experiment("noprom", NS, prometheus=prom), NS)
+        status = wait_phase(emulator, "noprom", timeout=60)
     assert (status["phase"], status["reason"]) == ("Failed", "PrometheusUnreachable")
-    assert {p["metadata"]["uid"] for p in cluster.list("pods", NS)} == before
+    assert {p["metadata"]["uid"] for p in emulator.list("pods", NS)} == before
     assert service.hits == 0

@@ -12,10 +12,9 @@ from chaos_sandbox.replicas import ReplicaKeeper
 
 from chaos_operator.faults import manifests
 from chaos_operator.faults.manifests import TARGET_LABEL
-from chaos_operator.load.resolver import StaticResolver
 from tests.integration import test_network_faults as net
-from tests.integration.conftest import experiment, status_of, wait_phase
-from tests.integration.harness import wait_for
+from tests.integration.conftest import experiment
+from tests.integration.harness import StaticResolver
 from tests.integration.test_network_faults import (
     LABELS,
     NODE,
@@ -26,6 +25,7 @@ from tests.integration.test_network_faults import (
     terminated,
     wait_injected,
 )
+from tests.waits import status_of, wait_for, wait_phase
 
 pytestmark = pytest.mark.integration
 keeper, kubelet = net.keeper, net.kubelet  # the same fixtures and fake kubelet; resolver is in conftest
@@ -37,13 +37,13 @@ def stress(name: str, fault: dict[str, Any], chaos: str = "6s", mode: str = "all
 
 
 def test_cpu_stress_pods_are_pinned_bounded_and_unprivileged(
-        cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+        emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
     kubelet.stopped = lambda pod: {"state": "stopped", "workers_failed": 0}
-    targets = {p["metadata"]["uid"] for p in cluster.call(keeper.pods)}
-    with operator(cluster, resolver):
-        created = cluster.create("chaosexperiments", stress("busy", {"kind": "CPUStress", "workers": 2, "load": 50}),
+    targets = {p["metadata"]["uid"] for p in emulator.call(keeper.pods)}
+    with operator(emulator, resolver):
+        created = emulator.create("chaosexperiments", stress("busy", {"kind": "CPUStress", "workers": 2, "load": 50}),
                                  NS)
-        status = wait_phase(cluster, "busy", ("Completed", "Failed", "Aborted"))
+        status = wait_phase(emulator, "busy", ("Completed", "Failed", "Aborted"))
     assert (status["phase"], status["verdict"]) == ("Completed", "Passed"), status
     pods = kubelet.seen_role("fault")
     assert {p["metadata"]["labels"][TARGET_LABEL] for p in pods} == targets and len(pods) == 2
@@ -63,36 +63,36 @@ def test_cpu_stress_pods_are_pinned_bounded_and_unprivileged(
     assert kubelet.helpers() == []
 
 
-def test_lost_stress_pod_needs_no_revert(cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
+def test_lost_stress_pod_needs_no_revert(emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
                                          kubelet: FakeKubelet) -> None:
     fault = {"kind": "MemoryStress", "workers": 2, "size": "256Mi"}
-    with operator(cluster, resolver):
-        cluster.create("chaosexperiments", stress("hog", fault, chaos="60s", mode="one"), NS)
-        (record,) = wait_injected(cluster, "hog")
+    with operator(emulator, resolver):
+        emulator.create("chaosexperiments", stress("hog", fault, chaos="60s", mode="one"), NS)
+        (record,) = wait_injected(emulator, "hog")
         pod = kubelet.seen[record["helperPod"]]
         assert pod["spec"]["containers"][0]["args"][-4:] == ["--vm", "2", "--vm-bytes", "128M"]
         assert pod["spec"]["containers"][0]["resources"]["limits"]["memory"] == "320Mi"
         # The kernel's OOM killer took the whole pod: it ends without a report.
-        cluster.patch("pods", NS, record["helperPod"], {"status": {"phase": "Failed", "containerStatuses": [
+        emulator.patch("pods", NS, record["helperPod"], {"status": {"phase": "Failed", "containerStatuses": [
             {"name": "agent", "ready": False, "restartCount": 0, "image": "x", "imageID": "x",
              "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}}, subresource="status")
-        (done,) = wait_for("record recovered", lambda: [r for r in status_of(cluster, "hog")["injections"]
+        (done,) = wait_for("record recovered", lambda: [r for r in status_of(emulator, "hog")["injections"]
                                                         if r["state"] != "Injected"])
-        cluster.patch("chaosexperiments", NS, "hog", {"spec": {"abort": True}})
-        wait_phase(cluster, "hog", ("Aborted",), timeout=30)
+        emulator.patch("chaosexperiments", NS, "hog", {"spec": {"abort": True}})
+        wait_phase(emulator, "hog", ("Aborted",), timeout=30)
     assert done["state"] == "Recovered" and "OOMKilled" in done["message"] and "nothing to revert" in done["message"]
     assert kubelet.seen_role("revert") == []
-    assert "HelperLost" in events(cluster, "hog")
+    assert "HelperLost" in events(emulator, "hog")
     wait_for("no stress pod left", lambda: kubelet.helpers() == [], 10)
 
 
 def test_stress_workers_dying_at_start_fail_the_injection(
-        cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+        emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
     report = {"state": "failed", "reason": "WorkersFailed", "error": "vm: 2 of 2 instances killed by the OOM killer"}
     kubelet.start = lambda pod: terminated(report, 7)
-    with operator(cluster, resolver):
-        cluster.create("chaosexperiments", stress("oom", {"kind": "MemoryStress", "size": "64Gi"}), NS)
-        status = wait_phase(cluster, "oom", ("Completed", "Failed", "Aborted"))
+    with operator(emulator, resolver):
+        emulator.create("chaosexperiments", stress("oom", {"kind": "MemoryStress", "size": "64Gi"}), NS)
+        status = wait_phase(emulator, "oom", ("Completed", "Failed", "Aborted"))
     assert (status["phase"], status["reason"]) == ("Failed", "InjectionFailed"), status
     assert all(r["state"] == "Failed" and "WorkersFailed" in r["message"] and "OOM" in r["message"]
                for r in status["injections"])

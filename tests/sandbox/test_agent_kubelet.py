@@ -21,7 +21,8 @@ from chaos_operator.faults import manifests
 from chaos_operator.faults.helper_status import view
 from chaos_operator.models.spec import CPUStressFault, NetworkBandwidthFault
 from tests.sandbox.system import commands_in, root_qdisc, why_not
-from tests.sandbox.workloads import deployment, wait_for
+from tests.sandbox.workloads import deployment
+from tests.waits import wait_for
 
 REASON = why_not()
 pytestmark = pytest.mark.timeout(60)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from chaos_sandbox.cluster import DEMO_DIR, Sandbox
 
-from tests.sandbox.workloads import wait_for
+from tests.waits import wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 

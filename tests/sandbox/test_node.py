@@ -13,7 +13,8 @@ from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.controllers import PORT_ANNOTATION, pod_ready
 from chaos_sandbox.podnet import netns_supported
 
-from tests.sandbox.workloads import deployment, endpoint_names, served_by, wait_for
+from tests.sandbox.workloads import deployment, endpoint_names, served_by
+from tests.waits import wait_for
 
 NS = "shop"
 

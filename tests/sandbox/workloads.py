@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from chaos_sandbox.node import DEMO_IMAGE
-
-from tests.integration import harness
 
 
 def deployment(ns: str, app: str, replicas: int, args: Sequence[str] = (), grace: int | None = None,
@@ -28,11 +26,6 @@ def deployment(ns: str, app: str, replicas: int, args: Sequence[str] = (), grace
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": app, "namespace": ns},
          "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]}},
     ]
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:
-    """The integration harness's bounded poll, with the sandbox tests' shorter defaults."""
-    return harness.wait_for(what, probe, timeout=timeout, every=every)
 
 
 def served_by(url: str, count: int) -> list[str]:

@@ -1,6 +1,6 @@
 import pytest
 
-from chaos_operator.engine.lifecycle import Resume, can_move, next_phase, pending_recovery, resume
+from chaos_operator.engine.lifecycle import Resume, can_move, pending_recovery, resume
 from chaos_operator.models.status import ExperimentStatus, Injection
 
 
@@ -12,13 +12,6 @@ from chaos_operator.models.status import ExperimentStatus, Injection
 ])
 def test_can_move(current: str, new: str, ok: bool) -> None:
     assert can_move(current, new) is ok
-
-
-def test_next_phase() -> None:
-    assert next_phase("Pending") == "Baseline"
-    assert next_phase("Analyzing") == "Completed"
-    with pytest.raises(ValueError):
-        next_phase("Completed")
 
 
 def _status(phase: str, **kw: object) -> ExperimentStatus:

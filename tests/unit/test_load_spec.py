@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from chaos_operator.load.generator import LoadSpec, run_phase, scheduled_count
-from chaos_operator.load.resolver import ServiceNotFound, StaticResolver, service_host
+from chaos_operator.load.resolver import ServiceNotFound, service_host
+from tests.integration.harness import StaticResolver
 
 BASE = ("http://127.0.0.1:8080",)
 
