@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -40,10 +41,18 @@ def settings() -> kopf.OperatorSettings:
     return s
 
 
+def plain(raw: Any) -> Any:
+    """A spec or status as the models take it: kopf's mapping views as dicts, nothing as {}, and anything else as
+    it is, for the model to refuse (`dict()` of a string or a number raised, or made a dict of a list of pairs)."""
+    if raw is None:
+        return {}
+    return dict(raw) if isinstance(raw, Mapping) else raw
+
+
 def read_status(raw: Any) -> ExperimentStatus:
     """The status found on the object; anything unreadable counts as a fresh one."""
     try:
-        return ExperimentStatus.model_validate(dict(raw or {}))
+        return ExperimentStatus.model_validate(plain(raw))
     except ValidationError:
         log.warning("unreadable status; treating the experiment as new")
         return ExperimentStatus()
@@ -69,7 +78,7 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
         if status.phase in TERMINAL_PHASES:
             return
         try:
-            spec = ExperimentSpec.model_validate(dict(body.get("spec") or {}))
+            spec = ExperimentSpec.model_validate(plain(body.get("spec")))
         except ValidationError as exc:
             # No retry: the same spec would fail the same way. Nothing has been touched.
             message = f"invalid spec: {describe(exc, prefix='spec')}"
@@ -88,7 +97,7 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
         ref = ExperimentRef(namespace=str(meta["namespace"]), name=str(meta["name"]), uid=str(meta["uid"]))
         status = read_status(body.get("status"))
         try:
-            spec = ExperimentSpec.model_validate(dict(body.get("spec") or {}))
+            spec = ExperimentSpec.model_validate(plain(body.get("spec")))
         except ValidationError:
             return  # an invalid spec never injected anything
         rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"))
