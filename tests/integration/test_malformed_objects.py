@@ -37,7 +37,7 @@ def unvalidating_emulator() -> Emulator:
     params = inspect.signature(Emulator).parameters
     for name, off in (("validate", False), ("validation", False), ("schema_validation", False)):
         if name in params:
-            return cast(Any, Emulator)(**{name: off})
+            return cast(Emulator, cast(Any, Emulator)(**{name: off}))
     return Emulator()
 
 
