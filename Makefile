@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # tests), stress-ng/ip/tc/nsenter (the in-pod agent's kernel tests).
 APT_TOOLS := kubectl:kubectl prometheus:prometheus stress-ng:stress-ng ip:iproute2 tc:iproute2 nsenter:util-linux
 
-.PHONY: test deps lint unit bench demo clean
+.PHONY: test deps lint unit bench demo chaos-campaign clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ unit: deps
 
 demo: deps
 	$(VENV)/bin/chaos-operator demo
+
+# Kill-anywhere: SIGKILL the operator at 10 instants per fault kind in the sandbox (root), check every experiment
+# ends and nothing is left; figures into docs/chaos-campaign.md. CPU heavy (about 15 min).
+chaos-campaign: deps
+	nice -n 10 $(PY) -m tests.campaign.kill_anywhere --instants 10 --seed 1 --out docs/chaos-campaign.md
 
 bench: deps
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
