@@ -84,9 +84,12 @@ class Operator:
             argv += ["--service", f"{ns}/app/8080={url}"]
         self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
-        if self.proc.stdout.readline().strip() != "ready":
+        try:
+            if self.proc.stdout.readline().strip() != "ready":
+                raise RuntimeError("the operator process did not start")
+        except BaseException:  # a Ctrl-C while it starts must not leave it running
             self.kill()
-            raise RuntimeError("the operator process did not start")
+            raise
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
