@@ -15,7 +15,7 @@ from chaos_operator.engine.runner import Control, Deps, Runner
 from chaos_operator.models import GROUP, PLURAL, VERSION
 from chaos_operator.models.errors import describe
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import TERMINAL_PHASES, ExperimentStatus
+from chaos_operator.models.status import TERMINAL_PHASES, ExperimentStatus, Phase
 
 log = logging.getLogger(__name__)
 FINALIZER = f"{GROUP}/cleanup"
@@ -73,8 +73,7 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
         except ValidationError as exc:
             # No retry: the same spec would fail the same way. Nothing has been touched.
             message = f"invalid spec: {describe(exc, prefix='spec')}"
-            await rec.update(phase="Failed", reason="InvalidSpec", message=message[:1024],
-                             finished_at=rec.timestamp())
+            await rec.finish(Phase.FAILED, None, "InvalidSpec", message)
             await rec.event("Failed", message, warning=True)
             return
         # `body` is live in kopf daemons: spec.abort changes show up here while the daemon runs.

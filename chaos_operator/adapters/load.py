@@ -13,6 +13,7 @@ from chaos_operator.load.resolver import ServiceNotFound, ServiceResolver
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import ErrorCounts, Latency, PhaseResult
+from chaos_operator.models.timestamps import format_time
 
 
 class HttpLoadFactory:
@@ -49,15 +50,13 @@ class HttpLoad:
         started = self._clock.now()
         run = await self._gen.run_phase(duration_s, stop)
         finished = self._clock.now()
-        return LoadResult(result=to_phase_result(run, _stamp(started), _stamp(finished)),
-                          started_mono=run.started_mono, samples=to_samples(run))
+        # The generator times with the event loop's clock; the engine's durations all use Clock.monotonic().
+        to_clock = self._clock.monotonic() - asyncio.get_running_loop().time()
+        return LoadResult(result=to_phase_result(run, format_time(started), format_time(finished)),
+                          started_mono=run.started_mono + to_clock, samples=to_samples(run))
 
     async def close(self) -> None:
         await self._gen.close()
-
-
-def _stamp(t: Any) -> str:
-    return str(t.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def to_phase_result(run: PhaseRun, started_at: str, finished_at: str) -> PhaseResult:

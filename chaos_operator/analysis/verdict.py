@@ -32,19 +32,19 @@ def decide(slos: Slos, phases: PhaseResults, recovery_s: float | None, recovery_
     checks = evaluate(slos, phases, recovery_s, recovery_window_s)
     short = _short_phases(phases)
     if short:
-        return Outcome("Inconclusive", "TooFewSamples", _too_few_message(short), checks,
+        return Outcome(Verdict.INCONCLUSIVE, "TooFewSamples", _too_few_message(short), checks,
                        recovery_time=recovery_s)
     points = score(slos, phases, recovery_s, recovery_window_s)
     letter = grade_of(phases)
     failed = [c for c in checks if not c.passed]
     if failed:
         message = f"{len(failed)} of {_count(len(checks), 'check')} failed: {_list_failed(failed)}."
-        return Outcome("Failed", "SLOsViolated", _bounded(message), checks, points, letter, recovery_s)
+        return Outcome(Verdict.FAILED, "SLOsViolated", _bounded(message), checks, points, letter, recovery_s)
     recovered = "" if recovery_s is None else f", recovered after {format_duration(max(0.0, recovery_s))}"
     grade_text = "" if letter is None else f", grade {letter}"
     held = "The only check passed" if len(checks) == 1 else f"All {len(checks)} checks passed"
     message = f"{held}; score {points}{grade_text}{recovered}."
-    return Outcome("Passed", "SLOsHeld", message, checks, points, letter, recovery_s)
+    return Outcome(Verdict.PASSED, "SLOsHeld", message, checks, points, letter, recovery_s)
 
 
 def baseline_gate(slos: Slos, baseline: PhaseResult) -> Outcome | None:
@@ -54,12 +54,12 @@ def baseline_gate(slos: Slos, baseline: PhaseResult) -> Outcome | None:
         # The final verdict would be TooFewSamples anyway; do not harm the service for nothing.
         message = (f"The baseline phase had {_count(baseline.requests, 'request')}, fewer than the {MIN_SAMPLES} "
                    "needed to judge, so nothing was injected.")
-        return Outcome("Inconclusive", "TooFewSamples", message, checks)
+        return Outcome(Verdict.INCONCLUSIVE, "TooFewSamples", message, checks)
     failed = [c for c in checks if not c.passed]
     if not failed:
         return None
     message = f"The baseline already breaks the SLOs, so nothing was injected: {_list_failed(failed)}."
-    return Outcome("Inconclusive", "BaselineUnhealthy", _bounded(message), checks)
+    return Outcome(Verdict.INCONCLUSIVE, "BaselineUnhealthy", _bounded(message), checks)
 
 
 def grade_of(phases: PhaseResults) -> Grade | None:

@@ -84,11 +84,10 @@ class HelperTender:
                 else:
                     done = await self.fault.revert_lost(self.ctx, record)
             except FaultError as exc:
-                await self.rec.set_injection(index, state="Failed", message=f"{why}; {exc}"[:1024])
+                await self.rec.mark_failed(index, f"{why}; {exc}")
                 await self.rec.event("RecoveryFailed", f"{record.target}: {exc}", warning=True)
                 continue
-            await self.rec.set_injection(index, state="Recovered", recovered_at=self.rec.timestamp(),
-                                         message=f"{why}; {done}"[:1024])
+            await self.rec.mark_recovered(index, f"{why}; {done}"[:1024])
             await self.rec.event("Recovered", f"{self.fault.kind} on {record.target} ended early: {done}")
         return handled
 

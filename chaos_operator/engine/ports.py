@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ class LoadResult:
     """One phase of load: the summary for status and the per-second samples for recovery analysis."""
 
     result: PhaseResult
-    started_mono: float  # Clock.monotonic() when the phase's first request was due
+    started_mono: float  # Clock.monotonic() when the phase's first request was due (the adapter converts)
     samples: Sequence[SecondSample] = field(default_factory=tuple)  # offsets from started_mono
 
 
@@ -69,6 +70,14 @@ class LoadDriver(Protocol):
 
 
 class Clock(Protocol):
+    """Every duration the engine measures or waits comes from here, so tests can run it on virtual time."""
+
     def now(self) -> datetime.datetime: ...
 
     def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    async def wait_for(self, event: asyncio.Event, seconds: float) -> bool:
+        """Wait until ``event`` is set or ``seconds`` pass; True when the event was set."""
+        ...

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import datetime
 
+from chaos_operator.engine.run import RunFigures
 from chaos_operator.metrics.promql import judge, render
 from chaos_operator.metrics.source import MetricsError, MetricsSource
 from chaos_operator.models.spec import Prometheus
-from chaos_operator.models.status import Check, ExperimentStatus
-
-TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def _parse(stamp: str) -> datetime.datetime:
-    return datetime.datetime.strptime(stamp, TIMESTAMP).replace(tzinfo=datetime.UTC)
+from chaos_operator.models.status import Check
 
 
 class PromChecks:
@@ -46,17 +41,17 @@ class PromChecks:
                              passed=False)
         return None
 
-    async def phase_checks(self, status: ExperimentStatus) -> list[Check]:
+    async def phase_checks(self, figures: RunFigures) -> list[Check]:
         """Each query in each of its phases, evaluated at the phase's end over the phase's window."""
         checks = []
         for query in self.spec.queries:
             for phase in query.phases:
-                figures = getattr(status.phases, phase)
-                if figures is None:
+                window = figures.window(phase)
+                if window is None:
                     checks.append(Check(name=query.name, phase=phase, observed="not measured",
                                         limit=judge([], query.max, query.min).limit, passed=False))
                     continue
-                start, end = _parse(figures.started_at), _parse(figures.finished_at)
+                start, end = window
                 text = render(query.query, (end - start).total_seconds(), self.namespace, self.experiment)
                 try:
                     values = await self.source.instant(text, end)
