@@ -9,9 +9,10 @@ import kopf
 from pydantic import ValidationError
 
 from chaos_operator.engine import orphans
+from chaos_operator.engine.deps import Control, Deps
 from chaos_operator.engine.ports import ExperimentRef
 from chaos_operator.engine.recorder import Recorder
-from chaos_operator.engine.runner import Control, Deps, Runner
+from chaos_operator.engine.runner import Runner
 from chaos_operator.models import GROUP, PLURAL, VERSION
 from chaos_operator.models.errors import describe
 from chaos_operator.models.spec import ExperimentSpec

@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 from chaos_operator.analysis.recovery import SecondSample
+from chaos_operator.engine.deps import LoadTargetNotFound
 from chaos_operator.engine.ports import Clock, KubeApi, LoadResult
-from chaos_operator.engine.runner import LoadTargetNotFound
 from chaos_operator.load.generator import LoadGenerator, LoadSpec, PhaseRun
 from chaos_operator.load.resolver import ServiceNotFound, ServiceResolver
 from chaos_operator.models.duration import Duration

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from chaos_operator.analysis import verdict
 from chaos_operator.engine import analyze, lifecycle
 from chaos_operator.engine.chaos import ChaosWindow
-from chaos_operator.engine.ports import Clock, KubeApi, LoadDriver, LoadResult
+from chaos_operator.engine.deps import Control, Deps, LoadTargetNotFound
+from chaos_operator.engine.ports import LoadDriver, LoadResult
 from chaos_operator.engine.prom import PromChecks
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.run import STOPPED, ChaosResult, Early, Ending, Prepared, RunFigures
 from chaos_operator.engine.targets import resolve
-from chaos_operator.faults.base import DEFAULT_IMAGE, FaultContext
-from chaos_operator.faults.registry import fault_for
-from chaos_operator.metrics.source import MetricsError, MetricsSource
+from chaos_operator.faults.base import FaultContext
+from chaos_operator.metrics.source import MetricsError
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import Check, Phase, Verdict
 from chaos_operator.targeting.selection import NamespaceRefused, NoTargets, check_namespace, new_seed
@@ -29,35 +27,6 @@ from chaos_operator.targeting.selector import to_query
 
 log = logging.getLogger(__name__)
 CONTROL_POLL_S = 0.2  # how often spec.abort and the daemon's stop flag are looked at
-
-
-class LoadTargetNotFound(Exception):
-    """The Service named in spec.load does not exist or has no address."""
-
-
-LoadFactory = Callable[[ExperimentSpec, str], Awaitable[LoadDriver]]
-
-
-@dataclass(frozen=True)
-class Deps:
-    kube: KubeApi
-    clock: Clock
-    open_load: LoadFactory
-    operator_namespace: str
-    allowed_namespaces: frozenset[str] | None = None
-    operator_pods: frozenset[str] = frozenset()
-    poll_s: float = 1.0
-    open_metrics: Callable[[str], MetricsSource] | None = None  # Prometheus URL -> source
-    halt_poll_s: float = 2.0
-    image: str = DEFAULT_IMAGE  # the operator's image: helper and stress pods run the agent from it
-
-
-@dataclass(frozen=True)
-class Control:
-    """What the outside world can ask of a running experiment."""
-
-    abort_requested: Callable[[], bool]  # spec.abort became true
-    stopping: Callable[[], bool]  # the daemon is being stopped: operator exit or resource deletion
 
 
 def _failed(reason: str, message: str) -> Ending:
@@ -72,7 +41,7 @@ class Runner:
         self.rec = rec
         self.control = control
         self.stop = asyncio.Event()
-        self.fault = fault_for(spec.fault.kind)
+        self.fault = deps.fault_for(spec.fault.kind)
         self.load: LoadDriver | None = None
         self.figures = RunFigures()
         self.prom: PromChecks | None = None
