@@ -142,3 +142,20 @@ async def sweep(kube: KubeApi, namespaces: Sequence[str] = ()) -> list[str]:
         log.info("helper sweep deleted %d helper pod(s) of finished or deleted experiments: %s",
                  len(deleted), ", ".join(deleted))
     return deleted
+
+
+async def delete_helpers_of(kube: KubeApi, namespace: str, experiment_uid: str) -> list[str]:
+    """Delete every helper pod owned by this experiment (by uid); returns the names. A revert in progress is let
+    finish. SIGTERM makes each agent revert its fault before it exits."""
+    deleted = []
+    for pod in await kube.list_pods(namespace, HELPER_SELECTOR):
+        meta = pod.get("metadata") or {}
+        owner = _owner(pod)
+        if owner is None or owner[1] != experiment_uid or meta.get("deletionTimestamp"):
+            continue
+        phase = (pod.get("status") or {}).get("phase")
+        if (meta.get("labels") or {}).get(ROLE_LABEL) == "revert" and phase not in ("Succeeded", "Failed"):
+            continue
+        if await kube.delete_pod_by_name(namespace, str(meta.get("name")), None):
+            deleted.append(str(meta.get("name")))
+    return deleted

@@ -19,6 +19,10 @@ class ExperimentRef:
     uid: str
 
 
+class StatusConflict(Exception):
+    """The object changed since the resourceVersion a status write was computed from (409 Conflict)."""
+
+
 class KubeApi(Protocol):
     async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]: ...
 
@@ -45,7 +49,11 @@ class KubeApi(Protocol):
 
     async def get_experiment(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
-    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None: ...
+    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any],
+                                      resource_version: str | None = None) -> str | None:
+        """Merge-patch .status; with ``resource_version`` only while the object still has it (else raises
+        StatusConflict). Returns the object's new resourceVersion."""
+        ...
 
     async def create_event(
         self, ref: ExperimentRef, type_: str, reason: str, message: str, time: datetime.datetime

@@ -11,8 +11,10 @@ import asyncio
 import logging
 from typing import Literal
 
-from chaos_operator.engine import lifecycle
-from chaos_operator.engine.ports import Clock, ExperimentRef, KubeApi
+from pydantic import ValidationError
+
+from chaos_operator.engine import conflict, lifecycle
+from chaos_operator.engine.ports import Clock, ExperimentRef, KubeApi, StatusConflict
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.status import (
     Check,
@@ -32,18 +34,23 @@ log = logging.getLogger(__name__)
 
 RUNNING_PHASES = (Phase.BASELINE, Phase.CHAOS, Phase.RECOVERY, Phase.ANALYZING)
 MAX_TARGETS = 1000  # the CRD's maxItems for targets
+MAX_CONFLICTS = 5  # re-reads of one write before giving up (each conflict means another writer made progress)
 PhaseName = Literal["baseline", "chaos", "recovery"]
 _FIELDS = frozenset(ExperimentStatus.model_fields)
 
 
 class Recorder:
     def __init__(self, kube: KubeApi, clock: Clock, ref: ExperimentRef, status: ExperimentStatus,
-                 generation: int | None = None) -> None:
+                 generation: int | None = None, resource_version: str | None = None,
+                 clear: frozenset[str] = frozenset()) -> None:
         self._kube = kube
         self._clock = clock
         self.ref = ref
         self.status = status
         self._generation = generation
+        # Each write carries the resourceVersion its status was computed from (None: unconditional).
+        self.resource_version = resource_version
+        self._clear = clear  # wire keys to remove on the first write (of a status that could not be read)
         # Several tasks write (chaos rounds, halt and orphan watchers): each read-modify-write is atomic.
         self._lock = asyncio.Lock()
 
@@ -92,9 +99,9 @@ class Recorder:
     async def add_injections(self, records: list[Injection]) -> int:
         """Append records; returns the index of the first one."""
         async with self._lock:
-            first = len(self.status.injections)
             await self._write({"injections": [*self.status.injections, *records]})
-            return first
+            # Counted after the write: records another writer added meanwhile come first.
+            return len(self.status.injections) - len(records)
 
     async def mark_injected(self, index: int, helper_pod: str | None, message: str | None) -> None:
         await self._set_record(index, state=RecordState.INJECTED, injected_at=self.timestamp(),
@@ -143,16 +150,49 @@ class Recorder:
         if phase is not None and phase != self.status.phase and not lifecycle.can_move(self.status.phase,
                                                                                          Phase(str(phase))):
             raise ValueError(f"illegal phase change {self.status.phase} -> {phase}")
-        draft = self.status.model_copy(update=changes)
+        base = self.status
+        new = self._finished_draft(base.model_copy(update=changes))
+        for _ in range(MAX_CONFLICTS):
+            body = new.to_api()
+            body.update({key: None for key in self._clear if key not in body})
+            try:
+                version = await self._kube.patch_experiment_status(self.ref.namespace, self.ref.name, body,
+                                                                   resource_version=self.resource_version)
+            except StatusConflict:
+                # Someone wrote since: re-read, re-apply only what this write changed, never backwards.
+                theirs = await self._reread()
+                if theirs is not None:
+                    new = self._finished_draft(conflict.rebase(base, new, theirs))
+                    base = theirs
+                continue
+            self.resource_version = version
+            self._clear = frozenset()
+            self.status = new
+            return new
+        raise StatusConflict(f"status of {self.ref.namespace}/{self.ref.name} kept changing under the operator")
+
+    def _finished_draft(self, draft: ExperimentStatus) -> ExperimentStatus:
         draft = draft.model_copy(update={
             "conditions": self._conditions(draft),
             "observed_generation": self._generation,
         })
         # Round-trip through the wire form so every write is a status the CRD schema accepts.
-        new = ExperimentStatus.model_validate(draft.to_api())
-        await self._kube.patch_experiment_status(self.ref.namespace, self.ref.name, new.to_api())
-        self.status = new
-        return new
+        return ExperimentStatus.model_validate(draft.to_api())
+
+    async def _reread(self) -> ExperimentStatus | None:
+        """The status on the server now; None while it is still the unreadable one this recorder replaces."""
+        obj = await self._kube.get_experiment(self.ref.namespace, self.ref.name)
+        if obj is None or (obj.get("metadata") or {}).get("uid") != self.ref.uid:
+            raise StatusConflict(f"{self.ref.namespace}/{self.ref.name} is gone or was replaced")
+        self.resource_version = str(obj["metadata"]["resourceVersion"])
+        raw = dict(obj.get("status") or {})
+        try:
+            return ExperimentStatus.model_validate(raw)
+        except ValidationError:
+            if not self._clear:
+                raise  # a status that turned unreadable under a running writer: fail rather than guess
+            self._clear = self._clear | frozenset(raw)
+            return None
 
     def _conditions(self, status: ExperimentStatus) -> list[Condition]:
         now = self.timestamp()

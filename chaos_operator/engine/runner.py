@@ -21,7 +21,7 @@ from chaos_operator.engine.targets import resolve
 from chaos_operator.faults.base import FaultContext
 from chaos_operator.metrics.source import MetricsError
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import Check, Phase, Verdict
+from chaos_operator.models.status import TERMINAL_PHASES, Check, Phase, Verdict
 from chaos_operator.targeting.selection import NamespaceRefused, NoTargets, check_namespace, new_seed
 from chaos_operator.targeting.selector import to_query
 
@@ -72,7 +72,8 @@ class Runner:
             log.exception("%s: unexpected error", self.rec.ref.name)
             self.stop.set()
             await self.recover_leftovers()
-            await self._end(_failed("OperatorError", f"the operator hit an error: {exc}"[:1024]))
+            if self.rec.status.phase not in TERMINAL_PHASES:  # another writer may have ended it meanwhile
+                await self._end(_failed("OperatorError", f"the operator hit an error: {exc}"[:1024]))
         finally:
             watcher.cancel()
             if self.load is not None:

@@ -20,9 +20,11 @@ class SlowStatusApi:
     def __init__(self) -> None:
         self.writes: list[dict[str, Any]] = []
 
-    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any],
+                                      resource_version: str | None = None) -> str | None:
         await asyncio.sleep(0.001)
         self.writes.append(dict(status))
+        return None
 
 
 class FixedClock:

@@ -104,8 +104,10 @@ class FakeKube:
             raise self.fail_listing
         return list(self.pods)
 
-    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any],
+                                      resource_version: str | None = None) -> str | None:
         self.writes.append((self.clock.t, dict(status)))
+        return str(len(self.writes))
 
     async def create_event(self, ref: ExperimentRef, type_: str, reason: str, message: str,
                            time: datetime.datetime) -> None:
