@@ -11,6 +11,7 @@ import pytest
 
 from chaos_operator.engine.deps import Control, Deps
 from chaos_operator.engine.ports import ExperimentRef
+from chaos_operator.engine.prom import UNREADABLE_GRACE_S
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.runner import Runner
 from chaos_operator.metrics.source import MetricsError, MetricsSource
@@ -267,3 +268,55 @@ async def test_a_bug_mid_run_ends_failed_operator_error_with_faults_recovered() 
 
 def test_phase_results_keep_their_wire_names() -> None:
     assert set(PhaseResults.model_fields) == {"baseline", "chaos", "recovery"}
+
+
+def _halt_spec(on_missing: str | None = None) -> ExperimentSpec:
+    cond: dict[str, Any] = {"name": "errors", "query": "q", "max": 0.5}
+    if on_missing is not None:
+        cond["onMissing"] = on_missing
+    return make_spec(prometheus={"url": "http://prom:9090", "haltWhen": [cond]})
+
+
+def _answers(world: World, no_series_from: float = 1e9, down: tuple[float, float] = (1e9, 1e9)) -> FakeMetrics:
+    async def answer(query: str, at: datetime.datetime) -> list[float]:
+        if query == "vector(1)":
+            return [1.0]
+        if down[0] <= world.clock.t < down[1]:
+            raise MetricsError("connection refused")
+        return [] if world.clock.t >= no_series_from else [0.0]
+    return FakeMetrics(answer)
+
+
+async def test_a_halt_condition_with_no_series_halts_by_default() -> None:
+    world = World()
+    world.metrics = _answers(world, no_series_from=CHAOS_START + 4)
+    await world.run(_halt_spec())
+    status = world.kube.status
+    assert (status.verdict, status.reason) == ("Failed", "Halted")
+    halt = next(c for c in status.checks if c.name == "errors")
+    assert halt.observed == "no data" and world.calls("recover")[0] < CHAOS_END
+
+
+async def test_a_halt_condition_with_no_series_is_ignored_when_it_says_so() -> None:
+    world = World()
+    world.metrics = _answers(world, no_series_from=CHAOS_START + 4)
+    await world.run(_halt_spec("ignore"))
+    assert world.kube.status.verdict == "Passed" and world.calls("recover") == [CHAOS_END] * 3
+
+
+async def test_a_short_metrics_outage_does_not_halt() -> None:
+    world = World()
+    world.metrics = _answers(world, down=(CHAOS_START + 2, CHAOS_START + 2 + UNREADABLE_GRACE_S - 3))
+    await world.run(_halt_spec())
+    assert world.kube.status.verdict == "Passed"
+
+
+async def test_a_halt_condition_unreadable_past_its_grace_halts() -> None:
+    world = World()
+    world.metrics = _answers(world, down=(CHAOS_START + 2, 1e9))
+    await world.run(_halt_spec("ignore"))  # onMissing is about empty answers, not about unreadable ones
+    status = world.kube.status
+    assert status.reason == "Halted"
+    halted = world.calls("recover")[0]
+    assert CHAOS_START + 2 + UNREADABLE_GRACE_S <= halted <= CHAOS_START + 2 + UNREADABLE_GRACE_S + Deps.halt_poll_s
+    assert next(c for c in status.checks if c.name == "errors").observed.startswith("unreadable")
