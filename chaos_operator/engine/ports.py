@@ -70,8 +70,10 @@ class LoadResult:
 
 
 class LoadDriver(Protocol):
-    async def run_phase(self, duration_s: float, stop: Any) -> LoadResult:
-        """Drive the experiment's load for duration_s or until ``stop`` (an asyncio.Event) is set."""
+    async def run_phase(self, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
+        """Drive the experiment's load for duration_s or until ``stop`` (an asyncio.Event) is set. When ``split``
+        (an asyncio.Event) is set during the phase, the result covers only the requests intended from then on,
+        and result.ramp counts the ones before."""
         ...
 
     async def close(self) -> None: ...

@@ -161,9 +161,10 @@ class Runner:
             return _failed("PrometheusUnreachable", str(exc))
         return None
 
-    async def _measure(self, seconds: float, stop: asyncio.Event | None = None) -> LoadResult:
+    async def _measure(self, seconds: float, stop: asyncio.Event | None = None,
+                       split: asyncio.Event | None = None) -> LoadResult:
         assert self.load is not None
-        return await self.load.run_phase(seconds, stop or self.stop)
+        return await self.load.run_phase(seconds, stop or self.stop, split)
 
     async def _baseline(self) -> LoadResult | Early:
         await self.rec.enter(Phase.BASELINE, "measuring the baseline")
@@ -193,9 +194,13 @@ class Runner:
         started = self.clock.monotonic()
         relay = asyncio.create_task(self._relay_stop(chaos_end))
         halt = asyncio.create_task(self._watch_halt(chaos_end))
-        load_task = asyncio.create_task(self._measure(self.spec.phases.chaos, chaos_end))
+        # The chaos figures start once every target of the first round holds its fault; before is the ramp.
+        in_effect = asyncio.Event()
+        load_task = asyncio.create_task(self._measure(self.spec.phases.chaos, chaos_end, in_effect))
         try:
             injected = await window.inject_round(list(prepared.targets))
+            if injected:
+                in_effect.set()
             if injected == 0 and not chaos_end.is_set():
                 chaos_end.set()
                 await load_task

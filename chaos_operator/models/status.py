@@ -86,6 +86,16 @@ class ErrorCounts(ApiModel):
     unexpected_status: Annotated[int, Field(ge=0)] = 0
 
 
+class Ramp(ApiModel):
+    """The chaos load before every target's fault was in effect, kept out of the chaos figures."""
+
+    started_at: Timestamp
+    finished_at: Timestamp
+    requests: Annotated[int, Field(ge=0)]
+    errors: Annotated[int, Field(ge=0)]
+    error_rate: Annotated[float, Field(ge=0, le=1)]
+
+
 class PhaseResult(ApiModel):
     started_at: Timestamp
     finished_at: Timestamp
@@ -95,6 +105,7 @@ class PhaseResult(ApiModel):
     throughput: Annotated[float, Field(ge=0)]
     latency: Latency | None = None  # absent when no request completed
     error_classes: ErrorCounts = ErrorCounts()
+    ramp: Ramp | None = None  # chaos only
 
 
 class PhaseResults(ApiModel):

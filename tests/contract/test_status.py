@@ -18,6 +18,7 @@ from chaos_operator.models.status import (
     Phase,
     PhaseResult,
     PhaseResults,
+    Ramp,
     RecordState,
     TargetRef,
     Verdict,
@@ -37,6 +38,8 @@ def _phase(start: str, end: str, requests: int, errors: int, scale: float) -> Ph
         throughput=requests / 60.0 - 0.25, latency=_latency(scale),
         error_classes=ErrorCounts(timeout=errors // 4, connection=errors // 4, http5xx=errors // 4,
                                   unexpected_status=errors - 3 * (errors // 4)),
+        ramp=Ramp(started_at=start, finished_at=start, requests=requests // 100, errors=errors // 100,
+                  error_rate=errors / requests),
     )
 
 

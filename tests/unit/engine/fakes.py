@@ -15,7 +15,7 @@ from chaos_operator.analysis.recovery import SecondSample
 from chaos_operator.engine.ports import ExperimentRef, LoadResult
 from chaos_operator.faults.base import FaultContext, FaultError
 from chaos_operator.models.duration import Duration
-from chaos_operator.models.status import ExperimentStatus, Injection, Latency, PhaseResult
+from chaos_operator.models.status import ExperimentStatus, Injection, Latency, PhaseResult, Ramp
 from chaos_operator.models.timestamps import format_time
 
 T = TypeVar("T")
@@ -147,23 +147,39 @@ class FakeLoad:
     phases_run: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each phase
     closed: bool = False
 
-    async def run_phase(self, duration_s: float, stop: Any) -> LoadResult:
+    async def run_phase(self, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
         health = self.script[min(len(self.phases_run), len(self.script) - 1)]
-        started, stamp = self.clock.monotonic(), format_time(self.clock.now())
+        started, wall = self.clock.monotonic(), self.clock.now()
+        split_at: list[float] = []
+
+        async def note_split() -> None:
+            await split.wait()
+            split_at.append(self.clock.monotonic())
+        watcher = asyncio.ensure_future(note_split()) if split is not None else None
         await self.clock.wait_for(stop, duration_s)
-        elapsed = self.clock.monotonic() - started
-        self.phases_run.append((started, started + elapsed))
-        seconds = int(elapsed)
-        requests = self.rate * seconds
+        if watcher is not None:
+            watcher.cancel()
+        end = self.clock.monotonic()
+        self.phases_run.append((started, end))
+        samples = [SecondSample(offset_s=float(s), requests=self.rate, errors=self.rate * health.error_pct // 100,
+                                p95_s=health.latency_s) for s in range(int(end - started))]
+        if not split_at:
+            return LoadResult(self._result(health, wall, end - started), started, samples)
+        ramp_s = split_at[0] - started
+        ramp = self._result(health, wall, ramp_s)
+        result = self._result(health, wall + datetime.timedelta(seconds=ramp_s), end - split_at[0])
+        figures = Ramp(started_at=ramp.started_at, finished_at=ramp.finished_at, requests=ramp.requests,
+                       errors=ramp.errors, error_rate=ramp.error_rate)
+        return LoadResult(result.model_copy(update={"ramp": figures}), started, samples)
+
+    def _result(self, health: Health, start: datetime.datetime, seconds: float) -> PhaseResult:
+        requests = int(self.rate * seconds)
         errors = requests * health.error_pct // 100
         lat = Duration(health.latency_s)
-        latency = Latency(mean=lat, p50=lat, p90=lat, p95=lat, p99=lat, max=lat) if requests else None
-        result = PhaseResult(started_at=stamp, finished_at=format_time(self.clock.now()), requests=requests,
-                             errors=errors, error_rate=errors / requests if requests else 0.0,
-                             throughput=float(self.rate), latency=latency)
-        samples = [SecondSample(offset_s=float(s), requests=self.rate, errors=self.rate * health.error_pct // 100,
-                                p95_s=health.latency_s) for s in range(seconds)]
-        return LoadResult(result=result, started_mono=started, samples=samples)
+        latency = Latency(mean=lat, p50=lat, p90=lat, p95=lat, p99=lat, max=lat) if requests > errors else None
+        return PhaseResult(started_at=format_time(start), finished_at=format_time(start + datetime.timedelta(
+            seconds=seconds)), requests=requests, errors=errors, error_rate=errors / requests if requests else 0.0,
+            throughput=float(self.rate), latency=latency)
 
     async def close(self) -> None:
         self.closed = True
@@ -178,9 +194,12 @@ class RecordingFault:
     instant: bool = False
     interval: float | None = None
     refuse: bool = False
+    apply_s: float = 0.0  # how long an injection takes to be in effect (a helper pod starting)
     calls: list[tuple[float, str, str]] = field(default_factory=list)  # (time, apply|recover, target)
 
     async def apply(self, ctx: FaultContext, record: Injection) -> dict[str, Any]:
+        if self.apply_s:
+            await self.clock.sleep(self.apply_s)
         self.calls.append((self.clock.t, "apply", record.target))
         if self.refuse:
             raise FaultError("refused by the test")

@@ -253,12 +253,12 @@ async def test_a_bug_mid_run_ends_failed_operator_error_with_faults_recovered() 
     original = world.load.run_phase
     count = 0
 
-    async def run_phase(duration_s: float, stop: Any) -> Any:
+    async def run_phase(duration_s: float, stop: Any, split: Any = None) -> Any:
         nonlocal count
         count += 1
         if count == 3:
             raise RuntimeError("load generator bug")
-        return await original(duration_s, stop)
+        return await original(duration_s, stop, split)
     world.load.run_phase = run_phase  # type: ignore[method-assign]
     await world.run()
     status = world.kube.status
@@ -320,3 +320,16 @@ async def test_a_halt_condition_unreadable_past_its_grace_halts() -> None:
     halted = world.calls("recover")[0]
     assert CHAOS_START + 2 + UNREADABLE_GRACE_S <= halted <= CHAOS_START + 2 + UNREADABLE_GRACE_S + Deps.halt_poll_s
     assert next(c for c in status.checks if c.name == "errors").observed.startswith("unreadable")
+
+
+async def test_chaos_figures_start_once_every_fault_is_in_effect_and_the_ramp_is_apart() -> None:
+    world = World()
+    world.fault.apply_s = 3.0  # helpers take 3 s to hold the fault
+    world.load.script = [Health(), Health(error_pct=10), Health()]
+    await world.run()
+    chaos = world.kube.status.phases.chaos
+    assert chaos is not None and chaos.ramp is not None
+    assert (chaos.ramp.requests, chaos.requests) == (50 * 3, 50 * (CHAOS - 3))
+    assert (chaos.ramp.started_at, chaos.ramp.finished_at, chaos.started_at) == (
+        "2026-01-01T00:00:10Z", "2026-01-01T00:00:13Z", "2026-01-01T00:00:13Z")
+    assert world.calls("apply") == [CHAOS_START + 3] * 3
