@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from chaos_operator.analysis.checks import baseline_checks, evaluate
-from chaos_operator.analysis.grade import degradation, grade
+from chaos_operator.analysis.grade import DEFAULT_FAILED_AT_S, OUTAGE_ERROR_RATE, degradation, effective_mean, grade
 from chaos_operator.analysis.score import score
 from chaos_operator.models.duration import format_duration
 from chaos_operator.models.spec import Slos
@@ -27,15 +27,17 @@ class Outcome:
     recovery_time: float | None = None
 
 
-def decide(slos: Slos, phases: PhaseResults, recovery_s: float | None, recovery_window_s: float) -> Outcome:
-    """Judge a finished experiment: too few samples, then failed checks, else passed."""
-    checks = evaluate(slos, phases, recovery_s, recovery_window_s)
+def decide(slos: Slos, phases: PhaseResults, recovery_s: float | None, recovery_window_s: float,
+           failed_at_s: float = DEFAULT_FAILED_AT_S) -> Outcome:
+    """Judge a finished experiment: too few samples, then failed checks, else passed. ``failed_at_s`` is the
+    load's timeout: what a failed request counts as in the degradation and the grade."""
+    checks = evaluate(slos, phases, recovery_s, recovery_window_s, failed_at_s)
     short = _short_phases(phases)
     if short:
         return Outcome(Verdict.INCONCLUSIVE, "TooFewSamples", _too_few_message(short), checks,
                        recovery_time=recovery_s)
     points = score(slos, phases, recovery_s, recovery_window_s)
-    letter = grade_of(phases)
+    letter = grade_of(phases, failed_at_s)
     failed = [c for c in checks if not c.passed]
     if failed:
         message = f"{len(failed)} of {_count(len(checks), 'check')} failed: {_list_failed(failed)}."
@@ -62,14 +64,18 @@ def baseline_gate(slos: Slos, baseline: PhaseResult) -> Outcome | None:
     return Outcome(Verdict.INCONCLUSIVE, "BaselineUnhealthy", _bounded(message), checks)
 
 
-def grade_of(phases: PhaseResults) -> Grade | None:
-    """Grade from mean latency, chaos vs baseline; POOR when nothing completed under chaos."""
+def grade_of(phases: PhaseResults, failed_at_s: float = DEFAULT_FAILED_AT_S) -> Grade | None:
+    """Grade from the mean latency with failed requests at the timeout, chaos vs baseline; POOR when nothing
+    completed under chaos or when at least half of its requests failed (an outage is never GOOD)."""
     baseline, chaos = phases.baseline, phases.chaos
     if baseline is None or baseline.latency is None or chaos is None:
         return None
-    if chaos.latency is None:
+    if chaos.latency is None or chaos.error_rate >= OUTAGE_ERROR_RATE:
         return "POOR"
-    return grade(degradation(baseline.latency.mean, chaos.latency.mean))
+    base, under = effective_mean(baseline, failed_at_s), effective_mean(chaos, failed_at_s)
+    if base is None or under is None:
+        return None
+    return grade(degradation(base, under))
 
 
 def _short_phases(phases: PhaseResults) -> list[tuple[str, int]]:

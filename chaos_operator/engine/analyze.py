@@ -52,7 +52,8 @@ MAX_CHECKS = 64  # the CRD's maxItems for status.checks
 def final(spec: ExperimentSpec, figures: RunFigures, instant: bool, extra: list[Check]) -> verdict.Outcome:
     """The built-in verdict, then Prometheus SLIs (``extra``) and any halt recorded during chaos."""
     phases = PhaseResults(baseline=figures.baseline, chaos=figures.chaos, recovery=figures.recovery)
-    outcome = verdict.decide(spec.slos, phases, figures.recovery_s, recovery_window(spec, instant))
+    outcome = verdict.decide(spec.slos, phases, figures.recovery_s, recovery_window(spec, instant),
+                             failed_at_s=float(spec.load.timeout))
     halts = figures.halts
     checks = [*outcome.checks, *extra, *halts][:MAX_CHECKS]
     if halts:

@@ -333,3 +333,10 @@ async def test_chaos_figures_start_once_every_fault_is_in_effect_and_the_ramp_is
     assert (chaos.ramp.started_at, chaos.ramp.finished_at, chaos.started_at) == (
         "2026-01-01T00:00:10Z", "2026-01-01T00:00:13Z", "2026-01-01T00:00:13Z")
     assert world.calls("apply") == [CHAOS_START + 3] * 3
+
+
+async def test_an_outage_of_fast_failures_grades_poor() -> None:
+    world = World()
+    world.load.script = [Health(), Health(error_pct=60, latency_s=0.001), Health()]
+    await world.run()
+    assert world.kube.status.grade == "POOR"
