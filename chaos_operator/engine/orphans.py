@@ -22,7 +22,7 @@ from chaos_operator.faults.base import FaultContext, FaultError
 from chaos_operator.faults.helper_pod import HelperPodFault
 from chaos_operator.faults.manifests import HELPER_SELECTOR, ROLE_LABEL
 from chaos_operator.models import KIND
-from chaos_operator.models.status import TERMINAL_PHASES
+from chaos_operator.models.status import TERMINAL_PHASES, RecordState
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 120.0  # a revert in progress is let finish (it is bounded itself) before the tender is cancelled
@@ -59,10 +59,7 @@ class HelperTender:
                 await self.check_once()
             except Exception as exc:  # an API hiccup: try again next round
                 log.warning("%s: checking helper pods failed: %s", self.ctx.experiment, exc)
-            try:
-                await asyncio.wait_for(self._stopping.wait(), self.poll_s)
-            except TimeoutError:
-                pass
+            await self.ctx.clock.wait_for(self._stopping, self.poll_s)
 
     async def check_once(self) -> int:
         """Handle every Injected record whose helper was lost; returns how many were."""
@@ -70,7 +67,7 @@ class HelperTender:
         for index, record in enumerate(list(self.rec.status.injections)):
             if self._stopping.is_set():
                 break
-            if record.state != "Injected":
+            if record.state != RecordState.INJECTED:
                 continue
             lost = await self.fault.helper_lost(self.ctx, record)
             if lost is None:
@@ -99,6 +96,13 @@ def _owner(pod: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def _reverting(pod: dict[str, Any]) -> bool:
+    """A revert-only helper still at work."""
+    phase = (pod.get("status") or {}).get("phase")
+    return ((pod.get("metadata") or {}).get("labels") or {}).get(ROLE_LABEL) == "revert" and phase not in (
+        "Succeeded", "Failed")
+
+
 def _finished(experiment: dict[str, Any] | None, uid: str) -> bool:
     if experiment is None or (experiment.get("metadata") or {}).get("uid") != uid:
         return True  # gone, or a new experiment that reuses the name
@@ -125,8 +129,7 @@ async def sweep(kube: KubeApi, namespaces: Sequence[str] = ()) -> list[str]:
         namespace, name, owner = str(meta.get("namespace")), str(meta.get("name")), _owner(pod)
         if owner is None or meta.get("deletionTimestamp"):
             continue
-        phase = (pod.get("status") or {}).get("phase")
-        if (meta.get("labels") or {}).get(ROLE_LABEL) == "revert" and phase not in ("Succeeded", "Failed"):
+        if _reverting(pod):
             continue  # a revert in progress is let finish; its deadline bounds it
         try:
             key = (namespace, owner[0])
@@ -153,8 +156,7 @@ async def delete_helpers_of(kube: KubeApi, namespace: str, experiment_uid: str) 
         owner = _owner(pod)
         if owner is None or owner[1] != experiment_uid or meta.get("deletionTimestamp"):
             continue
-        phase = (pod.get("status") or {}).get("phase")
-        if (meta.get("labels") or {}).get(ROLE_LABEL) == "revert" and phase not in ("Succeeded", "Failed"):
+        if _reverting(pod):
             continue
         if await kube.delete_pod_by_name(namespace, str(meta.get("name")), None):
             deleted.append(str(meta.get("name")))
