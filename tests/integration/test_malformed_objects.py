@@ -135,8 +135,6 @@ def test_a_malformed_spec_fails_naming_the_field(outcome: Outcome, index: int) -
     assert case.field in status.get("message", ""), (case.field, status.get("message"))
 
 
-# Until the fail-closed status reading lands (branch typedrun), an unreadable status is read as a new experiment.
-@pytest.mark.xfail(reason="an unreadable status still re-runs the experiment (issue 8 item 1)", strict=False)
 @pytest.mark.parametrize("index", [i for i, c in enumerate(CASES) if c.bad_status],
                          ids=[c.id for c in CASES if c.bad_status])
 def test_an_unreadable_status_fails_closed(outcome: Outcome, index: int) -> None:
