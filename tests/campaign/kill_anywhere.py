@@ -32,6 +32,7 @@ from chaos_sandbox.cluster import Sandbox
 
 from tests.campaign.report import render
 from tests.e2e.faults import assert_nothing_left
+from tests.sandbox.system import netem_missing
 from tests.sandbox.workloads import deployment
 from tests.waits import DONE, status_of, wait_for
 
@@ -204,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     started = time.monotonic()
     runs, left = campaign(args.kinds, args.instants, args.seed)
-    text = render(runs, left, seed=args.seed, instants=args.instants, seconds=time.monotonic() - started)
+    text = render(runs, left, seed=args.seed, instants=args.instants, seconds=time.monotonic() - started,
+                  netem=netem_missing())
     print(text)
     if args.out:
         args.out.write_text(text)
