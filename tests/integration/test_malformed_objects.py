@@ -70,6 +70,7 @@ class Outcome:
     pods_before: dict[str, str]
     pods_after: dict[str, str]
     operator_errors: list[str]
+    undeletable: list[str]  # objects whose finalizer was never removed
 
 
 class ErrorLog(logging.Handler):
@@ -102,12 +103,18 @@ def outcome() -> Iterator[Outcome]:
             writes = Writes()
             emu.call(emu.emulator.store.listeners.append, writes)
             resolver = StaticResolver({(NS, "checkout", 8080): ["http://127.0.0.1:9"]})  # never reached
-            with OperatorThread(emu.url, resolver), contextlib.suppress(AssertionError):  # the tests say what is not
-                wait_for("every malformed object to end", lambda: all(
-                    settled(case, raw_status(emu, name_of(i))) for i, case in enumerate(CASES)), 240, every=0.5)
-            final = {name_of(i): raw_status(emu, name_of(i)) for i in range(len(CASES))}
+            with OperatorThread(emu.url, resolver):
+                with contextlib.suppress(AssertionError):  # the tests say what did not end
+                    wait_for("every malformed object to end", lambda: all(
+                        settled(case, raw_status(emu, name_of(i))) for i, case in enumerate(CASES)), 240, every=0.5)
+                final = {name_of(i): raw_status(emu, name_of(i)) for i in range(len(CASES))}
+                for i in range(len(CASES)):  # the finalizer's cleanup handler meets each one too
+                    emu.delete("chaosexperiments", NS, name_of(i))
+                with contextlib.suppress(AssertionError):
+                    wait_for("every malformed object deleted", lambda: not emu.list("chaosexperiments", NS), 240, 0.5)
+                stuck = sorted(o["metadata"]["name"] for o in emu.list("chaosexperiments", NS))
             pods_after = {p["metadata"]["name"]: p["metadata"]["resourceVersion"] for p in emu.list("pods", None)}
-            yield Outcome(final, writes, pods_before, pods_after, errors.records)
+            yield Outcome(final, writes, pods_before, pods_after, errors.records, stuck)
     finally:
         logging.getLogger().removeHandler(errors)
 
@@ -159,3 +166,7 @@ def test_no_pod_is_touched(outcome: Outcome) -> None:
 
 def test_the_operator_never_crashes(outcome: Outcome) -> None:
     assert outcome.operator_errors == []
+
+
+def test_every_object_can_be_deleted(outcome: Outcome) -> None:
+    assert outcome.undeletable == []
