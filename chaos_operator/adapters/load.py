@@ -77,5 +77,6 @@ def to_phase_result(run: PhaseRun, started_at: str, finished_at: str) -> PhaseRe
 def to_samples(run: PhaseRun) -> list[SecondSample]:
     """Whole seconds only: a trailing partial second would read as a stall."""
     whole = int(run.summary.wall_s)
-    return [SecondSample(offset_s=float(p.second), requests=p.requests, errors=p.errors, p95_s=p.p95)
+    return [SecondSample(offset_s=float(p.second), requests=p.requests, errors=p.errors, p95_s=p.p95,
+                         p50_s=p.p50)
             for p in run.timeline if p.second < whole]

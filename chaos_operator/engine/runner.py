@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from chaos_operator.engine import analyze, lifecycle
+from chaos_operator.engine import analyze, lifecycle, timeline
 from chaos_operator.engine.chaos import ChaosWindow
 from chaos_operator.engine.ports import Clock, KubeApi, LoadDriver, LoadResult
 from chaos_operator.engine.prom import PromChecks
@@ -118,7 +118,8 @@ class Runner:
 
     async def _end(self, phase: str, verdict: str | None, reason: str, message: str) -> None:
         await self.rec.update(phase=phase, verdict=verdict, reason=reason, message=message,
-                              finished_at=self.rec.timestamp())
+                              finished_at=self.rec.timestamp(),
+                              **timeline.fields(self.load, self.rec.status.injections, self.deps.clock))
         event = {"Completed": "Completed", "Aborted": "Aborted"}.get(phase, "Failed")
         await self.rec.event(event, message, warning=phase != "Completed")
         raise Ended
@@ -147,7 +148,7 @@ class Runner:
         if self.spec.prometheus is not None:
             await self._probe_prometheus()
         try:
-            self.load = await self.deps.open_load(self.spec, ns)
+            self.load = timeline.Recording(await self.deps.open_load(self.spec, ns))
         except LoadTargetNotFound as exc:
             await self._fail("LoadTargetNotFound", str(exc))
         seed = self.rec.status.seed if self.rec.status.seed is not None else self.spec.target.seed
