@@ -14,7 +14,8 @@ from chaos_operator.models.spec import DNS_LABEL
 
 def _api_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster service account)")
+    g.add_argument("--kubeconfig", help="kubeconfig file (default for run: the in-cluster service account; "
+                                        "for report: that in a pod, else $KUBECONFIG or ~/.kube/config)")
     g.add_argument("--server", help="API server URL, without credentials (local emulator/sandbox)")
 
 
@@ -38,9 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="print an experiment's figures, checks and verdict")
     _api_args(rep)
     rep.add_argument("name")
-    rep.add_argument("-n", "--namespace", default="default")
+    rep.add_argument("-n", "--namespace", default=None,
+                     help="default: the kubeconfig context's namespace, or the pod's")
     rep.add_argument("-o", "--output", choices=["table", "json"], default="table")
-    # The local sandbox parses its own arguments (see docs/sandbox.md).
+    # submit and the local sandbox parse their own arguments (see chaos_operator/submit.py, docs/sandbox.md).
+    sub.add_parser("submit", add_help=False, help="create an experiment; --wait exits with its verdict") \
+        .add_argument("rest", nargs=argparse.REMAINDER)
     demo = sub.add_parser("demo", add_help=False, help="run two PodKill experiments in the local sandbox")
     demo.add_argument("rest", nargs=argparse.REMAINDER)
     box = sub.add_parser("sandbox", add_help=False, help="local stand-in cluster: sandbox up|down|status")
@@ -53,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     # Dispatched before argparse: REMAINDER would not pass a leading --help through to them.
     if argv and argv[0] in ("demo", "sandbox"):
         return _sandbox(argv[0], argv[1:])
+    if argv and argv[0] == "submit":
+        from chaos_operator.submit import main_submit
+
+        return main_submit(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "validate":
         from chaos_operator.validation import validate_files
@@ -97,13 +105,14 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     import re
 
-    from chaos_operator.adapters.kube import KubeClient, client_config
+    from chaos_operator.adapters.kube import KubeClient, default_namespace, user_config
     from chaos_operator.report import render
 
+    args.namespace = args.namespace or default_namespace(args.server, args.kubeconfig)
     if not re.fullmatch(DNS_LABEL, args.namespace):
         print(f"invalid namespace {args.namespace!r}", file=sys.stderr)
         return 2
-    kube = KubeClient(client_config(server=args.server, kubeconfig=args.kubeconfig))
+    kube = KubeClient(user_config(server=args.server, kubeconfig=args.kubeconfig))
     try:
         obj = asyncio.run(kube.get_experiment(args.namespace, args.name))
     finally:
