@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("-n", "--namespace", default=None,
                      help="default: the kubeconfig context's namespace, or the pod's")
     rep.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    rep.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (needs the report extra)")
+    rep.add_argument("--png", metavar="FILE", help="also write the picture: latency and errors over time")
     # submit and the local sandbox parse their own arguments (see chaos_operator/submit.py, docs/sandbox.md).
     sub.add_parser("submit", add_help=False, help="create an experiment; --wait exits with its verdict") \
         .add_argument("rest", nargs=argparse.REMAINDER)
@@ -121,7 +123,28 @@ def _report(args: argparse.Namespace) -> int:
         print(f"chaosexperiment {args.namespace}/{args.name} not found", file=sys.stderr)
         return 1
     print(json.dumps(obj.get("status", {}), indent=2) if args.output == "json" else render(obj), end="")
-    return 0
+    return _report_files(obj, args.html, args.png)
+
+
+def _report_files(obj: dict[str, object], html_path: str | None, png_path: str | None) -> int:
+    if not (html_path or png_path):
+        return 0
+    from chaos_operator.report_plot import PlottingUnavailable, png
+
+    picture: bytes | None = None
+    try:
+        picture = png(obj)
+    except PlottingUnavailable as exc:
+        print(f"report: {exc}", file=sys.stderr)  # the HTML still has the tables, and says why there is no picture
+    if html_path:
+        from chaos_operator.report_html import render_html
+
+        with open(html_path, "w", encoding="utf-8") as handle:
+            handle.write(render_html(obj, picture))
+    if png_path and picture is not None:
+        with open(png_path, "wb") as handle:
+            handle.write(picture)
+    return 3 if png_path and picture is None else 0
 
 
 if __name__ == "__main__":

@@ -56,6 +56,12 @@ class Progress:
         print(f"[{time.monotonic() - self.started:6.1f}s] {text}", file=self.out, flush=True)
 
     def show(self, status: dict[str, Any]) -> None:
+        # Figures first: a poll that sees a phase's figures and the next phase at once prints them in that order.
+        for name in PHASES:
+            ph = (status.get("phases") or {}).get(name)
+            if ph and name not in self.figures:
+                self.figures.add(name)
+                self.say(phase_line(name, ph))
         phase = str(status.get("phase", "Pending"))
         if phase != self.phase:
             self.phase = phase
@@ -63,11 +69,6 @@ class Progress:
             if phase in TERMINAL:
                 detail = f"verdict {status.get('verdict', '-')} ({status.get('reason', '-')}): {detail}"
             self.say(f"{phase:<10} {detail}".rstrip())
-        for name in PHASES:
-            ph = (status.get("phases") or {}).get(name)
-            if ph and name not in self.figures:
-                self.figures.add(name)
-                self.say(phase_line(name, ph))
         counts: dict[str, int] = {}
         for rec in status.get("injections") or []:
             counts[rec.get("state", "?")] = counts.get(rec.get("state", "?"), 0) + 1

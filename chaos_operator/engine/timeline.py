@@ -138,7 +138,7 @@ def _marks(injections: Sequence[Injection], t0_wall: datetime.datetime, chaos_st
         if len(groups) <= TIMELINE_MARKS:
             break
         width *= 2
-    marks = [TimelineMark(t=round(min(ts), 1), kind="Injected" if kind == "Injected" else "Recovered",
+    marks = [TimelineMark(t=round(min(ts), 2), kind="Injected" if kind == "Injected" else "Recovered",
                           count=len(ts))
              for (kind, _), ts in groups.items()]
     return sorted(marks, key=lambda m: (m.t, m.kind))

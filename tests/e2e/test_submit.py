@@ -3,11 +3,13 @@ operator; the exit code says the verdict."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pathlib
 import subprocess
 import sys
+from html import escape as html_escape
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from chaos_sandbox.cluster import Sandbox
 from junitparser import Failure, JUnitXml
 
 from tests.sandbox.workloads import deployment, pretty, wait_for
+from tests.unit.test_report_files import assert_self_contained, png_size
 
 APP_ARGS = ["--latency-ms", "10", "--jitter-ms", "5"]
 # 100 req/s for 2 s: a baseline of ~200 requests (fewer than 100 would end Inconclusive/TooFewSamples).
@@ -24,7 +27,8 @@ SPEC: dict[str, Any] = {
     "fault": {"kind": "PodKill", "gracePeriodSeconds": 0},
     "load": {"service": {"name": "checkout", "port": 8080}, "path": "/", "rate": 100, "concurrency": 16,
              "timeout": "1s"},
-    "phases": {"baseline": "2s", "chaos": "3s", "recovery": "2s"},
+    # The killed pod's replacement must be Ready within chaos + recovery (a new process on a busy machine).
+    "phases": {"baseline": "2s", "chaos": "3s", "recovery": "5s"},
     "slos": {"maxErrorRate": 0.1, "maxLatencyP95": "500ms"},
 }
 DONE = ("Completed", "Aborted", "Failed")
@@ -76,8 +80,8 @@ def test_a_passing_run_exits_0_with_junit_json_and_a_timeline(sandbox: Sandbox, 
     assert all(case.is_passed for case in cases)
     tl = st["timeline"]
     assert [w["phase"] for w in tl["windows"]] == ["baseline", "chaos", "recovery"]
-    assert tl["stepSeconds"] == 1 and 6 <= len(tl["points"]) <= 7
-    assert sum(p["requests"] for p in tl["points"]) >= 600
+    assert tl["stepSeconds"] == 1 and 9 <= len(tl["points"]) <= 10
+    assert sum(p["requests"] for p in tl["points"]) >= 900
     assert [m["kind"] for m in tl["marks"]] == ["Injected", "Recovered"]
     chaos = tl["windows"][1]
     assert chaos["start"] <= tl["marks"][0]["t"] <= chaos["end"] + 1
@@ -97,6 +101,21 @@ def test_a_failing_run_exits_1_and_junit_names_the_failed_check(sandbox: Sandbox
     assert len(cases) == len(st["checks"])
     failed = [c for c in cases if any(isinstance(r, Failure) for r in c.result)]
     assert [c.name for c in failed] == ["maxErrorRate (chaos)"], pretty(st["checks"])
+    # The report of this real run: the picture and a self-contained page.
+    page, picture = tmp_path / "gate.html", tmp_path / "gate.png"
+    report = subprocess.run([sys.executable, "-m", "chaos_operator", "report", "gate", "-n", ns, "--server",
+                             sandbox.url, "--html", str(page), "--png", str(picture)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert png_size(picture.read_bytes()) == (1000, 600)
+    html = page.read_text()
+    assert_self_contained(html)
+    for figure in (f">{st['phases']['chaos']['requests']}<", f">{st['phases']['chaos']['errors']}<",
+                   st["phases"]["baseline"]["latency"]["p95"], "maxErrorRate", "FAIL", ">Failed<",
+                   html_escape(st["message"])):
+        assert figure in html, figure
+    embedded = base64.b64decode(html.split("data:image/png;base64,")[1].split('"')[0])
+    assert png_size(embedded) == (1000, 600)
     sandbox.wait_ready(ns, "checkout", 1)
 
 
