@@ -1,4 +1,4 @@
-"""`chaos-operator` command line: run, validate, report."""
+"""`chaos-operator` command line: run, validate, report, submit."""
 
 from __future__ import annotations
 
