@@ -146,6 +146,8 @@ def test_an_aborted_run_exits_3(sandbox: Sandbox, tmp_path: pathlib.Path) -> Non
             proc.wait(10)
     assert proc.returncode == 3, out + err
     assert "Aborted" in out
+    # The timeline covers what ran: the baseline and the part of the chaos phase before the abort.
+    assert [w["phase"] for w in status(sandbox, ns, "gate")["timeline"]["windows"]] == ["baseline", "chaos"]
     sandbox.wait_ready(ns, "checkout", 3)
 
 
