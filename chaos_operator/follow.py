@@ -129,4 +129,5 @@ def junit(obj: dict[str, Any], code: int, path: str) -> None:
         suite.add_testcase(case)
     xml = JUnitXml()
     xml.add_testsuite(suite)
+    xml.update_statistics()  # type: ignore[no-untyped-call]  # totals on <testsuites>, read by some CI systems
     xml.write(path, pretty=True)
