@@ -25,10 +25,12 @@ APP_ARGS = ["--latency-ms", "10", "--jitter-ms", "5"]
 SPEC: dict[str, Any] = {
     "target": {"selector": {"matchLabels": {"app": "checkout"}}, "mode": "fixed", "value": 1},
     "fault": {"kind": "PodKill", "gracePeriodSeconds": 0},
-    "load": {"service": {"name": "checkout", "port": 8080}, "path": "/", "rate": 100, "concurrency": 16,
+    "load": {"service": {"name": "checkout", "port": 8080}, "path": "/", "rate": 100, "concurrency": 64,
              "timeout": "1s"},
     "phases": {"baseline": "2s", "chaos": "3s", "recovery": "3s"},
-    "slos": {"maxErrorRate": 0.1, "maxLatencyP95": "500ms"},
+    # Generous latency limits: on a loaded 2-core machine the sandbox's 10 ms service answers in ~0.5 s at p95
+    # (the API emulator, the operator and its load share one process). Verdicts here hinge on errors.
+    "slos": {"maxErrorRate": 0.1, "maxLatencyP95": "1s"},
 }
 DONE = ("Completed", "Aborted", "Failed")
 
