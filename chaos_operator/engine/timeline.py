@@ -24,11 +24,11 @@ from chaos_operator.models.status import (
     TimelinePoint,
     TimelineWindow,
 )
+from chaos_operator.models.timestamps import format_time, parse_time
 
 log = logging.getLogger(__name__)
 PhaseName = Literal["baseline", "chaos", "recovery"]
 ORDER: tuple[PhaseName, ...] = ("baseline", "chaos", "recovery")
-STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class Recording:
@@ -38,8 +38,8 @@ class Recording:
         self._load = load
         self.measured: list[tuple[PhaseName, LoadResult]] = []
 
-    async def run_phase(self, duration_s: float, stop: Any) -> LoadResult:
-        result = await self._load.run_phase(duration_s, stop)
+    async def run_phase(self, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
+        result = await self._load.run_phase(duration_s, stop, split)
         if len(self.measured) < len(ORDER):
             self.measured.append((ORDER[len(self.measured)], result))
         return result
@@ -48,19 +48,18 @@ class Recording:
         await self._load.close()
 
 
-def fields(load: LoadDriver | None, injections: Sequence[Injection], clock: Clock) -> dict[str, Timeline]:
-    """``{"timeline": ...}`` for a status update, or nothing when no load was measured.
+def build_for(load: LoadDriver | None, injections: Sequence[Injection], clock: Clock) -> Timeline | None:
+    """The timeline of what ``load`` (a Recording) measured, or None when nothing was.
 
     Advisory: a failure to build it costs the picture, never the experiment's end.
     """
     if not isinstance(load, Recording):
-        return {}
+        return None
     try:
-        built = build(load.measured, injections, clock.now(), clock.monotonic())
+        return build(load.measured, injections, clock.now(), clock.monotonic())
     except Exception:
         log.exception("could not build the timeline")
-        return {}
-    return {} if built is None else {"timeline": built}
+        return None
 
 
 def build(phases: Sequence[tuple[PhaseName, LoadResult]], injections: Sequence[Injection],
@@ -87,7 +86,7 @@ def build(phases: Sequence[tuple[PhaseName, LoadResult]], injections: Sequence[I
     t0_wall = now.astimezone(datetime.UTC) - datetime.timedelta(seconds=now_mono - t0_mono)
     chaos_start = next((w.start for w in windows if w.phase == "chaos"), 0.0)
     marks = _marks(injections, t0_wall, chaos_start, step)
-    return Timeline(started_at=t0_wall.strftime(STAMP), step_seconds=step, windows=windows, points=points,
+    return Timeline(started_at=format_time(t0_wall), step_seconds=step, windows=windows, points=points,
                     marks=marks)
 
 
@@ -111,7 +110,7 @@ def _offset(stamp: str | None, t0_wall: datetime.datetime) -> float | None:
     if stamp is None:
         return None
     try:
-        at = datetime.datetime.strptime(stamp, STAMP).replace(tzinfo=datetime.UTC)
+        at = parse_time(stamp)
     except ValueError:
         return None
     # Records carry whole seconds: the middle of that second is the best guess (at most 0.5 s off).

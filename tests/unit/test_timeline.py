@@ -14,6 +14,7 @@ from chaos_operator.models.status import (
     ExperimentStatus,
     Injection,
     PhaseResult,
+    RecordState,
     Timeline,
 )
 from chaos_operator.validation import crd_problems
@@ -41,7 +42,8 @@ def test_a_short_run_keeps_every_second_with_its_phase_windows_and_marks() -> No
         ("chaos", _phase(103.2, 4, 50, errors=5, p50=0.050, p95=0.300)),
         ("recovery", _phase(108.0, 3, 50)),
     ]
-    records = [Injection(target="a", uid="u", state="Recovered", injected_at=_stamp(3), recovered_at=_stamp(7))]
+    records = [Injection(target="a", uid="u", state=RecordState.RECOVERED, injected_at=_stamp(3),
+                         recovered_at=_stamp(7))]
     # Now is 11 s after t = 0 on both clocks: t = 0 is T0 on the wall clock.
     tl = build(phases, records, T0 + datetime.timedelta(seconds=11), 111.0)
     assert tl is not None
@@ -86,7 +88,7 @@ def worst_case() -> Timeline:
     phases: list[tuple[PhaseName, LoadResult]] = [
         (name, _phase(i * 3700.0 + 0.123, 3600, 5000, errors=5000, p50=59.999999, p95=59.999999))
         for i, name in enumerate(ORDER)]
-    records = [Injection(target=f"pod-{i}", uid="u", state="Recovered", injected_at=_stamp(3700 + 3.6 * i),
+    records = [Injection(target=f"pod-{i}", uid="u", state=RecordState.RECOVERED, injected_at=_stamp(3700 + 3.6 * i),
                          recovered_at=_stamp(3701 + 3.6 * i)) for i in range(1000)]
     tl = build(phases, records, T0 + datetime.timedelta(seconds=11200), 11200.0)
     assert tl is not None
