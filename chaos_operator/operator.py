@@ -23,6 +23,7 @@ from chaos_operator.metrics.prometheus import PrometheusSource
 @dataclass
 class OperatorConfig:
     server: str | None = None  # explicit API server URL (tests, sandbox); else kubeconfig or in-cluster
+    token: str | None = None  # a bearer token for `server` (tests: the operator's identity in the emulator)
     kubeconfig: str | None = None
     namespaces: list[str] = field(default_factory=list)  # empty: cluster-wide
     operator_namespace: str = "chaos-system"
@@ -50,7 +51,7 @@ def connection_info(cfg: Any) -> kopf.ConnectionInfo:
 
 async def run_operator(config: OperatorConfig, stop_flag: asyncio.Event | threading.Event | None = None,
                        ready_flag: asyncio.Event | threading.Event | None = None) -> None:
-    cfg = client_config(server=config.server, kubeconfig=config.kubeconfig)
+    cfg = client_config(server=config.server, kubeconfig=config.kubeconfig, token=config.token)
     kube = KubeClient(cfg)
     clock = SystemClock()
     deps = Deps(

@@ -41,15 +41,18 @@ async def _namespaced_run(config: Any, *args: Any, **kwargs: Any) -> None:
     await _original_run(config, *args, **kwargs)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    emulator_server.Emulator.__call__ = _recording_call  # type: ignore[method-assign]
-    if os.environ.get("CHAOS_RECORD_MODE") == "namespaced":
-        chaos_operator.operator.run_operator = _namespaced_run  # harness modules import it after this
+# At import (`-p` loads this before any conftest), so the harness modules import the patched function.
+emulator_server.Emulator.__call__ = _recording_call  # type: ignore[method-assign]
+if os.environ.get("CHAOS_RECORD_MODE") == "namespaced":
+    chaos_operator.operator.run_operator = _namespaced_run
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     target = pathlib.Path(os.environ["CHAOS_RECORD_CALLS"])
     mode = os.environ.get("CHAOS_RECORD_MODE", "cluster")
     data = json.loads(target.read_text()) if target.exists() else {}
-    data[mode] = sorted(list(call) for call in RECORDED)
-    target.write_text(json.dumps(data, indent=1) + "\n")
+    calls = RECORDED | {Call(*call) for call in data.get(mode, [])}  # runs add up
+    data[mode] = sorted(list(call) for call in calls)
+    lines = ",\n".join(f"  {json.dumps(mode)}: [\n" + ",\n".join(f"    {json.dumps(c)}" for c in rows) + "\n  ]"
+                      for mode, rows in sorted(data.items()))
+    target.write_text("{\n" + lines + "\n}\n")
