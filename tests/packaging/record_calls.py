@@ -13,9 +13,12 @@ integration tests create their own objects through the store directly, so what g
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pathlib
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
@@ -29,14 +32,27 @@ _original_call = emulator_server.Emulator.__call__
 _original_run = chaos_operator.operator.run_operator
 
 
+SETUP_AGENT = "record-calls-setup"  # this plugin's own requests, which are not the operator's
+
+
 async def _recording_call(self: Any, raw_request: Any) -> Any:
     call = call_of_request(raw_request.method, raw_request.path, dict(raw_request.query))
-    if call is not None:
+    if call is not None and raw_request.headers.get("User-Agent") != SETUP_AGENT:
         RECORDED.add(call)
     return await _original_call(self, raw_request)
 
 
 async def _namespaced_run(config: Any, *args: Any, **kwargs: Any) -> None:
+    # kopf serves a listed namespace only once it sees the Namespace object (it lists and watches namespaces);
+    # the scenarios store objects in `shop` without creating it, so it is created here first.
+    body = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}).encode()
+    request = urllib.request.Request(f"{config.server}/api/v1/namespaces", data=body, method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": SETUP_AGENT})
+    try:
+        await asyncio.to_thread(urllib.request.urlopen, request, timeout=10)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 409:  # already there
+            raise
     config.namespaces = ["shop"]
     await _original_run(config, *args, **kwargs)
 

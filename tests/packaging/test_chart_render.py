@@ -74,7 +74,9 @@ def test_namespaced_mode_grants_workloads_only_in_the_watched_namespaces() -> No
     assert roles == {("shop", "chaos-operator"), ("payments", "chaos-operator"),
                      (NAMESPACE, "chaos-operator-self")}
     cluster_rules = one(objects, "ClusterRole")["rules"]
-    assert {r for rule in cluster_rules for r in rule["resources"]} == {"customresourcedefinitions"}
+    assert {(r, v) for rule in cluster_rules for r in rule["resources"] for v in rule["verbs"]} == {
+        ("customresourcedefinitions", "list"), ("customresourcedefinitions", "watch"),
+        ("namespaces", "list"), ("namespaces", "watch")}
     args = container_args(objects)
     assert [a for a in args if a.startswith("--namespace=")] == ["--namespace=shop", "--namespace=payments"]
 
