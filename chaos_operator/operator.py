@@ -28,6 +28,7 @@ class OperatorConfig:
     namespaces: list[str] = field(default_factory=list)  # empty: cluster-wide
     operator_namespace: str = "chaos-system"
     allowed_namespaces: frozenset[str] | None = None
+    protected_namespaces: frozenset[str] = frozenset()  # never targeted, on top of the built-in ones
     operator_pods: frozenset[str] = frozenset()
     resolver: ServiceResolver | None = None  # default: cluster DNS
     poll_s: float = 1.0
@@ -58,6 +59,7 @@ async def run_operator(config: OperatorConfig, stop_flag: asyncio.Event | thread
         kube=kube, clock=clock,
         open_load=HttpLoadFactory(kube, config.resolver or ClusterDnsResolver(), clock),
         operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
+        protected_namespaces=config.protected_namespaces,
         operator_pods=config.operator_pods, poll_s=config.poll_s, open_metrics=PrometheusSource,
         image=config.image,
     )

@@ -38,6 +38,7 @@ class Deps:
     open_load: LoadFactory
     operator_namespace: str
     allowed_namespaces: frozenset[str] | None = None
+    protected_namespaces: frozenset[str] = frozenset()  # on top of the built-in ones
     operator_pods: frozenset[str] = frozenset()
     poll_s: float = 1.0
     open_metrics: Callable[[str], MetricsSource] | None = None  # Prometheus URL -> source
@@ -141,7 +142,8 @@ class Runner:
                               message="resolving targets and load", injections=[], targets=[])
         await self.rec.event("Started", f"{self.spec.fault.kind} experiment started")
         try:
-            check_namespace(ns, self.deps.operator_namespace, self.deps.allowed_namespaces)
+            check_namespace(ns, self.deps.operator_namespace, self.deps.allowed_namespaces,
+                            self.deps.protected_namespaces)
         except NamespaceRefused as exc:
             await self._fail("NamespaceRefused", str(exc))
         if self.spec.prometheus is not None:

@@ -22,10 +22,10 @@ class OperatorThread:
     """The operator exactly as `chaos-operator run` runs it, pointed explicitly at the emulator."""
 
     def __init__(self, server: str, resolver: StaticResolver, operator_namespace: str = "chaos-system",
-                 allowed: frozenset[str] | None = None) -> None:
+                 allowed: frozenset[str] | None = None, protected: frozenset[str] = frozenset()) -> None:
         self.config = OperatorConfig(server=server, operator_namespace=operator_namespace,
-                                     allowed_namespaces=allowed, resolver=resolver, poll_s=0.2,
-                                     token=OPERATOR_TOKEN)
+                                     allowed_namespaces=allowed, protected_namespaces=protected, resolver=resolver,
+                                     poll_s=0.2, token=OPERATOR_TOKEN)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._main, name="operator", daemon=True)

@@ -30,7 +30,7 @@ DIGEST = "sha256:" + "ab" * 32
 # the ops branch (H5) adds leader election, the metrics port, log level/format and namespace opt-in.
 # Once every one is in cli.py this set is empty and the test below parses the full argv.
 PENDING_RUN_FLAGS = frozenset({"--leader-election", "--no-leader-election", "--metrics-port", "--log-level",
-                               "--log-format", "--require-opt-in", "--protect-namespace"})
+                               "--log-format", "--require-opt-in"})
 
 
 def test_chart_lints_clean_with_the_real_helm_engine() -> None:
@@ -162,6 +162,7 @@ def test_operator_arguments_parse_with_the_operators_own_parser() -> None:
     parsed = run_parser().parse_args([a for a in args[1:] if a.split("=")[0] not in pending])
     assert parsed.operator_namespace == NAMESPACE
     assert parsed.namespace == ["shop"] and parsed.allow_namespace == ["shop", "payments"]
+    assert parsed.protect_namespace == ["billing"]
     expected = {"--leader-election", "--metrics-port=9400", "--log-level=debug", "--log-format=json",
                 "--require-opt-in", "--protect-namespace=billing"}
     assert expected <= set(args)
