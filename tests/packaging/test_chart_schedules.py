@@ -4,13 +4,12 @@ runs `chaos-operator submit --wait` from the operator's image under a ServiceAcc
 
 from __future__ import annotations
 
-import argparse
 import copy
+import importlib
 from typing import Any
 
 import yaml
 
-from chaos_operator import cli
 from chaos_operator.validation import validate_manifest
 from tests.packaging.chart import NAMESPACE, find, one, render, schedule_values
 
@@ -41,7 +40,7 @@ def test_each_schedule_is_a_cronjob_with_its_fields() -> None:
     container = pod["containers"][0]
     assert container["command"] == ["chaos-operator"]
     assert container["args"] == ["submit", "/etc/chaos-operator/schedule/experiment.yaml", "--namespace=shop",
-                                 "--schedule=weekly-checkout-kill", "--keep-history=8", "--wait", "--timeout=15m"]
+                                 "--schedule=weekly-checkout-kill", "--keep-history=8", "--wait", "--timeout=900"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     mount = next(m for m in container["volumeMounts"] if m["name"] == "experiment")
     assert mount == {"name": "experiment", "mountPath": "/etc/chaos-operator/schedule", "readOnly": True}
@@ -54,7 +53,7 @@ def test_defaults_never_overlap_runs() -> None:
     assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 3)
     assert "timeZone" not in spec and "startingDeadlineSeconds" not in spec
     args = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--keep-history=10" in args and "--timeout=1h" in args
+    assert "--keep-history=10" in args and "--timeout=3600" in args
     assert one(render(minimal(suspend=True, concurrencyPolicy="Replace")), "CronJob")["spec"]["suspend"] is True
 
 
@@ -79,15 +78,17 @@ def test_several_schedules_get_one_set_each() -> None:
     assert {("payments", "chaos-operator-nightly"), ("shop", "chaos-operator-weekly")} <= roles
 
 
-def test_submit_arguments_parse_when_submit_exists() -> None:
-    """With `submit` in cli.py (the report branch adds it), the Job's argv must parse with its own parser."""
-    parser = cli._parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+def test_submit_arguments_parse_with_submits_own_parser() -> None:
+    """The Job's argv parses with `chaos-operator submit`'s own parser (chaos_operator/submit.py, added on the
+    report branch); until that is merged, the test checks the flags the chart promises it."""
     args = one(render(schedule_values()), "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"][
         "containers"][0]["args"]
-    if "submit" not in sub.choices:
-        assert args[0] == "submit" and all(any(a.startswith(f) for a in args) for f in SUBMIT_FLAGS)
+    assert args[0] == "submit" and all(any(a.startswith(f) for a in args) for f in SUBMIT_FLAGS)
+    try:
+        submit: Any = importlib.import_module("chaos_operator.submit")
+    except ImportError:
         return
-    parsed = parser.parse_args(args)
-    assert parsed.command == "submit"
-    assert any(getattr(parsed, "namespace", None) == v for v in ("shop", ["shop"]))
+    parsed = submit.parser().parse_args(args[1:])
+    assert parsed.file == "/etc/chaos-operator/schedule/experiment.yaml"
+    assert (parsed.namespace, parsed.schedule, parsed.keep_history, parsed.wait, parsed.timeout) == (
+        "shop", "weekly-checkout-kill", 8, True, 900)

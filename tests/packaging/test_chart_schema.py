@@ -38,10 +38,10 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("a schedule name too long for a CronJob",
      {"schedules": [{"name": "x" * 38, "namespace": "shop", "schedule": "0 * * * *", "experiment": {"spec": SPEC}}]},
      "at '/schedules/0/name': maxLength"),
-    ("a schedule timeout that is not a duration",
-     {"schedules": [{"name": "x", "namespace": "shop", "schedule": "0 * * * *", "timeout": "soon",
+    ("a schedule timeout that is not seconds",
+     {"schedules": [{"name": "x", "namespace": "shop", "schedule": "0 * * * *", "timeoutSeconds": "15m",
                      "experiment": {"spec": SPEC}}]},
-     "at '/schedules/0/timeout"),
+     "at '/schedules/0/timeoutSeconds': got string, want integer"),
 ]
 
 
