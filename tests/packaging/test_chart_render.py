@@ -4,6 +4,7 @@ environment, probes and security, and the operator's arguments parsed by the ope
 from __future__ import annotations
 
 import argparse
+import json
 import tomllib
 from typing import Any
 
@@ -173,3 +174,25 @@ def test_notes_tell_how_to_run_an_example_and_read_the_verdict() -> None:
     assert "kubectl apply -n shop -f examples/pod-kill.yaml" in notes
     assert "chaos-operator report" in notes and "VERDICT" in notes
     assert "rollout status deployment/chaos-operator" in notes
+
+
+def test_service_monitor_scrapes_the_metrics_service() -> None:
+    objects = render({"metrics": {"serviceMonitor": {"enabled": True, "interval": "15s",
+                                                     "labels": {"release": "prometheus"}}}})
+    monitor, service = one(objects, "ServiceMonitor"), one(objects, "Service")
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "15s",
+                                             "scrapeTimeout": "10s"}]
+    with pytest.raises(helm.HelmError, match="needs metrics.service.enabled"):
+        render({"metrics": {"service": {"enabled": False}, "serviceMonitor": {"enabled": True}}})
+
+
+def test_dashboard_configmap_holds_the_dashboard_file() -> None:
+    text = (CHART / "dashboards" / "chaos-operator.json").read_text()
+    configmap = one(render({"grafanaDashboard": {"enabled": True, "namespace": "monitoring"}}), "ConfigMap")
+    assert configmap["metadata"]["namespace"] == "monitoring"
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(configmap["data"]["chaos-operator.json"]) == json.loads(text)

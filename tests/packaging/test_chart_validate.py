@@ -41,7 +41,7 @@ def test_every_rendered_object_is_valid_for_kubernetes(mode: str, version: str, 
     passed = [line for line in result.stdout.splitlines() if " passed for resource " in line]
     warned = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("WARN")]
     # ServiceMonitor is a prometheus-operator CRD: Kubernetes' schemas do not know it, so it is only
-    # warned about; test_chart_render checks its fields and kubectl applies it below.
+    # warned about; test_chart_render checks its fields and kubectl applies it below (as a custom resource).
     assert all("kind ServiceMonitor" in line for line in warned), warned
     assert len(passed) + len(warned) == len(objects)
     assert len(passed) == sum(o["kind"] != "ServiceMonitor" for o in objects)
