@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="the operator's own namespace, never a target (default: $POD_NAMESPACE)")
     run.add_argument("--allow-namespace", action="append", default=[],
                      help="allow experiments only in these namespaces (repeatable)")
+    run.add_argument("--protect-namespace", action="append", default=[],
+                     help="never run experiments in this namespace, on top of kube-system, kube-public, "
+                          "kube-node-lease and the operator's own (repeatable)")
     run.add_argument("--image", default=None,
                      help="the operator's own image, run by helper and stress pods (default: $OPERATOR_IMAGE)")
     run.add_argument("--liveness", default=None, help="read-only liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
@@ -95,6 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         server=args.server, kubeconfig=args.kubeconfig, namespaces=args.namespace,
         operator_namespace=args.operator_namespace,
         allowed_namespaces=frozenset(args.allow_namespace) or None,
+        protected_namespaces=frozenset(args.protect_namespace),
         operator_pods=frozenset({pod}) if pod else frozenset(),
         liveness_endpoint=args.liveness,
     )

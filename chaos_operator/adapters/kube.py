@@ -19,14 +19,18 @@ from chaos_operator.models import GROUP, KIND, PLURAL, VERSION
 COMPONENT = "chaos-operator"
 
 
-def client_config(server: str | None = None, kubeconfig: str | None = None) -> client.Configuration:
-    """An explicit configuration: a server URL, a kubeconfig file, or the in-cluster service account.
+def client_config(server: str | None = None, kubeconfig: str | None = None,
+                  token: str | None = None) -> client.Configuration:
+    """An explicit configuration: a server URL (with an optional bearer token), a kubeconfig file, or the
+    in-cluster service account.
 
     Never the process-wide default, so a test or a misconfigured pod cannot reach a cluster by accident.
     """
     cfg = client.Configuration()
     if server:
         cfg.host = server
+        if token:  # tests give the operator an identity of its own, so the emulator can tell its calls apart
+            cfg.api_key = {"authorization": f"Bearer {token}"}
     elif kubeconfig:
         config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)  # type: ignore[no-untyped-call]
     else:

@@ -128,7 +128,8 @@ class Runner:
         await self.rec.begin("resolving targets and load")
         await self.rec.event("Started", f"{self.spec.fault.kind} experiment started")
         try:
-            check_namespace(ns, self.deps.operator_namespace, self.deps.allowed_namespaces)
+            check_namespace(ns, self.deps.operator_namespace, self.deps.allowed_namespaces,
+                            self.deps.protected_namespaces)
         except NamespaceRefused as exc:
             return _failed("NamespaceRefused", str(exc))
         if self.spec.prometheus is not None:

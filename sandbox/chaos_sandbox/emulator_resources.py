@@ -51,6 +51,14 @@ BUILTINS: tuple[tuple[str, str, str, str, bool, tuple[str, ...], tuple[str, ...]
     ("apps", "v1", "deployments", "Deployment", True, ("status",), ("deploy",), ("all",)),
     ("apps", "v1", "replicasets", "ReplicaSet", True, ("status",), ("rs",), ("all",)),
     ("coordination.k8s.io", "v1", "leases", "Lease", True, (), (), ()),
+    # What the Helm chart renders besides the above, so its manifests apply with kubectl (stored, not enforced).
+    ("", "v1", "serviceaccounts", "ServiceAccount", True, (), ("sa",), ()),
+    ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, (), (), ()),
+    ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False, (), (), ()),
+    ("rbac.authorization.k8s.io", "v1", "roles", "Role", True, (), (), ()),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, (), (), ()),
+    ("batch", "v1", "cronjobs", "CronJob", True, ("status",), ("cj",), ("all",)),
+    ("batch", "v1", "jobs", "Job", True, ("status",), (), ("all",)),
     (CRD_GROUP, "v1", CRD_PLURAL, "CustomResourceDefinition", False, ("status",), ("crd", "crds"), ()),
 )
 

@@ -80,11 +80,13 @@ def test_not_ready_and_terminating_pods_are_never_targets(cluster: EmulatorThrea
     assert "not ready" in status["message"].lower() or "ready" in status["message"]
 
 
-@pytest.mark.parametrize("ns", ["kube-system", "chaos-system"])
+@pytest.mark.parametrize("ns", ["kube-system", "chaos-system", "billing"])
 def test_protected_namespace_refused(cluster: EmulatorThread, service: ServiceThread, ns: str) -> None:
+    """Built-in protected namespaces, the operator's own, and one the installation protects (Helm value
+    protectedNamespaces -> --protect-namespace)."""
     resolver = _setup(cluster, service, ns)
     before = _pod_uids(cluster, ns)
-    with OperatorThread(cluster.url, resolver, operator_namespace="chaos-system"):
+    with OperatorThread(cluster.url, resolver, operator_namespace="chaos-system", protected=frozenset({"billing"})):
         cluster.create("chaosexperiments", experiment("x", ns), ns)
         status = _finished(cluster, "x", ns)
     assert (status["phase"], status["reason"]) == ("Failed", "NamespaceRefused")
