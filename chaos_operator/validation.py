@@ -73,10 +73,15 @@ def _re2_pattern(validator: Any, pattern: str, instance: Any, schema: Schema) ->
 _Validator = jsonschema.validators.extend(jsonschema.Draft4Validator, {"pattern": _re2_pattern})
 
 
+def schema_validator(schema: Schema) -> Any:
+    """A jsonschema validator of a CRD version's structural schema in strict field validation, with RE2 patterns."""
+    return _Validator(_strict(schema))
+
+
 @functools.cache
 def _crd_schemas() -> tuple[Schema, Any]:
     schema = openapi_schema()
-    return schema, _Validator(_strict(schema))
+    return schema, schema_validator(schema)
 
 
 def _schema_error_problems(error: jsonschema.ValidationError) -> list[Problem]:
@@ -106,6 +111,12 @@ def _non_finite(value: Any, path: tuple[PathPart, ...] = ()) -> Iterator[Problem
 def crd_problems(doc: dict[str, Any]) -> list[Problem]:
     """What the API server would refuse in ``doc`` (spec, and status if present), by the CRD alone."""
     schema, validator = _crd_schemas()
+    return schema_problems(schema, validator, doc)
+
+
+def schema_problems(schema: Schema, validator: Any, doc: dict[str, Any]) -> list[Problem]:
+    """What the API server would refuse in ``doc`` by a CRD version's schema (``validator`` is its
+    ``schema_validator``) and its CEL rules, after null-pruning and defaulting."""
     found = list(_non_finite(doc))
     if found:
         return found

@@ -16,17 +16,17 @@ from typing import Any, TypeVar
 
 import aiohttp.web
 import yaml
-from kmock import KubernetesError
 from kubernetes import client
 
+from chaos_sandbox.emulator_http import ALL_CALLS, ApiCall
 from chaos_sandbox.emulator_patching import MERGE_PATCH
-from chaos_sandbox.emulator_resources import ResourceType
+from chaos_sandbox.emulator_resources import ApiError, ResourceType
 from chaos_sandbox.emulator_selectors import Selector
 from chaos_sandbox.emulator_server import Emulator
 from chaos_sandbox.emulator_store import Obj
 from chaos_sandbox.replicas import ReplicaKeeper
 
-__all__ = ["Emulator", "EmulatorThread", "ReplicaKeeper", "ResourceType", "kube_client_config"]
+__all__ = ["ALL_CALLS", "ApiCall", "Emulator", "EmulatorThread", "ReplicaKeeper", "ResourceType", "kube_client_config"]
 
 T = TypeVar("T")
 
@@ -40,7 +40,7 @@ class EmulatorThread:
     """Runs an `Emulator` on its own loop in a daemon thread; use as a context manager."""
 
     def __init__(self, emulator: Emulator | None = None, *, timeout: float = 10.0) -> None:
-        self.emulator = emulator if emulator is not None else Emulator()  # kmock handlers are falsy when idle
+        self.emulator = emulator if emulator is not None else Emulator()
         self.timeout = timeout
         self.loop: asyncio.AbstractEventLoop | None = None
         self.port = 0
@@ -94,20 +94,19 @@ class EmulatorThread:
 
     async def _serve(self) -> None:
         self._stopping = asyncio.Event()
-        async with self.emulator:
-            server = aiohttp.web.Server(self.emulator, handler_cancellation=True)
-            runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
-            await runner.setup()
-            try:
-                site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-                await site.start()
-                self.port = int(runner.addresses[0][1])
-                self._ready.set()
-                await self._stopping.wait()
-                self.emulator.store.close_watchers()  # lets open watch streams end cleanly first
-                await asyncio.sleep(0)
-            finally:
-                await runner.cleanup()
+        server = aiohttp.web.Server(self.emulator, handler_cancellation=True)
+        runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = int(runner.addresses[0][1])
+            self._ready.set()
+            await self._stopping.wait()
+            self.emulator.store.close_watchers()  # lets open watch streams end cleanly first
+            await asyncio.sleep(0)
+        finally:
+            await runner.cleanup()
 
     @staticmethod
     def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
@@ -144,7 +143,7 @@ class EmulatorThread:
         def fetch() -> Obj | None:
             try:
                 return self.emulator.store.get(self.emulator.find(resource), namespace, name)
-            except KubernetesError as exc:
+            except ApiError as exc:
                 if exc.status == 404:
                     return None
                 raise
