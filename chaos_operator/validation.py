@@ -31,6 +31,7 @@ from chaos_operator.models.errors import problems as model_error_problems
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import ExperimentStatus
 from chaos_operator.validation_cel import (
+    UNSET,
     PathPart,
     Schema,
     apply_defaults,
@@ -114,9 +115,10 @@ def crd_problems(doc: dict[str, Any]) -> list[Problem]:
     return schema_problems(schema, validator, doc)
 
 
-def schema_problems(schema: Schema, validator: Any, doc: dict[str, Any]) -> list[Problem]:
+def schema_problems(schema: Schema, validator: Any, doc: dict[str, Any], old: Any = UNSET) -> list[Problem]:
     """What the API server would refuse in ``doc`` by a CRD version's schema (``validator`` is its
-    ``schema_validator``) and its CEL rules, after null-pruning and defaulting."""
+    ``schema_validator``) and its CEL rules, after null-pruning and defaulting; on update (``old``, the stored
+    object), CEL rules of unchanged nodes are not evaluated again."""
     found = list(_non_finite(doc))
     if found:
         return found
@@ -125,7 +127,9 @@ def schema_problems(schema: Schema, validator: Any, doc: dict[str, Any]) -> list
         found.extend(_schema_error_problems(error))
     # A rule is not evaluated where its node, or a field it reads, already failed the schema.
     skip = {p.path for p in found} | {re.sub(r"(\.[^.\[]+|\[[^\]]*\])$", "", p.path) for p in found}
-    found.extend(Problem(path, message) for path, message in cel_problems(schema, body, (), frozenset(skip)))
+    if old is not UNSET:
+        old = apply_defaults(schema, prune_nulls(schema, old))
+    found.extend(Problem(path, message) for path, message in cel_problems(schema, body, (), frozenset(skip), old))
     return found
 
 

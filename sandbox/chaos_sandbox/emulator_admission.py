@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from chaos_operator.validation import Problem, schema_problems, schema_validator
-from chaos_operator.validation_cel import apply_defaults, format_path, prune_nulls
+from chaos_operator.validation_cel import UNSET, apply_defaults, format_path, prune_nulls
 from chaos_sandbox.emulator_resources import ApiError, api_error
 
 Obj = dict[str, Any]
@@ -31,7 +31,7 @@ def _validator(schema: Mapping[str, Any]) -> Any:
     if cached is None:
         if len(_validators) >= 32:  # CRDs re-registered many times: forget the oldest
             del _validators[next(iter(_validators))]
-        cached = _validators[id(schema)] = (schema, schema_validator(dict(schema)))
+        cached = _validators[id(schema)] = (schema, schema_validator(dict(schema)))  # the CRD's own dict
     return cached[1]
 
 
@@ -96,13 +96,15 @@ class Admission:
         candidate = copy.deepcopy(obj)
         unknown = list(prune_unknown(schema, candidate))
         if unknown and self.field_validation == "Strict":
+            version = str(obj.get("apiVersion", "")).rpartition("/")[2]
             fields = ", ".join(f'unknown field "{path}"' for path in unknown)
-            raise api_error(400, "BadRequest", f'{obj.get("kind")} in version "{obj.get("apiVersion")}" cannot be '
+            raise api_error(400, "BadRequest", f'{obj.get("kind")} in version "{version}" cannot be '
                             f"handled as a {obj.get('kind')}: strict decoding error: {fields}")
         if self.field_validation != "Ignore":
             self.warnings.extend(f'unknown field "{path}"' for path in unknown)
         meta = candidate.pop("metadata", {})
-        problems = schema_problems(schema, _validator(schema), candidate)
+        stored_before = UNSET if old is None else {k: v for k, v in old.items() if k != "metadata"}
+        problems = schema_problems(schema, _validator(self.schema), candidate, stored_before)
         if old is not None:  # ratcheting: what this write did not change may stay as it was
             problems = [p for p in problems if _at(candidate, p.path) != _at(old, p.path)]
         if problems:

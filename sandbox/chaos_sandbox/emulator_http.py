@@ -100,8 +100,9 @@ def respond(body: Any, status: int = 200, warnings: list[str] | None = None) -> 
     headers = {"Content-Type": JSON}
     response = aiohttp.web.Response(status=status, body=json.dumps(body).encode(), headers=headers)
     for warning in warnings or ():
-        # The form a real server uses, which kubectl prints as "Warning: ...".
-        response.headers.add("Warning", f'299 - "{warning}"')
+        # The form a real server uses (a quoted string), which kubectl prints as "Warning: ...".
+        quoted = warning.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.add("Warning", f'299 - "{quoted}"')
     return response
 
 

@@ -159,7 +159,10 @@ class Emulator:
         params = request.query
         watch = params.get("watch") in ("true", "1")
         verb = verb_of(request.method, target, watch)
-        call = ApiCall(verb, group, target.plural, target.subresource or "", target.namespace or "", bearer(request))
+        # As the API server's RBAC sees it: a Namespace object is in its own namespace.
+        own = target.name if not group and target.plural == "namespaces" else None
+        call = ApiCall(verb, group, target.plural, target.subresource or "", target.namespace or own or "",
+                       bearer(request))
         self._calls.add(call)
         ALL_CALLS.add(call)
         rtype = self.resource_type(ResKey(group, version, target.plural))
