@@ -2,6 +2,21 @@
 
 The server runs on 127.0.0.1 with an ephemeral port in its own thread and event loop, so the code under
 test (kopf, the official client, kubectl) talks to it over real HTTP from any thread.
+
+Custom objects written over HTTP are validated against their CRD (schema, CEL rules, pruning, defaults) unless
+the emulator is made with `Emulator(validate=False)`; in-process writes (`EmulatorThread.create`, the store)
+are never checked, so a test can store what an older CRD would have accepted.
+
+Calls served, for RBAC checks: every resource request is recorded as an `ApiCall(verb, group, resource,
+subresource, namespace, user)`, with RBAC's verbs (get, list, watch, create, update, patch, delete,
+deletecollection); `namespace` is "" for cluster-scoped objects and cluster-wide requests (a Namespace object
+is in its own namespace, as RBAC sees it); `user` is the request's bearer token, "" without one. Discovery and
+OpenAPI requests are not recorded (every identity may read them). Both records are sets of distinct calls, so
+they stay small however long the emulator runs:
+
+- `Emulator.calls -> frozenset[ApiCall]`: what one emulator served;
+- `ALL_CALLS: set[ApiCall]`: what every emulator in this process served (read it at the end of a pytest
+  session, e.g. in a session-scoped fixture's teardown or `pytest_sessionfinish`).
 """
 
 from __future__ import annotations

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chaos_sandbox.emulator_resources import ResKey, ResourceInfo
+from chaos_sandbox import emulator_openapi as openapi
+from chaos_sandbox.emulator_resources import ResKey, ResourceInfo, api_error
 
 Entries = Iterable[tuple[ResKey, ResourceInfo]]
+NOT_FOUND = "the server could not find the requested resource"
 SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-chaos-sandbox", "gitCommit": "",
                   "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "",
                   "compiler": "", "platform": "linux/amd64"}
@@ -76,3 +78,32 @@ def root_paths(entries: Entries) -> dict[str, Any]:
         paths.add(f"/apis/{name}")
         paths.update(f"/apis/{name}/{version}" for version in versions)
     return {"paths": sorted(paths)}
+
+
+def discovery_body(parts: list[str], entries: Entries) -> Any:
+    """The body of a discovery or OpenAPI GET of a path (split at "/"), or None when the path is not one."""
+    entries = list(entries)
+    if not parts:
+        return root_paths(entries)
+    if parts == ["version"]:
+        return SERVER_VERSION
+    if parts == ["api"]:
+        return api_versions()
+    if parts == ["apis"]:
+        return api_group_list(entries)
+    if parts == ["openapi", "v3"]:
+        return openapi.openapi_root(entries)
+    body: dict[str, Any] | None = None
+    if parts[:2] == ["openapi", "v3"]:
+        body = openapi.openapi_group_version("/".join(parts[2:]), entries)
+    elif len(parts) == 2 and parts[0] == "apis":
+        body = api_group(parts[1], entries)
+    elif (len(parts) == 2 and parts[0] == "api") or (len(parts) == 3 and parts[0] == "apis"):
+        group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
+        body = api_resource_list(group, version, entries)
+        body = body if body["resources"] else None
+    else:
+        return None
+    if body is None:
+        raise api_error(404, "NotFound", NOT_FOUND)
+    return body

@@ -20,7 +20,6 @@ from typing import Any
 import aiohttp.web
 
 from chaos_sandbox import emulator_discovery as discovery
-from chaos_sandbox import emulator_openapi as openapi
 from chaos_sandbox.emulator_admission import Admission
 from chaos_sandbox.emulator_http import (
     ALL_CALLS,
@@ -146,7 +145,7 @@ class Emulator:
     async def _route(self, request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         parts = [part for part in request.path.split("/") if part]
         if request.method == "GET":
-            body = self._discovery(parts)
+            body = discovery.discovery_body(parts, self.entries())
             if body is not None:
                 return respond(body)
         if len(parts) >= 2 and parts[0] == "api":
@@ -177,37 +176,6 @@ class Emulator:
             return self._read(request, rtype, target)
         return self._write(verb, rtype, target, await read_body(request), params,
                            request.headers.get("Content-Type", ""))
-
-    def _discovery(self, parts: list[str]) -> Any:
-        """The body of a discovery or OpenAPI GET, or None when the path is not one."""
-        entries = self.entries()
-        if not parts:
-            return discovery.root_paths(entries)
-        if parts == ["version"]:
-            return discovery.SERVER_VERSION
-        if parts == ["api"]:
-            return discovery.api_versions()
-        if parts == ["apis"]:
-            return discovery.api_group_list(entries)
-        if parts == ["openapi", "v3"]:
-            return openapi.openapi_root(entries)
-        if parts[:2] == ["openapi", "v3"]:
-            document = openapi.openapi_group_version("/".join(parts[2:]), entries)
-            if document is None:
-                raise api_error(404, "NotFound", NOT_FOUND)
-            return document
-        if len(parts) == 2 and parts[0] == "apis":
-            found = discovery.api_group(parts[1], entries)
-            if found is None:
-                raise api_error(404, "NotFound", NOT_FOUND)
-            return found
-        if (len(parts) == 2 and parts[0] == "api") or (len(parts) == 3 and parts[0] == "apis"):
-            group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
-            body = discovery.api_resource_list(group, version, entries)
-            if not body["resources"]:
-                raise api_error(404, "NotFound", NOT_FOUND)
-            return body
-        return None
 
     def _read(self, request: aiohttp.web.BaseRequest, rtype: ResourceType, target: Target) -> aiohttp.web.Response:
         if target.name:
@@ -282,6 +250,8 @@ class Emulator:
             return response
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
+        as_table, first = wants_table(request.headers.get("Accept", "")), True
+        info = self.resources[ResKey(rtype.group, rtype.version, rtype.plural)]
         try:
             await response.prepare(request)  # clients wait for the headers before any event arrives
             while (remaining := deadline - loop.time()) > 0:
@@ -292,6 +262,12 @@ class Emulator:
                 if event is None:  # the emulator is shutting down
                     break
                 translated = watcher.translate(event)
+                if translated is not None and as_table and translated["type"] != "BOOKMARK":
+                    # Like a real server, one Table row per event; only the first carries the column headers.
+                    rows = table(info, [translated["object"]], translated["object"]["metadata"]["resourceVersion"])
+                    if not first:
+                        rows["columnDefinitions"] = []
+                    translated, first = {**translated, "object": rows}, False
                 if translated is not None:
                     await response.write(json.dumps(translated).encode() + b"\n")
             await response.write_eof()

@@ -45,6 +45,7 @@ class Store:
     def __init__(self, history: int = 10_000) -> None:
         self.rv = 0
         self.objects: dict[ObjKey, Obj] = {}
+        self.by_type: dict[tuple[str, str], dict[ObjKey, Obj]] = {}  # the same objects per (group, plural)
         self.history: deque[Event] = deque(maxlen=history)
         self.compacted = 0  # watches from an rv below this get 410 Expired
         self.watchers: set[Watcher] = set()
@@ -68,9 +69,8 @@ class Store:
 
     def list(self, rt: ResourceType, namespace: str | None, selector: Selector | None = None) -> list[Obj]:
         selector = selector or Selector()
-        found = [obj for (group, plural, ns, _), obj in sorted(self.objects.items())
-                 if (group, plural) == rt.key and (namespace is None or not rt.namespaced or ns == namespace)
-                 and selector.matches(obj)]
+        found = [obj for (_, _, ns, _), obj in sorted(self.by_type.get(rt.key, {}).items())
+                 if (namespace is None or not rt.namespaced or ns == namespace) and selector.matches(obj)]
         return copy.deepcopy(found)
 
     # ---- writes ----
@@ -210,7 +210,7 @@ class Store:
         self.rv += 1
         new["metadata"]["resourceVersion"] = str(self.rv)
         key = self._key(rt, new["metadata"].get("namespace"), new["metadata"]["name"])
-        self.objects[key] = new
+        self.objects[key] = self.by_type.setdefault(rt.key, {})[key] = new
         self._publish(Event(self.rv, rt.key, "ADDED" if old is None else "MODIFIED", copy.deepcopy(new), old))
         meta = new["metadata"]
         if old is not None and meta.get("deletionTimestamp") and not meta.get("finalizers") \
@@ -220,6 +220,7 @@ class Store:
 
     def _remove(self, key: ObjKey, grace: int | None) -> Obj:
         old = self.objects.pop(key)
+        del self.by_type[key[:2]][key]
         self.deferred.discard(key)
         self.rv += 1
         final = copy.deepcopy(old)
@@ -247,10 +248,9 @@ class Store:
             raise api_error(410, "Expired", f"too old resource version: {since} ({self.compacted})")
         watcher = Watcher(rt.key, namespace if rt.namespaced else None, name, selector)
         if since is None:
-            for (group, plural, _, _), obj in sorted(self.objects.items()):
-                if (group, plural) == rt.key:
-                    watcher.queue.put_nowait(Event(int(obj["metadata"]["resourceVersion"]), rt.key, "ADDED",
-                                                   copy.deepcopy(obj)))
+            for _, obj in sorted(self.by_type.get(rt.key, {}).items()):
+                watcher.queue.put_nowait(Event(int(obj["metadata"]["resourceVersion"]), rt.key, "ADDED",
+                                               copy.deepcopy(obj)))
         else:
             for event in self.history:
                 if event.rv > since and event.key == rt.key:

@@ -4,8 +4,10 @@ served OpenAPI schema, and an invalid experiment refused at apply time with the 
 from __future__ import annotations
 
 import pathlib
+import queue
 import shutil
 import subprocess
+import threading
 
 import pytest
 import yaml
@@ -77,3 +79,28 @@ def test_invalid_experiment_is_refused_with_the_field_named(kubeconfig: pathlib.
     path.write_text(yaml.safe_dump(manifest))
     result = kubectl(kubeconfig, "apply", "-f", str(path))
     assert result.returncode == 1 and 'unknown field "spec.fault.bogus"' in result.stderr
+
+
+def test_get_watch_prints_rows_with_the_same_columns(kubeconfig: pathlib.Path,
+                                                     validating_emulator: EmulatorThread) -> None:
+    assert kubectl(kubeconfig, "apply", "-f", str(EXAMPLE)).returncode == 0
+    argv = ["kubectl", "--kubeconfig", str(kubeconfig), "get", "cex", "-w"]
+    lines: queue.Queue[str] = queue.Queue()
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                          env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(kubeconfig.parent)}) as watch:
+        assert watch.stdout is not None
+        stdout = watch.stdout
+
+        def read() -> None:  # kubectl -w never ends: lines are read on a thread and waited for with a bound
+            for line in stdout:
+                lines.put(line)
+        threading.Thread(target=read, daemon=True).start()
+        try:
+            header, listed = lines.get(timeout=20), lines.get(timeout=20)
+            validating_emulator.patch("chaosexperiments", NS, "checkout-pod-kill", {"status": {"phase": "Baseline"}},
+                                      subresource="status")
+            event = lines.get(timeout=20)  # the watch event's row
+        finally:
+            watch.kill()
+    assert header.split()[:3] == ["NAME", "FAULT", "PHASE"] and listed.split()[0] == "checkout-pod-kill"
+    assert event.split()[:3] == ["checkout-pod-kill", "PodKill", "Baseline"]
