@@ -190,12 +190,16 @@ class EmulatorThread:
         self.run(keeper.start())
         return keeper
 
-    def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default") -> pathlib.Path:
-        """A kubeconfig for kubectl with no credentials: the emulator listens on loopback only."""
+    def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default",
+                         token: str | None = None) -> pathlib.Path:
+        """A kubeconfig for kubectl. Without `token`, no credentials (the emulator listens on loopback only);
+        with one, the official Python client sends it as a bearer token, which the emulator records as the
+        caller's identity (a ServiceAccount stand-in, e.g. "system:serviceaccount:NS:NAME"; nothing is
+        authorized by it). kubectl sends no token over plain HTTP, so its calls carry no identity."""
         config = {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
             "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "emulator", "user": {}}],
+            "users": [{"name": "emulator", "user": {"token": token} if token else {}}],
             "contexts": [{"name": "emulator",
                           "context": {"cluster": "emulator", "user": "emulator", "namespace": namespace}}],
             "current-context": "emulator",

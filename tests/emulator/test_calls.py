@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import urllib.request
 from typing import Any
 
 from chaos_sandbox.emulator import ALL_CALLS, ApiCall, EmulatorThread
+from kubernetes import client
+
+from chaos_operator.adapters.kube import client_config
 
 NS = "ns1"
 
@@ -51,3 +55,15 @@ def test_a_namespace_is_its_own_namespace_as_for_rbac(emulator: EmulatorThread) 
     assert emulator.emulator.calls == {ApiCall("create", "", "namespaces", "", ""),
                                        ApiCall("get", "", "namespaces", "", "extra"),
                                        ApiCall("update", "", "namespaces", "status", "extra")}
+
+
+def test_a_kubeconfig_token_is_recorded_as_the_callers_identity(emulator: EmulatorThread,
+                                                                tmp_path: pathlib.Path) -> None:
+    # The official Python client (what `chaos-operator submit` uses) sends the token over plain HTTP too;
+    # kubectl does not, so its calls are recorded with no identity.
+    account = "system:serviceaccount:shop:chaos-schedule"
+    kubeconfig = emulator.write_kubeconfig(tmp_path / "kubeconfig", NS, token=account)
+    with client.ApiClient(client_config(kubeconfig=str(kubeconfig))) as api:
+        custom: Any = client.CustomObjectsApi(api)
+        custom.list_namespaced_custom_object("chaosoperator.dev", "v1alpha1", NS, "chaosexperiments")
+    assert emulator.emulator.calls == {ApiCall("list", "chaosoperator.dev", "chaosexperiments", "", NS, account)}
