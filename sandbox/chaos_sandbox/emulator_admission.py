@@ -81,16 +81,33 @@ def _invalid(obj: Obj, problems: list[Problem]) -> ApiError:
                      name=name, group=group, kind=kind, causes=causes)
 
 
-class Admission:
-    """One write's admission step, for a kind with a CRD schema (`active`); `warnings` go in the response."""
+class DryRun(Exception):
+    """Raised instead of storing, for `?dryRun=All`: carries the object the write would have stored."""
 
-    def __init__(self, schema: Mapping[str, Any] | None, field_validation: str, enabled: bool = True) -> None:
-        self.schema = schema
+    def __init__(self, obj: Obj) -> None:
+        super().__init__("dry run")
+        self.obj = obj
+
+
+class Admission:
+    """One write's admission step: checks for a kind with a CRD schema, and `?dryRun=All` (`active` when either
+    applies); `warnings` go in the response."""
+
+    def __init__(self, schema: Mapping[str, Any] | None, field_validation: str, enabled: bool = True,
+                 dry_run: bool = False) -> None:
+        self.schema = schema if enabled and isinstance(schema, Mapping) else None
         self.field_validation = field_validation
-        self.active = enabled and isinstance(schema, Mapping)
+        self.dry_run = dry_run
+        self.active = self.schema is not None or dry_run
         self.warnings: list[str] = []
 
     def admit(self, obj: Obj, old: Obj | None) -> Obj:
+        result = self._check(obj, old) if self.schema is not None else obj
+        if self.dry_run:
+            raise DryRun(result)
+        return result
+
+    def _check(self, obj: Obj, old: Obj | None) -> Obj:
         assert self.schema is not None
         schema = dict(self.schema)
         candidate = copy.deepcopy(obj)

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp.web
 
 from chaos_sandbox import emulator_discovery as discovery
-from chaos_sandbox.emulator_admission import Admission
+from chaos_sandbox.emulator_admission import Admission, DryRun
 from chaos_sandbox.emulator_http import (
     ALL_CALLS,
     JSON,
@@ -191,11 +191,26 @@ class Emulator:
 
     def _write(self, verb: str, rtype: ResourceType, target: Target, data: Any, params: Mapping[str, str],
                content_type: str) -> aiohttp.web.Response:
+        dry_run = params.get("dryRun") == "All"  # kubectl --dry-run=server: checked and answered, never stored
+        admission = Admission(self._schema(rtype), params.get("fieldValidation", "Warn"), self.validate, dry_run)
+        try:
+            return self._apply(verb, rtype, target, data, params, content_type, admission)
+        except DryRun as result:
+            return respond(result.obj, 201 if verb == "create" else 200, admission.warnings)
+
+    def _apply(self, verb: str, rtype: ResourceType, target: Target, data: Any, params: Mapping[str, str],
+               content_type: str, admission: Admission) -> aiohttp.web.Response:
         namespace, name, sub = target.namespace, target.name, target.subresource
-        admission = Admission(self._schema(rtype), params.get("fieldValidation", "Warn"), self.validate)
         admit = admission.admit if admission.active else None
+        if admission.dry_run and verb in ("delete", "deletecollection"):
+            found = ([self.store.get(rtype, namespace, name)] if name
+                     else self.store.list(rtype, namespace, self._selector(params)))
+            return respond(found[0] if name else self._list_body(rtype, found))
         if verb == "create" and not name:
             if rtype.key == (CRD_GROUP, CRD_PLURAL):
+                if admission.dry_run:
+                    crd_resources(data or {})
+                    raise DryRun(data)
                 crd_resources(data or {})  # 422 before storing an unusable CRD
                 self.store.create(rtype, namespace, data)
                 return respond(self.register_crd(data), 201)

@@ -186,7 +186,8 @@ class Store:
         meta = old["metadata"]
         if meta.get("deletionTimestamp"):
             return copy.deepcopy(old)  # already being deleted
-        # Unlike a real server: no garbage collection by ownerReferences, no namespace cascade, dryRun not honoured.
+        # Unlike a real server: no garbage collection by ownerReferences, no namespace cascade. (A dry-run delete
+        # never gets here: the HTTP layer answers it.)
         deferred = self.on_delete(rt, copy.deepcopy(old), grace)
         if not meta.get("finalizers") and not deferred:
             return self._remove(self._key(rt, namespace, name), grace)

@@ -88,3 +88,21 @@ def test_validation_can_be_turned_off(lenient: EmulatorThread) -> None:
     code, stored, warnings = call(lenient, "POST", PATH, doc)
     assert code == 201 and warnings == []
     assert stored["spec"]["dryRun"] == "yes" and stored["spec"]["futureField"] == {"a": 1}
+
+
+def test_server_side_dry_run_checks_and_stores_nothing(validating_emulator: EmulatorThread) -> None:
+    code, answered, _ = call(validating_emulator, "POST", PATH + "?dryRun=All", experiment())
+    assert code == 201 and answered["spec"]["load"]["rate"] == 50
+    assert validating_emulator.get("chaosexperiments", NS, "e1") is None
+    code, body, _ = call(validating_emulator, "POST", PATH + "?dryRun=All", experiment(dryRun="yes"))
+    assert code == 422 and body["details"]["causes"][0]["field"] == "spec.dryRun"
+
+    validating_emulator.create("chaosexperiments", experiment(), NS)
+    rv = validating_emulator.get("chaosexperiments", NS, "e1")["metadata"]["resourceVersion"]  # type: ignore[index]
+    code, answered, _ = call(validating_emulator, "PATCH", PATH + "/e1?dryRun=All", {"spec": {"abort": True}},
+                             "application/merge-patch+json")
+    assert code == 200 and answered["spec"]["abort"] is True
+    code, _, _ = call(validating_emulator, "DELETE", PATH + "/e1?dryRun=All")
+    stored = validating_emulator.get("chaosexperiments", NS, "e1")
+    assert code == 200 and stored is not None and stored["metadata"]["resourceVersion"] == rv
+    assert stored["spec"]["abort"] is False
