@@ -7,7 +7,8 @@ set of distinct `ApiCall`s), and the store keeps a bounded event history for wat
 Deliberate differences from a real server beyond those noted in place: JSON only (no protobuf), no
 authentication or authorization (a bearer token is recorded as the caller's identity, nothing more), no legacy
 `/api/v1/watch/...` paths (kopf and kubectl use `?watch=true`), no periodic BOOKMARK events
-(`allowWatchBookmarks` is ignored), and no server-side apply (415).
+(`allowWatchBookmarks` is ignored), no server-side apply (415), no paging (`limit` is ignored), and built-in
+kinds are stored as sent (only custom objects are checked against a schema, their CRD's).
 """
 
 from __future__ import annotations
