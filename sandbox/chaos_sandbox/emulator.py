@@ -8,9 +8,11 @@ the emulator is made with `Emulator(validate=False)`; in-process writes (`Emulat
 are never checked, so a test can store what an older CRD would have accepted.
 
 Calls served, for RBAC checks: every resource request is recorded as an `ApiCall(verb, group, resource,
-subresource, namespace, user)`, with RBAC's verbs (get, list, watch, create, update, patch, delete,
+subresource, namespace, user, client)`, with RBAC's verbs (get, list, watch, create, update, patch, delete,
 deletecollection); `namespace` is "" for cluster-scoped objects and cluster-wide requests (a Namespace object
-is in its own namespace, as RBAC sees it); `user` is the request's bearer token, "" without one. Discovery and
+is in its own namespace, as RBAC sees it); `user` is the request's bearer token, "" without one; `client` the
+program its User-Agent names: the operator's calls are those of "kopf" and "chaos-operator" (its own
+Kubernetes client), so a test's own requests (kubectl, other Python clients) can be told apart. Discovery and
 OpenAPI requests are not recorded (every identity may read them). Both records are sets of distinct calls, so
 they stay small however long the emulator runs:
 

@@ -21,7 +21,8 @@ NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
 class ApiCall(NamedTuple):
     """One kind of request served, in the terms of Kubernetes RBAC. `namespace` is "" for cluster-scoped
     objects and for requests across all namespaces; `user` is the bearer token the request carried, if any (the
-    emulator authenticates nobody: a token stands for the identity that holds it)."""
+    emulator authenticates nobody: a token stands for the identity that holds it); `client` is the program
+    its User-Agent names ("kopf", "chaos-operator", "kubectl", "OpenAPI-Generator" for other Python clients)."""
 
     verb: str  # get | list | watch | create | update | patch | delete | deletecollection
     group: str  # "" for the core group
@@ -29,6 +30,7 @@ class ApiCall(NamedTuple):
     subresource: str
     namespace: str
     user: str = ""
+    client: str = ""
 
 
 # Every call any Emulator in this process served: a pytest session can read it at the end (see emulator.py).
@@ -67,6 +69,11 @@ def verb_of(method: str, target: Target, watch: bool) -> str:
     if method not in verbs:
         raise api_error(405, "MethodNotAllowed", f"{method} is not supported here")
     return verbs[method]
+
+
+def client_name(request: aiohttp.web.BaseRequest) -> str:
+    """The product in the User-Agent: `kopf/1.37.2` -> `kopf`."""
+    return request.headers.get("User-Agent", "").split("/")[0].split(" ")[0]
 
 
 def bearer(request: aiohttp.web.BaseRequest) -> str:

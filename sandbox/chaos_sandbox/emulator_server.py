@@ -28,6 +28,7 @@ from chaos_sandbox.emulator_http import (
     ApiCall,
     Target,
     bearer,
+    client_name,
     int_param,
     read_body,
     respond,
@@ -162,7 +163,7 @@ class Emulator:
         # As the API server's RBAC sees it: a Namespace object is in its own namespace.
         own = target.name if not group and target.plural == "namespaces" else None
         call = ApiCall(verb, group, target.plural, target.subresource or "", target.namespace or own or "",
-                       bearer(request))
+                       bearer(request), client_name(request))
         self._calls.add(call)
         ALL_CALLS.add(call)
         rtype = self.resource_type(ResKey(group, version, target.plural))
