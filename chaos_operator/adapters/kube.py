@@ -76,6 +76,7 @@ def default_namespace(server: str | None = None, kubeconfig: str | None = None) 
 class KubeClient:
     def __init__(self, cfg: client.Configuration) -> None:
         self._api = client.ApiClient(cfg)
+        self._api.user_agent = COMPONENT  # the name an API server's audit log (and the sandbox's call record) shows
         self._core = client.CoreV1Api(self._api)
         self._custom = client.CustomObjectsApi(self._api)
 

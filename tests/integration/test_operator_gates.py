@@ -49,7 +49,11 @@ def test_invalid_spec_fails_once_with_the_field_named(cluster: EmulatorThread, s
     with OperatorThread(cluster.url, resolver):
         cluster.create("chaosexperiments", bad, NS)
         status = _finished(cluster, "bad")
-        rv = cluster.get("chaosexperiments", NS, "bad")["metadata"]["resourceVersion"]  # type: ignore[index]
+        # kopf records the handled spec after the handler's status write: only then is nothing left to write.
+        handled = wait_for("kopf's handled mark", lambda: (obj := cluster.get("chaosexperiments", NS, "bad"))
+                           and "chaosoperator.dev/last-handled-configuration" in obj["metadata"].get("annotations", {})
+                           and obj)
+        rv = handled["metadata"]["resourceVersion"]
         time.sleep(1.5)  # a retry loop would write again in this time
         assert cluster.get("chaosexperiments", NS, "bad")["metadata"]["resourceVersion"] == rv  # type: ignore[index]
     assert status["phase"] == "Failed"
