@@ -22,30 +22,6 @@ class Call(NamedTuple):
     namespace: str  # "" for cluster-scoped objects and all-namespace lists/watches
 
 
-def call_of_request(method: str, path: str, query: Mapping[str, str]) -> Call | None:
-    """The RBAC attributes of one HTTP request; None for non-resource URLs (discovery, /version, /openapi)."""
-    parts = [part for part in path.split("/") if part]
-    if parts[:2] == ["api", "v1"]:
-        group, rest = "", parts[2:]
-    elif parts[:1] == ["apis"] and len(parts) >= 3:
-        group, rest = parts[1], parts[3:]
-    else:
-        return None
-    if not rest:
-        return None  # a group-version's resource list (discovery)
-    namespace = ""
-    namespace_subresource = group == "" and len(rest) == 3 and rest[2] in ("status", "finalize")
-    if rest[0] == "namespaces" and len(rest) >= 3 and not namespace_subresource:
-        namespace, rest = rest[1], rest[2:]
-    resource, name, sub = rest[0], rest[1] if len(rest) > 1 else "", rest[2] if len(rest) > 2 else ""
-    verb = {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method.upper())
-    if verb is None and method.upper() == "DELETE":
-        verb = "delete" if name else "deletecollection"
-    if verb is None:
-        verb = "get" if name else ("watch" if query.get("watch") in ("true", "1") else "list")
-    return Call(verb, group, resource, sub, namespace)
-
-
 FORBIDDEN_RESOURCES = frozenset({"*", "secrets", "pods/exec", "pods/attach", "pods/portforward"})
 FORBIDDEN_VERBS = frozenset({"*", "escalate", "bind", "impersonate"})
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
