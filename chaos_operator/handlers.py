@@ -9,7 +9,7 @@ import kopf
 from pydantic import ValidationError
 
 from chaos_operator.engine import orphans
-from chaos_operator.engine.ports import ExperimentRef
+from chaos_operator.ports import ExperimentRef
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.runner import Control, Deps, Runner
 from chaos_operator.models import GROUP, PLURAL, VERSION

@@ -12,7 +12,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from chaos_operator.engine.ports import ExperimentRef
+from chaos_operator.ports import ExperimentRef
 from chaos_operator.models import GROUP, KIND, PLURAL, VERSION
 
 COMPONENT = "chaos-operator"

@@ -6,7 +6,8 @@ import asyncio
 from typing import Any
 
 from chaos_operator.analysis.recovery import SecondSample
-from chaos_operator.engine.ports import Clock, KubeApi, LoadResult
+from chaos_operator.engine.ports import LoadResult
+from chaos_operator.ports import Clock, KubeApi
 from chaos_operator.engine.runner import LoadTargetNotFound
 from chaos_operator.load.generator import LoadGenerator, LoadSpec, PhaseRun
 from chaos_operator.load.resolver import ServiceNotFound, ServiceResolver

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from chaos_operator.engine.ports import KubeApi
+from chaos_operator.ports import KubeApi
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.faults.base import FaultContext, FaultError
 from chaos_operator.faults.helper_pod import HelperPodFault

@@ -1,54 +1,17 @@
-"""The engine's view of the outside world. Adapters implement these; tests use real adapters."""
+"""The engine's load port. The ports faults share with the engine (KubeApi, Clock, ExperimentRef) are in
+chaos_operator/ports.py; they are re-exported here while runner, recorder and analyze still import them from here."""
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chaos_operator.analysis.recovery import SecondSample
 from chaos_operator.models.status import PhaseResult
+from chaos_operator.ports import Clock, ExperimentRef, KubeApi
 
-
-@dataclass(frozen=True)
-class ExperimentRef:
-    namespace: str
-    name: str
-    uid: str
-
-
-class KubeApi(Protocol):
-    async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]: ...
-
-    async def list_pods_all_namespaces(self, label_selector: str) -> list[dict[str, Any]]: ...
-
-    async def get_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """The pod, or None when there is none of that name."""
-        ...
-
-    async def create_pod(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The created pod, or None when a pod of that name already exists (409 AlreadyExists)."""
-        ...
-
-    async def delete_pod_by_name(self, namespace: str, name: str, grace_period_seconds: int | None) -> bool:
-        """Delete whatever pod has this name (our own helper pods); False when there is none.
-        grace_period_seconds None: the pod's own terminationGracePeriodSeconds."""
-        ...
-
-    async def delete_pod(self, namespace: str, name: str, uid: str, grace_period_seconds: int) -> bool:
-        """Delete only the pod with this uid; False when it is already gone or was replaced."""
-        ...
-
-    async def get_service(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    async def get_experiment(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None: ...
-
-    async def create_event(
-        self, ref: ExperimentRef, type_: str, reason: str, message: str, time: datetime.datetime
-    ) -> None: ...
+__all__ = ["Clock", "ExperimentRef", "KubeApi", "LoadDriver", "LoadResult"]
 
 
 @dataclass(frozen=True)
@@ -66,9 +29,3 @@ class LoadDriver(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-class Clock(Protocol):
-    def now(self) -> datetime.datetime: ...
-
-    def monotonic(self) -> float: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chaos_operator.engine.ports import KubeApi
+from chaos_operator.ports import KubeApi
 from chaos_operator.models.spec import Target
 from chaos_operator.models.status import TargetRef
 from chaos_operator.targeting.pods import PodInfo, pod_info

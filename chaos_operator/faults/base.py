@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chaos_operator.engine.ports import Clock, KubeApi
+from chaos_operator.ports import Clock, KubeApi
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import Injection
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chaos_operator.engine.ports import ExperimentRef
+from chaos_operator.ports import ExperimentRef
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.models.status import ExperimentStatus, Injection
 
