@@ -9,13 +9,13 @@ import kopf
 from pydantic import ValidationError
 
 from chaos_operator.engine import orphans
-from chaos_operator.ports import ExperimentRef
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.runner import Control, Deps, Runner
 from chaos_operator.models import GROUP, PLURAL, VERSION
 from chaos_operator.models.errors import describe
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import TERMINAL_PHASES, ExperimentStatus
+from chaos_operator.ports import ExperimentRef
 
 log = logging.getLogger(__name__)
 FINALIZER = f"{GROUP}/cleanup"

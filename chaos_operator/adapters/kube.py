@@ -12,8 +12,8 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from chaos_operator.ports import ExperimentRef
 from chaos_operator.models import GROUP, KIND, PLURAL, VERSION
+from chaos_operator.ports import ExperimentRef
 
 COMPONENT = "chaos-operator"
 

@@ -7,13 +7,13 @@ from typing import Any
 
 from chaos_operator.analysis.recovery import SecondSample
 from chaos_operator.engine.ports import LoadResult
-from chaos_operator.ports import Clock, KubeApi
 from chaos_operator.engine.runner import LoadTargetNotFound
 from chaos_operator.load.generator import LoadGenerator, LoadSpec, PhaseRun
 from chaos_operator.load.resolver import ServiceNotFound, ServiceResolver
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import ErrorCounts, Latency, PhaseResult
+from chaos_operator.ports import Clock, KubeApi
 
 
 class HttpLoadFactory:

@@ -16,9 +16,10 @@ from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.replicas import ReplicaKeeper
 
 from chaos_operator.faults import manifests
-from chaos_operator.faults.manifests import HELPER_SELECTOR, ROLE_LABEL, TARGET_LABEL, Helper
+from chaos_operator.faults.manifests import HELPER_SELECTOR, ROLE_LABEL, TARGET_LABEL
 from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.models.spec import NetworkLatencyFault
+from tests import faultpods
 from tests.integration.conftest import experiment, replicas, status_of, wait_phase
 from tests.integration.harness import OperatorThread, wait_for
 
@@ -233,7 +234,9 @@ def test_helper_lost_while_injected_gets_a_revert_only_helper(
     assert recovered[0]["state"] == "Recovered", recovered
     assert "disappeared" in recovered[0]["message"] and revert["metadata"]["name"] in recovered[0]["message"]
     args = revert["spec"]["containers"][0]["args"]
-    assert args == ["bandwidth", "--revert-only", "--pod-uid", record["uid"], "--proc-root", "/host/proc"]
+    experiment_uid = (cluster.get("chaosexperiments", NS, "lost") or {})["metadata"]["uid"]
+    assert args == ["bandwidth", "--revert-only", "--pod-uid", record["uid"], "--proc-root", "/host/proc", "--owner",
+                    experiment_uid]
     assert revert["spec"]["nodeName"] == NODE and revert["spec"]["activeDeadlineSeconds"] == 60
     assert revert["metadata"]["labels"][TARGET_LABEL] == record["uid"]
     assert "HelperLost" in events(cluster, "lost")
@@ -281,12 +284,12 @@ def test_restart_after_a_crash_mid_chaos_recovers_the_helpers(
     assert all(r["state"] == "Recovered" for r in status["injections"])
 
 
-def _leftover(cluster: EmulatorThread, experiment: str, experiment_uid: str, role: str = "fault",
+def _leftover(cluster: EmulatorThread, experiment: str, experiment_uid: str, role: manifests.Role = "fault",
               uid: str = "1f2e3d4c-0000-4000-8000-00000000000a") -> str:
     fault = NetworkLatencyFault.model_validate({"kind": "NetworkLatency", "latency": "50ms"})
-    helper = Helper(experiment=experiment, experiment_uid=experiment_uid, namespace=NS, target_uid=uid,
-                    node_name=NODE, image=IMAGE, fault=fault, chaos_s=60, role=role)  # type: ignore[arg-type]
-    return str(cluster.create("pods", manifests.helper_pod(helper), NS)["metadata"]["name"])
+    body = faultpods.pod(fault, experiment=experiment, experiment_uid=experiment_uid, namespace=NS, target_uid=uid,
+                         node_name=NODE, image=IMAGE, chaos_s=60, role=role)
+    return str(cluster.create("pods", body, NS)["metadata"]["name"])
 
 
 def test_startup_sweeps_helpers_of_finished_or_gone_experiments(

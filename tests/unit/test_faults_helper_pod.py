@@ -13,7 +13,7 @@ import pytest
 from chaos_operator.engine import orphans
 from chaos_operator.faults import helper_pod, manifests
 from chaos_operator.faults.base import FaultContext, FaultError
-from chaos_operator.faults.registry import fault_for
+from chaos_operator.faults.registry import FAULTS, fault_for
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import Injection
 
@@ -133,7 +133,7 @@ def fault(kind: str = "NetworkLatency") -> helper_pod.HelperPodFault:
 
 
 def name(role: str = "fault", kind: str = "NetworkLatency") -> str:
-    return manifests.helper_name("exp", EXP_UID, UID, kind, role)  # type: ignore[arg-type]
+    return manifests.helper_name("exp", EXP_UID, UID, kind, role, family=fault(kind).family)  # type: ignore[arg-type]
 
 
 async def test_apply_creates_a_pinned_helper_and_waits_until_it_holds() -> None:
@@ -203,11 +203,43 @@ async def test_recover_reads_the_report_while_the_helper_stops() -> None:
 
 
 async def test_recover_is_idempotent_and_finds_the_helper_by_its_name() -> None:
-    kube = FakeKube()
-    assert await fault().recover(ctx(kube), record()) == {"message": f"no helper pod {name()} was left"}
+    kube = FakeKube()  # no target either: its network namespace, and any qdisc, went with it
+    gone = "nothing to revert: target pod checkout-1 is gone"
+    assert await fault().recover(ctx(kube), record()) == {"message": f"no helper pod {name()} was left; {gone}"}
     kube.add_pod(name(), uid="helper")  # created, but the record never learnt it (a crash in between)
-    assert await fault().recover(ctx(kube), record()) == {"message": f"helper pod {name()} deleted"}
-    assert kube.deleted == [name()]
+    assert await fault().recover(ctx(kube), record()) == {"message": f"helper pod {name()} deleted; {gone}"}
+    assert kube.deleted == [name()] and kube.created == []
+
+
+@pytest.mark.parametrize("helper_left", [False, True])
+async def test_recover_of_a_vanished_helper_runs_a_revert_only_helper(helper_left: bool) -> None:
+    """Issue 8: a helper gone without a report that was read (force-deleted, its node lost) may have left its
+    qdisc; recovery runs the same revert-only helper the lost-helper watch runs, and says Recovered only after it."""
+    kube = FakeKube()
+    kube.add_pod("checkout-1")
+    if helper_left:
+        kube.add_pod(name(), uid="helper")  # deleted at once, no terminated status ever seen
+    kube.on_create = lambda pod: terminated({"state": "reverted", "revert": "reverted"})
+    changes = await fault().recover(ctx(kube), record(name()))
+    assert changes is not None and f"revert-only helper {name('revert')}: agent reverted" in changes["message"]
+    assert kube.created == [name("revert")] and set(kube.pods) == {(NS, "checkout-1")}
+    revert = kube.deleted[-1]
+    assert revert == name("revert")
+
+
+async def test_recover_of_a_vanished_helper_fails_when_its_revert_fails() -> None:
+    kube = FakeKube()
+    kube.add_pod("checkout-1")
+    kube.on_create = lambda pod: terminated(None, 137)  # the revert-only helper dies without a report too
+    with pytest.raises(FaultError, match="without a report"):
+        await fault().recover(ctx(kube), record(name()))
+
+
+async def test_a_vanished_stress_pod_needs_no_revert() -> None:
+    kube = FakeKube()
+    kube.add_pod("checkout-1")
+    changes = await fault("CPUStress").recover(ctx(kube, {"kind": "CPUStress"}), record())
+    assert changes == {"message": f"no helper pod {name(kind='CPUStress')} was left"} and kube.created == []
 
 
 async def test_recover_runs_a_revert_only_helper_when_the_revert_failed() -> None:
@@ -295,7 +327,10 @@ async def test_sweep_never_raises() -> None:
 
 
 def test_every_helper_kind_is_registered() -> None:
-    for kind in manifests.MODES:
+    kinds = [kind for kind in FAULTS if kind != "PodKill"]
+    assert len(kinds) == 8
+    for kind in kinds:
         impl = fault(kind)
         assert impl.kind == kind and impl.instant is False and impl.repeat_interval(ctx(FakeKube())) is None
-        assert impl.needs_revert is (kind in manifests.NETWORK_KINDS)
+        assert impl.needs_revert is kind.startswith("Network") and impl.helpers() is impl
+    assert fault_for("PodKill").helpers() is None
