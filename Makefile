@@ -20,6 +20,7 @@ deps: $(PY)
 lint: deps
 	$(VENV)/bin/ruff check chaos_operator sandbox/chaos_sandbox tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test: deps lint
 	$(PY) -m pytest -q -ra tests
