@@ -2,115 +2,18 @@
 
 from __future__ import annotations
 
-import copy
-import datetime
-import json
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
-from chaos_operator.engine import orphans
 from chaos_operator.faults import helper_pod, manifests
 from chaos_operator.faults.base import FaultContext, FaultError
 from chaos_operator.faults.registry import FAULTS, fault_for
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import Injection
+from tests.unit.fake_kube import NS, UID, FakeKube, FastClock, running, terminated
 
-NS = "shop"
-UID = "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10"
 EXP_UID = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
-Pod = dict[str, Any]
-
-
-class FakeKube:
-    """Pods and experiments in memory. `on_create(pod)` may return a status for a new pod (a kubelet starting it);
-    with `graceful`, a deletion first shows the agent's final report, as a SIGTERMed helper would."""
-
-    def __init__(self) -> None:
-        self.pods: dict[tuple[str, str], Pod] = {}
-        self.experiments: dict[tuple[str, str], dict[str, Any]] = {}
-        self.on_create: Callable[[Pod], dict[str, Any] | None] = lambda pod: None
-        self.graceful: dict[str, Any] | None = None
-        self.created: list[str] = []
-        self.deleted: list[str] = []
-        self.fail_list = False
-
-    def add_pod(self, name: str, uid: str = UID, node: str | None = "n1", **meta: Any) -> Pod:
-        pod = {"metadata": {"name": name, "namespace": NS, "uid": uid, **meta}, "spec": {"nodeName": node}}
-        self.pods[(NS, name)] = pod
-        return pod
-
-    async def get_pod(self, namespace: str, name: str) -> Pod | None:
-        pod = self.pods.get((namespace, name))
-        if pod is not None and pod["metadata"].get("deletionTimestamp"):
-            pod["_gets"] = pod.get("_gets", 0) + 1
-            if pod["_gets"] > 2:
-                del self.pods[(namespace, name)]
-                return None
-        return copy.deepcopy(pod)
-
-    async def create_pod(self, namespace: str, body: Mapping[str, Any]) -> Pod | None:
-        name = body["metadata"]["name"]
-        if (namespace, name) in self.pods:
-            return None
-        pod = copy.deepcopy(dict(body))
-        pod["metadata"]["uid"] = f"pod-{len(self.created)}"
-        status = self.on_create(pod)
-        if status is not None:
-            pod["status"] = status
-        self.pods[(namespace, name)] = pod
-        self.created.append(name)
-        return copy.deepcopy(pod)
-
-    async def delete_pod_by_name(self, namespace: str, name: str, grace_period_seconds: int | None) -> bool:
-        pod = self.pods.get((namespace, name))
-        if pod is None:
-            return False
-        self.deleted.append(name)
-        if self.graceful is not None and "terminated" not in json.dumps(pod.get("status")):
-            pod["metadata"]["deletionTimestamp"] = "now"
-            pod["status"] = terminated(self.graceful)
-        else:
-            del self.pods[(namespace, name)]
-        return True
-
-    async def list_pods(self, namespace: str, label_selector: str) -> list[Pod]:
-        if self.fail_list:
-            raise RuntimeError("API down")
-        key, value = label_selector.split("=")
-        return [copy.deepcopy(p) for (ns, _), p in self.pods.items()
-                if ns == namespace and (p["metadata"].get("labels") or {}).get(key) == value]
-
-    async def list_pods_all_namespaces(self, label_selector: str) -> list[Pod]:
-        return await self.list_pods(NS, label_selector)
-
-    async def get_experiment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self.experiments.get((namespace, name)))
-
-
-class FastClock:
-    """Monotonic time that moves a second on every reading: bounded waits end after a few real polls."""
-
-    def __init__(self, step: float = 1.0) -> None:
-        self.t, self.step = 0.0, step
-
-    def now(self) -> datetime.datetime:
-        return datetime.datetime(2025, 3, 4, tzinfo=datetime.UTC)
-
-    def monotonic(self) -> float:
-        self.t += self.step
-        return self.t
-
-
-def running() -> dict[str, Any]:
-    return {"phase": "Running", "containerStatuses": [{"name": "agent", "state": {"running": {}}}]}
-
-
-def terminated(report: dict[str, Any] | None, code: int = 0) -> dict[str, Any]:
-    term: dict[str, Any] = {"exitCode": code, **({"message": json.dumps(report)} if report else {})}
-    return {"phase": "Succeeded" if code == 0 else "Failed",
-            "containerStatuses": [{"name": "agent", "state": {"terminated": term}}]}
 
 
 def ctx(kube: FakeKube, fault: dict[str, Any] | None = None, step: float = 1.0) -> FaultContext:
@@ -293,37 +196,6 @@ async def test_revert_lost_when_the_target_is_gone_too() -> None:
     kube = FakeKube()  # no target pod: its network namespace, and our qdisc, are gone with it
     assert "nothing to revert" in await fault().revert_lost(ctx(kube), record(name()))
     assert kube.created == []
-
-
-def leftover(kube: FakeKube, pod_name: str, owner: tuple[str, str] | None, role: str = "fault",
-             phase: str = "Running") -> None:
-    refs = [{"kind": "ChaosExperiment", "name": owner[0], "uid": owner[1]}] if owner else []
-    kube.add_pod(pod_name, uid=pod_name, labels={manifests.MANAGED_BY: manifests.OPERATOR,
-                                                 manifests.ROLE_LABEL: role}, ownerReferences=refs)
-    kube.pods[(NS, pod_name)]["status"] = {"phase": phase}
-
-
-async def test_sweep_deletes_helpers_of_finished_or_gone_experiments() -> None:
-    kube = FakeKube()
-    kube.experiments[(NS, "done")] = {"metadata": {"uid": "u-done"}, "status": {"phase": "Completed"}}
-    kube.experiments[(NS, "live")] = {"metadata": {"uid": "u-live"}, "status": {"phase": "Chaos"}}
-    leftover(kube, "of-done", ("done", "u-done"))
-    leftover(kube, "of-gone", ("gone", "u-gone"))
-    leftover(kube, "of-old-done", ("done", "u-older"))  # same name, an earlier experiment
-    leftover(kube, "of-live", ("live", "u-live"))  # its daemon recovers it
-    leftover(kube, "revert-running", ("gone", "u-gone"), role="revert")  # let it finish its revert
-    leftover(kube, "revert-ended", ("gone", "u-gone"), role="revert", phase="Succeeded")
-    leftover(kube, "no-owner", None)
-    deleted = await orphans.sweep(kube, ())  # type: ignore[arg-type]
-    assert sorted(deleted) == [f"{NS}/of-done", f"{NS}/of-gone", f"{NS}/of-old-done", f"{NS}/revert-ended"]
-    assert sorted(n for _, n in kube.pods) == ["no-owner", "of-live", "revert-running"]
-    assert await orphans.sweep(kube, (NS,)) == []  # type: ignore[arg-type]
-
-
-async def test_sweep_never_raises() -> None:
-    kube = FakeKube()
-    kube.fail_list = True
-    assert await orphans.sweep(kube, (NS,)) == []  # type: ignore[arg-type]
 
 
 def test_every_helper_kind_is_registered() -> None:
