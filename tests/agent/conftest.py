@@ -70,12 +70,3 @@ def fake_pod(netpair: NetPair) -> Iterator[FakePod]:
         proc.kill()
         proc.wait(timeout=10)
         cgroup.remove()
-
-
-@pytest.fixture
-def netem_available(netpair: NetPair) -> None:
-    """Skips on a kernel without sch_netem (this host); `make kernel-test` runs these tests in a VM that has it."""
-    probe = netpair.tc("qdisc", "add", "dev", netpair.dev_a, "root", "netem", "delay", "1ms", check=False)
-    if probe.returncode != 0:
-        pytest.skip("kernel has no netem (sch_netem)")
-    netpair.tc("qdisc", "del", "dev", netpair.dev_a, "root")

@@ -171,6 +171,14 @@ def test_unknown_pod_uid_touches_nothing(netpair: NetPair, fake_pod: FakePod, pr
     assert default_root(netpair)
 
 
+@pytest.fixture
+def netem_available(netpair: NetPair) -> None:
+    probe = netpair.tc("qdisc", "add", "dev", netpair.dev_a, "root", "netem", "delay", "1ms", check=False)
+    if probe.returncode != 0:
+        pytest.skip("kernel has no netem (sch_netem)")
+    netpair.tc("qdisc", "del", "dev", netpair.dev_a, "root")
+
+
 def test_netem_adds_the_configured_delay(
     netpair: NetPair, netem_available: None, fake_pod: FakePod, procs: Procs
 ) -> None:
