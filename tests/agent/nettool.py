@@ -6,7 +6,7 @@
     nettool.py ping HOST PORT COUNT            COUNT one-byte round trips; print the RTTs in ms
     nettool.py accept HOST PORT SECONDS        accept (and close) connections for SECONDS
     nettool.py connect HOST PORT TIMEOUT       one TCP connect; print whether it succeeded
-    nettool.py udpsink HOST PORT SECONDS       count datagrams (intact, distinct) until 1 s of silence or SECONDS
+    nettool.py udpsink HOST PORT SECONDS       count datagrams (intact, distinct) until a line on stdin, or SECONDS
     nettool.py udpsend HOST PORT COUNT SIZE    COUNT numbered datagrams of SIZE bytes, one per millisecond
 
 Servers print "ready" once listening. Every loop is bounded in bytes and time.
@@ -15,6 +15,7 @@ Servers print "ready" once listening. Every loop is bounded in bytes and time.
 from __future__ import annotations
 
 import json
+import select
 import socket
 import sys
 import time
@@ -131,6 +132,8 @@ def payload(seq: int, size: int) -> bytes:
 
 
 def udpsink(host: str, port: int, seconds: float) -> None:
+    """Count until a line on stdin says the senders are done (or SECONDS pass), then take what is already queued.
+    Never "until silence": a starved guest can pause a live flow for longer than any silence threshold."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:  # as root, past net.core.rmem_max: a slow receiver (a VM under emulation) must not add loss of its own
         sock.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE
@@ -138,31 +141,37 @@ def udpsink(host: str, port: int, seconds: float) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     sock.bind((host, port))
     print("ready", flush=True)
-    received, intact, seen = 0, 0, set()
-    deadline = time.monotonic() + seconds
-    sock.settimeout(seconds)
-    while time.monotonic() < deadline:
-        try:
-            data = sock.recv(65536)
-        except OSError:
-            break
-        sock.settimeout(1.0)  # after the first datagram: one second of silence ends the count
-        received += 1
+    counts = {"received": 0, "intact": 0}
+    seen: set[int] = set()
+
+    def take(data: bytes) -> None:
+        counts["received"] += 1
         seq = int.from_bytes(data[:8], "big")
         if len(data) > 8 and data == payload(seq, len(data)):
-            intact += 1
+            counts["intact"] += 1
             seen.add(seq)
-    print(json.dumps({"received": received, "intact": intact, "distinct": len(seen)}), flush=True)
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([sock, sys.stdin], [], [], max(0.0, deadline - time.monotonic()))
+        if sys.stdin in ready:
+            break
+        if sock in ready:
+            take(sock.recv(65536))
+    sock.setblocking(False)
+    while True:  # everything the kernel already delivered
+        try:
+            take(sock.recv(65536))
+        except BlockingIOError:
+            break
+    print(json.dumps({**counts, "distinct": len(seen)}), flush=True)
 
 
 def udpsend(host: str, port: int, count: int, size: int) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    start = time.monotonic()
     for seq in range(count):
         sock.sendto(payload(seq, size), (host, port))
-        pause = start + (seq + 1) * 0.001 - time.monotonic()  # paced: never overrun the receiver's buffer
-        if pause > 0:
-            time.sleep(pause)
+        time.sleep(0.001)  # paced, and never a catch-up burst after a stall: no queue on the way overflows
     print(json.dumps({"sent": count}), flush=True)
 
 

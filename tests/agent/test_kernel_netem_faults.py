@@ -77,9 +77,9 @@ def test_netem_duplicate_is_within_its_sampling_tolerance_and_scoped(
 
 def test_netem_corrupt_is_within_its_sampling_tolerance_and_scoped(
         netpair: NetPair, netem_available: None, fake_pod: FakePod, procs: Procs) -> None:
-    # 1000-byte datagrams: a flipped bit lands in the payload (seen as damage), or in a header the receiver checks
-    # (dropped: also damage) except the source MAC and the UDP checksum (veth skips UDP checksum checks): 8 of
-    # 1042 bytes, under 1 % of the corrupted packets, well inside the tolerance.
+    # A corrupted datagram is dropped by the receiver's checksum check (what the VM tier sees on veth) or arrives
+    # altered: both count as damage. Only a flip in the source MAC would pass unseen: 6 of 1042 bytes, under 1 % of
+    # the corrupted packets, well inside the tolerance.
     scoped, unscoped = scoped_run(netpair, fake_pod, procs, "corrupt", "10", (5721, 5722))
     damaged = 1 - scoped["intact"] / COUNT
     figure(f"netem corrupt 10%: {damaged:.3%} of {COUNT} lost or altered (tolerance +/-{tolerance(0.1):.3f}); "
