@@ -6,6 +6,7 @@ neither depends on a client library nor on the other (faults/base.py used to imp
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ class ExperimentRef:
     namespace: str
     name: str
     uid: str
+
+
+class StatusConflict(Exception):
+    """The object changed since the resourceVersion a status write was computed from (409 Conflict)."""
 
 
 class KubeApi(Protocol):
@@ -45,7 +50,11 @@ class KubeApi(Protocol):
 
     async def get_experiment(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
-    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None: ...
+    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any],
+                                      resource_version: str | None = None) -> str | None:
+        """Merge-patch .status; with ``resource_version`` only while the object still has it (else raises
+        StatusConflict). Returns the object's new resourceVersion."""
+        ...
 
     async def create_event(
         self, ref: ExperimentRef, type_: str, reason: str, message: str, time: datetime.datetime
@@ -53,6 +62,14 @@ class KubeApi(Protocol):
 
 
 class Clock(Protocol):
+    """Every duration the engine measures or waits comes from here, so tests can run it on virtual time."""
+
     def now(self) -> datetime.datetime: ...
 
     def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    async def wait_for(self, event: asyncio.Event, seconds: float) -> bool:
+        """Wait until ``event`` is set or ``seconds`` pass; True when the event was set."""
+        ...

@@ -10,7 +10,7 @@ from chaos_operator.faults import helper_pod, manifests
 from chaos_operator.faults.base import FaultContext, FaultError
 from chaos_operator.faults.registry import FAULTS, fault_for
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import Injection
+from chaos_operator.models.status import Injection, RecordState
 from tests.unit.fake_kube import NS, UID, FakeKube, FastClock, running, terminated
 
 EXP_UID = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
@@ -26,7 +26,7 @@ def ctx(kube: FakeKube, fault: dict[str, Any] | None = None, step: float = 1.0) 
 
 
 def record(helper: str | None = None) -> Injection:
-    return Injection(target="checkout-1", uid=UID, state="Injected", helper_pod=helper)
+    return Injection(target="checkout-1", uid=UID, state=RecordState.INJECTED, helper_pod=helper)
 
 
 def fault(kind: str = "NetworkLatency") -> helper_pod.HelperPodFault:

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 from chaos_operator.faults.base import FaultContext, FaultError
 from chaos_operator.faults.manifests import helper_name
 from chaos_operator.models.spec import ExperimentSpec, Fault
-from chaos_operator.models.status import Injection
+from chaos_operator.models.status import Injection, RecordState
 from tests import faultpods
 from tests.unit.fake_kube import NS, UID, FakeKube, FastClock, running
 
@@ -104,7 +104,7 @@ async def test_apply_gives_the_helper_the_resolved_destinations_and_the_owner() 
     kube.on_create = lambda pod: running()
     fault = {"kind": "NetworkLoss", "percent": 5, "destinations": [{"selector": {"matchLabels": {"app": "db"}}}]}
     impl = faultpods.helper_fault("NetworkLoss")
-    changes = await impl.apply(ctx(kube, fault), Injection(target="checkout-1", uid=UID, state="Pending"))
+    changes = await impl.apply(ctx(kube, fault), Injection(target="checkout-1", uid=UID, state=RecordState.PENDING))
     name = helper_name("exp", EXP_UID, UID, "NetworkLoss", "fault", family="net")
     assert changes["helper_pod"] == name
     args = kube.pods[(NS, name)]["spec"]["containers"][0]["args"]
