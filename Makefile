@@ -32,6 +32,7 @@ deps: $(PY)
 lint: deps
 	$(VENV)/bin/ruff check chaos_operator sandbox/chaos_sandbox tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # The image test needs a built image (slow the first time): it runs where buildah is installed.
 test: deps lint

@@ -13,8 +13,8 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from chaos_operator.engine.ports import ExperimentRef, StatusConflict
 from chaos_operator.models import GROUP, KIND, PLURAL, VERSION
+from chaos_operator.ports import ExperimentRef, StatusConflict
 
 COMPONENT = "chaos-operator"
 
