@@ -2,7 +2,8 @@
 
 `web-kill-one` kills one of three replicas (expected: Passed); `solo-kill-only` kills the only replica
 of a one-pod service (expected: Failed on maxErrorRate). Both run at once, about a minute in all; the
-command prints phase changes and pod events as they happen, then each experiment's finished report.
+command prints phase changes and pod events as they happen, then each experiment's finished report, and ends
+with `kubectl get cex` (real kubectl, if installed) as a cluster would show the experiments.
 It exits 0 when the demo ran, whatever the verdicts; everything it started is stopped on the way out,
 also on Ctrl-C and SIGTERM.
 """
@@ -12,8 +13,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import pathlib
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -108,8 +113,49 @@ def _watch(sandbox: Sandbox, names: list[str], started: float, timeout: float, o
     raise TimeoutError(f"the experiments did not finish within {timeout:g}s")
 
 
+def write_reports(objs: dict[str, Any], directory: pathlib.Path, out: TextIO) -> None:
+    """Each finished experiment's HTML report and picture, as `chaos-operator report --html/--png` writes them."""
+    from chaos_operator.report_html import render_html
+    from chaos_operator.report_plot import PlottingUnavailable, png
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, obj in objs.items():
+        try:
+            picture = png(obj)
+        except PlottingUnavailable as exc:
+            print(f"no report for {name}: {exc}", file=out)
+            continue
+        (directory / f"{name}.png").write_bytes(picture)
+        (directory / f"{name}.html").write_text(render_html(obj, picture), encoding="utf-8")
+        print(f"report: {(directory / f'{name}.html').resolve()}  picture: {(directory / f'{name}.png').resolve()}",
+              file=out)
+
+
+def kubectl_table(sandbox: Sandbox, out: TextIO) -> None:
+    """`kubectl get cex` as a user would see it: real kubectl, given the sandbox's kubeconfig explicitly (never
+    the user's own cluster), showing the CRD's printer columns the emulator serves as a server-side table."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        print("kubectl is not installed: skipping the `kubectl get cex` table.", file=out, flush=True)
+        return
+    with tempfile.TemporaryDirectory(prefix="chaos-demo-kubectl-") as tmp:
+        config = sandbox.write_kubeconfig(pathlib.Path(tmp) / "config", namespace=NS)
+        argv = [kubectl, "--kubeconfig", str(config), "--cache-dir", str(pathlib.Path(tmp) / "cache"),
+                "--request-timeout", "20s", "get", "cex", "-n", NS]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        except subprocess.TimeoutExpired:
+            print("kubectl get cex did not answer within 60s", file=out, flush=True)
+            return
+    print(f"$ kubectl --kubeconfig <the sandbox's> get cex -n {NS}", file=out)
+    if done.returncode != 0:
+        print(f"kubectl get cex failed (exit {done.returncode}): {done.stderr.strip()}", file=out, flush=True)
+        return
+    print(done.stdout, end="", file=out, flush=True)
+
+
 def run_demo(network: str, start_delay: float, timeout: float, out: TextIO,
-             phases: tuple[str, str, str] | None = None) -> int:
+             phases: tuple[str, str, str] | None = None, reports: pathlib.Path | None = None) -> int:
     started = time.monotonic()
     _setup_logging(started, out)
     print("chaos-operator demo: the real operator, a local sandbox cluster, real processes behind the pods",
@@ -136,6 +182,13 @@ def run_demo(network: str, start_delay: float, timeout: float, out: TextIO,
         print(f"[{time.monotonic() - started:5.1f}s] operator running; applied {', '.join(names)} ({ph['baseline']} "
               f"baseline, {ph['chaos']} chaos, {ph['recovery']} recovery, 50 req/s each)", file=out, flush=True)
         objs = _watch(sandbox, names, started, timeout, out)
+        for obj in objs.values():
+            print("\n" + render(obj), end="", file=out)
+        if reports is not None and objs:
+            print("", file=out)
+            write_reports(objs, reports, out)
+        print("", file=out)
+        kubectl_table(sandbox, out)  # while the sandbox still serves them
     finally:
         with shielded():
             token = sandbox.token
@@ -144,8 +197,6 @@ def run_demo(network: str, start_delay: float, timeout: float, out: TextIO,
                     operator.stop()
             finally:
                 sandbox.stop()
-    for obj in objs.values():
-        print("\n" + render(obj), end="", file=out)
     left = leftovers.scan(token)
     tail = "nothing left behind" if left.empty else f"LEFT BEHIND: {left.describe()}"
     print(f"\ndemo finished in {time.monotonic() - started:.1f}s; sandbox stopped, {tail}.", file=out, flush=True)
@@ -160,6 +211,8 @@ def main_demo(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=150.0, help="give up after this many seconds")
     parser.add_argument("--phases", default=None, metavar="B,C,R",
                         help="override the experiments' phases, e.g. 3s,4s,3s (default: as in examples/demo)")
+    parser.add_argument("--reports", default="demo-reports", metavar="DIR",
+                        help="write each experiment's HTML report and PNG here (default: ./demo-reports; '' for none)")
     args = parser.parse_args(argv)
     parts = args.phases.split(",") if args.phases else []
     if args.phases and len(parts) != 3:
@@ -167,7 +220,8 @@ def main_demo(argv: list[str] | None = None) -> int:
     phases = (parts[0], parts[1], parts[2]) if parts else None
     try:
         with stop_signals_raise():
-            return run_demo(args.network, args.start_delay, args.timeout, sys.stdout, phases)
+            return run_demo(args.network, args.start_delay, args.timeout, sys.stdout, phases,
+                            pathlib.Path(args.reports) if args.reports else None)
     except KeyboardInterrupt:
         print("\ninterrupted; the sandbox and the operator were stopped.", file=sys.stderr)
         return 130

@@ -16,10 +16,11 @@ from chaos_sandbox.agentpods import OPERATOR_IMAGE
 
 class OperatorThread:
     def __init__(self, server: str, resolver: ServiceResolver, *, operator_namespace: str = "chaos-system",
-                 allowed: frozenset[str] | None = None, poll_s: float = 0.2, ready_timeout: float = 30.0,
-                 image: str = OPERATOR_IMAGE) -> None:
+                 allowed: frozenset[str] | None = None, protected: frozenset[str] = frozenset(), poll_s: float = 0.2,
+                 ready_timeout: float = 30.0, image: str = OPERATOR_IMAGE, token: str | None = None) -> None:
         self.config = OperatorConfig(server=server, resolver=resolver, operator_namespace=operator_namespace,
-                                     allowed_namespaces=allowed, poll_s=poll_s, image=image)
+                                     allowed_namespaces=allowed, protected_namespaces=protected, poll_s=poll_s,
+                                     image=image, token=token)
         self.ready_timeout = ready_timeout
         self.error: BaseException | None = None
         self._stop = threading.Event()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,9 +16,10 @@ from chaos_sandbox import leftovers
 DEMO = [sys.executable, "-m", "chaos_sandbox", "demo", "--start-delay", "0.5"]
 
 
-def test_the_demo_runs_both_experiments_to_their_verdicts() -> None:
+def test_the_demo_runs_both_experiments_to_their_verdicts(tmp_path: pathlib.Path) -> None:
     started = time.monotonic()
-    done = subprocess.run([*DEMO, "--phases", "3s,4s,3s"], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run([*DEMO, "--phases", "3s,4s,3s", "--reports", str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, check=False)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert time.monotonic() - started < 40
@@ -27,8 +30,21 @@ def test_the_demo_runs_both_experiments_to_their_verdicts() -> None:
         assert text in out, (text, out)
     assert out.count("Experiment: demo/") == 2
     assert "nothing left behind" in out
+    # Each experiment's report and picture, written where it says.
+    for name in ("web-kill-one", "solo-kill-only"):
+        assert f"report: {tmp_path / name}.html  picture: {tmp_path / name}.png" in out, out
+        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "data:image/png;base64," in (tmp_path / f"{name}.html").read_text()
     token = re.search(r"\(run (\w+)\)", out)
     assert token is not None and leftovers.scan(token.group(1)).empty
+    # It ends with `kubectl get cex`: real kubectl, the emulator's server-side table of the CRD's printer columns.
+    if shutil.which("kubectl") is None:
+        assert "kubectl is not installed: skipping the `kubectl get cex` table." in out, out
+        pytest.skip("kubectl is not installed: the demo's `kubectl get cex` table was not checked")
+    table = out.split("$ kubectl --kubeconfig <the sandbox's> get cex -n demo\n")[1].split("\ndemo finished")[0]
+    assert re.match(r"NAME +FAULT +PHASE +VERDICT +SCORE +GRADE +AGE\n", table), table
+    assert re.search(r"^web-kill-one +PodKill +Completed +Passed +\d+ +[A-Z]+ +\d+s$", table, re.M), table
+    assert re.search(r"^solo-kill-only +PodKill +Completed +Failed +\d+ +[A-Z]+ +\d+s$", table, re.M), table
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

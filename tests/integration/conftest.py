@@ -16,6 +16,12 @@ from tests.waits import wait_for
 
 
 @pytest.fixture
+def emulator(validating_emulator: EmulatorThread) -> EmulatorThread:
+    """Operator tests meet an API server that validates, as a real one does."""
+    return validating_emulator
+
+
+@pytest.fixture
 def service() -> Iterator[ServiceThread]:
     with ServiceThread() as svc:
         yield svc

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 
-from chaos_operator.load.resolver import ServiceNotFound, check_service_ref
+from chaos_operator.load.resolver import StaticResolver as StaticResolver  # where the tests take it from
+
+# The operator's identity in the emulator: its calls are recorded under this bearer token, and
+# tests/packaging/test_rbac.py checks them against the Helm chart's RBAC rules. Pass it as OperatorThread(token=...).
+OPERATOR_TOKEN = "chaos-operator"
 
 
 class ServiceThread:
@@ -60,16 +63,3 @@ class ServiceThread:
         self._thread.join(10)
         self._loop.close()
 
-
-class StaticResolver:
-    """Fixed answers: the test's own services stand in for the Services named in experiments."""
-
-    def __init__(self, mapping: Mapping[tuple[str, str, int], Sequence[str]]) -> None:
-        self._mapping = {key: list(urls) for key, urls in mapping.items()}
-
-    async def resolve(self, namespace: str, name: str, port: int) -> list[str]:
-        check_service_ref(namespace, name, port)
-        urls = self._mapping.get((namespace, name, port))
-        if not urls:
-            raise ServiceNotFound(f"service {namespace}/{name}:{port} is not known")
-        return list(urls)

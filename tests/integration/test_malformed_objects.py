@@ -21,7 +21,7 @@ from chaos_sandbox.operator_thread import OperatorThread
 
 from chaos_operator.crd import load_crd
 from tests.integration.conftest import make_pod
-from tests.integration.harness import StaticResolver
+from tests.integration.harness import OPERATOR_TOKEN, StaticResolver
 from tests.integration.malformed import Malformed, cases
 from tests.waits import DONE, wait_for
 
@@ -103,7 +103,7 @@ def outcome() -> Iterator[Outcome]:
             writes = Writes()
             emu.call(emu.emulator.store.listeners.append, writes)
             resolver = StaticResolver({(NS, "checkout", 8080): ["http://127.0.0.1:9"]})  # never reached
-            with OperatorThread(emu.url, resolver):
+            with OperatorThread(emu.url, resolver, token=OPERATOR_TOKEN):
                 with contextlib.suppress(AssertionError):  # the tests say what did not end
                     wait_for("every malformed object to end", lambda: all(
                         settled(case, raw_status(emu, name_of(i))) for i, case in enumerate(CASES)), 240, every=0.5)

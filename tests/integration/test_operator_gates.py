@@ -9,8 +9,8 @@ from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.operator_thread import OperatorThread
 
 from tests.integration.conftest import experiment, make_pod, make_service
-from tests.integration.harness import ServiceThread, StaticResolver
-from tests.waits import wait_phase
+from tests.integration.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
+from tests.waits import wait_for, wait_phase
 
 pytestmark = pytest.mark.integration
 NS = "shop"
@@ -35,10 +35,14 @@ def test_invalid_spec_fails_once_with_the_field_named(emulator: EmulatorThread, 
     resolver = _setup(emulator, service)
     before = _pod_uids(emulator)
     bad = experiment("bad", NS, load={"service": {"name": "checkout", "port": 8080}, "rate": "fast"})
-    with OperatorThread(emulator.url, resolver):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
         emulator.create("chaosexperiments", bad, NS)
         status = wait_phase(emulator, "bad", timeout=30)
-        rv = emulator.get("chaosexperiments", NS, "bad")["metadata"]["resourceVersion"]  # type: ignore[index]
+        # kopf records the handled spec after the handler's status write: only then is nothing left to write.
+        handled = wait_for("kopf's handled mark", lambda: (obj := emulator.get("chaosexperiments", NS, "bad"))
+                           and "chaosoperator.dev/last-handled-configuration" in obj["metadata"].get("annotations", {})
+                           and obj)
+        rv = handled["metadata"]["resourceVersion"]
         time.sleep(1.5)  # a retry loop would write again in this time
         assert emulator.get("chaosexperiments", NS, "bad")["metadata"]["resourceVersion"] == rv  # type: ignore[index]
     assert status["phase"] == "Failed"
@@ -51,7 +55,7 @@ def test_invalid_spec_fails_once_with_the_field_named(emulator: EmulatorThread, 
 def test_no_targets(emulator: EmulatorThread, service: ServiceThread) -> None:
     resolver = _setup(emulator, service)
     target = {"selector": {"matchLabels": {"app": "nothing-here"}}, "mode": "all"}
-    with OperatorThread(emulator.url, resolver):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
         emulator.create("chaosexperiments", experiment("none", NS, target=target), NS)
         status = wait_phase(emulator, "none", timeout=30)
     assert (status["phase"], status["reason"]) == ("Failed", "NoTargets")
@@ -62,18 +66,21 @@ def test_not_ready_and_terminating_pods_are_never_targets(emulator: EmulatorThre
     make_service(emulator, NS)
     make_pod(emulator, NS, "checkout-unready", {"app": "checkout"}, ready=False)
     resolver = StaticResolver({(NS, "checkout", 8080): [service.url]})
-    with OperatorThread(emulator.url, resolver):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
         emulator.create("chaosexperiments", experiment("unready", NS), NS)
         status = wait_phase(emulator, "unready", timeout=30)
     assert (status["phase"], status["reason"]) == ("Failed", "NoTargets")
     assert "not ready" in status["message"].lower() or "ready" in status["message"]
 
 
-@pytest.mark.parametrize("ns", ["kube-system", "chaos-system"])
+@pytest.mark.parametrize("ns", ["kube-system", "chaos-system", "billing"])
 def test_protected_namespace_refused(emulator: EmulatorThread, service: ServiceThread, ns: str) -> None:
+    """Built-in protected namespaces, the operator's own, and one the installation protects (Helm value
+    protectedNamespaces -> --protect-namespace)."""
     resolver = _setup(emulator, service, ns)
     before = _pod_uids(emulator, ns)
-    with OperatorThread(emulator.url, resolver, operator_namespace="chaos-system"):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, operator_namespace="chaos-system",
+                        protected=frozenset({"billing"})):
         emulator.create("chaosexperiments", experiment("x", ns), ns)
         status = wait_phase(emulator, "x", timeout=30, ns=ns)
     assert (status["phase"], status["reason"]) == ("Failed", "NamespaceRefused")
@@ -86,7 +93,7 @@ def test_missing_service_fails_before_injection(emulator: EmulatorThread, servic
     before = _pod_uids(emulator)
     resolver = StaticResolver({})
     load = {"service": {"name": "payments", "port": 8080}}
-    with OperatorThread(emulator.url, resolver):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
         emulator.create("chaosexperiments", experiment("nosvc", NS, load=load), NS)
         status = wait_phase(emulator, "nosvc", timeout=30)
     assert (status["phase"], status["reason"]) == ("Failed", "LoadTargetNotFound")
@@ -98,7 +105,7 @@ def test_missing_service_fails_before_injection(emulator: EmulatorThread, servic
 def test_dry_run_records_targets_and_touches_nothing(emulator: EmulatorThread, service: ServiceThread) -> None:
     resolver = _setup(emulator, service)
     before = _pod_uids(emulator)
-    with OperatorThread(emulator.url, resolver):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
         emulator.create("chaosexperiments", experiment("dry", NS, dryRun=True), NS)
         status = wait_phase(emulator, "dry", timeout=30)
     assert (status["phase"], status["reason"]) == ("Completed", "DryRun")
@@ -114,7 +121,7 @@ def test_unhealthy_baseline_injects_nothing(emulator: EmulatorThread) -> None:
     with ServiceThread(status=503) as failing:
         resolver = _setup(emulator, failing)
         before = _pod_uids(emulator)
-        with OperatorThread(emulator.url, resolver):
+        with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
             emulator.create("chaosexperiments", experiment("sick", NS), NS)
             status = wait_phase(emulator, "sick", timeout=30)
     assert (status["phase"], status["verdict"], status["reason"]) == ("Completed", "Inconclusive",

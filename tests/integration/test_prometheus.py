@@ -9,7 +9,7 @@ from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.operator_thread import OperatorThread
 
 from tests.integration.conftest import experiment, replicas
-from tests.integration.harness import ServiceThread, StaticResolver
+from tests.integration.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
 from tests.integration.prom import PrometheusProcess, free_port
 from tests.waits import wait_phase
 
@@ -42,7 +42,7 @@ def test_prometheus_slis_become_checks(emulator: EmulatorThread, setup: StaticRe
     ]}
     # 8 s windows: rate() needs two scrapes inside the window even when a loaded machine delays one.
     phases = {"baseline": "3s", "chaos": "8s", "recovery": "8s"}
-    with OperatorThread(emulator.url, setup):
+    with OperatorThread(emulator.url, setup, token=OPERATOR_TOKEN):
         emulator.create("chaosexperiments", experiment("sli", NS, prometheus=prom, phases=phases), NS)
         status = wait_phase(emulator, "sli", timeout=60)
     checks = {(c["name"], c["phase"]): c for c in status["checks"]}
@@ -63,7 +63,7 @@ def test_halt_condition_recovers_at_once(emulator: EmulatorThread, setup: Static
     prom = {"url": prometheus.url, "haltWhen": [
         {"name": "any-traffic", "query": "sum(test_requests_total)", "max": 1, "onMissing": "ignore"}]}
     phases = {"baseline": "2s", "chaos": "60s", "recovery": "2s"}
-    with OperatorThread(emulator.url, setup):
+    with OperatorThread(emulator.url, setup, token=OPERATOR_TOKEN):
         emulator.create("chaosexperiments", experiment("halt", NS, prometheus=prom, phases=phases), NS)
         status = wait_phase(emulator, "halt")
     assert (status["phase"], status["verdict"], status["reason"]) == ("Completed", "Failed", "Halted")
@@ -79,7 +79,7 @@ def test_unreachable_prometheus_fails_before_injection(emulator: EmulatorThread,
     before = {p["metadata"]["uid"] for p in emulator.list("pods", NS)}
     prom = {"url": f"http://127.0.0.1:{free_port()}", "queries": [
         {"name": "x", "query": "vector(1)", "max": 2}]}
-    with OperatorThread(emulator.url, setup):
+    with OperatorThread(emulator.url, setup, token=OPERATOR_TOKEN):
         emulator.create("chaosexperiments", experiment("noprom", NS, prometheus=prom), NS)
         status = wait_phase(emulator, "noprom", timeout=60)
     assert (status["phase"], status["reason"]) == ("Failed", "PrometheusUnreachable")
@@ -94,7 +94,7 @@ def test_halt_condition_with_no_series_halts(emulator: EmulatorThread, setup: St
                                              prometheus: PrometheusProcess) -> None:
     prom = {"url": prometheus.url, "haltWhen": [{"name": "no-series", "query": NO_SERIES, "max": 1}]}
     phases = {"baseline": "2s", "chaos": "60s", "recovery": "2s"}
-    with OperatorThread(emulator.url, setup):
+    with OperatorThread(emulator.url, setup, token=OPERATOR_TOKEN):
         emulator.create("chaosexperiments", experiment("blind", NS, prometheus=prom, phases=phases), NS)
         status = wait_phase(emulator, "blind")
     assert (status["phase"], status["verdict"], status["reason"]) == ("Completed", "Failed", "Halted")
@@ -109,7 +109,7 @@ def test_halt_condition_with_no_series_runs_on_when_told_to_ignore(emulator: Emu
     prom = {"url": prometheus.url,
             "haltWhen": [{"name": "no-series", "query": NO_SERIES, "max": 1, "onMissing": "ignore"}]}
     phases = {"baseline": "2s", "chaos": "5s", "recovery": "2s"}
-    with OperatorThread(emulator.url, setup):
+    with OperatorThread(emulator.url, setup, token=OPERATOR_TOKEN):
         emulator.create("chaosexperiments", experiment("sighted", NS, prometheus=prom, phases=phases), NS)
         status = wait_phase(emulator, "sighted")
     assert status["reason"] != "Halted", status.get("message")

@@ -17,7 +17,7 @@ from chaos_operator.faults.manifests import HELPER_SELECTOR, MANAGED_BY, OPERATO
 from chaos_operator.models import KIND
 from chaos_operator.models.status import ExperimentStatus, Phase
 from tests.integration.conftest import SHOP, experiment, make_pod, make_service
-from tests.integration.harness import ServiceThread, StaticResolver
+from tests.integration.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
 from tests.waits import status_of, wait_for, wait_phase
 
 pytestmark = pytest.mark.integration
@@ -76,7 +76,7 @@ def test_an_unreadable_status_fails_closed_and_recovers_what_it_can(emulator: Em
         "spec": {"containers": [{"name": "agent", "image": "chaos-operator:test"}]}}
     emulator.create("pods", helper, SHOP)
     resolver = StaticResolver({(SHOP, "checkout", 8080): [service.url]})
-    with OperatorThread(emulator.url, resolver):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
         wait_phase(emulator, "skewed", ("Failed", "Completed", "Aborted"))  # written first, before recovery
         status = wait_for("the recovery's summary", lambda: "helper pod(s)" in (s := status_of(emulator, "skewed"))
                           .get("message", "") and s)

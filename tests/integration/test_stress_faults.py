@@ -15,14 +15,13 @@ from chaos_operator.faults.manifests import TARGET_LABEL
 from tests.integration import test_network_faults as net
 from tests.integration.conftest import experiment
 from tests.integration.harness import StaticResolver
+from tests.integration.kubelet import FakeKubelet, terminated
 from tests.integration.test_network_faults import (
     LABELS,
     NODE,
     NS,
-    FakeKubelet,
     events,
     operator,
-    terminated,
     wait_injected,
 )
 from tests.waits import status_of, wait_for, wait_phase
