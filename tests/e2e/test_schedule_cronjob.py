@@ -36,10 +36,10 @@ from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.emulator import ALL_CALLS
 
 from chaos_operator.manifest import SCHEDULE_LABEL
-from tests.box.workloads import deployment, pretty
 from tests.e2e.test_submit import APP_ARGS
 from tests.packaging.chart import NAMESPACE, one, render, schedule_values
 from tests.packaging.rbac import Call, denied, grants_for
+from tests.sandbox.workloads import deployment, pretty
 from tests.waits import wait_for
 
 pytestmark = pytest.mark.usefixtures("operator")  # the real operator runs during each test

@@ -17,7 +17,7 @@ import yaml
 from chaos_sandbox.cluster import Sandbox
 from junitparser import Failure, JUnitXml
 
-from tests.box.workloads import deployment, pretty
+from tests.sandbox.workloads import deployment, pretty
 from tests.unit.test_report_files import assert_self_contained, png_size
 from tests.waits import wait_for
 
