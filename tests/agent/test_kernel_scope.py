@@ -31,10 +31,10 @@ def test_partition_drops_the_scoped_peer_while_the_other_flows(
     assert netpair.can_connect(procs, netpair.ip_b, 5501) and netpair.can_connect(procs, other, 5502)
     agent = procs.agent("partition", "--pod-uid", fake_pod.uid, "--destination", f"{netpair.ip_b}/32",
                         "--direction", direction, "--owner", OWNER_A, "--duration", "60")
-    wait_for("the condition", lambda: applied(netpair) or netpair.has_link(IFB), 15)
-    wait_for("the condition", lambda: netpair.alias() == f"chaos-operator:{OWNER_A}", 5)
+    wait_for("the condition", lambda: applied(netpair) or netpair.has_link(IFB), 15, every=0.01)
+    wait_for("the condition", lambda: netpair.alias() == f"chaos-operator:{OWNER_A}", 5, every=0.01)
     if direction != "egress":
-        wait_for("the condition", lambda: "ingress ffff:" in netpair.qdisc(), 5)
+        wait_for("the condition", lambda: "ingress ffff:" in netpair.qdisc(), 5, every=0.01)
     # A connection needs both ways: dropping either the SYN (egress) or the SYN-ACK (ingress) cuts it.
     assert not netpair.can_connect(procs, netpair.ip_b, 5503)
     assert netpair.can_connect(procs, other, 5504)
@@ -55,7 +55,7 @@ def test_scoped_bandwidth_limits_only_the_scoped_peer_and_port_at_once(
     other = netpair.add_peer_address()
     agent = procs.agent("bandwidth", "--pod-uid", fake_pod.uid, "--rate", "2mbit", "--destination",
                         f"{netpair.ip_b}/32", "--port", "5602", "--owner", OWNER_A, "--duration", "60")
-    wait_for("the condition", lambda: applied(netpair), 15)
+    wait_for("the condition", lambda: applied(netpair), 15, every=0.01)
     assert "htb c4a0: root" in netpair.qdisc() and "tbf c4a1: parent c4a0:2" in netpair.qdisc()
     scoped, other_port, other_peer = netpair.throughputs(
         procs, 2.5, 200_000_000, [(netpair.ip_b, 5602), (netpair.ip_b, 5603), (other, 5604)])
@@ -73,7 +73,7 @@ def test_a_second_experiment_is_refused_and_never_removes_the_first(
         netpair: NetPair, fake_pod: FakePod, procs: Procs) -> None:
     first = procs.agent("bandwidth", "--pod-uid", fake_pod.uid, "--rate", "2mbit", "--owner", OWNER_A,
                         "--duration", "60")
-    wait_for("the condition", lambda: applied(netpair) and netpair.alias() is not None, 15)
+    wait_for("the condition", lambda: applied(netpair) and netpair.alias() is not None, 15, every=0.01)
     before = qdisc_setup(netpair)
     for argv in (["bandwidth", "--rate", "4mbit", "--duration", "30"],
                  ["partition", "--destination", f"{netpair.ip_b}/32", "--direction", "both", "--duration", "30"]):
@@ -111,7 +111,8 @@ def test_revert_only_removes_every_piece_a_killed_agent_left(netpair: NetPair, f
                                                              procs: Procs) -> None:
     agent = procs.agent("partition", "--pod-uid", fake_pod.uid, "--destination", f"{netpair.ip_b}/32",
                         "--port", "80", "--direction", "both", "--owner", OWNER_A, "--duration", "60")
-    wait_for("the condition", lambda: applied(netpair) and netpair.has_link(IFB) and "ingress" in netpair.qdisc(), 15)
+    wait_for("every piece applied", lambda: applied(netpair) and netpair.has_link(IFB) and "ingress" in netpair.qdisc(),
+             15, every=0.01)
     agent.kill()  # no revert: the htb, the ingress redirect, the ifb and the marker stay
     agent.communicate(timeout=10)
     assert applied(netpair) and netpair.has_link(IFB) and netpair.alias() is not None

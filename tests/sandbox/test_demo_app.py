@@ -50,6 +50,8 @@ def app_factory() -> Iterator[type[App]]:
     for app in started:
         app.proc.kill()
         app.proc.wait(5)
+        if app.proc.stdout is not None:
+            app.proc.stdout.close()
 
 
 def test_knobs_are_validated() -> None:
@@ -147,6 +149,7 @@ def test_it_exits_when_its_parent_dies() -> None:
     time.sleep(0.5)
     parent.kill()
     parent.wait(5)
+    parent.stdout.close()
 
     def gone() -> bool:
         try:
