@@ -95,6 +95,8 @@ class Operator:
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def stage_open(stage: str, status: dict[str, Any]) -> bool:
