@@ -65,7 +65,8 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
     async def experiment(body: kopf.Body, meta: kopf.Meta, stopped: kopf.DaemonStopped, **_: Any) -> None:
         ref = ExperimentRef(namespace=str(meta["namespace"]), name=str(meta["name"]), uid=str(meta["uid"]))
         status = read_status(body.get("status"))
-        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"))
+        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"),
+                       observer=deps.observer)
         if status.phase in TERMINAL_PHASES:
             return
         try:
@@ -77,6 +78,7 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
                              finished_at=rec.timestamp())
             await rec.event("Failed", message, warning=True)
             return
+        rec.kind = spec.fault.kind  # a metrics label
         # `body` is live in kopf daemons: spec.abort changes show up here while the daemon runs.
         control = Control(abort_requested=lambda: bool((body.get("spec") or {}).get("abort")),
                           stopping=stopped.is_set)
@@ -91,6 +93,7 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
             spec = ExperimentSpec.model_validate(dict(body.get("spec") or {}))
         except ValidationError:
             return  # an invalid spec never injected anything
-        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"))
+        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"),
+                       observer=deps.observer)
         runner = Runner(deps, spec, rec, Control(abort_requested=lambda: False, stopping=lambda: True))
         await runner.recover_leftovers()

@@ -6,8 +6,8 @@ import asyncio
 import datetime
 import json
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -16,6 +16,9 @@ from chaos_operator.engine.ports import ExperimentRef
 from chaos_operator.models import GROUP, KIND, PLURAL, VERSION
 
 COMPONENT = "chaos-operator"
+T = TypeVar("T")
+# Told of every call that fails (operation, HTTP code or None): the metrics adapter counts them.
+ErrorHook = Callable[[str, int | None], None]
 
 
 def client_config(server: str | None = None, kubeconfig: str | None = None) -> client.Configuration:
@@ -34,10 +37,20 @@ def client_config(server: str | None = None, kubeconfig: str | None = None) -> c
 
 
 class KubeClient:
-    def __init__(self, cfg: client.Configuration) -> None:
+    def __init__(self, cfg: client.Configuration, on_error: ErrorHook | None = None) -> None:
         self._api = client.ApiClient(cfg)
         self._core = client.CoreV1Api(self._api)
         self._custom = client.CustomObjectsApi(self._api)
+        self._on_error = on_error
+
+    async def _run(self, operation: str, call: Callable[[], T]) -> T:
+        """Run a blocking client call in a worker thread; report it when it fails."""
+        try:
+            return await asyncio.to_thread(call)
+        except Exception as exc:
+            if self._on_error is not None:
+                self._on_error(operation, exc.status if isinstance(exc, ApiException) else None)
+            raise
 
     def close(self) -> None:
         self._api.close()  # type: ignore[no-untyped-call]
@@ -48,13 +61,13 @@ class KubeClient:
             resp = self._core.list_namespaced_pod(namespace, label_selector=label_selector,
                                                   _preload_content=False)
             return list(_json(resp).get("items", []))
-        return await asyncio.to_thread(call)
+        return await self._run("list_pods", call)
 
     async def list_pods_all_namespaces(self, label_selector: str) -> list[dict[str, Any]]:
         def call() -> list[dict[str, Any]]:
             resp = self._core.list_pod_for_all_namespaces(label_selector=label_selector, _preload_content=False)
             return list(_json(resp).get("items", []))
-        return await asyncio.to_thread(call)
+        return await self._run("list_pods_all_namespaces", call)
 
     async def get_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
         def call() -> dict[str, Any] | None:
@@ -64,7 +77,7 @@ class KubeClient:
                 if exc.status == 404:
                     return None
                 raise
-        return await asyncio.to_thread(call)
+        return await self._run("get_pod", call)
 
     async def create_pod(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
         def call() -> dict[str, Any] | None:
@@ -76,7 +89,7 @@ class KubeClient:
                 if exc.status == 409:  # AlreadyExists: a deterministic name from an earlier attempt
                     return None
                 raise
-        return await asyncio.to_thread(call)
+        return await self._run("create_pod", call)
 
     async def delete_pod_by_name(self, namespace: str, name: str, grace_period_seconds: int | None) -> bool:
         body = client.V1DeleteOptions(grace_period_seconds=grace_period_seconds)
@@ -89,7 +102,7 @@ class KubeClient:
                     return False
                 raise
             return True
-        return await asyncio.to_thread(call)
+        return await self._run("delete_pod_by_name", call)
 
     async def delete_pod(self, namespace: str, name: str, uid: str, grace_period_seconds: int) -> bool:
         body = client.V1DeleteOptions(grace_period_seconds=grace_period_seconds,
@@ -103,7 +116,7 @@ class KubeClient:
                     return False
                 raise
             return True
-        return await asyncio.to_thread(call)
+        return await self._run("delete_pod", call)
 
     async def get_service(self, namespace: str, name: str) -> dict[str, Any] | None:
         def call() -> dict[str, Any] | None:
@@ -113,7 +126,54 @@ class KubeClient:
                 if exc.status == 404:
                     return None
                 raise
-        return await asyncio.to_thread(call)
+        return await self._run("get_service", call)
+
+    async def get_namespace(self, name: str) -> dict[str, Any] | None:
+        def call() -> dict[str, Any] | None:
+            try:
+                return _json(self._core.read_namespace(name, _preload_content=False))
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        return await self._run("get_namespace", call)
+
+    async def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
+        def call() -> dict[str, Any] | None:
+            try:
+                return _json(self._core.read_namespaced_config_map(name, namespace, _preload_content=False))
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        return await self._run("get_configmap", call)
+
+    async def put_configmap(self, namespace: str, name: str, data: Mapping[str, str]) -> None:
+        """Create the ConfigMap, or replace its data (last writer wins: it is a switch, not a ledger)."""
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
+                "data": dict(data)}
+
+        def call() -> None:
+            try:
+                self._core.create_namespaced_config_map(namespace, body, _preload_content=False)  # type: ignore[arg-type]
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+                self._core.replace_namespaced_config_map(name, namespace, body, _preload_content=False)  # type: ignore[arg-type]
+        await self._run("put_configmap", call)
+
+    async def list_experiments(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Every ChaosExperiment in these namespaces (all namespaces when empty)."""
+        def call() -> list[dict[str, Any]]:
+            if not namespaces:
+                return list(_json(self._custom.list_cluster_custom_object(
+                    GROUP, VERSION, PLURAL, _preload_content=False)).get("items", []))
+            items: list[dict[str, Any]] = []
+            for ns in namespaces:
+                items += _json(self._custom.list_namespaced_custom_object(
+                    GROUP, VERSION, ns, PLURAL, _preload_content=False)).get("items", [])
+            return items
+        return await self._run("list_experiments", call)
 
     async def get_experiment(self, namespace: str, name: str) -> dict[str, Any] | None:
         def call() -> dict[str, Any] | None:
@@ -124,12 +184,12 @@ class KubeClient:
                 if exc.status == 404:
                     return None
                 raise
-        return await asyncio.to_thread(call)
+        return await self._run("get_experiment", call)
 
     async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         body = {"status": dict(status)}
-        await asyncio.to_thread(self._custom.patch_namespaced_custom_object_status,
-                                GROUP, VERSION, namespace, PLURAL, name, body, _preload_content=False)
+        await self._run("patch_experiment_status", lambda: self._custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, PLURAL, name, body, _preload_content=False))
 
     async def create_event(self, ref: ExperimentRef, type_: str, reason: str, message: str,
                            time: datetime.datetime) -> None:
@@ -143,8 +203,8 @@ class KubeClient:
             source=client.V1EventSource(component=COMPONENT), reporting_component=COMPONENT,
             first_timestamp=stamp, last_timestamp=stamp, count=1,
         )
-        await asyncio.to_thread(self._core.create_namespaced_event, ref.namespace, body,
-                                _preload_content=False)
+        await self._run("create_event", lambda: self._core.create_namespaced_event(
+            ref.namespace, body, _preload_content=False))
 
 
 def _json(resp: Any) -> dict[str, Any]:

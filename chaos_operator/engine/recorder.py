@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 from chaos_operator.engine import lifecycle
@@ -13,12 +14,16 @@ from chaos_operator.models.status import Condition, ExperimentStatus, Injection
 log = logging.getLogger(__name__)
 
 RUNNING_PHASES = ("Baseline", "Chaos", "Recovery", "Analyzing")
+# Told of every status write (ref, fault kind, old, new): the metrics adapter's hook. Must not raise.
+StatusObserver = Callable[[ExperimentRef, str | None, ExperimentStatus, ExperimentStatus], None]
 
 
 class Recorder:
     def __init__(self, kube: KubeApi, clock: Clock, ref: ExperimentRef, status: ExperimentStatus,
-                 generation: int | None = None) -> None:
+                 generation: int | None = None, observer: StatusObserver | None = None) -> None:
         self._kube = kube
+        self._observer = observer
+        self.kind: str | None = None  # the fault kind, once the spec is known (a metrics label)
         self._clock = clock
         self.ref = ref
         self.status = status
@@ -46,7 +51,9 @@ class Recorder:
         # Round-trip through the wire form so every write is a status the CRD schema accepts.
         new = ExperimentStatus.model_validate(draft.to_api())
         await self._kube.patch_experiment_status(self.ref.namespace, self.ref.name, new.to_api())
-        self.status = new
+        old, self.status = self.status, new
+        if self._observer is not None:
+            self._observer(self.ref, self.kind, old, new)
         return new
 
     async def set_injection(self, index: int, **changes: Any) -> None:

@@ -7,18 +7,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from chaos_operator.engine import analyze, lifecycle
+from chaos_operator.engine import analyze, gates, lifecycle
 from chaos_operator.engine.chaos import ChaosWindow
 from chaos_operator.engine.ports import Clock, KubeApi, LoadDriver, LoadResult
 from chaos_operator.engine.prom import PromChecks
-from chaos_operator.engine.recorder import Recorder
+from chaos_operator.engine.recorder import Recorder, StatusObserver
 from chaos_operator.engine.targets import resolve
 from chaos_operator.faults.base import DEFAULT_IMAGE, FaultContext
 from chaos_operator.faults.registry import fault_for
 from chaos_operator.metrics.source import MetricsError, MetricsSource
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.targeting.selection import NamespaceRefused, NoTargets, check_namespace, new_seed
+from chaos_operator.targeting.selection import NoTargets, new_seed
 from chaos_operator.targeting.selector import to_query
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class Deps:
     open_metrics: Callable[[str], MetricsSource] | None = None  # Prometheus URL -> source
     halt_poll_s: float = 2.0
     image: str = DEFAULT_IMAGE  # the operator's image: helper and stress pods run the agent from it
+    gates: gates.Gates = gates.Gates()  # the kill switch and the namespace opt-in
+    observer: StatusObserver | None = None  # told of every status write (metrics)
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class Runner:
 
     async def _watch_control(self) -> None:
         while not self.stop.is_set():
-            if self.control.abort_requested() or self.control.stopping():
+            if self.control.abort_requested() or self.control.stopping() or self.deps.gates.paused() is not None:
                 self.stop.set()
                 return
             await asyncio.sleep(0.2)
@@ -130,8 +132,8 @@ class Runner:
         if window is not None:
             await window.stop_watch()
             await window.recover_all()
-        if self.control.abort_requested():
-            await self._end("Aborted", None, "Aborted", f"spec.abort was set during {self.rec.status.phase}")
+        if why := gates.abort_reason(self.control.abort_requested(), self.deps.gates, self.rec.status.phase):
+            await self._end("Aborted", None, *why)
         raise Ended  # operator stopping or resource deleting: the finalizer/restart path finishes it
 
     async def _run_from_start(self) -> None:
@@ -140,10 +142,9 @@ class Runner:
         await self.rec.update(started_at=self.rec.timestamp(), reason="Started",
                               message="resolving targets and load", injections=[], targets=[])
         await self.rec.event("Started", f"{self.spec.fault.kind} experiment started")
-        try:
-            check_namespace(ns, self.deps.operator_namespace, self.deps.allowed_namespaces)
-        except NamespaceRefused as exc:
-            await self._fail("NamespaceRefused", str(exc))
+        if refused := await gates.refusal(self.deps.kube, ns, self.deps.gates, self.deps.operator_namespace,
+                                          self.deps.allowed_namespaces):
+            await self._fail(*refused)
         if self.spec.prometheus is not None:
             await self._probe_prometheus()
         try:
