@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="allow experiments only in these namespaces (repeatable)")
     run.add_argument("--image", default=None,
                      help="the operator's own image, run by helper and stress pods (default: $OPERATOR_IMAGE)")
-    run.add_argument("--liveness", default=None, help="kopf's own liveness endpoint (a second listener; prefer /healthz on --metrics-port)")
+    run.add_argument("--liveness", default=None,
+                     help="kopf's own liveness endpoint (a second listener; prefer /healthz on --metrics-port)")
     run.add_argument("-v", "--verbose", action="store_true")
     from chaos_operator.runflags import add_run_flags
 

@@ -36,6 +36,8 @@ class LeaseStore(Protocol):
         """The written Lease, or None on a resourceVersion conflict (someone wrote in between)."""
         ...
 
+    def close(self) -> None: ...
+
 
 class Elector:
     def __init__(self, store: LeaseStore, namespace: str, identity: str, timing: Timing,
@@ -70,8 +72,10 @@ class Elector:
     async def hold(self) -> None:
         """Renew until we cannot; returns once leadership is lost (never later than the renew deadline)."""
         while True:
-            await asyncio.sleep(self.timing.retry_s)
             assert self.renewed_at is not None
+            # Wake at the renew deadline at the latest, so a failing leader gives up on time.
+            await asyncio.sleep(min(self.timing.retry_s,
+                                    max(0.0, self.renewed_at + self.timing.renew_deadline_s - self._mono())))
             left = self.renewed_at + self.timing.renew_deadline_s - self._mono()
             if left > 0 and await self._attempt(left, taking=False):
                 continue
