@@ -54,7 +54,8 @@ def operators(cluster: EmulatorThread, service: ServiceThread, tmp: pathlib.Path
 
 def holder(cluster: EmulatorThread) -> str | None:
     lease = cluster.get("leases", OPS, LEASE_NAME)
-    return (lease or {}).get("spec", {}).get("holderIdentity")
+    found = (lease or {}).get("spec", {}).get("holderIdentity")
+    return str(found) if found else None
 
 
 def pod_deletes(cluster: EmulatorThread) -> Counter[str]:
