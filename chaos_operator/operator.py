@@ -62,7 +62,7 @@ class OperatorConfig:
     leader_election: bool = False
     lease: Timing = field(default_factory=Timing)
     identity: str = field(default_factory=default_identity)
-    metrics_port: int | None = None  # /metrics, /healthz, /readyz; None: no listener at all
+    metrics_port: int | None = None  # /metrics, /healthz, /readyz (0: any free port); None: no listener
     metrics_host: str = "0.0.0.0"
     require_opt_in: bool = False
     pause_poll_s: float = 0.5
@@ -121,7 +121,8 @@ async def run_operator(config: OperatorConfig, stop_flag: Flag | None = None, re
             return True, "standing by"  # a standby is ready: a rolling update must not wait for the leader
         return False, "starting"
 
-    server = HealthServer(config.metrics_host, config.metrics_port, readiness) if config.metrics_port else None
+    server = None if config.metrics_port is None else HealthServer(config.metrics_host, config.metrics_port,
+                                                                    readiness)
     if server is not None:
         await server.start()
     background = [asyncio.create_task(telemetry.watch_loop_lag())]
