@@ -7,11 +7,16 @@ import asyncio
 import time
 
 import pytest
+import yaml
 from chaos_sandbox.emulator import EmulatorThread, kube_client_config
 
 from chaos_operator.adapters.lease import LeaseClient
 from chaos_operator.engine.election import LEASE_NAME, Timing
 from chaos_operator.leader import Elector
+from chaos_operator.load.resolver import StaticResolver
+from chaos_operator.operator import LeadershipLost
+from tests.integration.conftest import CRD
+from tests.integration.harness import OperatorThread, wait_for
 
 pytestmark = pytest.mark.integration
 NS = "chaos-system"
@@ -85,3 +90,25 @@ async def test_two_candidates_racing_for_a_new_lease_get_one_leader(cluster: Emu
     await asyncio.gather(*pending, return_exceptions=True)
     for e in electors:
         e.store.close()
+
+
+def test_an_operator_that_loses_the_api_stops_handling_before_its_lease_ends() -> None:
+    emu = EmulatorThread()
+    emu.start()
+    emu.register_crd(yaml.safe_load(CRD.read_text()))
+    op = OperatorThread(emu.url, StaticResolver({}))
+    op.config.leader_election, op.config.lease = True, FAST
+    try:
+        op.__enter__()  # ready: it won the Lease and kopf runs
+        lease = emu.get("leases", NS, LEASE_NAME)
+        assert lease is not None and lease["spec"]["holderIdentity"] == op.config.identity
+        time.sleep(FAST.retry_s * 2)
+    finally:
+        emu.stop()  # renewals fail from here on
+    api_gone = time.monotonic()
+    wait_for("the operator to give up", lambda: op.error is not None, timeout=FAST.lease_s * 3)
+    gave_up = time.monotonic()
+    assert isinstance(op.error, LeadershipLost), op.error
+    # Its last renewal was at most one retry period before the API went away; it stopped before that lease ended.
+    assert gave_up < api_gone - FAST.retry_s + FAST.lease_s
+    print(f"operator stopped handling {gave_up - api_gone:.2f}s after the API went away (lease {FAST.lease_s}s)")
