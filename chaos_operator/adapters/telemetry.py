@@ -56,7 +56,7 @@ LOAD_ERRORS = Counter(f"{P}load_errors_total", "Load requests that failed, by ex
 API_ERRORS = Counter(f"{P}kube_api_errors_total", "Kubernetes API calls that failed, by operation and HTTP code",
                      ["operation", "code"], registry=REGISTRY)
 LOOP_LAG = Histogram(f"{P}event_loop_lag_seconds", "How late the event loop ran a timer",
-                     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=REGISTRY)
+                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=REGISTRY)
 LEADER = Gauge(f"{P}leader", "1 while this instance holds the leader Lease (or runs without election)",
                registry=REGISTRY)
 LEADER_CHANGES = Counter(f"{P}leader_transitions_total", "Times this instance gained or lost leadership",
