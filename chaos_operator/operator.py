@@ -23,9 +23,9 @@ from chaos_operator.adapters.health import HealthServer
 from chaos_operator.adapters.kube import KubeClient, client_config
 from chaos_operator.adapters.lease import LeaseClient
 from chaos_operator.adapters.load import HttpLoadFactory
+from chaos_operator.engine.deps import Deps
 from chaos_operator.engine.election import Timing
 from chaos_operator.engine.gates import Gates
-from chaos_operator.engine.runner import Deps
 from chaos_operator.faults.base import DEFAULT_IMAGE
 from chaos_operator.faults.manifests import HELPER_SELECTOR
 from chaos_operator.killswitch import PauseWatcher
