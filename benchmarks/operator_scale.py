@@ -139,13 +139,13 @@ class Watcher:
         self.all_done = threading.Event()
         self.finished_at: float | None = None
         self.ready = threading.Event()
-        self._watch = watch.Watch()
+        self._watch = watch.Watch()  # type: ignore[no-untyped-call]
         self._thread = threading.Thread(target=self._main, daemon=True)
         self._thread.start()
         self.ready.wait(30)
 
     def _main(self) -> None:
-        listing = self.api.list_namespaced_custom_object(GROUP, "v1alpha1", self.ns, "chaosexperiments")
+        listing: Any = self.api.list_namespaced_custom_object(GROUP, "v1alpha1", self.ns, "chaosexperiments")
         self.ready.set()
         events: Any = self._watch.stream(  # type: ignore[no-untyped-call]
             self.api.list_namespaced_custom_object, GROUP, "v1alpha1", self.ns, "chaosexperiments",
