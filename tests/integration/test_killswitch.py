@@ -70,6 +70,7 @@ def test_pause_aborts_and_recovers_everything_refuses_new_ones_survives_a_restar
             cli(cluster, "pause", "--reason", "game day drill")
             paused_at = time.monotonic()
             ended = [wait_phase(cluster, name, TERMINAL, timeout=30) for name in names]
+            all_ended = time.monotonic() - paused_at
             wait_for("no helper pod left", lambda: kubelet.helpers() == [], timeout=30)
             all_recovered = time.monotonic() - paused_at
             helpers_seen = len(kubelet.seen)
@@ -89,8 +90,8 @@ def test_pause_aborts_and_recovers_everything_refuses_new_ones_survives_a_restar
                 f"http://127.0.0.1:{port}/metrics")[1], timeout=10)
             cluster.create("chaosexperiments", net("resumed", 3, chaos="5s"), NS)
             resumed = wait_phase(cluster, "resumed", TERMINAL, timeout=60)
-    print(f"kill switch: {len(names)} experiments Aborted and every helper pod gone {all_recovered:.2f}s after "
-          "`chaos-operator pause` returned")
+    print(f"kill switch: {len(names)} experiments Aborted (records Recovered) {all_ended:.2f}s and every helper pod "
+          f"gone {all_recovered:.2f}s after `chaos-operator pause` returned")
     for status in ended:
         assert (status["phase"], status["reason"]) == ("Aborted", "Paused"), status
         assert "game day drill" in status["message"]
