@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import logging
 import math
+import os
 import pathlib
 import signal
 import socket
@@ -48,6 +50,8 @@ def run_child(server: str, service: str, port: int, namespaces: list[str]) -> No
     from chaos_operator.load.resolver import StaticResolver
     from chaos_operator.operator import OperatorConfig, run_operator
 
+    # BENCH_OPERATOR_LOG=path keeps the operator's log, at BENCH_LOG_LEVEL (default INFO).
+    logging.basicConfig(level=os.environ.get("BENCH_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s: %(message)s")
     resolver = StaticResolver({(ns, "checkout", 8080): [service] for ns in namespaces})
     config = OperatorConfig(server=server, resolver=resolver, metrics_port=port, metrics_host="127.0.0.1")
     asyncio.run(run_operator(config))
@@ -97,6 +101,8 @@ def lag_p99(before: Metrics, after: Metrics) -> float:
 
 
 def pct(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
@@ -113,12 +119,30 @@ def experiment(ns: str, name: str, shard: int, dry: bool) -> dict[str, Any]:
             "metadata": {"name": name, "namespace": ns}, "spec": spec}
 
 
-def make_pod(emu: EmulatorThread, ns: str, name: str, shard: int) -> None:
-    emu.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {
+def run_emulator() -> None:
+    """The API emulator in a process of its own (so this one's threads do not share its GIL): prints its URL,
+    serves until its stdin closes."""
+    with EmulatorThread() as emu:
+        emu.register_crd(yaml.safe_load((ROOT / "crds" / "chaosoperator.dev_chaosexperiments.yaml").read_text()))
+        print(emu.url, flush=True)
+        sys.stdin.read()
+
+
+class Api:
+    """What the benchmark writes, over the emulator's HTTP API."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        api = client.ApiClient(kube_client_config(url))
+        self.core, self.custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+
+
+def make_pod(api: Api, ns: str, name: str, shard: int) -> None:
+    api.core.create_namespaced_pod(ns, {"apiVersion": "v1", "kind": "Pod", "metadata": {  # type: ignore[arg-type]
         "name": name, "namespace": ns, "labels": {"app": "checkout", "shard": str(shard)}},
-        "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "app:1"}]}}, ns)
-    emu.patch("pods", ns, name, {"status": {"phase": "Running", "podIP": "240.0.0.9", "conditions": [
-        {"type": "Ready", "status": "True"}]}}, subresource="status")
+        "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "app:1"}]}})
+    api.core.patch_namespaced_pod_status(name, ns, {"status": {"phase": "Running", "podIP": "240.0.0.9",
+                                                               "conditions": [{"type": "Ready", "status": "True"}]}})
 
 
 def batches(trials: int, scales: list[int]) -> list[tuple[str, int, bool]]:
@@ -150,6 +174,12 @@ class Watcher:
         events: Any = self._watch.stream(  # type: ignore[no-untyped-call]
             self.api.list_namespaced_custom_object, GROUP, "v1alpha1", self.ns, "chaosexperiments",
             resource_version=listing["metadata"]["resourceVersion"], timeout_seconds=900)
+        try:
+            self._follow(events)
+        except Exception:  # the stream closed under us at the end of a batch
+            pass
+
+    def _follow(self, events: Any) -> None:
         for event in events:
             obj = event["object"]
             name, st = obj["metadata"]["name"], dict(obj.get("status") or {})
@@ -166,9 +196,9 @@ class Watcher:
         self._watch.stop()  # type: ignore[no-untyped-call]
 
 
-def run_batch(emu: EmulatorThread, port: int, ns: str, count: int, dry: bool, timeout: float) -> dict[str, Any]:
-    emu.create("services", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "checkout",
-               "namespace": ns}, "spec": {"selector": {"app": "checkout"}, "ports": [{"port": 8080}]}}, ns)
+def run_batch(emu: Api, port: int, ns: str, count: int, dry: bool, timeout: float) -> dict[str, Any]:
+    emu.core.create_namespaced_service(ns, {"apiVersion": "v1", "kind": "Service", "metadata": {  # type: ignore[arg-type]
+        "name": "checkout", "namespace": ns}, "spec": {"selector": {"app": "checkout"}, "ports": [{"port": 8080}]}})
     names = [f"cex-{i}" for i in range(count)]
     shards = {name: next(SHARDS) for name in names}  # every experiment its own pod
     for name in names:
@@ -178,7 +208,8 @@ def run_batch(emu: EmulatorThread, port: int, ns: str, count: int, dry: bool, ti
     applied: dict[str, float] = {}
     for name in names:
         applied[name] = time.monotonic()
-        emu.create("chaosexperiments", experiment(ns, name, shards[name], dry), ns)
+        emu.custom.create_namespaced_custom_object(GROUP, "v1alpha1", ns, "chaosexperiments",
+                                                   experiment(ns, name, shards[name], dry))
     peak_rss = 0.0
     deadline = time.monotonic() + timeout
     while not watcher.all_done.wait(0.5) and time.monotonic() < deadline:
@@ -212,7 +243,11 @@ def main() -> int:
     p.add_argument("--trials", type=int, default=20)
     p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)  # SERVER SERVICE PORT NAMESPACE...
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--emulator", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.emulator:
+        run_emulator()
+        return 0
     if args.serve:
         serve(args.serve)
         return 0
@@ -223,50 +258,54 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the child processes
     svc_port = free_port()
     service = subprocess.Popen([sys.executable, __file__, "--serve", str(svc_port)])
-    with EmulatorThread() as emu:
-        emu.register_crd(yaml.safe_load((ROOT / "crds" / "chaosoperator.dev_chaosexperiments.yaml").read_text()))
-        port = free_port()
-        target = f"http://127.0.0.1:{svc_port}"
-        child = subprocess.Popen([sys.executable, __file__, "--child", emu.url, target, str(port),
-                                  *(ns for ns, _, _ in plan)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(300):
-                try:
-                    scrape(port)
-                    urllib.request.urlopen(f"http://127.0.0.1:{svc_port}/", timeout=5).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            time.sleep(2)  # kopf's watches are up
-            singles: list[float] = []
-            for ns, _, _ in plan[:args.trials]:
-                singles += run_batch(emu, port, ns, 1, dry=True, timeout=30)["first"]
-            print(f"1. apply -> first side effect (status write), one dry-run experiment at a time, {len(singles)} "
-                  f"trials: p50 {pct(singles, 0.5) * 1000:.0f} ms, p99 {pct(singles, 0.99) * 1000:.0f} ms")
-            print("2. N experiments at once")
-            single_p50: float | None = None
-            for ns, n, dry in plan[args.trials:]:
-                r = run_batch(emu, port, ns, n, dry, timeout=60 + 2 * n)
-                line = (f"  {'dry-run' if dry else '20 req/s':8} N={n:<3} finished {r['finished']}/{n} "
-                        f"{r['reasons']}; first write p50 {pct(r['first'], 0.5) * 1000:.0f} ms "
-                        f"p99 {pct(r['first'], 0.99) * 1000:.0f} ms; all terminal {r['all_done']:.1f} s; "
-                        f"RSS peak {r['rss_mb']:.0f} MiB; loop lag p99 {r['lag_p99'] * 1000:.1f} ms")
-                if r["baseline_p50"]:
-                    p50s = [to_ms(v) for v in r["baseline_p50"]]
-                    single_p50 = statistics.median(p50s) if single_p50 is None else single_p50
-                    line += (f"; baseline p50 median {statistics.median(p50s):.2f} ms, worst {max(p50s):.2f} ms"
-                             f" (x{statistics.median(p50s) / single_p50:.2f} / x{max(p50s) / single_p50:.2f}"
-                             " of N=1)")
-                print(line, flush=True)
-        finally:
-            for proc in (child, service):
-                proc.terminate()
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+    emulator = subprocess.Popen([sys.executable, __file__, "--emulator"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+    assert emulator.stdout is not None and emulator.stdin is not None
+    emu = Api(emulator.stdout.readline().strip())
+    port = free_port()
+    target = f"http://127.0.0.1:{svc_port}"
+    log = open(os.environ.get("BENCH_OPERATOR_LOG", os.devnull), "wb")
+    child = subprocess.Popen([sys.executable, __file__, "--child", emu.url, target, str(port),
+                              *(ns for ns, _, _ in plan)],
+                             stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            try:
+                scrape(port)
+                urllib.request.urlopen(f"http://127.0.0.1:{svc_port}/", timeout=5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(2)  # kopf's watches are up
+        singles: list[float] = []
+        for ns, _, _ in plan[:args.trials]:
+            singles += run_batch(emu, port, ns, 1, dry=True, timeout=30)["first"]
+        print(f"1. apply -> first side effect (status write), one dry-run experiment at a time, {len(singles)} "
+              f"trials: p50 {pct(singles, 0.5) * 1000:.0f} ms, p99 {pct(singles, 0.99) * 1000:.0f} ms")
+        print("2. N experiments at once")
+        single_p50: float | None = None
+        for ns, n, dry in plan[args.trials:]:
+            r = run_batch(emu, port, ns, n, dry, timeout=60 + 2 * n)
+            line = (f"  {'dry-run' if dry else '20 req/s':8} N={n:<3} finished {r['finished']}/{n} "
+                    f"{r['reasons']}; first write p50 {pct(r['first'], 0.5) * 1000:.0f} ms "
+                    f"p99 {pct(r['first'], 0.99) * 1000:.0f} ms; all terminal {r['all_done']:.1f} s; "
+                    f"RSS peak {r['rss_mb']:.0f} MiB; loop lag p99 {r['lag_p99'] * 1000:.1f} ms")
+            if r["baseline_p50"]:
+                p50s = [to_ms(v) for v in r["baseline_p50"]]
+                single_p50 = statistics.median(p50s) if single_p50 is None else single_p50
+                line += (f"; baseline p50 median {statistics.median(p50s):.2f} ms, worst {max(p50s):.2f} ms"
+                         f" (x{statistics.median(p50s) / single_p50:.2f} / x{max(p50s) / single_p50:.2f}"
+                         " of N=1)")
+            print(line, flush=True)
+    finally:
+        emulator.stdin.close()
+        for proc in (child, service, emulator):
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     return 0
 
 
