@@ -49,10 +49,12 @@ def default_identity() -> str:
 @dataclass
 class OperatorConfig:
     server: str | None = None  # explicit API server URL (tests, sandbox); else kubeconfig or in-cluster
+    token: str | None = None  # a bearer token for `server` (tests: the operator's identity in the emulator)
     kubeconfig: str | None = None
     namespaces: list[str] = field(default_factory=list)  # empty: cluster-wide
     operator_namespace: str = "chaos-system"
     allowed_namespaces: frozenset[str] | None = None
+    protected_namespaces: frozenset[str] = frozenset()  # never targeted, on top of the built-in ones
     operator_pods: frozenset[str] = frozenset()
     resolver: ServiceResolver | None = None  # default: cluster DNS
     poll_s: float = 1.0
@@ -105,7 +107,7 @@ async def _first(main: Coroutine[Any, Any, None], stop: Flag | None) -> bool:
 
 
 async def run_operator(config: OperatorConfig, stop_flag: Flag | None = None, ready_flag: Flag | None = None) -> None:
-    cfg = client_config(server=config.server, kubeconfig=config.kubeconfig)
+    cfg = client_config(server=config.server, kubeconfig=config.kubeconfig, token=config.token)
     kube = KubeClient(cfg, on_error=telemetry.api_error)
     pause = PauseWatcher(kube, config.operator_namespace, config.pause_poll_s,
                          on_change=lambda paused: telemetry.PAUSED.set(int(paused)))
@@ -135,7 +137,7 @@ async def run_operator(config: OperatorConfig, stop_flag: Flag | None = None, re
             telemetry.set_leader(True)
         helpers = lambda: kube.list_pods_all_namespaces(HELPER_SELECTOR)  # noqa: E731
         background.append(asyncio.create_task(telemetry.collect(
-            lambda: kube.list_experiments(tuple(config.namespaces)), helpers)))
+            lambda: kube.list_all_experiments(tuple(config.namespaces)), helpers)))
         await _lead(config, cfg, kube, Gates(pause.reason, config.require_opt_in), elector,
                     stop_flag, ready_flag, kopf_ready)
     finally:
@@ -155,6 +157,7 @@ async def _lead(config: OperatorConfig, cfg: Any, kube: KubeClient, gates: Gates
         kube=kube, clock=clock,
         open_load=HttpLoadFactory(kube, config.resolver or ClusterDnsResolver(), clock),
         operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
+        protected_namespaces=config.protected_namespaces,
         operator_pods=config.operator_pods, poll_s=config.poll_s, open_metrics=PrometheusSource,
         image=config.image, gates=gates, observer=telemetry.observe_status,
     )

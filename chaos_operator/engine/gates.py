@@ -23,13 +23,13 @@ class Gates:
 
 
 async def refusal(kube: KubeApi, namespace: str, gates: Gates, operator_namespace: str,
-                  allowed: frozenset[str] | None) -> tuple[str, str] | None:
+                  allowed: frozenset[str] | None, protected: frozenset[str]) -> tuple[str, str] | None:
     """(reason, message) when a new experiment must end Failed before anything is touched, else None."""
     why = gates.paused()
     if why is not None:
         return "Paused", f"the chaos operator is paused (kill switch): {why}"[:1024]
     try:
-        check_namespace(namespace, operator_namespace, allowed)
+        check_namespace(namespace, operator_namespace, allowed, protected)
     except NamespaceRefused as exc:
         return "NamespaceRefused", str(exc)
     if gates.require_opt_in:

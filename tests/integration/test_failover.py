@@ -19,7 +19,7 @@ from chaos_sandbox.emulator import EmulatorThread
 from chaos_operator.engine.election import LEASE_NAME
 from tests.integration.conftest import experiment, make_pod, make_service, status_of, wait_phase
 from tests.integration.harness import ServiceThread, wait_for
-from tests.integration.test_network_faults import FakeKubelet
+from tests.integration.kubelet import FakeKubelet
 
 pytestmark = pytest.mark.integration
 NS = "shop"
@@ -58,10 +58,21 @@ def holder(cluster: EmulatorThread) -> str | None:
     return str(found) if found else None
 
 
-def pod_deletes(cluster: EmulatorThread) -> Counter[str]:
-    prefix = f"/api/v1/namespaces/{NS}/pods/"
-    return Counter(r.url.path.removeprefix(prefix) for r in list(cluster.emulator)
-                   if str(r.method).upper().endswith("DELETE") and r.url.path.startswith(prefix))
+def count_pod_deletions(cluster: EmulatorThread) -> Counter[str]:
+    """Every pod the API server really deletes from now on, by name (the store's deletion hook)."""
+    deleted: Counter[str] = Counter()
+
+    def hook(rt: Any, obj: dict[str, Any], grace: int | None) -> bool:
+        if rt.plural == "pods":
+            deleted[obj["metadata"]["name"]] += 1
+        return False  # not deferred: deleted as usual
+    cluster.emulator.store.on_delete = hook
+    return deleted
+
+
+def started_events(cluster: EmulatorThread) -> Counter[str]:
+    """Runs started, by experiment: each run posts one Started Event (a side effect, not a log line)."""
+    return Counter(e["involvedObject"]["name"] for e in cluster.list("events", NS) if e["reason"] == "Started")
 
 
 def short(name: str, shard: int, **overrides: Any) -> dict[str, Any]:
@@ -77,14 +88,16 @@ def test_two_operators_kill_each_target_exactly_once(cluster: EmulatorThread, se
     names = [f"cex-{i}" for i in range(4)]
     for i in range(len(names)):
         make_pod(cluster, NS, f"checkout-{i}", {"app": "checkout", "shard": str(i)})
+    deleted = count_pod_deletions(cluster)
     with operators(cluster, service, tmp_path):
         for i, name in enumerate(names):
             cluster.create("chaosexperiments", short(name, i, phases={"baseline": "2s", "chaos": "2s",
                                                                       "recovery": "1s"}), NS)
         finished = [wait_phase(cluster, name, TERMINAL, timeout=60) for name in names]
     assert all(s["phase"] == "Completed" and s["injections"] for s in finished), finished
-    # Side effects, not log lines: the API saw exactly one deletion per target pod, none of any other pod.
-    assert pod_deletes(cluster) == Counter({f"checkout-{i}": 1 for i in range(len(names))})
+    # Side effects, not log lines: one deletion per target pod, none of any other pod, and one run per experiment.
+    assert deleted == Counter({f"checkout-{i}": 1 for i in range(len(names))})
+    assert started_events(cluster) == Counter({name: 1 for name in names})
 
 
 def test_leader_sigkilled_mid_chaos_the_standby_finishes_everything(

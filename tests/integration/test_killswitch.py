@@ -16,8 +16,8 @@ from chaos_operator.killswitch import CONFIGMAP
 from chaos_operator.load.resolver import StaticResolver
 from tests.integration.conftest import experiment, make_pod, make_service, status_of, wait_phase
 from tests.integration.harness import OperatorThread, ServiceThread, wait_for
+from tests.integration.kubelet import IMAGE, FakeKubelet
 from tests.integration.test_metrics import free_port, get
-from tests.integration.test_network_faults import IMAGE, FakeKubelet
 
 pytestmark = pytest.mark.integration
 NS = "shop"
