@@ -264,10 +264,10 @@ def main() -> int:
     emu = Api(emulator.stdout.readline().strip())
     port = free_port()
     target = f"http://127.0.0.1:{svc_port}"
-    log = open(os.environ.get("BENCH_OPERATOR_LOG", os.devnull), "wb")
-    child = subprocess.Popen([sys.executable, __file__, "--child", emu.url, target, str(port),
-                              *(ns for ns, _, _ in plan)],
-                             stdout=log, stderr=subprocess.STDOUT)
+    with open(os.environ.get("BENCH_OPERATOR_LOG", os.devnull), "wb") as log:  # the child keeps its own copy
+        child = subprocess.Popen([sys.executable, __file__, "--child", emu.url, target, str(port),
+                                  *(ns for ns, _, _ in plan)],
+                                 stdout=log, stderr=subprocess.STDOUT)
     try:
         for _ in range(300):
             try:

@@ -32,11 +32,12 @@ LEASE = (3.0, 2.0, 0.25)  # lease, renew deadline, retry period (seconds)
 def operators(cluster: EmulatorThread, service: ServiceThread, tmp: pathlib.Path) -> Iterator[dict[str, Any]]:
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for name in ("op-a", "op-b"):
-        log = (tmp / f"{name}.log").open("wb")
-        procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.elected_operator", "--server", cluster.url, "--identity", name,
-             "--service", f"{NS}/checkout/8080={service.url}", "--lease", *map(str, LEASE)],
-            stdout=log, stderr=subprocess.STDOUT)
+        with (tmp / f"{name}.log").open("wb") as log:  # the child keeps its own copy of the descriptor
+            procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "tests.integration.elected_operator", "--server", cluster.url, "--identity",
+                 name,
+                 "--service", f"{NS}/checkout/8080={service.url}", "--lease", *map(str, LEASE)],
+                stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for("a leader", lambda: holder(cluster), timeout=30)
         yield procs
