@@ -110,7 +110,9 @@ def test_require_opt_in_refuses_namespaces_without_the_label(cluster: EmulatorTh
                                   "metadata": {"name": "opted", "labels": {"chaosoperator.dev/allow": "true"}}})
     resolver = StaticResolver({(ns, "checkout", 8080): [service.url] for ns in ("plain", "opted")})
     dry = {"dryRun": True}
-    with operator(cluster, resolver, require_opt_in=True):
+    # Another identity: these calls (get namespaces) are the opt-in mode's (Helm value requireNamespaceOptIn), not
+    # the default chart's, which tests/packaging/test_rbac.py checks the harness identity's calls against.
+    with operator(cluster, resolver, require_opt_in=True, token="operator-with-opt-in"):
         for ns in ("plain", "opted"):
             cluster.create("chaosexperiments", experiment("try", ns, **dry), ns)
         refused = wait_phase(cluster, "try", TERMINAL, ns="plain")
