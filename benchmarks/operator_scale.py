@@ -2,9 +2,9 @@
 
     nice -n 10 python benchmarks/operator_scale.py [--scales 1 10 100] [--trials 20]
 
-The emulator and the load's target service (aiohttp) run in this process; the operator runs in a child process
-of its own (`run_operator`, the code `chaos-operator run` runs), so its RSS and event-loop lag are its own, read
-from its /metrics. Only 127.0.0.1 is used and every wait is bounded.
+The emulator, the load's target service and the operator (`run_operator`, what `chaos-operator run` runs) each
+run in a process of their own (scale_processes.py); the operator's RSS and event-loop lag come from its /metrics.
+Only 127.0.0.1 is used and every wait is bounded.
 
 1. apply -> first side effect for one experiment at a time (dry run: the operator's first status write),
    p50/p99 over --trials experiments.
@@ -16,9 +16,7 @@ from its /metrics. Only 127.0.0.1 is used and every wait is bounded.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
-import logging
 import math
 import os
 import pathlib
@@ -34,8 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-import yaml
-from chaos_sandbox.emulator import EmulatorThread, kube_client_config
+from chaos_sandbox.emulator import kube_client_config
 from kubernetes import client, watch
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -44,29 +41,6 @@ TERMINAL = ("Completed", "Failed", "Aborted")
 GROUP = "chaosoperator.dev"
 Metrics = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 SHARDS = itertools.count()
-
-
-def run_child(server: str, service: str, port: int, namespaces: list[str]) -> None:
-    from chaos_operator.load.resolver import StaticResolver
-    from chaos_operator.operator import OperatorConfig, run_operator
-
-    # BENCH_OPERATOR_LOG=path keeps the operator's log, at BENCH_LOG_LEVEL (default INFO).
-    logging.basicConfig(level=os.environ.get("BENCH_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s: %(message)s")
-    resolver = StaticResolver({(ns, "checkout", 8080): [service] for ns in namespaces})
-    config = OperatorConfig(server=server, resolver=resolver, metrics_port=port, metrics_host="127.0.0.1")
-    asyncio.run(run_operator(config))
-
-
-def serve(port: int) -> None:
-    """The load's target: a trivial aiohttp service in a process of its own (not sharing the emulator's GIL)."""
-    from aiohttp import web
-
-    async def ok(_: web.Request) -> web.Response:
-        return web.Response(text="ok\n")
-
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", ok)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
 def free_port() -> int:
@@ -117,15 +91,6 @@ def experiment(ns: str, name: str, shard: int, dry: bool) -> dict[str, Any]:
     }
     return {"apiVersion": "chaosoperator.dev/v1alpha1", "kind": "ChaosExperiment",
             "metadata": {"name": name, "namespace": ns}, "spec": spec}
-
-
-def run_emulator() -> None:
-    """The API emulator in a process of its own (so this one's threads do not share its GIL): prints its URL,
-    serves until its stdin closes."""
-    with EmulatorThread() as emu:
-        emu.register_crd(yaml.safe_load((ROOT / "crds" / "chaosoperator.dev_chaosexperiments.yaml").read_text()))
-        print(emu.url, flush=True)
-        sys.stdin.read()
 
 
 class Api:
@@ -245,14 +210,10 @@ def main() -> int:
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     p.add_argument("--emulator", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.emulator:
-        run_emulator()
-        return 0
-    if args.serve:
-        serve(args.serve)
-        return 0
-    if args.child:
-        run_child(args.child[0], args.child[1], int(args.child[2]), args.child[3:])
+    if args.emulator or args.serve or args.child:
+        import scale_processes
+
+        scale_processes.run(args.emulator, args.serve, args.child)
         return 0
     plan = batches(args.trials, args.scales)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the child processes

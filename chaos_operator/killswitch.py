@@ -97,9 +97,10 @@ def add_commands(sub: Any, api_args: Callable[[argparse.ArgumentParser], None], 
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from chaos_operator.adapters.kube import KubeClient, client_config
+    from chaos_operator.adapters.coordination import CoordinationClient
+    from chaos_operator.adapters.kube import client_config
 
-    kube = KubeClient(client_config(server=args.server, kubeconfig=args.kubeconfig))
+    kube = CoordinationClient(client_config(server=args.server, kubeconfig=args.kubeconfig))
     try:
         return asyncio.run(_command(kube, args))
     finally:

@@ -19,9 +19,9 @@ import kopf
 from chaos_operator import handlers
 from chaos_operator.adapters import telemetry
 from chaos_operator.adapters.clock import SystemClock
+from chaos_operator.adapters.coordination import CoordinationClient
 from chaos_operator.adapters.health import HealthServer
 from chaos_operator.adapters.kube import KubeClient, client_config
-from chaos_operator.adapters.lease import LeaseClient
 from chaos_operator.adapters.load import HttpLoadFactory
 from chaos_operator.engine.deps import Deps
 from chaos_operator.engine.election import Timing
@@ -109,10 +109,10 @@ async def _first(main: Coroutine[Any, Any, None], stop: Flag | None) -> bool:
 async def run_operator(config: OperatorConfig, stop_flag: Flag | None = None, ready_flag: Flag | None = None) -> None:
     cfg = client_config(server=config.server, kubeconfig=config.kubeconfig, token=config.token)
     kube = KubeClient(cfg, on_error=telemetry.api_error)
-    pause = PauseWatcher(kube, config.operator_namespace, config.pause_poll_s,
+    own = CoordinationClient(cfg)  # the Lease and the kill switch, in the operator's namespace
+    pause = PauseWatcher(own, config.operator_namespace, config.pause_poll_s,
                          on_change=lambda paused: telemetry.PAUSED.set(int(paused)))
-    leases = LeaseClient(cfg)
-    elector = Elector(leases, config.operator_namespace, config.identity, config.lease,
+    elector = Elector(own, config.operator_namespace, config.identity, config.lease,
                       on_change=telemetry.set_leader) if config.leader_election else None
     kopf_ready = asyncio.Event()
 
@@ -147,7 +147,7 @@ async def run_operator(config: OperatorConfig, stop_flag: Flag | None = None, re
         if server is not None:
             await server.stop()
         kube.close()
-        leases.close()
+        own.close()
 
 
 async def _helper_pods(kube: KubeClient, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -180,30 +180,6 @@ class KubeClient:
                 raise
         return await self._run("get_namespace", call)
 
-    async def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
-        def call() -> dict[str, Any] | None:
-            try:
-                return _json(self._core.read_namespaced_config_map(name, namespace, _preload_content=False))
-            except ApiException as exc:
-                if exc.status == 404:
-                    return None
-                raise
-        return await self._run("get_configmap", call)
-
-    async def put_configmap(self, namespace: str, name: str, data: Mapping[str, str]) -> None:
-        """Create the ConfigMap, or replace its data (last writer wins: it is a switch, not a ledger)."""
-        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
-                "data": dict(data)}
-
-        def call() -> None:
-            try:
-                self._core.create_namespaced_config_map(namespace, body, _preload_content=False)  # type: ignore[arg-type]
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise
-                self._core.replace_namespaced_config_map(name, namespace, body, _preload_content=False)  # type: ignore[arg-type]
-        await self._run("put_configmap", call)
-
     async def list_all_experiments(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Every ChaosExperiment in these namespaces (all namespaces when empty)."""
         def call() -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from chaos_sandbox.emulator import EmulatorThread, kube_client_config
 
-from chaos_operator.adapters.lease import LeaseClient
+from chaos_operator.adapters.coordination import CoordinationClient
 from chaos_operator.engine.election import LEASE_NAME, Timing
 from chaos_operator.leader import Elector
 from chaos_operator.load.resolver import StaticResolver
@@ -25,7 +25,7 @@ FAST = Timing(lease_s=4.0, renew_deadline_s=2.0, retry_s=0.25)
 
 def elector(url: str, identity: str, changes: list[tuple[str, bool, float]] | None = None) -> Elector:
     log = changes if changes is not None else []
-    return Elector(LeaseClient(kube_client_config(url)), NS, identity, FAST,
+    return Elector(CoordinationClient(kube_client_config(url)), NS, identity, FAST,
                    on_change=lambda leading: log.append((identity, leading, time.monotonic())))
 
 
