@@ -170,6 +170,7 @@ def test_an_operator_killed_mid_chaos_is_recovered_by_the_next_one(box: Sandbox)
     assert_nothing_left(box, ns, {pod["uid"]})
 
 
+@pytest.mark.kernel_vm
 def test_network_latency_adds_its_delay(netem: None, box: Sandbox, operator: OperatorThread) -> None:
     ns = "e2e-latency"
     pod = start(box, ns, "slow", ["--latency-ms", "1"])
