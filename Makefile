@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # tests), stress-ng/ip/tc/nsenter (the in-pod agent's kernel tests).
 APT_TOOLS := kubectl:kubectl prometheus:prometheus stress-ng:stress-ng ip:iproute2 tc:iproute2 nsenter:util-linux
 
-.PHONY: test deps lint unit bench demo clean
+.PHONY: test deps lint unit kernel-test bench demo clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,15 @@ lint: deps
 	$(VENV)/bin/ruff check chaos_operator sandbox/chaos_sandbox tests benchmarks
 	$(VENV)/bin/mypy
 
+# The host suite, then the kernel VM tier; both always run, and either failing fails `make test`.
 test: deps lint
-	$(PY) -m pytest -q -ra tests
+	@status=0; $(PY) -m pytest -q -ra tests || status=$$?; \
+	$(MAKE) --no-print-directory kernel-test || status=$$?; exit $$status
+
+# Tests marked kernel_vm (netem) in a QEMU guest running Debian's kernel (docs/testing.md). Installs
+# qemu-system-x86, linux-image-amd64 and busybox-static with apt-get when missing; exits 3 if it cannot.
+kernel-test: deps
+	$(PY) tests/vm/run.py
 
 unit: deps
 	$(PY) -m pytest -q tests/unit tests/contract
