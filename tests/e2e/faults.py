@@ -125,6 +125,7 @@ class QdiscWatch:
     deleting: float | None = None
     kinds: set[str] = field(default_factory=set)
     phases: dict[str, tuple[float, int]] = field(default_factory=dict)  # phase -> (seen at, counter then)
+    counted: dict[str, int] = field(default_factory=dict)  # "applied"/"removed" -> counter then
     _halt: threading.Event = field(default_factory=threading.Event)
 
     def _main(self) -> None:
@@ -141,8 +142,10 @@ class QdiscWatch:
             self.kinds.add(kind)
             if kind == self.kind and self.applied is None:
                 self.applied = now
+                self.counted["applied"] = self.counter() if self.counter else 0
             if kind != self.kind and self.applied is not None and self.removed is None:
                 self.removed = now
+                self.counted["removed"] = self.counter() if self.counter else 0
 
     @property
     def revert_s(self) -> float | None:

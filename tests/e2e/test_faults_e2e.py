@@ -20,6 +20,7 @@ from chaos_sandbox import leftovers
 from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.operator_thread import OperatorThread
 
+from chaos_operator.models.duration import parse_duration
 from tests.e2e.faults import QdiscWatch, assert_nothing_left, example, figures, finished, injected, latency, status
 from tests.sandbox.system import agent_processes, commands_in, netem_missing, root_qdisc, why_not
 from tests.sandbox.workloads import deployment, pretty, wait_for
@@ -28,7 +29,7 @@ REASON = why_not()
 pytestmark = [pytest.mark.skipif(REASON is not None, reason=REASON or ""), pytest.mark.timeout(90)]
 PHASES = {"baseline": "3s", "chaos": "6s", "recovery": "3s"}
 BANDWIDTH_PHASES = {"baseline": "6s", "chaos": "6s", "recovery": "4s"}  # 20 req/s: 100 in the baseline at least
-LATENCY_PHASES = {"baseline": "12s", "chaos": "30s", "recovery": "12s"}
+LATENCY_PHASES = {"baseline": "12s", "chaos": "60s", "recovery": "12s"}
 LATENCY_RATE = 10  # requests/s: 120, 300, 120 requests; light, for a guest under software emulation
 LONG = {"baseline": "3s", "chaos": "60s", "recovery": "2s"}
 
@@ -173,9 +174,18 @@ def test_an_operator_killed_mid_chaos_is_recovered_by_the_next_one(box: Sandbox)
 
 
 @pytest.mark.kernel_vm
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(500)
 def test_network_latency_adds_its_delay(netem: None, box: Sandbox, operator: OperatorThread) -> None:
-    ns = "e2e-latency"
+    """What netem on the pod's egress does to the load's figures (docs/testing.md, "What a delay does").
+
+    The load keeps connections alive (aiohttp's pool) and goes through the Service proxy, which opens one
+    connection to the pod per client connection. While the fault holds, a request on a reused connection waits
+    for one delayed packet (the response): at least `d` more. A request that opens a connection waits for two
+    (the pod's SYN-ACK, then the response): at least `2d`. Those lower bounds are the kernel's; what is above
+    them is CPU time, which under software emulation on a busy machine is large and not ours to assert. Which
+    share of the chaos window the fault held is measured, since the helper pod needs a while to start; the
+    percentiles the held share must lift are checked against the bounds."""
+    ns, d = "e2e-latency", 0.1
     pod = start(box, ns, "slow", ["--latency-ms", "1"])
     doc = example("web-bandwidth.yaml", ns, "slow", phases=LATENCY_PHASES)
     doc["metadata"]["name"] = "latency"
@@ -184,12 +194,32 @@ def test_network_latency_adds_its_delay(netem: None, box: Sandbox, operator: Ope
     doc["spec"]["slos"] = {}  # this test is about the delay, not about judging it
     assert box.node is not None
     proxy = box.node.proxies[(ns, "slow", 8080)]
-    with QdiscWatch(box, ns, pod["netns"], kind="netem", every=0.25, experiment="latency",
+    with QdiscWatch(box, ns, pod["netns"], kind="netem", every=1.0, experiment="latency",
                     counter=lambda: proxy.accepted).run() as watch:
         box.apply([doc])
-        st = finished(box, ns, "latency", timeout=200)
-    marks = {phase: watch.phases.get(phase) for phase in ("Baseline", "Chaos", "Recovery", "Analyzing")}
-    print(f"\nNetworkLatency 100ms, GET / at {LATENCY_RATE}/s:\n{figures(st)}\nphases first seen (s, connections "
-          f"opened so far): {marks}; netem from +{watch.applied} to +{watch.removed} s")
+        st = finished(box, ns, "latency", timeout=400)
+    print(f"\nNetworkLatency 100ms, GET / at {LATENCY_RATE}/s:\n{figures(st)}\nphases first seen (s, connections so "
+          f"far): {watch.phases}; netem seen from +{watch.applied} to +{watch.removed} s, connections {watch.counted}")
     assert st["phase"] == "Completed", pretty(st)
+    (record,) = st["injections"]
+    assert record["state"] == "Recovered", pretty(record)
+    assert watch.applied is not None and watch.removed is not None, watch.kinds
+    chaos_from, _ = watch.phases["Chaos"]
+    window = parse_duration(LATENCY_PHASES["chaos"])
+    # Polled once a second: count the hold one poll short at each end.
+    held = max(0.0, min(watch.removed, chaos_from + window) - max(watch.applied, chaos_from) - 2 * watch.every)
+    share = held / window
+    requests = st["phases"]["chaos"]["requests"]
+    opened = watch.counted["removed"] - watch.counted["applied"]
+    print(f"fault held {held:.1f} s of the {window:.0f} s chaos window ({share:.0%}); {opened} connections opened "
+          f"while it held, for {requests} chaos requests")
+    lifted = [q for q, name in ((0.50, "p50"), (0.90, "p90"), (0.95, "p95"), (0.99, "p99")) if 1 - q < share]
+    assert lifted, f"the fault held only {held:.1f} s of the chaos window"
+    for q in lifted:
+        name = f"p{round(q * 100)}"
+        assert latency(st, "chaos", name) >= 0.95 * d, (name, figures(st))
+    # Each connection opened under the fault cost its first request two delayed packets; when they are more than
+    # 1 % of the requests (less a second's worth, the polling's uncertainty), p99 shows it.
+    if opened - LATENCY_RATE > 0.01 * requests:
+        assert latency(st, "chaos", "p99") >= 0.95 * 2 * d, figures(st)
     assert_nothing_left(box, ns, {pod["uid"]})
