@@ -44,7 +44,8 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 @pytest.fixture
 def operator(box: Sandbox) -> Iterator[OperatorThread]:
-    with OperatorThread(box.url, box.resolver, poll_s=0.2) as op:
+    # The readiness bound is generous for the kernel VM tier, where Python runs under software emulation.
+    with OperatorThread(box.url, box.resolver, poll_s=0.2, ready_timeout=120) as op:
         yield op
     assert not op.crashed, op.error
 
