@@ -4,7 +4,9 @@
 A `sleep` in namespace A, in a cgroup named with a fresh pod UID, stands in for the target container. The
 agent runs as a real subprocess: it finds that process by the UID, enters its network namespace, resolves the
 device of its default route and puts netem on it. A one-byte TCP ping-pong from A to B measures the delay:
-netem on A's egress delays each "ping", so the median RTT grows by the configured latency.
+netem on A's egress delays each "ping", so the median RTT grows by the configured latency. The delay is 100 ms:
+under software emulation on a busy machine the guest's timers fire a few ms late (its vCPU waits for a host
+core), which 10 % of 100 ms absorbs and 10 % of 50 ms did not always (measured +3.2 to +5.5 ms at 50 ms).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def test_latency_jitter_correlation_add_their_delay_and_sigterm_reverts(
 ) -> None:
     base = netpair.rtts_ms(procs, SAMPLES, port=5301)
     log = tmp_path / "termination-log"
-    agent = procs.agent("netem", "--pod-uid", fake_pod.uid, "--latency", "50ms", "--jitter", "5ms",
+    agent = procs.agent("netem", "--pod-uid", fake_pod.uid, "--latency", "100ms", "--jitter", "10ms",
                         "--correlation", "25", "--duration", "300", "--termination-log", str(log))
     wait_until(lambda: applied(netpair), STARTUP_S)
     shown = netpair.qdisc()
@@ -98,16 +100,16 @@ def test_latency_jitter_correlation_add_their_delay_and_sigterm_reverts(
 
     b, d, a = (statistics.median(x) for x in (base, delayed, after))
     spread = quantile(delayed, 0.9) - quantile(delayed, 0.1)
-    figure(f"netem delay 50ms 5ms 25% (n={len(base)}/{len(delayed)}/{len(after)} RTTs): median {b:.2f} -> {d:.2f} "
-           f"ms (added {d - b:.2f} ms, configured 50), p10-p90 spread {spread:.2f} ms, min {min(delayed):.2f} ms; "
+    figure(f"netem delay 100ms 10ms 25% (n={len(base)}/{len(delayed)}/{len(after)} RTTs): median {b:.2f} -> {d:.2f} "
+           f"ms (added {d - b:.2f} ms, configured 100), p10-p90 spread {spread:.2f} ms, min {min(delayed):.2f} ms; "
            f"after revert {a:.2f} ms; SIGTERM -> qdisc removed in {gone * 1000:.0f} ms "
            f"(one tc command here: {command_s * 1000:.0f} ms)")
     assert len(base) == len(delayed) == len(after) == SAMPLES
-    assert re.search(r"netem c4a0: root .*delay 50ms\s+5ms\s+25%", shown), shown
-    assert abs((d - b) - 50.0) <= 5.0  # the configured delay, within 10 %
-    # Uniform jitter of +-5 ms: never earlier than 45 ms, and visibly spread (noise only widens it).
-    assert min(delayed) >= 45.0 - 0.5 and spread >= 2.0
-    assert a - b <= 5.0  # back to the baseline
+    assert re.search(r"netem c4a0: root .*delay 100ms\s+10ms\s+25%", shown), shown
+    assert abs((d - b) - 100.0) <= 10.0  # the configured delay, within 10 %
+    # Uniform jitter of +-10 ms: never earlier than 90 ms, and visibly spread (noise only widens it).
+    assert min(delayed) >= 90.0 - 0.5 and spread >= 4.0
+    assert a - b <= 10.0  # back to the baseline
     assert gone < 2.0 + REVERT_COMMANDS * command_s
     assert code == 0, err
     assert report["fault"] == "netem" and report["state"] == "reverted" and report["error"] is None
