@@ -8,14 +8,16 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from chaos_operator.engine import orphans
+from chaos_operator.engine import failclosed, orphans
+from chaos_operator.engine.deps import Control, Deps
+from chaos_operator.engine.failclosed import Unreadable
 from chaos_operator.engine.ports import ExperimentRef
 from chaos_operator.engine.recorder import Recorder
-from chaos_operator.engine.runner import Control, Deps, Runner
+from chaos_operator.engine.runner import Runner
 from chaos_operator.models import GROUP, PLURAL, VERSION
 from chaos_operator.models.errors import describe
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import TERMINAL_PHASES, ExperimentStatus
+from chaos_operator.models.status import TERMINAL_PHASES, ExperimentStatus, Phase
 
 log = logging.getLogger(__name__)
 FINALIZER = f"{GROUP}/cleanup"
@@ -40,13 +42,9 @@ def settings() -> kopf.OperatorSettings:
     return s
 
 
-def read_status(raw: Any) -> ExperimentStatus:
-    """The status found on the object; anything unreadable counts as a fresh one."""
-    try:
-        return ExperimentStatus.model_validate(dict(raw or {}))
-    except ValidationError:
-        log.warning("unreadable status; treating the experiment as new")
-        return ExperimentStatus()
+def read_status(raw: Any) -> ExperimentStatus | Unreadable:
+    """The status found on the object, or Unreadable: never a fresh one (that would run the experiment again)."""
+    return failclosed.read_status(raw)
 
 
 def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.ConnectionInfo,
@@ -65,7 +63,11 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
     async def experiment(body: kopf.Body, meta: kopf.Meta, stopped: kopf.DaemonStopped, **_: Any) -> None:
         ref = ExperimentRef(namespace=str(meta["namespace"]), name=str(meta["name"]), uid=str(meta["uid"]))
         status = read_status(body.get("status"))
-        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"))
+        if isinstance(status, Unreadable):
+            await failclosed.fail_closed(deps, ref, status, body.get("spec"), meta.get("generation"))
+            return
+        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"),
+                       resource_version=meta.get("resourceVersion"))
         if status.phase in TERMINAL_PHASES:
             return
         try:
@@ -73,8 +75,7 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
         except ValidationError as exc:
             # No retry: the same spec would fail the same way. Nothing has been touched.
             message = f"invalid spec: {describe(exc, prefix='spec')}"
-            await rec.update(phase="Failed", reason="InvalidSpec", message=message[:1024],
-                             finished_at=rec.timestamp())
+            await rec.finish(Phase.FAILED, None, "InvalidSpec", message)
             await rec.event("Failed", message, warning=True)
             return
         # `body` is live in kopf daemons: spec.abort changes show up here while the daemon runs.
@@ -87,10 +88,17 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
         # kopf stops the daemon first (it recovers what it injected); this covers records it left.
         ref = ExperimentRef(namespace=str(meta["namespace"]), name=str(meta["name"]), uid=str(meta["uid"]))
         status = read_status(body.get("status"))
+        if isinstance(status, Unreadable):
+            live = ExperimentStatus(injections=failclosed.live_records(status.raw))
+            rec = Recorder(deps.kube, deps.clock, ref, live, generation=meta.get("generation"),
+                           clear=frozenset(status.raw))
+            await failclosed.recover_unreadable(deps, ref, status, body.get("spec"), rec)
+            return
         try:
             spec = ExperimentSpec.model_validate(dict(body.get("spec") or {}))
         except ValidationError:
             return  # an invalid spec never injected anything
-        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"))
+        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"),
+                       resource_version=meta.get("resourceVersion"))
         runner = Runner(deps, spec, rec, Control(abort_requested=lambda: False, stopping=lambda: True))
         await runner.recover_leftovers()

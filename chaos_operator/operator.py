@@ -14,7 +14,7 @@ from chaos_operator import handlers
 from chaos_operator.adapters.clock import SystemClock
 from chaos_operator.adapters.kube import KubeClient, client_config
 from chaos_operator.adapters.load import HttpLoadFactory
-from chaos_operator.engine.runner import Deps
+from chaos_operator.engine.deps import Deps
 from chaos_operator.faults.base import DEFAULT_IMAGE
 from chaos_operator.load.resolver import ClusterDnsResolver, ServiceResolver
 from chaos_operator.metrics.prometheus import PrometheusSource

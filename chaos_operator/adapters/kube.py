@@ -12,7 +12,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from chaos_operator.engine.ports import ExperimentRef
+from chaos_operator.engine.ports import ExperimentRef, StatusConflict
 from chaos_operator.models import GROUP, KIND, PLURAL, VERSION
 
 COMPONENT = "chaos-operator"
@@ -126,10 +126,24 @@ class KubeClient:
                 raise
         return await asyncio.to_thread(call)
 
-    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-        body = {"status": dict(status)}
-        await asyncio.to_thread(self._custom.patch_namespaced_custom_object_status,
-                                GROUP, VERSION, namespace, PLURAL, name, body, _preload_content=False)
+    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any],
+                                      resource_version: str | None = None) -> str | None:
+        body: dict[str, Any] = {"status": dict(status)}
+        if resource_version is not None:
+            # A merge patch that names a resourceVersion is refused (409) once the object has another one.
+            body["metadata"] = {"resourceVersion": resource_version}
+
+        def call() -> str | None:
+            try:
+                resp = self._custom.patch_namespaced_custom_object_status(
+                    GROUP, VERSION, namespace, PLURAL, name, body, _preload_content=False)
+            except ApiException as exc:
+                if exc.status == 409:
+                    raise StatusConflict(f"{namespace}/{name}: {exc.reason}") from exc
+                raise
+            version = (_json(resp).get("metadata") or {}).get("resourceVersion")
+            return None if version is None else str(version)
+        return await asyncio.to_thread(call)
 
     async def create_event(self, ref: ExperimentRef, type_: str, reason: str, message: str,
                            time: datetime.datetime) -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 from typing import Any
 
 from chaos_operator.analysis.recovery import SecondSample
+from chaos_operator.engine.deps import LoadTargetNotFound
 from chaos_operator.engine.ports import Clock, KubeApi, LoadResult
-from chaos_operator.engine.runner import LoadTargetNotFound
 from chaos_operator.load.generator import LoadGenerator, LoadSpec, PhaseRun
 from chaos_operator.load.resolver import ServiceNotFound, ServiceResolver
+from chaos_operator.load.stats import PhaseSummary
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import ErrorCounts, Latency, PhaseResult
+from chaos_operator.models.status import ErrorCounts, Latency, PhaseResult, Ramp
+from chaos_operator.models.timestamps import format_time
 
 
 class HttpLoadFactory:
@@ -44,24 +47,30 @@ class HttpLoad:
         self._gen = generator
         self._clock = clock
 
-    async def run_phase(self, duration_s: float, stop: Any) -> LoadResult:
+    async def run_phase(self, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
         assert stop is None or isinstance(stop, asyncio.Event)
+        assert split is None or isinstance(split, asyncio.Event)
         started = self._clock.now()
-        run = await self._gen.run_phase(duration_s, stop)
+        run = await self._gen.run_phase(duration_s, stop, split)
         finished = self._clock.now()
-        return LoadResult(result=to_phase_result(run, _stamp(started), _stamp(finished)),
-                          started_mono=run.started_mono, samples=to_samples(run))
+        # The generator times with the event loop's clock; the engine's durations all use Clock.monotonic().
+        to_clock = self._clock.monotonic() - asyncio.get_running_loop().time()
+        if run.after_split is None or run.split_mono is None or run.before_split is None:
+            result = to_phase_result(run.summary, format_time(started), format_time(finished))
+        else:
+            # Only the requests intended once ``split`` was set; those before it are the ramp.
+            at = format_time(started + datetime.timedelta(seconds=run.split_mono - run.started_mono))
+            requests, errors = run.before_split
+            ramp = Ramp(started_at=format_time(started), finished_at=at, requests=requests, errors=errors,
+                        error_rate=errors / requests if requests else 0.0)
+            result = to_phase_result(run.after_split, at, format_time(finished), ramp)
+        return LoadResult(result=result, started_mono=run.started_mono + to_clock, samples=to_samples(run))
 
     async def close(self) -> None:
         await self._gen.close()
 
 
-def _stamp(t: Any) -> str:
-    return str(t.strftime("%Y-%m-%dT%H:%M:%SZ"))
-
-
-def to_phase_result(run: PhaseRun, started_at: str, finished_at: str) -> PhaseResult:
-    s = run.summary
+def to_phase_result(s: PhaseSummary, started_at: str, finished_at: str, ramp: Ramp | None = None) -> PhaseResult:
     latency = None
     if s.latency is not None:
         lat = s.latency
@@ -71,7 +80,7 @@ def to_phase_result(run: PhaseRun, started_at: str, finished_at: str) -> PhaseRe
                           http5xx=s.error_classes.http_5xx, unexpected_status=s.error_classes.unexpected_status)
     return PhaseResult(started_at=started_at, finished_at=finished_at, requests=s.requests, errors=s.errors,
                        error_rate=min(1.0, s.error_rate), throughput=s.throughput, latency=latency,
-                       error_classes=classes)
+                       error_classes=classes, ramp=ramp)
 
 
 def to_samples(run: PhaseRun) -> list[SecondSample]:

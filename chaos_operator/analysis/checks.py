@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from chaos_operator.analysis.grade import degradation
+from chaos_operator.analysis.grade import DEFAULT_FAILED_AT_S, degradation, effective_mean
 from chaos_operator.models.duration import format_duration
 from chaos_operator.models.spec import Slos
 from chaos_operator.models.status import Check, PhaseResult, PhaseResults
@@ -20,13 +20,14 @@ NO_LATENCY = "no response"  # requests were sent but none completed with a laten
 _EPSILON = 1e-9
 
 
-def evaluate(slos: Slos, phases: PhaseResults, recovery_s: float | None, recovery_window_s: float) -> list[Check]:
+def evaluate(slos: Slos, phases: PhaseResults, recovery_s: float | None, recovery_window_s: float,
+             failed_at_s: float = DEFAULT_FAILED_AT_S) -> list[Check]:
     """Every check of a finished experiment; ``recovered`` is always present, the rest follow the SLOs."""
     checks: list[Check] = []
     for phase in ("chaos", "recovery"):
         checks.extend(_phase_checks(slos, phase, getattr(phases, phase)))
     if slos.max_latency_degradation is not None:
-        checks.append(_degradation_check(float(slos.max_latency_degradation), phases))
+        checks.append(_degradation_check(float(slos.max_latency_degradation), phases, failed_at_s))
     if slos.recovery_within is not None:
         checks.append(_recovery_check("recoveryWithin", recovery_s, float(slos.recovery_within)))
     checks.append(_recovery_check("recovered", recovery_s, recovery_window_s))
@@ -75,14 +76,17 @@ def _latency_check(name: str, phase: CheckPhase, result: PhaseResult | None, lim
                  passed=within(observed, limit))
 
 
-def _degradation_check(limit_percent: float, phases: PhaseResults) -> Check:
+def _degradation_check(limit_percent: float, phases: PhaseResults, failed_at_s: float) -> Check:
     # The limit is shown as written ("50%", "12.25%"); the observed value with one decimal.
     name, text_limit, limit = "maxLatencyDegradation", f"{limit_percent:g}%", limit_percent / 100
     if phases.baseline is None or phases.chaos is None:
         return _missing(name, "chaos", text_limit)
     if phases.baseline.latency is None or phases.chaos.latency is None:
         return Check(name=name, phase="chaos", observed=NO_LATENCY, limit=text_limit, passed=False)
-    deg = degradation(phases.baseline.latency.mean, phases.chaos.latency.mean)
+    base, under = effective_mean(phases.baseline, failed_at_s), effective_mean(phases.chaos, failed_at_s)
+    if base is None or under is None:
+        return _missing(name, "chaos", text_limit)
+    deg = degradation(base, under)  # failed requests count at the timeout (grade.py)
     return Check(name=name, phase="chaos", observed=format_percent(deg), limit=text_limit,
                  passed=within(deg, limit))
 

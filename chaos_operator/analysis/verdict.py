@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from chaos_operator.analysis.checks import baseline_checks, evaluate
-from chaos_operator.analysis.grade import degradation, grade
+from chaos_operator.analysis.grade import DEFAULT_FAILED_AT_S, OUTAGE_ERROR_RATE, degradation, effective_mean, grade
 from chaos_operator.analysis.score import score
 from chaos_operator.models.duration import format_duration
 from chaos_operator.models.spec import Slos
@@ -27,24 +27,26 @@ class Outcome:
     recovery_time: float | None = None
 
 
-def decide(slos: Slos, phases: PhaseResults, recovery_s: float | None, recovery_window_s: float) -> Outcome:
-    """Judge a finished experiment: too few samples, then failed checks, else passed."""
-    checks = evaluate(slos, phases, recovery_s, recovery_window_s)
+def decide(slos: Slos, phases: PhaseResults, recovery_s: float | None, recovery_window_s: float,
+           failed_at_s: float = DEFAULT_FAILED_AT_S) -> Outcome:
+    """Judge a finished experiment: too few samples, then failed checks, else passed. ``failed_at_s`` is the
+    load's timeout: what a failed request counts as in the degradation and the grade."""
+    checks = evaluate(slos, phases, recovery_s, recovery_window_s, failed_at_s)
     short = _short_phases(phases)
     if short:
-        return Outcome("Inconclusive", "TooFewSamples", _too_few_message(short), checks,
+        return Outcome(Verdict.INCONCLUSIVE, "TooFewSamples", _too_few_message(short), checks,
                        recovery_time=recovery_s)
     points = score(slos, phases, recovery_s, recovery_window_s)
-    letter = grade_of(phases)
+    letter = grade_of(phases, failed_at_s)
     failed = [c for c in checks if not c.passed]
     if failed:
         message = f"{len(failed)} of {_count(len(checks), 'check')} failed: {_list_failed(failed)}."
-        return Outcome("Failed", "SLOsViolated", _bounded(message), checks, points, letter, recovery_s)
+        return Outcome(Verdict.FAILED, "SLOsViolated", _bounded(message), checks, points, letter, recovery_s)
     recovered = "" if recovery_s is None else f", recovered after {format_duration(max(0.0, recovery_s))}"
     grade_text = "" if letter is None else f", grade {letter}"
     held = "The only check passed" if len(checks) == 1 else f"All {len(checks)} checks passed"
     message = f"{held}; score {points}{grade_text}{recovered}."
-    return Outcome("Passed", "SLOsHeld", message, checks, points, letter, recovery_s)
+    return Outcome(Verdict.PASSED, "SLOsHeld", message, checks, points, letter, recovery_s)
 
 
 def baseline_gate(slos: Slos, baseline: PhaseResult) -> Outcome | None:
@@ -54,22 +56,26 @@ def baseline_gate(slos: Slos, baseline: PhaseResult) -> Outcome | None:
         # The final verdict would be TooFewSamples anyway; do not harm the service for nothing.
         message = (f"The baseline phase had {_count(baseline.requests, 'request')}, fewer than the {MIN_SAMPLES} "
                    "needed to judge, so nothing was injected.")
-        return Outcome("Inconclusive", "TooFewSamples", message, checks)
+        return Outcome(Verdict.INCONCLUSIVE, "TooFewSamples", message, checks)
     failed = [c for c in checks if not c.passed]
     if not failed:
         return None
     message = f"The baseline already breaks the SLOs, so nothing was injected: {_list_failed(failed)}."
-    return Outcome("Inconclusive", "BaselineUnhealthy", _bounded(message), checks)
+    return Outcome(Verdict.INCONCLUSIVE, "BaselineUnhealthy", _bounded(message), checks)
 
 
-def grade_of(phases: PhaseResults) -> Grade | None:
-    """Grade from mean latency, chaos vs baseline; POOR when nothing completed under chaos."""
+def grade_of(phases: PhaseResults, failed_at_s: float = DEFAULT_FAILED_AT_S) -> Grade | None:
+    """Grade from the mean latency with failed requests at the timeout, chaos vs baseline; POOR when nothing
+    completed under chaos or when at least half of its requests failed (an outage is never GOOD)."""
     baseline, chaos = phases.baseline, phases.chaos
     if baseline is None or baseline.latency is None or chaos is None:
         return None
-    if chaos.latency is None:
+    if chaos.latency is None or chaos.error_rate >= OUTAGE_ERROR_RATE:
         return "POOR"
-    return grade(degradation(baseline.latency.mean, chaos.latency.mean))
+    base, under = effective_mean(baseline, failed_at_s), effective_mean(chaos, failed_at_s)
+    if base is None or under is None:
+        return None
+    return grade(degradation(base, under))
 
 
 def _short_phases(phases: PhaseResults) -> list[tuple[str, int]]:

@@ -7,15 +7,9 @@ from dataclasses import replace
 from chaos_operator.analysis import recovery, verdict
 from chaos_operator.analysis.recovery import NOT_APPLICABLE, SecondSample, WorkloadRecovery
 from chaos_operator.engine.ports import LoadResult
+from chaos_operator.engine.run import RunFigures
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import Check, ExperimentStatus, PhaseResult
-
-
-def baseline_gate(spec: ExperimentSpec, baseline: PhaseResult) -> tuple[str, str, str, list[Check]] | None:
-    outcome = verdict.baseline_gate(spec.slos, baseline)
-    if outcome is None:
-        return None
-    return outcome.verdict, outcome.reason, outcome.message, outcome.checks
+from chaos_operator.models.status import Check, PhaseResult, PhaseResults, Verdict
 
 
 def recovery_window(spec: ExperimentSpec, instant: bool) -> float:
@@ -23,14 +17,13 @@ def recovery_window(spec: ExperimentSpec, instant: bool) -> float:
     return float(spec.phases.recovery) + (float(spec.phases.chaos) if instant else 0.0)
 
 
-def recovery_seconds(spec: ExperimentSpec, status: ExperimentStatus, chaos: LoadResult, rec: LoadResult,
+def recovery_seconds(spec: ExperimentSpec, baseline: PhaseResult | None, chaos: LoadResult, rec: LoadResult,
                      last_injection_mono: float | None, whole_at_mono: float | None, instant: bool) -> float | None:
     """Seconds from the reference until both the service and (for instant faults) the workload were back.
 
     The reference is the last injection for one-off faults (a kill) and the end of the chaos window
-    (fault removed) otherwise.
+    (fault removed) otherwise. Every time here is Clock.monotonic().
     """
-    baseline = status.phases.baseline
     if baseline is None:
         return None
     if instant and last_injection_mono is not None:
@@ -56,21 +49,21 @@ def _shift(result: LoadResult, reference: float) -> list[SecondSample]:
 MAX_CHECKS = 64  # the CRD's maxItems for status.checks
 
 
-def final(spec: ExperimentSpec, status: ExperimentStatus, instant: bool, extra: list[Check],
-          halt_names: set[str]) -> verdict.Outcome:
+def final(spec: ExperimentSpec, figures: RunFigures, instant: bool, extra: list[Check]) -> verdict.Outcome:
     """The built-in verdict, then Prometheus SLIs (``extra``) and any halt recorded during chaos."""
-    recovery_s = None if status.recovery_time is None else float(status.recovery_time)
-    outcome = verdict.decide(spec.slos, status.phases, recovery_s, recovery_window(spec, instant))
-    halts = [c for c in status.checks if c.name in halt_names and c.phase == "chaos" and not c.passed]
+    phases = PhaseResults(baseline=figures.baseline, chaos=figures.chaos, recovery=figures.recovery)
+    outcome = verdict.decide(spec.slos, phases, figures.recovery_s, recovery_window(spec, instant),
+                             failed_at_s=float(spec.load.timeout))
+    halts = figures.halts
     checks = [*outcome.checks, *extra, *halts][:MAX_CHECKS]
     if halts:
         first = halts[0]
         message = (f"Halted: condition {first.name} read {first.observed} against {first.limit} during chaos; "
                    "the fault was recovered at once and recovery was measured.")
-        return replace(outcome, verdict="Failed", reason="Halted", message=message, checks=checks)
+        return replace(outcome, verdict=Verdict.FAILED, reason="Halted", message=message, checks=checks)
     failed = [c for c in extra if not c.passed]
-    if failed and outcome.verdict == "Passed":
+    if failed and outcome.verdict == Verdict.PASSED:
         names = ", ".join(f"{c.name} in {c.phase} ({c.observed} vs {c.limit})" for c in failed)
-        return replace(outcome, verdict="Failed", reason="SLOsViolated", checks=checks,
+        return replace(outcome, verdict=Verdict.FAILED, reason="SLOsViolated", checks=checks,
                        message=f"Prometheus SLIs failed: {names}."[:1024])
     return replace(outcome, checks=checks)

@@ -17,7 +17,7 @@ from chaos_operator.engine.orphans import HelperTender
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.faults.base import Fault, FaultContext, FaultError
 from chaos_operator.faults.helper_pod import HelperPodFault
-from chaos_operator.models.status import Injection, TargetRef
+from chaos_operator.models.status import Injection, RecordState, TargetRef
 
 log = logging.getLogger(__name__)
 MAX_RECORDS = 1000  # the CRD's maxItems for injections
@@ -25,6 +25,17 @@ RECOVER_TIMEOUT_S = 60.0  # per record: a helper's deletion, and a revert-only h
 PARALLEL = 16  # fault calls in flight at once
 
 Outcome = dict[str, Any] | BaseException | None
+RECORD_FIELDS = frozenset({"helper_pod", "message"})  # what a fault's apply/recover may report for its record
+
+
+def record_fields(changes: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """(helper pod, message) from what a fault returned; anything else is a bug in the fault."""
+    changes = changes or {}
+    unknown = set(changes) - RECORD_FIELDS
+    if unknown:
+        raise KeyError(f"a fault reported fields its record does not have: {sorted(unknown)}")
+    helper_pod, message = changes.get("helper_pod"), changes.get("message")
+    return (None if helper_pod is None else str(helper_pod)), (None if message is None else str(message)[:1024])
 
 
 class ChaosWindow:
@@ -48,7 +59,7 @@ class ChaosWindow:
             log.warning("record limit reached; no further injection rounds")
             return 0
         first = await self.rec.add_injections(
-            [Injection(target=t.name, uid=t.uid, state="Pending") for t in targets])
+            [Injection(target=t.name, uid=t.uid, state=RecordState.PENDING) for t in targets])
         indexes = list(range(first, first + len(targets)))
         outcomes = await self._call_all(indexes, self.fault.apply, stoppable=True, catch=FaultError)
         injected: list[str] = []
@@ -58,10 +69,11 @@ class ChaosWindow:
             if outcome is None:
                 continue  # not attempted, or cut short by a stop: stays Pending and recover_all cleans up
             if isinstance(outcome, BaseException):
-                await self.rec.set_injection(index, state="Failed", message=str(outcome)[:1024])
+                await self.rec.mark_failed(index, str(outcome))
                 await self.rec.event("InjectionFailed", f"{record.target}: {outcome}", warning=True)
                 continue
-            await self.rec.set_injection(index, state="Injected", injected_at=self.rec.timestamp(), **outcome)
+            helper_pod, message = record_fields(outcome)
+            await self.rec.mark_injected(index, helper_pod, message)
             injected.append(record.target)
         if injected:
             self.last_injection_mono = self.ctx.clock.monotonic()
@@ -86,11 +98,10 @@ class ChaosWindow:
             record = self.rec.status.injections[index]
             outcome = outcomes.get(index)
             if isinstance(outcome, BaseException):
-                await self.rec.set_injection(index, state="Failed", message=f"recovery failed: {outcome}"[:1024])
+                await self.rec.mark_failed(index, f"recovery failed: {outcome}")
                 await self.rec.event("RecoveryFailed", f"{record.target}: {outcome}", warning=True)
                 continue
-            await self.rec.set_injection(index, state="Recovered", recovered_at=self.rec.timestamp(),
-                                         **(outcome or {}))
+            await self.rec.mark_recovered(index, record_fields(outcome)[1])
             recovered.append(record.target)
         if recovered:
             await self.rec.event("Recovered", f"{self.fault.kind} recovered on {', '.join(recovered)}")
@@ -142,7 +153,7 @@ class ChaosWindow:
 
     async def _watch_whole(self) -> None:
         # Polls verify() until the workload is whole again; the time feeds the recovery figure.
-        records = [r for r in self.rec.status.injections if r.state == "Injected"]
+        records = [r for r in self.rec.status.injections if r.state == RecordState.INJECTED]
         if not records:
             return
         while True:
@@ -152,7 +163,7 @@ class ChaosWindow:
                     return
             except Exception as exc:
                 log.warning("verify failed: %s", exc)
-            await asyncio.sleep(self.poll_s)
+            await self.ctx.clock.sleep(self.poll_s)
 
     async def stop_watch(self) -> None:
         if self._tender is not None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from chaos_operator.models.status import TERMINAL_PHASES, ExperimentStatus
+from chaos_operator.models.status import TERMINAL_PHASES, ExperimentStatus, Phase, RecordState
 
-ORDER = ("Pending", "Baseline", "Chaos", "Recovery", "Analyzing", "Completed")
+ORDER = (Phase.PENDING, Phase.BASELINE, Phase.CHAOS, Phase.RECOVERY, Phase.ANALYZING, Phase.COMPLETED)
 
 
 class Resume(enum.Enum):
@@ -23,19 +23,19 @@ class Decision:
     why: str
 
 
-def next_phase(phase: str) -> str:
+def next_phase(phase: str) -> Phase:
     if phase in TERMINAL_PHASES:
         raise ValueError(f"{phase} is terminal")
-    return ORDER[ORDER.index(phase) + 1]
+    return ORDER[ORDER.index(Phase(phase)) + 1]
 
 
 def can_move(current: str, new: str) -> bool:
     """Forward along ORDER, or to Aborted/Failed from any non-terminal phase."""
     if current in TERMINAL_PHASES:
         return False
-    if new in ("Aborted", "Failed"):
+    if new in (Phase.ABORTED, Phase.FAILED):
         return True
-    return new in ORDER and ORDER.index(new) > ORDER.index(current)
+    return new in ORDER and ORDER.index(Phase(new)) > ORDER.index(Phase(current))
 
 
 def resume(status: ExperimentStatus) -> Decision:
@@ -43,10 +43,10 @@ def resume(status: ExperimentStatus) -> Decision:
     phase = status.phase
     if phase in TERMINAL_PHASES:
         return Decision(Resume.NOTHING, f"already {phase}")
-    if phase in ("Pending", "Baseline"):
+    if phase in (Phase.PENDING, Phase.BASELINE):
         # No injection happens before Chaos (write-ahead), so starting over is safe.
         return Decision(Resume.START, "nothing injected yet")
-    if phase == "Analyzing" and status.phases.recovery is not None:
+    if phase == Phase.ANALYZING and status.phases.recovery is not None:
         return Decision(Resume.ANALYZE, "all figures recorded")
     # Chaos/Recovery: the per-second load figures lived in the dead process's memory.
     return Decision(Resume.RECOVER_AND_END, f"operator restarted during {phase}")
@@ -54,4 +54,4 @@ def resume(status: ExperimentStatus) -> Decision:
 
 def pending_recovery(status: ExperimentStatus) -> list[int]:
     """Indexes of injection records that may still be live."""
-    return [i for i, rec in enumerate(status.injections) if rec.state in ("Pending", "Injected")]
+    return [i for i, rec in enumerate(status.injections) if rec.state in (RecordState.PENDING, RecordState.INJECTED)]

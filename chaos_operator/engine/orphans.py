@@ -22,7 +22,7 @@ from chaos_operator.faults.base import FaultContext, FaultError
 from chaos_operator.faults.helper_pod import HelperPodFault
 from chaos_operator.faults.manifests import HELPER_SELECTOR, ROLE_LABEL
 from chaos_operator.models import KIND
-from chaos_operator.models.status import TERMINAL_PHASES
+from chaos_operator.models.status import TERMINAL_PHASES, RecordState
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 120.0  # a revert in progress is let finish (it is bounded itself) before the tender is cancelled
@@ -59,10 +59,7 @@ class HelperTender:
                 await self.check_once()
             except Exception as exc:  # an API hiccup: try again next round
                 log.warning("%s: checking helper pods failed: %s", self.ctx.experiment, exc)
-            try:
-                await asyncio.wait_for(self._stopping.wait(), self.poll_s)
-            except TimeoutError:
-                pass
+            await self.ctx.clock.wait_for(self._stopping, self.poll_s)
 
     async def check_once(self) -> int:
         """Handle every Injected record whose helper was lost; returns how many were."""
@@ -70,7 +67,7 @@ class HelperTender:
         for index, record in enumerate(list(self.rec.status.injections)):
             if self._stopping.is_set():
                 break
-            if record.state != "Injected":
+            if record.state != RecordState.INJECTED:
                 continue
             lost = await self.fault.helper_lost(self.ctx, record)
             if lost is None:
@@ -84,11 +81,10 @@ class HelperTender:
                 else:
                     done = await self.fault.revert_lost(self.ctx, record)
             except FaultError as exc:
-                await self.rec.set_injection(index, state="Failed", message=f"{why}; {exc}"[:1024])
+                await self.rec.mark_failed(index, f"{why}; {exc}")
                 await self.rec.event("RecoveryFailed", f"{record.target}: {exc}", warning=True)
                 continue
-            await self.rec.set_injection(index, state="Recovered", recovered_at=self.rec.timestamp(),
-                                         message=f"{why}; {done}"[:1024])
+            await self.rec.mark_recovered(index, f"{why}; {done}"[:1024])
             await self.rec.event("Recovered", f"{self.fault.kind} on {record.target} ended early: {done}")
         return handled
 
@@ -98,6 +94,13 @@ def _owner(pod: dict[str, Any]) -> tuple[str, str] | None:
         if ref.get("kind") == KIND and ref.get("name") and ref.get("uid"):
             return str(ref["name"]), str(ref["uid"])
     return None
+
+
+def _reverting(pod: dict[str, Any]) -> bool:
+    """A revert-only helper still at work."""
+    phase = (pod.get("status") or {}).get("phase")
+    return ((pod.get("metadata") or {}).get("labels") or {}).get(ROLE_LABEL) == "revert" and phase not in (
+        "Succeeded", "Failed")
 
 
 def _finished(experiment: dict[str, Any] | None, uid: str) -> bool:
@@ -126,8 +129,7 @@ async def sweep(kube: KubeApi, namespaces: Sequence[str] = ()) -> list[str]:
         namespace, name, owner = str(meta.get("namespace")), str(meta.get("name")), _owner(pod)
         if owner is None or meta.get("deletionTimestamp"):
             continue
-        phase = (pod.get("status") or {}).get("phase")
-        if (meta.get("labels") or {}).get(ROLE_LABEL) == "revert" and phase not in ("Succeeded", "Failed"):
+        if _reverting(pod):
             continue  # a revert in progress is let finish; its deadline bounds it
         try:
             key = (namespace, owner[0])
@@ -142,4 +144,20 @@ async def sweep(kube: KubeApi, namespaces: Sequence[str] = ()) -> list[str]:
     if deleted:
         log.info("helper sweep deleted %d helper pod(s) of finished or deleted experiments: %s",
                  len(deleted), ", ".join(deleted))
+    return deleted
+
+
+async def delete_helpers_of(kube: KubeApi, namespace: str, experiment_uid: str) -> list[str]:
+    """Delete every helper pod owned by this experiment (by uid); returns the names. A revert in progress is let
+    finish. SIGTERM makes each agent revert its fault before it exits."""
+    deleted = []
+    for pod in await kube.list_pods(namespace, HELPER_SELECTOR):
+        meta = pod.get("metadata") or {}
+        owner = _owner(pod)
+        if owner is None or owner[1] != experiment_uid or meta.get("deletionTimestamp"):
+            continue
+        if _reverting(pod):
+            continue
+        if await kube.delete_pod_by_name(namespace, str(meta.get("name")), None):
+            deleted.append(str(meta.get("name")))
     return deleted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,10 @@ class ExperimentRef:
     namespace: str
     name: str
     uid: str
+
+
+class StatusConflict(Exception):
+    """The object changed since the resourceVersion a status write was computed from (409 Conflict)."""
 
 
 class KubeApi(Protocol):
@@ -44,7 +49,11 @@ class KubeApi(Protocol):
 
     async def get_experiment(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
-    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None: ...
+    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any],
+                                      resource_version: str | None = None) -> str | None:
+        """Merge-patch .status; with ``resource_version`` only while the object still has it (else raises
+        StatusConflict). Returns the object's new resourceVersion."""
+        ...
 
     async def create_event(
         self, ref: ExperimentRef, type_: str, reason: str, message: str, time: datetime.datetime
@@ -56,19 +65,29 @@ class LoadResult:
     """One phase of load: the summary for status and the per-second samples for recovery analysis."""
 
     result: PhaseResult
-    started_mono: float  # Clock.monotonic() when the phase's first request was due
+    started_mono: float  # Clock.monotonic() when the phase's first request was due (the adapter converts)
     samples: Sequence[SecondSample] = field(default_factory=tuple)  # offsets from started_mono
 
 
 class LoadDriver(Protocol):
-    async def run_phase(self, duration_s: float, stop: Any) -> LoadResult:
-        """Drive the experiment's load for duration_s or until ``stop`` (an asyncio.Event) is set."""
+    async def run_phase(self, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
+        """Drive the experiment's load for duration_s or until ``stop`` (an asyncio.Event) is set. When ``split``
+        (an asyncio.Event) is set during the phase, the result covers only the requests intended from then on,
+        and result.ramp counts the ones before."""
         ...
 
     async def close(self) -> None: ...
 
 
 class Clock(Protocol):
+    """Every duration the engine measures or waits comes from here, so tests can run it on virtual time."""
+
     def now(self) -> datetime.datetime: ...
 
     def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    async def wait_for(self, event: asyncio.Event, seconds: float) -> bool:
+        """Wait until ``event`` is set or ``seconds`` pass; True when the event was set."""
+        ...

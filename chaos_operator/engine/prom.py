@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import datetime
 
-from chaos_operator.metrics.promql import judge, render
+from chaos_operator.engine.run import RunFigures
+from chaos_operator.metrics.promql import NO_DATA, judge, render
 from chaos_operator.metrics.source import MetricsError, MetricsSource
 from chaos_operator.models.spec import Prometheus
-from chaos_operator.models.status import Check, ExperimentStatus
+from chaos_operator.models.status import Check
 
-TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def _parse(stamp: str) -> datetime.datetime:
-    return datetime.datetime.strptime(stamp, TIMESTAMP).replace(tzinfo=datetime.UTC)
+UNREADABLE_GRACE_S = 10.0  # a halt condition that cannot be read this long halts (the CRD says so too)
 
 
 class PromChecks:
@@ -22,41 +19,53 @@ class PromChecks:
         self.spec = spec
         self.namespace = namespace
         self.experiment = experiment
+        self._unreadable_since: dict[str, datetime.datetime] = {}  # halt condition -> first failed read in a row
 
     async def probe(self, now: datetime.datetime) -> None:
         """Raises MetricsError when Prometheus cannot answer: checked before anything is touched."""
         await self.source.instant("vector(1)", now)
 
     async def halt_breach(self, chaos_started: datetime.datetime, now: datetime.datetime) -> Check | None:
-        """The first halt condition over its max, as a failed check; None while all hold.
+        """The first halt condition that halts, as a failed check; None while all hold.
 
-        A condition that cannot be read halts too: safety that cannot be verified is not assumed.
+        A condition halts when its value is over its max, when its query returns no series (unless it says
+        ``onMissing: ignore``), and when it could not be read for UNREADABLE_GRACE_S in a row: safety that
+        cannot be verified is not assumed, but one lost scrape or a Prometheus restart does not end the run.
         """
         range_s = (now - chaos_started).total_seconds()
         for cond in self.spec.halt_when:
             query = render(cond.query, range_s, self.namespace, self.experiment)
+            limit = f"<= {cond.max:g}"
             try:
                 values = await self.source.instant(query, now)
             except MetricsError as exc:
-                return Check(name=cond.name, phase="chaos", observed="unreadable", limit=f"<= {cond.max:g}",
-                             passed=False).model_copy(update={"observed": f"unreadable: {exc}"[:64]})
+                since = self._unreadable_since.setdefault(cond.name, now)
+                if (now - since).total_seconds() >= UNREADABLE_GRACE_S:
+                    return Check(name=cond.name, phase="chaos", observed=f"unreadable: {exc}"[:64], limit=limit,
+                                 passed=False)
+                continue
+            self._unreadable_since.pop(cond.name, None)
             verdict = judge(values, cond.max, None)
-            if verdict.value is not None and not verdict.passed:
+            if verdict.value is None:
+                if cond.on_missing == "halt":
+                    return Check(name=cond.name, phase="chaos", observed=NO_DATA, limit=limit, passed=False)
+                continue
+            if not verdict.passed:
                 return Check(name=cond.name, phase="chaos", observed=verdict.observed, limit=verdict.limit,
                              passed=False)
         return None
 
-    async def phase_checks(self, status: ExperimentStatus) -> list[Check]:
+    async def phase_checks(self, figures: RunFigures) -> list[Check]:
         """Each query in each of its phases, evaluated at the phase's end over the phase's window."""
         checks = []
         for query in self.spec.queries:
             for phase in query.phases:
-                figures = getattr(status.phases, phase)
-                if figures is None:
+                window = figures.window(phase)
+                if window is None:
                     checks.append(Check(name=query.name, phase=phase, observed="not measured",
                                         limit=judge([], query.max, query.min).limit, passed=False))
                     continue
-                start, end = _parse(figures.started_at), _parse(figures.finished_at)
+                start, end = window
                 text = render(query.query, (end - start).total_seconds(), self.namespace, self.experiment)
                 try:
                     values = await self.source.instant(text, end)

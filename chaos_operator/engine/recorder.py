@@ -1,66 +1,118 @@
-"""The only writer of a ChaosExperiment's .status and of its Events."""
+"""The only writer of a ChaosExperiment's .status and of its Events.
+
+The status is the projection of a run: each method below writes one typed change. A write is validated whole
+(round-tripped through the wire form, so it is a status the CRD accepts) and is refused when it would move the
+phase anywhere but forward.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Literal
+from typing import Literal
 
-from chaos_operator.engine import lifecycle
-from chaos_operator.engine.ports import Clock, ExperimentRef, KubeApi
-from chaos_operator.models.status import Condition, ExperimentStatus, Injection
+from pydantic import ValidationError
+
+from chaos_operator.engine import conflict, lifecycle
+from chaos_operator.engine.ports import Clock, ExperimentRef, KubeApi, StatusConflict
+from chaos_operator.models.duration import Duration
+from chaos_operator.models.status import (
+    Check,
+    Condition,
+    ExperimentStatus,
+    Grade,
+    Injection,
+    Phase,
+    PhaseResult,
+    RecordState,
+    TargetRef,
+    Verdict,
+)
+from chaos_operator.models.timestamps import format_time
 
 log = logging.getLogger(__name__)
 
-RUNNING_PHASES = ("Baseline", "Chaos", "Recovery", "Analyzing")
+RUNNING_PHASES = (Phase.BASELINE, Phase.CHAOS, Phase.RECOVERY, Phase.ANALYZING)
+MAX_TARGETS = 1000  # the CRD's maxItems for targets
+MAX_CONFLICTS = 5  # re-reads of one write before giving up (each conflict means another writer made progress)
+PhaseName = Literal["baseline", "chaos", "recovery"]
+_FIELDS = frozenset(ExperimentStatus.model_fields)
 
 
 class Recorder:
     def __init__(self, kube: KubeApi, clock: Clock, ref: ExperimentRef, status: ExperimentStatus,
-                 generation: int | None = None) -> None:
+                 generation: int | None = None, resource_version: str | None = None,
+                 clear: frozenset[str] = frozenset()) -> None:
         self._kube = kube
         self._clock = clock
         self.ref = ref
         self.status = status
         self._generation = generation
+        # Each write carries the resourceVersion its status was computed from (None: unconditional).
+        self.resource_version = resource_version
+        self._clear = clear  # wire keys to remove on the first write (of a status that could not be read)
         # Several tasks write (chaos rounds, halt and orphan watchers): each read-modify-write is atomic.
         self._lock = asyncio.Lock()
 
     def timestamp(self) -> str:
-        return self._clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_time(self._clock.now())
 
-    async def update(self, **changes: Any) -> ExperimentStatus:
-        """Apply changes (python values, snake_case names), validate the whole status, write it."""
+    # -- the experiment -------------------------------------------------------------------------------------
+
+    async def begin(self, message: str) -> None:
+        """A run from the start: the figures of an earlier attempt (restart in Baseline) are dropped."""
+        await self._change(started_at=self.timestamp(), reason="Started", message=message, injections=[],
+                           targets=[])
+
+    async def select_targets(self, targets: list[TargetRef], seed: int, ready_before: int) -> None:
+        await self._change(targets=targets, seed=seed, ready_before=ready_before)
+
+    async def add_targets(self, targets: list[TargetRef]) -> None:
+        await self._change(targets=[*self.status.targets, *targets][:MAX_TARGETS])
+
+    async def enter(self, phase: Phase, message: str) -> None:
+        await self._change(phase=phase, reason="Running", message=message)
+
+    async def record_phase(self, name: PhaseName, result: PhaseResult) -> None:
+        await self._change(phases=self.status.phases.model_copy(update={name: result}))
+
+    async def record_recovery(self, result: PhaseResult, recovery_s: float | None) -> None:
+        await self._change(phases=self.status.phases.model_copy(update={"recovery": result}),
+                           recovery_time=None if recovery_s is None else Duration(recovery_s))
+
+    async def record_halt(self, breach: Check) -> None:
+        """Write-ahead of the early end of the chaos window: a restart still knows it halted."""
+        await self._change(checks=[*self.status.checks, breach])
+
+    async def finish(self, phase: Phase, verdict: Verdict | None, reason: str, message: str, *,
+                     checks: list[Check] | None = None, score: int | None = None,
+                     grade: Grade | None = None) -> None:
         async with self._lock:
-            return await self._write(changes)
+            changes: dict[str, object] = dict(phase=phase, verdict=verdict, reason=reason, message=message[:1024],
+                                              finished_at=self.timestamp())
+            if checks is not None:
+                changes.update(checks=checks, score=score, grade=grade)
+            await self._write(changes)
 
-    async def _write(self, changes: dict[str, Any]) -> ExperimentStatus:
-        if "phase" in changes and changes["phase"] != self.status.phase:
-            if not lifecycle.can_move(self.status.phase, changes["phase"]):
-                raise ValueError(f"illegal phase change {self.status.phase} -> {changes['phase']}")
-        draft = self.status.model_copy(update=changes)
-        draft = draft.model_copy(update={
-            "conditions": self._conditions(draft),
-            "observed_generation": self._generation,
-        })
-        # Round-trip through the wire form so every write is a status the CRD schema accepts.
-        new = ExperimentStatus.model_validate(draft.to_api())
-        await self._kube.patch_experiment_status(self.ref.namespace, self.ref.name, new.to_api())
-        self.status = new
-        return new
-
-    async def set_injection(self, index: int, **changes: Any) -> None:
-        async with self._lock:
-            records = list(self.status.injections)
-            records[index] = records[index].model_copy(update=changes)
-            await self._write({"injections": records})
+    # -- injection records ----------------------------------------------------------------------------------
 
     async def add_injections(self, records: list[Injection]) -> int:
         """Append records; returns the index of the first one."""
         async with self._lock:
-            first = len(self.status.injections)
             await self._write({"injections": [*self.status.injections, *records]})
-            return first
+            # Counted after the write: records another writer added meanwhile come first.
+            return len(self.status.injections) - len(records)
+
+    async def mark_injected(self, index: int, helper_pod: str | None, message: str | None) -> None:
+        await self._set_record(index, state=RecordState.INJECTED, injected_at=self.timestamp(),
+                               helper_pod=helper_pod, message=message)
+
+    async def mark_recovered(self, index: int, message: str | None) -> None:
+        await self._set_record(index, state=RecordState.RECOVERED, recovered_at=self.timestamp(),
+                               message=message)
+
+    async def mark_failed(self, index: int, message: str) -> None:
+        await self._set_record(index, state=RecordState.FAILED, message=message[:1024])
 
     async def event(self, reason: str, message: str, warning: bool = False) -> None:
         try:
@@ -69,10 +121,83 @@ class Recorder:
         except Exception as exc:  # an Event is advisory; losing one must not stop the experiment
             log.warning("could not post event %s: %s", reason, exc)
 
+    # -- writing --------------------------------------------------------------------------------------------
+
+    async def _set_record(self, index: int, state: RecordState, *, injected_at: str | None = None,
+                          recovered_at: str | None = None, helper_pod: str | None = None,
+                          message: str | None = None) -> None:
+        async with self._lock:
+            record = self.status.injections[index]
+            update: dict[str, object] = {"state": state}
+            # A None keeps what the record already says.
+            for key, value in (("injected_at", injected_at), ("recovered_at", recovered_at),
+                               ("helper_pod", helper_pod), ("message", message)):
+                if value is not None:
+                    update[key] = value
+            records = list(self.status.injections)
+            records[index] = record.model_copy(update=update)
+            await self._write({"injections": records})
+
+    async def _change(self, **changes: object) -> None:
+        async with self._lock:
+            await self._write(changes)
+
+    async def _write(self, changes: dict[str, object]) -> ExperimentStatus:
+        unknown = set(changes) - _FIELDS
+        if unknown:
+            raise KeyError(f"not a status field: {sorted(unknown)}")
+        phase = changes.get("phase")
+        if phase is not None and phase != self.status.phase and not lifecycle.can_move(self.status.phase,
+                                                                                         Phase(str(phase))):
+            raise ValueError(f"illegal phase change {self.status.phase} -> {phase}")
+        base = self.status
+        new = self._finished_draft(base.model_copy(update=changes))
+        for _ in range(MAX_CONFLICTS):
+            body = new.to_api()
+            body.update({key: None for key in self._clear if key not in body})
+            try:
+                version = await self._kube.patch_experiment_status(self.ref.namespace, self.ref.name, body,
+                                                                   resource_version=self.resource_version)
+            except StatusConflict:
+                # Someone wrote since: re-read, re-apply only what this write changed, never backwards.
+                theirs = await self._reread()
+                if theirs is not None:
+                    new = self._finished_draft(conflict.rebase(base, new, theirs))
+                    base = theirs
+                continue
+            self.resource_version = version
+            self._clear = frozenset()
+            self.status = new
+            return new
+        raise StatusConflict(f"status of {self.ref.namespace}/{self.ref.name} kept changing under the operator")
+
+    def _finished_draft(self, draft: ExperimentStatus) -> ExperimentStatus:
+        draft = draft.model_copy(update={
+            "conditions": self._conditions(draft),
+            "observed_generation": self._generation,
+        })
+        # Round-trip through the wire form so every write is a status the CRD schema accepts.
+        return ExperimentStatus.model_validate(draft.to_api())
+
+    async def _reread(self) -> ExperimentStatus | None:
+        """The status on the server now; None while it is still the unreadable one this recorder replaces."""
+        obj = await self._kube.get_experiment(self.ref.namespace, self.ref.name)
+        if obj is None or (obj.get("metadata") or {}).get("uid") != self.ref.uid:
+            raise StatusConflict(f"{self.ref.namespace}/{self.ref.name} is gone or was replaced")
+        self.resource_version = str(obj["metadata"]["resourceVersion"])
+        raw = dict(obj.get("status") or {})
+        try:
+            return ExperimentStatus.model_validate(raw)
+        except ValidationError:
+            if not self._clear:
+                raise  # a status that turned unreadable under a running writer: fail rather than guess
+            self._clear = self._clear | frozenset(raw)
+            return None
+
     def _conditions(self, status: ExperimentStatus) -> list[Condition]:
         now = self.timestamp()
         running = status.phase in RUNNING_PHASES
-        active = any(rec.state == "Injected" for rec in status.injections)
+        active = any(rec.state == RecordState.INJECTED for rec in status.injections)
         reason = status.reason or ("Running" if running else status.phase)
         wanted: dict[str, tuple[Literal["True", "False"], str, str]] = {
             "Progressing": ("True" if running else "False", reason if not running else status.phase,

@@ -80,6 +80,9 @@ class PhaseRun:
     sent: int  # requests that went out (the rest timed out waiting for a slot)
     latency: LatencyHistogram = field(repr=False)
     send_lag: LatencyHistogram = field(repr=False)  # actual send - intended; includes waits for a slot
+    split_mono: float | None = None  # when ``split`` was set (loop time), if it was
+    after_split: PhaseSummary | None = None  # the requests intended from then on
+    before_split: tuple[int, int] | None = None  # (requests, errors) intended before it
 
 
 def new_session(concurrency: int) -> aiohttp.ClientSession:
@@ -109,20 +112,31 @@ class _Phase:
         self.first_send: float | None = None
         self.last_send = 0.0
         self.t0 = 0.0
+        self.split_mono: float | None = None
         # Lowest index not yet finished, and finished ones above it: gives the timeline's watermark.
         self.low = 0
         self.finished_above: set[int] = set()
 
-    async def run(self, stop: asyncio.Event | None) -> bool:
+    async def run(self, stop: asyncio.Event | None, split: asyncio.Event | None = None) -> bool:
         """Returns whether ``stop`` ended the phase early."""
         self.t0 = self.loop.time()
-        async with asyncio.TaskGroup() as group:
-            for _ in range(self.spec.concurrency):
-                group.create_task(self._worker())
-            stopped = await self._schedule(stop)
-            for _ in range(self.spec.concurrency):
-                self.backlog.put_nowait(None)
+        watcher = asyncio.create_task(self._split_when(split)) if split is not None else None
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self.spec.concurrency):
+                    group.create_task(self._worker())
+                stopped = await self._schedule(stop)
+                for _ in range(self.spec.concurrency):
+                    self.backlog.put_nowait(None)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
         return stopped
+
+    async def _split_when(self, split: asyncio.Event) -> None:
+        await split.wait()
+        self.split_mono = self.loop.time()
+        self.recorder.split(max(0.0, self.split_mono - self.t0))
 
     async def _schedule(self, stop: asyncio.Event | None) -> bool:
         rate, t0, loop, backlog = self.spec.rate, self.t0, self.loop, self.backlog
@@ -202,15 +216,17 @@ async def run_phase(
     duration_s: float,
     stop: asyncio.Event | None = None,
     session: aiohttp.ClientSession | None = None,
+    split: asyncio.Event | None = None,
 ) -> PhaseRun:
-    """Drive ``spec`` for ``duration_s`` (or until ``stop`` is set), then drain and summarise."""
+    """Drive ``spec`` for ``duration_s`` (or until ``stop`` is set), then drain and summarise. When ``split`` is
+    set during the phase, the requests intended from that instant on are also summarised on their own."""
     if not 0 <= duration_s <= MAX_PHASE_SECONDS:
         raise ValueError(f"duration must be within 0..{MAX_PHASE_SECONDS:g} s, got {duration_s}")
     own_session = session is None
     active = new_session(spec.concurrency) if session is None else session
     try:
         phase = _Phase(spec, active, scheduled_count(spec.rate, duration_s))
-        stopped = await phase.run(stop)
+        stopped = await phase.run(stop, split)
         finished = phase.loop.time()
     finally:
         if own_session:
@@ -228,6 +244,9 @@ async def run_phase(
         sent=phase.sent,
         latency=recorder.latency,
         send_lag=recorder.send_lag,
+        split_mono=phase.split_mono,
+        after_split=None if phase.split_mono is None else recorder.after_split(finished - phase.split_mono),
+        before_split=None if phase.split_mono is None else recorder.before_split(),
     )
 
 
@@ -238,10 +257,11 @@ class LoadGenerator:
         self.spec = spec
         self._session: aiohttp.ClientSession | None = None
 
-    async def run_phase(self, duration_s: float, stop: asyncio.Event | None = None) -> PhaseRun:
+    async def run_phase(self, duration_s: float, stop: asyncio.Event | None = None,
+                        split: asyncio.Event | None = None) -> PhaseRun:
         if self._session is None or self._session.closed:
             self._session = new_session(self.spec.concurrency)
-        return await run_phase(self.spec, duration_s, stop, self._session)
+        return await run_phase(self.spec, duration_s, stop, self._session, split)
 
     async def close(self) -> None:
         if self._session is not None:

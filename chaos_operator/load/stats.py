@@ -117,6 +117,10 @@ class PhaseRecorder:
         self.latency = LatencyHistogram()
         self.send_lag = LatencyHistogram()  # actual send - intended send, for the benchmark
         self._counts = dict.fromkeys(Outcome, 0)
+        # After split(): the requests intended from then on, counted again on their own (the fault's window).
+        self.split_s: float | None = None
+        self._after_latency = LatencyHistogram()
+        self._after_counts = dict.fromkeys(Outcome, 0)
         self._open: dict[int, _OpenSecond] = {}
         self._closed: list[TimelinePoint] = []
         self._closed_before = 0  # seconds < this are closed
@@ -136,6 +140,9 @@ class PhaseRecorder:
         if second < self._closed_before:
             raise ValueError(f"second {second} of the timeline is already closed")
         self._counts[outcome] += 1
+        after = self.split_s is not None and intended_s >= self.split_s
+        if after:
+            self._after_counts[outcome] += 1
         bucket = self._open.get(second)
         if bucket is None:
             bucket = self._open[second] = _OpenSecond()
@@ -145,6 +152,17 @@ class PhaseRecorder:
         if outcome in _RESPONDED or outcome is Outcome.TIMEOUT:
             self.latency.record(latency_s)
             bucket.latencies.append(latency_s)
+            if after:
+                self._after_latency.record(latency_s)
+
+    def split(self, at_s: float) -> None:
+        """Requests intended at or after ``at_s`` (seconds since phase start) are also summarised on their own;
+        those intended before it stay out of that summary even when they finish later. Once per phase."""
+        if self.split_s is not None:
+            raise ValueError("a phase is split once")
+        if not at_s >= 0.0:
+            raise ValueError(f"split time must be >= 0, got {at_s!r}")
+        self.split_s = at_s
 
     def close_before(self, watermark_s: float) -> None:
         """No request intended before ``watermark_s`` will be recorded any more."""
@@ -164,29 +182,17 @@ class PhaseRecorder:
         return list(self._closed)
 
     def summary(self, wall_s: float) -> PhaseSummary:
-        counts = self._counts
-        requests = self.requests
-        errors = requests - counts[Outcome.SUCCESS]
-        completed = sum(counts[o] for o in _RESPONDED)
-        latency = None
-        if self.latency.count:
-            p50, p90, p95, p99 = self.latency.percentiles(SUMMARY_PERCENTILES)
-            latency = LatencySummary(mean=self.latency.mean, p50=p50, p90=p90, p95=p95, p99=p99,
-                                     max=self.latency.max)
-        return PhaseSummary(
-            requests=requests,
-            errors=errors,
-            error_rate=errors / requests if requests else 0.0,
-            throughput=completed / wall_s if wall_s > 0 else 0.0,
-            wall_s=wall_s,
-            latency=latency,
-            error_classes=ErrorCounts(
-                timeout=counts[Outcome.TIMEOUT],
-                connection=counts[Outcome.CONNECTION],
-                http_5xx=counts[Outcome.HTTP_5XX],
-                unexpected_status=counts[Outcome.UNEXPECTED_STATUS],
-            ),
-        )
+        return _summary(self._counts, self.latency, wall_s)
+
+    def after_split(self, wall_s: float) -> PhaseSummary | None:
+        """The summary of the requests intended from the split on (``wall_s``: from the split to the end)."""
+        return None if self.split_s is None else _summary(self._after_counts, self._after_latency, wall_s)
+
+    def before_split(self) -> tuple[int, int]:
+        """(requests, errors) intended before the split."""
+        before = {o: self._counts[o] - self._after_counts[o] for o in Outcome}
+        requests = sum(before.values())
+        return requests, requests - before[Outcome.SUCCESS]
 
     @staticmethod
     def _finish(second: int, bucket: _OpenSecond) -> TimelinePoint:
@@ -195,3 +201,28 @@ class PhaseRecorder:
             values = sorted(bucket.latencies)
             p50, p95 = nearest_rank(values, 50.0), nearest_rank(values, 95.0)
         return TimelinePoint(second=second, requests=bucket.requests, errors=bucket.errors, p50=p50, p95=p95)
+
+
+def _summary(counts: dict[Outcome, int], histogram: LatencyHistogram, wall_s: float) -> PhaseSummary:
+    requests = sum(counts.values())
+    errors = requests - counts[Outcome.SUCCESS]
+    completed = sum(counts[o] for o in _RESPONDED)
+    latency = None
+    if histogram.count:
+        p50, p90, p95, p99 = histogram.percentiles(SUMMARY_PERCENTILES)
+        latency = LatencySummary(mean=histogram.mean, p50=p50, p90=p90, p95=p95, p99=p99,
+                                 max=histogram.max)
+    return PhaseSummary(
+        requests=requests,
+        errors=errors,
+        error_rate=errors / requests if requests else 0.0,
+        throughput=completed / wall_s if wall_s > 0 else 0.0,
+        wall_s=wall_s,
+        latency=latency,
+        error_classes=ErrorCounts(
+            timeout=counts[Outcome.TIMEOUT],
+            connection=counts[Outcome.CONNECTION],
+            http_5xx=counts[Outcome.HTTP_5XX],
+            unexpected_status=counts[Outcome.UNEXPECTED_STATUS],
+        ),
+    )

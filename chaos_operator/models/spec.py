@@ -253,6 +253,8 @@ class HaltCondition(ApiModel):
     name: Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]
     query: Annotated[str, Field(min_length=1, max_length=4096)]
     max: Threshold
+    # No series is no evidence that the service is safe: by default it halts like a breach.
+    on_missing: Literal["halt", "ignore"] = "halt"
 
 
 class Prometheus(ApiModel):

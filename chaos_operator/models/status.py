@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -9,11 +10,41 @@ from pydantic import Field
 from chaos_operator.models.base import ApiModel
 from chaos_operator.models.duration import Duration
 
-Phase = Literal["Pending", "Baseline", "Chaos", "Recovery", "Analyzing", "Completed", "Aborted", "Failed"]
-TERMINAL_PHASES: frozenset[str] = frozenset({"Completed", "Aborted", "Failed"})
-Verdict = Literal["Passed", "Failed", "Inconclusive"]
+
+class Phase(enum.StrEnum):
+    """Where an experiment is; the wire values are the CRD's enum."""
+
+    PENDING = "Pending"
+    BASELINE = "Baseline"
+    CHAOS = "Chaos"
+    RECOVERY = "Recovery"
+    ANALYZING = "Analyzing"
+    COMPLETED = "Completed"
+    ABORTED = "Aborted"
+    FAILED = "Failed"
+
+
+TERMINAL_PHASES: frozenset[str] = frozenset({Phase.COMPLETED, Phase.ABORTED, Phase.FAILED})
+
+
+class Verdict(enum.StrEnum):
+    PASSED = "Passed"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"
+
+
+class RecordState(enum.StrEnum):
+    """One injection record: Pending (write-ahead) -> Injected -> Recovered, or Failed."""
+
+    PENDING = "Pending"
+    INJECTED = "Injected"
+    RECOVERED = "Recovered"
+    FAILED = "Failed"
+
+
 Grade = Literal["GOOD", "MODERATE", "POOR"]
-InjectionState = Literal["Pending", "Injected", "Recovered", "Failed"]
+# Status is read from the API as plain strings: enum fields accept their wire values (strict mode would not).
+_Lax = Field(strict=False)
 # RFC 3339 timestamps, UTC, as Kubernetes writes them.
 Timestamp = Annotated[str, Field(max_length=40)]
 Reason = Annotated[str, Field(max_length=64, pattern=r"^[A-Z][A-Za-z0-9]*$")]
@@ -31,7 +62,7 @@ class TargetRef(ApiModel):
 class Injection(ApiModel):
     target: Annotated[str, Field(max_length=253)]
     uid: Annotated[str, Field(max_length=64)]
-    state: InjectionState
+    state: Annotated[RecordState, _Lax]
     helper_pod: Annotated[str, Field(max_length=253)] | None = None
     injected_at: Timestamp | None = None
     recovered_at: Timestamp | None = None
@@ -55,6 +86,16 @@ class ErrorCounts(ApiModel):
     unexpected_status: Annotated[int, Field(ge=0)] = 0
 
 
+class Ramp(ApiModel):
+    """The chaos load before every target's fault was in effect, kept out of the chaos figures."""
+
+    started_at: Timestamp
+    finished_at: Timestamp
+    requests: Annotated[int, Field(ge=0)]
+    errors: Annotated[int, Field(ge=0)]
+    error_rate: Annotated[float, Field(ge=0, le=1)]
+
+
 class PhaseResult(ApiModel):
     started_at: Timestamp
     finished_at: Timestamp
@@ -64,6 +105,7 @@ class PhaseResult(ApiModel):
     throughput: Annotated[float, Field(ge=0)]
     latency: Latency | None = None  # absent when no request completed
     error_classes: ErrorCounts = ErrorCounts()
+    ramp: Ramp | None = None  # chaos only
 
 
 class PhaseResults(ApiModel):
@@ -90,8 +132,8 @@ class Condition(ApiModel):
 
 
 class ExperimentStatus(ApiModel):
-    phase: Phase = "Pending"
-    verdict: Verdict | None = None
+    phase: Annotated[Phase, _Lax] = Phase.PENDING
+    verdict: Annotated[Verdict | None, _Lax] = None
     score: Annotated[int, Field(ge=0, le=100)] | None = None
     grade: Grade | None = None
     reason: Reason | None = None

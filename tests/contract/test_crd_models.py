@@ -4,6 +4,7 @@ are covered by the malformed manifests in test_malformed.py."""
 
 from __future__ import annotations
 
+import enum
 import types
 import typing
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -70,6 +71,9 @@ def _check_type(path: str, tp: Any, meta: list[Any], node: Schema) -> None:
         return
     if origin is Literal:
         assert node["type"] == "string" and node["enum"] == list(get_args(tp)), path
+        return
+    if isinstance(tp, type) and issubclass(tp, enum.StrEnum):
+        assert node["type"] == "string" and node["enum"] == [m.value for m in tp], path
         return
     if tp in (Duration, Percent):
         pattern, length = (DURATION_PATTERN, DURATION_MAX_LENGTH) if tp is Duration else (PERCENT_PATTERN,

@@ -23,7 +23,7 @@ UNBOUNDED_ABOVE = {
     "status.seed", "status.readyBefore", "status.observedGeneration", "status.conditions[].observedGeneration",
     *(f"status.phases.{phase}.{field}" for phase in ("baseline", "chaos", "recovery")
       for field in ("requests", "errors", "throughput", "errorClasses.timeout", "errorClasses.connection",
-                    "errorClasses.http5xx", "errorClasses.unexpectedStatus")),
+                    "errorClasses.http5xx", "errorClasses.unexpectedStatus", "ramp.requests", "ramp.errors")),
 }
 FORBIDDEN_KEYWORDS = {"oneOf", "anyOf", "allOf", "not", "$ref", "x-kubernetes-preserve-unknown-fields",
                       "x-kubernetes-embedded-resource", "nullable"}

@@ -15,9 +15,13 @@ from chaos_operator.models.status import (
     ExperimentStatus,
     Injection,
     Latency,
+    Phase,
     PhaseResult,
     PhaseResults,
+    Ramp,
+    RecordState,
     TargetRef,
+    Verdict,
 )
 from chaos_operator.validation import crd_problems, model_problems
 from tests.contract.manifests import base_manifest
@@ -34,6 +38,8 @@ def _phase(start: str, end: str, requests: int, errors: int, scale: float) -> Ph
         throughput=requests / 60.0 - 0.25, latency=_latency(scale),
         error_classes=ErrorCounts(timeout=errors // 4, connection=errors // 4, http5xx=errors // 4,
                                   unexpected_status=errors - 3 * (errors // 4)),
+        ramp=Ramp(started_at=start, finished_at=start, requests=requests // 100, errors=errors // 100,
+                  error_rate=errors / requests),
     )
 
 
@@ -42,11 +48,11 @@ def full_status() -> ExperimentStatus:
     pods = [("checkout-7d9f8b6c4-x2k9p", "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10", "node-a", "10.244.1.17"),
             ("checkout-7d9f8b6c4-q8w4n", "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d", "node-b", "fd00:10:244::2a")]
     return ExperimentStatus(
-        phase="Completed", verdict="Failed", score=62, grade="MODERATE", reason="SLOsViolated",
+        phase=Phase.COMPLETED, verdict=Verdict.FAILED, score=62, grade="MODERATE", reason="SLOsViolated",
         message="maxLatencyP95 was exceeded during chaos (812ms > 500ms).",
         seed=2**53 - 1, ready_before=3,
         targets=[TargetRef(name=n, uid=u, node_name=node, pod_ip=ip) for n, u, node, ip in pods],
-        injections=[Injection(target=n, uid=u, state="Recovered", helper_pod=f"cex-checkout-{i}",
+        injections=[Injection(target=n, uid=u, state=RecordState.RECOVERED, helper_pod=f"cex-checkout-{i}",
                               injected_at="2025-03-04T10:01:00Z", recovered_at="2025-03-04T10:03:00Z",
                               message="pod deleted with grace period 0s")
                     for i, (n, u, _, _) in enumerate(pods)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -201,6 +202,19 @@ async def test_stop_event_ends_the_run_early(start_server: ServerFactory) -> Non
     assert 1 <= run.scheduled < 50
     assert run.summary.requests == run.scheduled == server.hits["/ok"]
     assert run.summary.wall_s < 5.0
+
+
+async def test_a_split_counts_the_requests_intended_after_it_apart(start_server: ServerFactory) -> None:
+    server = await start_server()
+    split = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.5, split.set)
+    run = await run_phase(LoadSpec(base_urls=(server.url,), path="/ok", rate=100, timeout_s=1.0), 1.0, split=split)
+    assert run.split_mono is not None and run.after_split is not None and run.before_split is not None
+    before, after = run.before_split[0], run.after_split.requests
+    assert before + after == run.summary.requests == server.hits["/ok"]
+    # Request i is intended at i / 100 s: those before the split instant are the ramp's, the rest are after it.
+    assert before == math.ceil(round((run.split_mono - run.started_mono) * 100, 9))
+    assert after > 0 and run.after_split.wall_s < run.summary.wall_s
 
 
 async def test_cancelling_a_phase_leaves_no_tasks(start_server: ServerFactory) -> None:

@@ -66,8 +66,10 @@ def test_prometheus_slis_become_checks(cluster: EmulatorThread, setup: StaticRes
 
 def test_halt_condition_recovers_at_once(cluster: EmulatorThread, setup: StaticResolver,
                                          prometheus: PrometheusProcess) -> None:
+    # Until Prometheus has scraped the first request there is no series, which halts by default ("no data",
+    # tested below); this test is about a breach, so it waits for the series.
     prom = {"url": prometheus.url, "haltWhen": [
-        {"name": "any-traffic", "query": "sum(test_requests_total)", "max": 1}]}
+        {"name": "any-traffic", "query": "sum(test_requests_total)", "max": 1, "onMissing": "ignore"}]}
     phases = {"baseline": "2s", "chaos": "60s", "recovery": "2s"}
     with OperatorThread(cluster.url, setup):
         cluster.create("chaosexperiments", experiment("halt", NS, prometheus=prom, phases=phases), NS)
@@ -91,3 +93,33 @@ def test_unreachable_prometheus_fails_before_injection(cluster: EmulatorThread, 
     assert (status["phase"], status["reason"]) == ("Failed", "PrometheusUnreachable")
     assert {p["metadata"]["uid"] for p in cluster.list("pods", NS)} == before
     assert service.hits == 0
+
+
+NO_SERIES = 'sum(test_requests_total{code="999"})'  # a real query whose answer is an empty vector
+
+
+def test_halt_condition_with_no_series_halts(cluster: EmulatorThread, setup: StaticResolver,
+                                             prometheus: PrometheusProcess) -> None:
+    prom = {"url": prometheus.url, "haltWhen": [{"name": "no-series", "query": NO_SERIES, "max": 1}]}
+    phases = {"baseline": "2s", "chaos": "60s", "recovery": "2s"}
+    with OperatorThread(cluster.url, setup):
+        cluster.create("chaosexperiments", experiment("blind", NS, prometheus=prom, phases=phases), NS)
+        status = _finished(cluster, "blind", timeout=40)
+    assert (status["phase"], status["verdict"], status["reason"]) == ("Completed", "Failed", "Halted")
+    halt = next(c for c in status["checks"] if c["name"] == "no-series")
+    assert (halt["observed"], halt["passed"]) == ("no data", False)
+    assert all(r["state"] == "Recovered" for r in status["injections"])
+    assert status["phases"]["chaos"]["requests"] < 100 * 30  # ended long before the 60 s window
+
+
+def test_halt_condition_with_no_series_runs_on_when_told_to_ignore(cluster: EmulatorThread, setup: StaticResolver,
+                                                                  prometheus: PrometheusProcess) -> None:
+    prom = {"url": prometheus.url,
+            "haltWhen": [{"name": "no-series", "query": NO_SERIES, "max": 1, "onMissing": "ignore"}]}
+    phases = {"baseline": "2s", "chaos": "5s", "recovery": "2s"}
+    with OperatorThread(cluster.url, setup):
+        cluster.create("chaosexperiments", experiment("sighted", NS, prometheus=prom, phases=phases), NS)
+        status = _finished(cluster, "sighted", timeout=40)
+    assert status["reason"] != "Halted", status.get("message")
+    assert not any(c["name"] == "no-series" for c in status["checks"])
+    assert status["phases"]["chaos"]["requests"] >= 100 * 4  # the whole 5 s window ran

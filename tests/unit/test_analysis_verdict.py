@@ -62,7 +62,8 @@ def test_failed_message_names_checks_with_observed_and_limit() -> None:
     assert outcome.message == (
         "3 of 5 checks failed: maxErrorRate (chaos) 0.0300 vs limit 0.0100; "
         "maxLatencyP95 (chaos) 200ms vs limit 100ms; recovered (recovery) not recovered vs limit 1m.")
-    assert outcome.score is not None and outcome.grade == "GOOD"
+    # 3 % of the requests failed, each counted at the 2 s timeout: the effective mean is 79 ms against 20 ms.
+    assert outcome.score is not None and outcome.grade == "POOR"
 
 
 def test_too_few_samples_message() -> None:
@@ -119,3 +120,29 @@ def test_baseline_gate_messages() -> None:
     assert thin is not None
     assert thin.message == ("The baseline phase had 12 requests, fewer than the 100 needed to judge, "
                             "so nothing was injected.")
+
+
+@pytest.mark.parametrize("baseline_mean", [0.0005, 0.020, 0.5, 1.5, 1.99])
+@pytest.mark.parametrize(("error_pct", "failed_latency"), [(100, None), (50, 0.0001), (60, 0.020), (99, 0.0001)])
+def test_an_outage_never_grades_good(baseline_mean: float, error_pct: int, failed_latency: float | None) -> None:
+    # Answers that come back fast (refused connections, instant 503s) must not make an outage look quick.
+    requests = 3000
+    errors = requests * error_pct // 100
+    chaos = _phase(requests=requests, errors=errors, mean=failed_latency)
+    assert grade_of(_phases(baseline=_phase(mean=baseline_mean), chaos=chaos), failed_at_s=2.0) == "POOR"
+
+
+@pytest.mark.parametrize(("error_pct", "grade"), [(0, "GOOD"), (1, "MODERATE"), (5, "POOR"), (20, "POOR")])
+def test_failed_requests_count_at_the_timeout_in_the_grade(error_pct: int, grade: str) -> None:
+    # 20 ms before and during chaos, failures answered in 1 ms: only the failures move the grade.
+    chaos = _phase(errors=3000 * error_pct // 100, mean=0.020)
+    assert grade_of(_phases(chaos=chaos), failed_at_s=2.0) == grade
+
+
+def test_failed_requests_count_in_the_degradation_check() -> None:
+    outcome = decide(_slos(maxLatencyDegradation="50%"), _phases(chaos=_phase(errors=30)), 1.0, 60.0, failed_at_s=1.0)
+    degradation = next(c for c in outcome.checks if c.name == "maxLatencyDegradation")
+    # 1 % failed at 1 s: 20 ms x 0.99 + 1 s x 0.01 = 29.8 ms, 49 % over the 20 ms baseline.
+    assert (degradation.observed, degradation.passed) == ("49.0%", True)
+    worse = decide(_slos(maxLatencyDegradation="50%"), _phases(chaos=_phase(errors=31)), 1.0, 60.0, failed_at_s=1.0)
+    assert not next(c for c in worse.checks if c.name == "maxLatencyDegradation").passed

@@ -15,7 +15,7 @@ from chaos_operator.faults import helper_pod, manifests
 from chaos_operator.faults.base import FaultContext, FaultError
 from chaos_operator.faults.registry import fault_for
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import Injection
+from chaos_operator.models.status import Injection, RecordState
 
 NS = "shop"
 UID = "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10"
@@ -123,7 +123,7 @@ def ctx(kube: FakeKube, fault: dict[str, Any] | None = None, step: float = 1.0) 
 
 
 def record(helper: str | None = None) -> Injection:
-    return Injection(target="checkout-1", uid=UID, state="Injected", helper_pod=helper)
+    return Injection(target="checkout-1", uid=UID, state=RecordState.INJECTED, helper_pod=helper)
 
 
 def fault(kind: str = "NetworkLatency") -> helper_pod.HelperPodFault:

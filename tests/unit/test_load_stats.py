@@ -151,3 +151,29 @@ def test_only_connection_errors_leave_latency_absent() -> None:
 def test_rejects_bad_intended_time(intended: float) -> None:
     with pytest.raises(ValueError):
         PhaseRecorder().record(intended, 0.01, OK)
+
+
+def test_a_split_summarises_the_requests_intended_after_it_on_their_own() -> None:
+    recorder = PhaseRecorder()
+    _record_all(recorder, [(0.0, 0.010, OK), (0.5, 0.010, Outcome.CONNECTION)])
+    recorder.split(1.0)
+    _record_all(recorder, [
+        (0.9, 1.500, Outcome.TIMEOUT),  # intended before the split, finished after it: still the ramp's
+        (1.0, 0.100, OK),
+        (1.5, 0.300, Outcome.HTTP_5XX),
+    ])
+    after = recorder.after_split(2.0)
+    assert after is not None
+    assert (after.requests, after.errors, after.error_classes.http_5xx, after.error_classes.timeout) == (2, 1, 1, 0)
+    assert after.latency is not None and after.latency.mean == pytest.approx(0.2)
+    assert after.throughput == 1.0  # 2 answered in 2 s
+    assert recorder.before_split() == (3, 2)
+    assert recorder.summary(3.0).requests == 5  # the whole phase is unchanged
+    with pytest.raises(ValueError):
+        recorder.split(2.0)
+
+
+def test_no_split_means_no_separate_summary() -> None:
+    recorder = PhaseRecorder()
+    _record_all(recorder, [(0.0, 0.010, OK)])
+    assert recorder.after_split(1.0) is None

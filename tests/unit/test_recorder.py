@@ -11,7 +11,7 @@ import pytest
 
 from chaos_operator.engine.ports import ExperimentRef
 from chaos_operator.engine.recorder import Recorder
-from chaos_operator.models.status import ExperimentStatus, Injection
+from chaos_operator.models.status import ExperimentStatus, Injection, Phase, RecordState
 
 
 class SlowStatusApi:
@@ -20,9 +20,11 @@ class SlowStatusApi:
     def __init__(self) -> None:
         self.writes: list[dict[str, Any]] = []
 
-    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any],
+                                      resource_version: str | None = None) -> str | None:
         await asyncio.sleep(0.001)
         self.writes.append(dict(status))
+        return None
 
 
 class FixedClock:
@@ -34,15 +36,15 @@ class FixedClock:
 
 
 def _recorder(api: SlowStatusApi, n: int) -> Recorder:
-    status = ExperimentStatus(phase="Chaos", injections=[
-        Injection(target=f"p{i}", uid=f"u{i}", state="Pending") for i in range(n)])
+    status = ExperimentStatus(phase=Phase.CHAOS, injections=[
+        Injection(target=f"p{i}", uid=f"u{i}", state=RecordState.PENDING) for i in range(n)])
     return Recorder(api, FixedClock(), ExperimentRef("ns", "exp", "uid"), status)  # type: ignore[arg-type]
 
 
 async def test_concurrent_record_updates_are_all_kept() -> None:
     api = SlowStatusApi()
     rec = _recorder(api, 20)
-    await asyncio.gather(*(rec.set_injection(i, state="Injected") for i in range(20)))
+    await asyncio.gather(*(rec.mark_injected(i, None, None) for i in range(20)))
     assert [r.state for r in rec.status.injections] == ["Injected"] * 20
     assert [r["state"] for r in api.writes[-1]["injections"]] == ["Injected"] * 20
 
@@ -50,7 +52,8 @@ async def test_concurrent_record_updates_are_all_kept() -> None:
 async def test_concurrent_appends_get_distinct_indexes() -> None:
     api = SlowStatusApi()
     rec = _recorder(api, 0)
-    firsts = await asyncio.gather(*(rec.add_injections([Injection(target=f"t{i}", uid=f"v{i}", state="Pending")])
+    pending = RecordState.PENDING
+    firsts = await asyncio.gather(*(rec.add_injections([Injection(target=f"t{i}", uid=f"v{i}", state=pending)])
                                     for i in range(10)))
     assert sorted(firsts) == list(range(10))
     assert len(rec.status.injections) == 10
@@ -60,17 +63,17 @@ async def test_illegal_phase_change_is_refused_and_not_written() -> None:
     api = SlowStatusApi()
     rec = _recorder(api, 0)
     with pytest.raises(ValueError):
-        await rec.update(phase="Baseline")
+        await rec.enter(Phase.BASELINE, "measuring the baseline")
     assert api.writes == []
 
 
 async def test_conditions_follow_phase_and_injections() -> None:
     api = SlowStatusApi()
     rec = _recorder(api, 1)
-    await rec.set_injection(0, state="Injected")
+    await rec.mark_injected(0, None, None)
     conditions = {c.type: c.status for c in rec.status.conditions}
     assert conditions == {"Progressing": "True", "FaultActive": "True"}
-    await rec.set_injection(0, state="Recovered")
-    await rec.update(phase="Aborted", reason="Aborted", message="stopped")
+    await rec.mark_recovered(0, None)
+    await rec.finish(Phase.ABORTED, None, "Aborted", "stopped")
     conditions = {c.type: c.status for c in rec.status.conditions}
     assert conditions == {"Progressing": "False", "FaultActive": "False"}

@@ -1,0 +1,42 @@
+"""What a runner is given: its ports and settings (Deps) and what the outside world can ask of it (Control)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from chaos_operator.engine.ports import Clock, KubeApi, LoadDriver
+from chaos_operator.faults.base import DEFAULT_IMAGE, Fault
+from chaos_operator.faults.registry import fault_for
+from chaos_operator.metrics.source import MetricsSource
+from chaos_operator.models.spec import ExperimentSpec
+
+
+class LoadTargetNotFound(Exception):
+    """The Service named in spec.load does not exist or has no address."""
+
+
+LoadFactory = Callable[[ExperimentSpec, str], Awaitable[LoadDriver]]
+
+
+@dataclass(frozen=True)
+class Deps:
+    kube: KubeApi
+    clock: Clock
+    open_load: LoadFactory
+    operator_namespace: str
+    allowed_namespaces: frozenset[str] | None = None
+    operator_pods: frozenset[str] = frozenset()
+    poll_s: float = 1.0
+    open_metrics: Callable[[str], MetricsSource] | None = None  # Prometheus URL -> source
+    halt_poll_s: float = 2.0
+    image: str = DEFAULT_IMAGE  # the operator's image: helper and stress pods run the agent from it
+    fault_for: Callable[[str], Fault] = fault_for  # kind -> its Fault; tests drive the runner with their own
+
+
+@dataclass(frozen=True)
+class Control:
+    """What the outside world can ask of a running experiment."""
+
+    abort_requested: Callable[[], bool]  # spec.abort became true
+    stopping: Callable[[], bool]  # the daemon is being stopped: operator exit or resource deletion

@@ -1,0 +1,100 @@
+"""Fail closed: an experiment whose status cannot be read is never run again.
+
+A status can fail validation after a version skew, a rollback, or a write made with validation off. Treating it
+as a fresh experiment would inject again into a service that may still carry the first run's fault. Instead the
+experiment is recovered by what can be known without the status — helper pods owned by its UID, and every record
+that still names a pod — and ends Failed/UnreadableStatus.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from chaos_operator.engine import orphans
+from chaos_operator.engine.deps import Control, Deps
+from chaos_operator.engine.ports import ExperimentRef
+from chaos_operator.engine.recorder import Recorder
+from chaos_operator.engine.runner import Runner
+from chaos_operator.models.errors import describe
+from chaos_operator.models.spec import ExperimentSpec
+from chaos_operator.models.status import ExperimentStatus, Injection, Phase, RecordState
+
+log = logging.getLogger(__name__)
+REASON = "UnreadableStatus"
+_FINISHED = (RecordState.RECOVERED.value, RecordState.FAILED.value)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    raw: Mapping[str, Any]
+    problem: str  # which field, for the message
+
+
+def read_status(raw: Any) -> ExperimentStatus | Unreadable:
+    """The status found on the object, or what is wrong with it. No status at all is a fresh experiment."""
+    if raw is None:
+        return ExperimentStatus()
+    if not isinstance(raw, Mapping):
+        return Unreadable({}, f"status is a {type(raw).__name__}, not an object")
+    try:
+        return ExperimentStatus.model_validate(dict(raw))
+    except ValidationError as exc:
+        return Unreadable(raw, describe(exc, prefix="status"))
+
+
+def live_records(raw: Mapping[str, Any]) -> list[Injection]:
+    """Every record of an unreadable status that names a pod and does not say it is finished, read one by one:
+    such a record may still hold a fault, so it is recovered."""
+    found: list[Injection] = []
+    items = raw.get("injections")
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, Mapping) or item.get("state") in _FINISHED:
+            continue
+        helper = item.get("helperPod")
+        try:
+            found.append(Injection.model_validate({
+                "target": item.get("target"), "uid": item.get("uid"), "state": RecordState.INJECTED.value,
+                "helperPod": helper if isinstance(helper, str) else None}))
+        except ValidationError:
+            continue  # no usable pod name or uid: the helper sweep by owner still covers helper faults
+    return found[:1000]
+
+
+async def recover_unreadable(deps: Deps, ref: ExperimentRef, found: Unreadable, raw_spec: Any,
+                             rec: Recorder) -> str:
+    """Recover what can be known; returns one sentence of what was done."""
+    helpers = await orphans.delete_helpers_of(deps.kube, ref.namespace, ref.uid)
+    done = [f"{len(helpers)} helper pod(s) of this experiment deleted"]
+    try:
+        spec = ExperimentSpec.model_validate(dict(raw_spec or {}))
+    except (ValidationError, TypeError, ValueError):
+        spec = None
+    records = len(rec.status.injections)
+    if spec is not None and records:
+        runner = Runner(deps, spec, rec, Control(abort_requested=lambda: False, stopping=lambda: True))
+        await runner.recover_leftovers()
+        states = [r.state.value for r in rec.status.injections]
+        done.append(f"{states.count('Recovered')} of {records} recorded target(s) recovered")
+    elif records:
+        done.append(f"{records} recorded target(s) left as they are: the spec cannot be read either")
+    return "; ".join(done)
+
+
+async def fail_closed(deps: Deps, ref: ExperimentRef, found: Unreadable, raw_spec: Any,
+                      generation: int | None) -> None:
+    log.warning("%s/%s: unreadable status (%s); failing closed", ref.namespace, ref.name, found.problem)
+    status = ExperimentStatus(injections=live_records(found.raw))
+    # The first write replaces the unreadable status whole (its keys are cleared), so it needs no precondition.
+    rec = Recorder(deps.kube, deps.clock, ref, status, generation=generation, clear=frozenset(found.raw))
+    why = f"the status could not be read ({found.problem})"[:600]
+    # Write-ahead: Failed first, so no later daemon runs the experiment again whatever happens next.
+    await rec.finish(Phase.FAILED, None, REASON, f"{why}; the experiment is not run again; recovering")
+    done = await recover_unreadable(deps, ref, found, raw_spec, rec)
+    message = f"{why}; the experiment is not run again: {done}"
+    await rec.finish(Phase.FAILED, None, REASON, message)
+    await rec.event("Failed", message, warning=True)

@@ -1,0 +1,90 @@
+"""Status writes against the API emulator over real HTTP: every write carries its resourceVersion, a stale one
+gets 409 and is re-applied without moving the phase back, and an unreadable status is never run again."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from chaos_sandbox.emulator import EmulatorThread
+
+from chaos_operator.adapters.clock import SystemClock
+from chaos_operator.adapters.kube import KubeClient, client_config
+from chaos_operator.engine.ports import ExperimentRef, StatusConflict
+from chaos_operator.engine.recorder import Recorder
+from chaos_operator.faults.manifests import HELPER_SELECTOR, MANAGED_BY, OPERATOR, ROLE_LABEL
+from chaos_operator.load.resolver import StaticResolver
+from chaos_operator.models import KIND
+from chaos_operator.models.status import ExperimentStatus, Phase
+from tests.integration.conftest import SHOP, experiment, make_pod, make_service, status_of, wait_phase
+from tests.integration.harness import OperatorThread, ServiceThread, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def _created(cluster: EmulatorThread, name: str) -> tuple[ExperimentRef, str]:
+    obj = cluster.create("chaosexperiments", experiment(name, SHOP), SHOP)
+    meta = obj["metadata"]
+    return ExperimentRef(SHOP, name, meta["uid"]), str(meta["resourceVersion"])
+
+
+def test_a_stale_status_write_is_refused_with_409(cluster: EmulatorThread) -> None:
+    ref, version = _created(cluster, "stale")
+    kube = KubeClient(client_config(server=cluster.url))
+    cluster.patch("chaosexperiments", SHOP, "stale", {"status": {"phase": "Baseline"}}, subresource="status")
+    with pytest.raises(StatusConflict):
+        asyncio.run(kube.patch_experiment_status(SHOP, "stale", {"phase": "Chaos"}, resource_version=version))
+    assert cluster.get("chaosexperiments", SHOP, "stale")["status"]["phase"] == "Baseline"  # type: ignore[index]
+
+
+def test_a_conflicting_writer_re_reads_and_never_moves_the_phase_back(cluster: EmulatorThread) -> None:
+    ref, version = _created(cluster, "race")
+    kube = KubeClient(client_config(server=cluster.url))
+
+    async def scenario() -> Recorder:
+        rec = Recorder(kube, SystemClock(), ref, ExperimentStatus(), resource_version=version)
+        await rec.enter(Phase.BASELINE, "measuring the baseline")
+        assert rec.resource_version is not None and rec.resource_version != version
+        # Another writer (a second operator, the deletion handler) ends the experiment meanwhile.
+        cluster.patch("chaosexperiments", SHOP, "race", {"status": {"phase": "Aborted", "reason": "Aborted",
+                                                                    "message": "aborted elsewhere"}},
+                      subresource="status")
+        await rec.enter(Phase.CHAOS, "injecting PodKill")
+        return rec
+
+    rec = asyncio.run(scenario())
+    stored = cluster.get("chaosexperiments", SHOP, "race")["status"]  # type: ignore[index]
+    assert (stored["phase"], stored["message"]) == ("Aborted", "aborted elsewhere")
+    assert rec.status.phase == "Aborted"
+
+
+def test_an_unreadable_status_fails_closed_and_recovers_what_it_can(cluster: EmulatorThread,
+                                                                    service: ServiceThread) -> None:
+    make_service(cluster, SHOP)
+    victim_uid = make_pod(cluster, SHOP, "checkout-0", {"app": "checkout"})
+    ref, _ = _created(cluster, "skewed")
+    # A status from another version: a phase this one does not know, and a record that still names a pod.
+    cluster.patch("chaosexperiments", SHOP, "skewed", {"status": {
+        "phase": "Draining", "seed": "7", "futureField": {"x": 1},
+        "injections": [{"target": "checkout-0", "uid": victim_uid, "state": "Injected"},
+                       {"target": "gone-1", "uid": "u-1", "state": "Recovered"}]}}, subresource="status")
+    helper = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "chaos-net-skewed-1", "namespace": SHOP, "labels": {MANAGED_BY: OPERATOR, ROLE_LABEL: "inject"},
+        "ownerReferences": [{"apiVersion": "chaosoperator.dev/v1alpha1", "kind": KIND, "name": "skewed",
+                             "uid": ref.uid}]},
+        "spec": {"containers": [{"name": "agent", "image": "chaos-operator:test"}]}}
+    cluster.create("pods", helper, SHOP)
+    resolver = StaticResolver({(SHOP, "checkout", 8080): [service.url]})
+    with OperatorThread(cluster.url, resolver):
+        wait_phase(cluster, "skewed", ("Failed", "Completed", "Aborted"))  # written first, before recovery
+        status = wait_for("the recovery's summary", lambda: "helper pod(s)" in (s := status_of(cluster, "skewed"))
+                          .get("message", "") and s)
+    assert (status["phase"], status["reason"]) == ("Failed", "UnreadableStatus")
+    assert "status.phase" in status["message"] and "not run again" in status["message"]
+    assert "1 helper pod(s) of this experiment deleted; 1 of 1 recorded target(s) recovered" in status["message"]
+    assert "futureField" not in status and "seed" not in status  # the unreadable status is replaced whole
+    assert [(r["target"], r["state"]) for r in status["injections"]] == [("checkout-0", "Recovered")]
+    assert service.hits == 0  # no load: nothing ran again
+    pods = {p["metadata"]["name"] for p in cluster.list("pods", SHOP)}
+    assert "checkout-0" in pods  # PodKill was not applied again
+    assert not cluster.list("pods", SHOP, label_selector=HELPER_SELECTOR)
