@@ -110,7 +110,8 @@ def assert_nothing_left(box: Sandbox, ns: str, targets: set[str], timeout: float
 class QdiscWatch:
     """Polls a pod's root qdisc and the helper pods of its namespace every `every` s: when our qdisc (of `kind`)
     came and went, and when the helper pod was first seen deleting (for the revert time). With `experiment`, also
-    when its status first showed each phase, and then the value of `counter` (e.g. connections opened)."""
+    when its status first showed each phase (and "Injected": a record in that state), and then the value of `counter`
+    (e.g. connections opened)."""
 
     box: Sandbox
     ns: str
@@ -131,9 +132,12 @@ class QdiscWatch:
     def _main(self) -> None:
         while not self._halt.wait(self.every):
             if self.experiment is not None:
-                phase = status(self.box, self.ns, self.experiment).get("phase")
-                if phase and phase not in self.phases:
-                    self.phases[phase] = (time.monotonic() - self.started, self.counter() if self.counter else 0)
+                st = status(self.box, self.ns, self.experiment)
+                seen = [st.get("phase")] + (["Injected"] if any(
+                    r.get("state") == "Injected" for r in st.get("injections", [])) else [])
+                for phase in seen:
+                    if phase and phase not in self.phases:
+                        self.phases[phase] = (time.monotonic() - self.started, self.counter() if self.counter else 0)
             if self.deleting is None and any(p["metadata"].get("deletionTimestamp") for p in self.box.emu.list(
                     "pods", self.ns, label_selector=HELPER_SELECTOR)):
                 self.deleting = time.monotonic() - self.started

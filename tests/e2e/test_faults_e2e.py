@@ -20,7 +20,6 @@ from chaos_sandbox import leftovers
 from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.operator_thread import OperatorThread
 
-from chaos_operator.models.duration import parse_duration
 from tests.e2e.faults import QdiscWatch, assert_nothing_left, example, figures, finished, injected, latency, status
 from tests.sandbox.system import agent_processes, commands_in, netem_missing, root_qdisc, why_not
 from tests.sandbox.workloads import deployment, pretty, wait_for
@@ -182,10 +181,10 @@ def test_network_latency_adds_its_delay(netem: None, box: Sandbox, operator: Ope
     The load keeps connections alive (aiohttp's pool) and goes through the Service proxy, which opens one
     connection to the pod per client connection. While the fault holds, a request on a reused connection waits
     for one delayed packet (the response): at least `d` more. A request that opens a connection waits for two
-    (the pod's SYN-ACK, then the response): at least `2d`. Those lower bounds are the kernel's; what is above
-    them is CPU time, which under software emulation on a busy machine is large and not ours to assert. Which
-    share of the chaos window the fault held is measured, since the helper pod needs a while to start; the
-    percentiles the held share must lift are checked against the bounds."""
+    (the pod's SYN-ACK, then the response): at least `2d`. The chaos figures cover only requests intended once
+    the fault held (the ramp before is apart), so every one of them carries at least `d`. Those lower bounds
+    are the kernel's; what is above them is CPU time, which under software emulation on a busy machine is
+    large and not ours to assert: it is printed."""
     ns, d = "e2e-latency", 0.1
     pod = start(box, ns, "slow", ["--latency-ms", "1"])
     doc = example("web-bandwidth.yaml", ns, "slow", phases=LATENCY_PHASES)
@@ -199,28 +198,19 @@ def test_network_latency_adds_its_delay(netem: None, box: Sandbox, operator: Ope
                     counter=lambda: proxy.accepted).run() as watch:
         box.apply([doc])
         st = finished(box, ns, "latency", timeout=400)
-    print(f"\nNetworkLatency 100ms, GET / at {LATENCY_RATE}/s:\n{figures(st)}\nphases first seen (s, connections so "
-          f"far): {watch.phases}; netem seen from +{watch.applied} to +{watch.removed} s, connections {watch.counted}")
+    chaos = st["phases"]["chaos"]
+    opened = watch.phases["Recovery"][1] - watch.phases["Injected"][1]
+    print(f"\nNetworkLatency 100ms, GET / at {LATENCY_RATE}/s:\n{figures(st)}\nramp (before the fault held): "
+          f"{chaos.get('ramp')}\nphases first seen (s, connections so far): {watch.phases}; netem seen from "
+          f"+{watch.applied} to +{watch.removed} s; {opened} connections opened for {chaos['requests']} chaos requests")
     assert st["phase"] == "Completed", pretty(st)
     (record,) = st["injections"]
     assert record["state"] == "Recovered", pretty(record)
     assert watch.applied is not None and watch.removed is not None, watch.kinds
-    chaos_from, _ = watch.phases["Chaos"]
-    window = parse_duration(LATENCY_PHASES["chaos"])
-    # Polled once a second: count the hold one poll short at each end.
-    held = max(0.0, min(watch.removed, chaos_from + window) - max(watch.applied, chaos_from) - 2 * watch.every)
-    share = held / window
-    requests = st["phases"]["chaos"]["requests"]
-    opened = watch.counted["removed"] - watch.counted["applied"]
-    print(f"fault held {held:.1f} s of the {window:.0f} s chaos window ({share:.0%}); {opened} connections opened "
-          f"while it held, for {requests} chaos requests")
-    lifted = [q for q, name in ((0.50, "p50"), (0.90, "p90"), (0.95, "p95"), (0.99, "p99")) if 1 - q < share]
-    assert lifted, f"the fault held only {held:.1f} s of the chaos window"
-    for q in lifted:
-        name = f"p{round(q * 100)}"
-        assert latency(st, "chaos", name) >= 0.95 * d, (name, figures(st))
+    assert chaos["requests"] >= 100, figures(st)
+    assert latency(st, "chaos", "p50") >= 0.95 * d, figures(st)  # every chaos request waited for >= 1 delayed packet
     # Each connection opened under the fault cost its first request two delayed packets; when they are more than
     # 1 % of the requests (less a second's worth, the polling's uncertainty), p99 shows it.
-    if opened - LATENCY_RATE > 0.01 * requests:
+    if opened - LATENCY_RATE > 0.01 * chaos["requests"]:
         assert latency(st, "chaos", "p99") >= 0.95 * 2 * d, figures(st)
     assert_nothing_left(box, ns, {pod["uid"]})
