@@ -213,4 +213,9 @@ def test_network_latency_adds_its_delay(netem: None, box: Sandbox, operator: Ope
     # 1 % of the requests (less a second's worth, the polling's uncertainty), p99 shows it.
     if opened - LATENCY_RATE > 0.01 * chaos["requests"]:
         assert latency(st, "chaos", "p99") >= 0.95 * 2 * d, figures(st)
+    # Fail closed: the record may say Injected only once the fault is there (one poll of slack either way). The
+    # operator infers it from the helper running for ACTIVE_AFTER_S; an agent slower to apply than that (here,
+    # Python under emulation) makes the record, and the chaos figures' start, run ahead of the fault.
+    early = watch.applied - watch.phases["Injected"][0]
+    assert early <= watch.every + 0.5, f"the record said Injected {early:.1f} s before the netem qdisc was there"
     assert_nothing_left(box, ns, {pod["uid"]})
