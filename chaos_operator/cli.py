@@ -1,4 +1,4 @@
-"""`chaos-operator` command line: run, validate, report."""
+"""`chaos-operator` command line: run, validate, report, submit."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from chaos_operator.models.spec import DNS_LABEL
 
 def _api_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster service account)")
+    g.add_argument("--kubeconfig", help="kubeconfig file (default for run: the in-cluster service account; "
+                                        "for report: that in a pod, else $KUBECONFIG or ~/.kube/config)")
     g.add_argument("--server", help="API server URL, without credentials (local emulator/sandbox)")
 
 
@@ -29,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="the operator's own namespace, never a target (default: $POD_NAMESPACE)")
     run.add_argument("--allow-namespace", action="append", default=[],
                      help="allow experiments only in these namespaces (repeatable)")
+    run.add_argument("--protect-namespace", action="append", default=[],
+                     help="never run experiments in this namespace, on top of kube-system, kube-public, "
+                          "kube-node-lease and the operator's own (repeatable)")
     run.add_argument("--image", default=None,
                      help="the operator's own image, run by helper and stress pods (default: $OPERATOR_IMAGE)")
     run.add_argument("--liveness", default=None, help="read-only liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
@@ -38,9 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="print an experiment's figures, checks and verdict")
     _api_args(rep)
     rep.add_argument("name")
-    rep.add_argument("-n", "--namespace", default="default")
+    rep.add_argument("-n", "--namespace", default=None,
+                     help="default: the kubeconfig context's namespace, or the pod's")
     rep.add_argument("-o", "--output", choices=["table", "json"], default="table")
-    # The local sandbox parses its own arguments (see docs/sandbox.md).
+    rep.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (needs the report extra)")
+    rep.add_argument("--png", metavar="FILE", help="also write the picture: latency and errors over time")
+    # submit and the local sandbox parse their own arguments (see chaos_operator/submit.py, docs/sandbox.md).
+    sub.add_parser("submit", add_help=False, help="create an experiment; --wait exits with its verdict") \
+        .add_argument("rest", nargs=argparse.REMAINDER)
     demo = sub.add_parser("demo", add_help=False, help="run two PodKill experiments in the local sandbox")
     demo.add_argument("rest", nargs=argparse.REMAINDER)
     box = sub.add_parser("sandbox", add_help=False, help="local stand-in cluster: sandbox up|down|status")
@@ -53,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     # Dispatched before argparse: REMAINDER would not pass a leading --help through to them.
     if argv and argv[0] in ("demo", "sandbox"):
         return _sandbox(argv[0], argv[1:])
+    if argv and argv[0] == "submit":
+        from chaos_operator.submit import main_submit
+
+        return main_submit(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "validate":
         from chaos_operator.validation import validate_files
@@ -85,6 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         server=args.server, kubeconfig=args.kubeconfig, namespaces=args.namespace,
         operator_namespace=args.operator_namespace,
         allowed_namespaces=frozenset(args.allow_namespace) or None,
+        protected_namespaces=frozenset(args.protect_namespace),
         operator_pods=frozenset({pod}) if pod else frozenset(),
         liveness_endpoint=args.liveness,
     )
@@ -97,13 +111,14 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     import re
 
-    from chaos_operator.adapters.kube import KubeClient, client_config
+    from chaos_operator.adapters.kube import KubeClient, default_namespace, user_config
     from chaos_operator.report import render
 
+    args.namespace = args.namespace or default_namespace(args.server, args.kubeconfig)
     if not re.fullmatch(DNS_LABEL, args.namespace):
         print(f"invalid namespace {args.namespace!r}", file=sys.stderr)
         return 2
-    kube = KubeClient(client_config(server=args.server, kubeconfig=args.kubeconfig))
+    kube = KubeClient(user_config(server=args.server, kubeconfig=args.kubeconfig))
     try:
         obj = asyncio.run(kube.get_experiment(args.namespace, args.name))
     finally:
@@ -112,7 +127,28 @@ def _report(args: argparse.Namespace) -> int:
         print(f"chaosexperiment {args.namespace}/{args.name} not found", file=sys.stderr)
         return 1
     print(json.dumps(obj.get("status", {}), indent=2) if args.output == "json" else render(obj), end="")
-    return 0
+    return _report_files(obj, args.html, args.png)
+
+
+def _report_files(obj: dict[str, object], html_path: str | None, png_path: str | None) -> int:
+    if not (html_path or png_path):
+        return 0
+    from chaos_operator.report_plot import PlottingUnavailable, png
+
+    picture: bytes | None = None
+    try:
+        picture = png(obj)
+    except PlottingUnavailable as exc:
+        print(f"report: {exc}", file=sys.stderr)  # the HTML still has the tables, and says why there is no picture
+    if html_path:
+        from chaos_operator.report_html import render_html
+
+        with open(html_path, "w", encoding="utf-8") as handle:
+            handle.write(render_html(obj, picture))
+    if png_path and picture is not None:
+        with open(png_path, "wb") as handle:
+            handle.write(picture)
+    return 3 if png_path and picture is None else 0
 
 
 if __name__ == "__main__":

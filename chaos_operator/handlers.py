@@ -11,13 +11,13 @@ from pydantic import ValidationError
 from chaos_operator.engine import failclosed, orphans
 from chaos_operator.engine.deps import Control, Deps
 from chaos_operator.engine.failclosed import Unreadable
-from chaos_operator.engine.ports import ExperimentRef
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.runner import Runner
 from chaos_operator.models import GROUP, PLURAL, VERSION
 from chaos_operator.models.errors import describe
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import TERMINAL_PHASES, ExperimentStatus, Phase
+from chaos_operator.ports import ExperimentRef
 
 log = logging.getLogger(__name__)
 FINALIZER = f"{GROUP}/cleanup"

@@ -23,10 +23,12 @@ from chaos_operator.metrics.prometheus import PrometheusSource
 @dataclass
 class OperatorConfig:
     server: str | None = None  # explicit API server URL (tests, sandbox); else kubeconfig or in-cluster
+    token: str | None = None  # a bearer token for `server` (tests: the operator's identity in the emulator)
     kubeconfig: str | None = None
     namespaces: list[str] = field(default_factory=list)  # empty: cluster-wide
     operator_namespace: str = "chaos-system"
     allowed_namespaces: frozenset[str] | None = None
+    protected_namespaces: frozenset[str] = frozenset()  # never targeted, on top of the built-in ones
     operator_pods: frozenset[str] = frozenset()
     resolver: ServiceResolver | None = None  # default: cluster DNS
     poll_s: float = 1.0
@@ -50,13 +52,14 @@ def connection_info(cfg: Any) -> kopf.ConnectionInfo:
 
 async def run_operator(config: OperatorConfig, stop_flag: asyncio.Event | threading.Event | None = None,
                        ready_flag: asyncio.Event | threading.Event | None = None) -> None:
-    cfg = client_config(server=config.server, kubeconfig=config.kubeconfig)
+    cfg = client_config(server=config.server, kubeconfig=config.kubeconfig, token=config.token)
     kube = KubeClient(cfg)
     clock = SystemClock()
     deps = Deps(
         kube=kube, clock=clock,
         open_load=HttpLoadFactory(kube, config.resolver or ClusterDnsResolver(), clock),
         operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
+        protected_namespaces=config.protected_namespaces,
         operator_pods=config.operator_pods, poll_s=config.poll_s, open_metrics=PrometheusSource,
         image=config.image,
     )

@@ -31,6 +31,7 @@ from chaos_operator.models.errors import problems as model_error_problems
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import ExperimentStatus
 from chaos_operator.validation_cel import (
+    UNSET,
     PathPart,
     Schema,
     apply_defaults,
@@ -73,10 +74,15 @@ def _re2_pattern(validator: Any, pattern: str, instance: Any, schema: Schema) ->
 _Validator = jsonschema.validators.extend(jsonschema.Draft4Validator, {"pattern": _re2_pattern})
 
 
+def schema_validator(schema: Schema) -> Any:
+    """A jsonschema validator of a CRD version's structural schema in strict field validation, with RE2 patterns."""
+    return _Validator(_strict(schema))
+
+
 @functools.cache
 def _crd_schemas() -> tuple[Schema, Any]:
     schema = openapi_schema()
-    return schema, _Validator(_strict(schema))
+    return schema, schema_validator(schema)
 
 
 def _schema_error_problems(error: jsonschema.ValidationError) -> list[Problem]:
@@ -106,6 +112,13 @@ def _non_finite(value: Any, path: tuple[PathPart, ...] = ()) -> Iterator[Problem
 def crd_problems(doc: dict[str, Any]) -> list[Problem]:
     """What the API server would refuse in ``doc`` (spec, and status if present), by the CRD alone."""
     schema, validator = _crd_schemas()
+    return schema_problems(schema, validator, doc)
+
+
+def schema_problems(schema: Schema, validator: Any, doc: dict[str, Any], old: Any = UNSET) -> list[Problem]:
+    """What the API server would refuse in ``doc`` by a CRD version's schema (``validator`` is its
+    ``schema_validator``) and its CEL rules, after null-pruning and defaulting; on update (``old``, the stored
+    object), CEL rules of unchanged nodes are not evaluated again."""
     found = list(_non_finite(doc))
     if found:
         return found
@@ -114,7 +127,9 @@ def crd_problems(doc: dict[str, Any]) -> list[Problem]:
         found.extend(_schema_error_problems(error))
     # A rule is not evaluated where its node, or a field it reads, already failed the schema.
     skip = {p.path for p in found} | {re.sub(r"(\.[^.\[]+|\[[^\]]*\])$", "", p.path) for p in found}
-    found.extend(Problem(path, message) for path, message in cel_problems(schema, body, (), frozenset(skip)))
+    if old is not UNSET:
+        old = apply_defaults(schema, prune_nulls(schema, old))
+    found.extend(Problem(path, message) for path, message in cel_problems(schema, body, (), frozenset(skip), old))
     return found
 
 

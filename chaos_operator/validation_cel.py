@@ -25,6 +25,7 @@ from celpy.evaluation import CELEvalError
 
 Schema = dict[str, Any]
 PathPart = str | int
+UNSET: Any = object()  # no old value: a create, or a field the stored object lacks
 Found = tuple[str, str]  # (field path, message)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -168,12 +169,14 @@ def iter_rules(schema: Schema, path: tuple[PathPart, ...] = ()) -> Iterator[tupl
 
 
 def cel_problems(
-    schema: Schema, value: Any, path: tuple[PathPart, ...] = (), skip: frozenset[str] = frozenset()
+    schema: Schema, value: Any, path: tuple[PathPart, ...] = (), skip: frozenset[str] = frozenset(),
+    old: Any = UNSET,
 ) -> list[Found]:
     """Every failing rule under ``schema`` for ``value``; nodes whose path is in ``skip`` are not evaluated
-    (they, or a field they read, already failed the structural schema)."""
+    (they, or a field they read, already failed the structural schema). With ``old`` (the stored value, on
+    update), nodes equal to their old value are not evaluated either: the API server's validation ratcheting."""
     found: list[Found] = []
-    if not has_type(schema, value):
+    if not has_type(schema, value) or (old is not UNSET and old == value):
         return found
     here = format_path(path)
     rules = schema.get("x-kubernetes-validations") or []
@@ -186,5 +189,13 @@ def cel_problems(
             where = here + rule.get("fieldPath", "") if here else rule.get("fieldPath", "").lstrip(".")
             found.append((where, rule["message"] if outcome is False else f"{rule['message']} ({outcome})"))
     for key, child_schema, child in _children(schema, value):
-        found.extend(cel_problems(child_schema, child, (*path, key), skip))
+        found.extend(cel_problems(child_schema, child, (*path, key), skip, _child(old, key)))
     return found
+
+
+def _child(old: Any, key: PathPart) -> Any:
+    if isinstance(old, dict) and isinstance(key, str):
+        return old.get(key, UNSET)
+    if isinstance(old, list) and isinstance(key, int) and key < len(old):
+        return old[key]
+    return UNSET

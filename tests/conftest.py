@@ -1,4 +1,7 @@
-"""Shared fixtures. `emulator`: an in-process Kubernetes API server with the ChaosExperiment CRD served."""
+"""Shared fixtures. `emulator`: an in-process Kubernetes API server with the ChaosExperiment CRD served.
+
+Its tests store small made-up experiments (`spec: {abort: false}`) to check API semantics, so it does not validate
+custom objects against the CRD; `validating_emulator` does, as a real API server and the sandbox do."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from chaos_sandbox.emulator import EmulatorThread, kube_client_config
+from chaos_sandbox.emulator import Emulator, EmulatorThread, kube_client_config
 from kubernetes import client
 
 CRD_PATH = pathlib.Path(__file__).parent.parent / "crds" / "chaosoperator.dev_chaosexperiments.yaml"
@@ -40,6 +43,13 @@ def chaos_crd() -> dict[str, Any]:
 
 @pytest.fixture()
 def emulator() -> Iterator[EmulatorThread]:
+    with EmulatorThread(Emulator(validate=False)) as emu:
+        emu.register_crd(chaos_crd())
+        yield emu
+
+
+@pytest.fixture()
+def validating_emulator() -> Iterator[EmulatorThread]:
     with EmulatorThread() as emu:
         emu.register_crd(chaos_crd())
         yield emu

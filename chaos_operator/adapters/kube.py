@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import os
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -12,20 +13,24 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from chaos_operator.engine.ports import ExperimentRef, StatusConflict
 from chaos_operator.models import GROUP, KIND, PLURAL, VERSION
+from chaos_operator.ports import ExperimentRef, StatusConflict
 
 COMPONENT = "chaos-operator"
 
 
-def client_config(server: str | None = None, kubeconfig: str | None = None) -> client.Configuration:
-    """An explicit configuration: a server URL, a kubeconfig file, or the in-cluster service account.
+def client_config(server: str | None = None, kubeconfig: str | None = None,
+                  token: str | None = None) -> client.Configuration:
+    """An explicit configuration: a server URL (with an optional bearer token), a kubeconfig file, or the
+    in-cluster service account.
 
     Never the process-wide default, so a test or a misconfigured pod cannot reach a cluster by accident.
     """
     cfg = client.Configuration()
     if server:
         cfg.host = server
+        if token:  # tests give the operator an identity of its own, so the emulator can tell its calls apart
+            cfg.api_key = {"authorization": f"Bearer {token}"}
     elif kubeconfig:
         config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)  # type: ignore[no-untyped-call]
     else:
@@ -33,9 +38,45 @@ def client_config(server: str | None = None, kubeconfig: str | None = None) -> c
     return cfg
 
 
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def in_cluster() -> bool:
+    """Inside a pod with a mounted service account (what load_incluster_config needs)."""
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.isfile(f"{SERVICE_ACCOUNT_DIR}/token")
+
+
+def user_config(server: str | None = None, kubeconfig: str | None = None) -> client.Configuration:
+    """For commands people and Jobs run (submit, report): explicit server or kubeconfig first; else the service
+    account inside a pod, and the kubeconfig ($KUBECONFIG or ~/.kube/config) elsewhere."""
+    if server or kubeconfig or in_cluster():
+        return client_config(server, kubeconfig)
+    cfg = client.Configuration()
+    config.load_kube_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+    return cfg
+
+
+def default_namespace(server: str | None = None, kubeconfig: str | None = None) -> str:
+    """The namespace a command acts in when none is given: the pod's own, or the kubeconfig context's."""
+    if server:
+        return "default"
+    if not kubeconfig and in_cluster():
+        try:
+            with open(f"{SERVICE_ACCOUNT_DIR}/namespace", encoding="utf-8") as handle:
+                return handle.read().strip() or "default"
+        except OSError:
+            return "default"
+    try:
+        _, active = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    except Exception:  # no kubeconfig: the connection attempt will say so
+        return "default"
+    return str((active or {}).get("context", {}).get("namespace") or "default")
+
+
 class KubeClient:
     def __init__(self, cfg: client.Configuration) -> None:
         self._api = client.ApiClient(cfg)
+        self._api.user_agent = COMPONENT  # the name an API server's audit log (and the sandbox's call record) shows
         self._core = client.CoreV1Api(self._api)
         self._custom = client.CustomObjectsApi(self._api)
 
@@ -125,6 +166,39 @@ class KubeClient:
                     return None
                 raise
         return await asyncio.to_thread(call)
+
+    async def create_experiment(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        def call() -> dict[str, Any]:
+            return _json(self._custom.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, dict(body), _preload_content=False))
+        return await asyncio.to_thread(call)
+
+    async def list_experiments(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        def call() -> list[dict[str, Any]]:
+            resp = self._custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL,
+                                                              label_selector=label_selector, _preload_content=False)
+            return list(_json(resp).get("items", []))
+        return await asyncio.to_thread(call)
+
+    async def delete_experiment(self, namespace: str, name: str, uid: str) -> bool:
+        """Delete only the experiment with this uid; False when it is already gone or was replaced."""
+        body = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid))
+
+        def call() -> bool:
+            try:
+                self._custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, body=body,
+                                                             _preload_content=False)
+            except ApiException as exc:
+                if exc.status in (404, 409):
+                    return False
+                raise
+            return True
+        return await asyncio.to_thread(call)
+
+    async def patch_experiment_spec(self, namespace: str, name: str, spec: Mapping[str, Any]) -> None:
+        """A JSON merge patch of spec (the client sends a dict body as a merge patch to custom objects)."""
+        await asyncio.to_thread(self._custom.patch_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL,
+                                name, {"spec": dict(spec)}, _preload_content=False)
 
     async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any],
                                       resource_version: str | None = None) -> str | None:

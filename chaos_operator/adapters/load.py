@@ -8,7 +8,7 @@ from typing import Any
 
 from chaos_operator.analysis.recovery import SecondSample
 from chaos_operator.engine.deps import LoadTargetNotFound
-from chaos_operator.engine.ports import Clock, KubeApi, LoadResult
+from chaos_operator.engine.ports import LoadResult
 from chaos_operator.load.generator import LoadGenerator, LoadSpec, PhaseRun
 from chaos_operator.load.resolver import ServiceNotFound, ServiceResolver
 from chaos_operator.load.stats import PhaseSummary
@@ -16,6 +16,7 @@ from chaos_operator.models.duration import Duration
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import ErrorCounts, Latency, PhaseResult, Ramp
 from chaos_operator.models.timestamps import format_time
+from chaos_operator.ports import Clock, KubeApi
 
 
 class HttpLoadFactory:
@@ -86,5 +87,6 @@ def to_phase_result(s: PhaseSummary, started_at: str, finished_at: str, ramp: Ra
 def to_samples(run: PhaseRun) -> list[SecondSample]:
     """Whole seconds only: a trailing partial second would read as a stall."""
     whole = int(run.summary.wall_s)
-    return [SecondSample(offset_s=float(p.second), requests=p.requests, errors=p.errors, p95_s=p.p95)
+    return [SecondSample(offset_s=float(p.second), requests=p.requests, errors=p.errors, p95_s=p.p95,
+                         p50_s=p.p50)
             for p in run.timeline if p.second < whole]

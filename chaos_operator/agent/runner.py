@@ -3,53 +3,32 @@ always revert, and report one JSON line (stdout and the termination log)."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 from chaos_operator.agent import procfs, stress, tc
+from chaos_operator.agent.base import (
+    EXIT_FOREIGN,
+    EXIT_INTERNAL,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_REVERT,
+    EXIT_STRESS,
+    POLL,
+    AgentFailure,
+    log,
+    now,
+)
+from chaos_operator.agent.scope import Scope
+from chaos_operator.agent.shaper import Shaper
 
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_USAGE = 2
-EXIT_NOT_FOUND = 3
-EXIT_FOREIGN = 4
-EXIT_TC = 5
-EXIT_REVERT = 6
-EXIT_STRESS = 7
-
-COMMAND_TIMEOUT = 10.0
-POLL = 0.05  # how often the hold loop looks at the clock and the signal flag
 STRESS_GRACE = 5.0  # for stress-ng to stop and print its metrics after SIGTERM
-
-
-class AgentFailure(Exception):
-    def __init__(self, code: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.reason, self.message = code, reason, message
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def log(message: str) -> None:
-    print(f"chaos-agent: {message}", file=sys.stderr, flush=True)
-
-
-def run_command(argv: list[str], timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(argv, shell=False, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise AgentFailure(EXIT_TC, "TcFailed", f"{argv[0]}: {exc}") from None
 
 
 class Stopper:
@@ -77,116 +56,31 @@ class Stopper:
         return self.signal or "deadline"
 
 
-@dataclass
-class Shaper:
-    """tc operations on one pod's network namespace, re-finding a live PID of that namespace
-    before each command: an app container may restart mid-fault, the namespace stays."""
-
-    pod_uid: str
-    proc_root: str
-    target: procfs.Target
-    device: str = ""
-
-    def live_pid(self) -> int | None:
-        if procfs.netns_of(self.proc_root, self.target.pid) == self.target.netns:
-            return self.target.pid
-        for pid in procfs.pod_pids(self.pod_uid, self.proc_root):
-            if procfs.netns_of(self.proc_root, pid) == self.target.netns:
-                return pid
-        return None
-
-    def _pid(self) -> int:
-        pid = self.live_pid()
-        if pid is None:
-            raise AgentFailure(EXIT_NOT_FOUND, "TargetGone", f"the network namespace of pod {self.pod_uid} is gone")
-        return pid
-
-    def resolve_device(self, interface: str | None) -> str:
-        if interface:
-            self.device = tc.interface(interface)
-            return self.device
-        for family in (4, 6):
-            result = run_command(tc.default_route_argv(self._pid(), self.proc_root, family))
-            if result.returncode != 0:
-                raise AgentFailure(EXIT_TC, "TcFailed", f"ip route: {result.stderr.strip()}")
-            try:
-                device = tc.parse_default_route(result.stdout)
-            except ValueError as exc:
-                raise AgentFailure(EXIT_NOT_FOUND, "NoDefaultRoute", str(exc)) from None
-            if device:
-                self.device = device
-                return device
-        raise AgentFailure(EXIT_NOT_FOUND, "NoDefaultRoute", "no default route in the pod's network namespace")
-
-    def root(self) -> tc.RootQdisc:
-        result = run_command(tc.show_argv(self._pid(), self.device, self.proc_root))
-        if result.returncode != 0:
-            raise AgentFailure(EXIT_TC, "TcFailed", f"tc qdisc show: {result.stderr.strip()}")
-        return tc.parse_qdisc_show(result.stdout)
-
-    def apply(self, qdisc: tc.Qdisc) -> None:
-        current = self.root()
-        if current.state is tc.RootKind.FOREIGN:
-            raise AgentFailure(
-                EXIT_FOREIGN, "ForeignQdisc",
-                f"root qdisc {current.kind} {current.handle} on {self.device} is not ours; left untouched",
-            )
-        if current.state is tc.RootKind.OURS and current.kind != qdisc.kind:
-            self._delete()  # the kernel refuses to replace a qdisc with one of another kind
-        result = run_command(tc.replace_argv(self._pid(), self.device, qdisc, self.proc_root))
-        if result.returncode != 0:
-            raise AgentFailure(EXIT_TC, "TcFailed", f"tc qdisc replace: {result.stderr.strip()}")
-        after = self.root()
-        if after.state is not tc.RootKind.OURS or after.kind != qdisc.kind:
-            raise AgentFailure(EXIT_TC, "VerifyFailed", f"after replace the root qdisc is {after.kind} {after.handle}")
-
-    def _delete(self) -> None:
-        result = run_command(tc.delete_argv(self._pid(), self.device, self.proc_root))
-        if result.returncode != 0:
-            raise AgentFailure(EXIT_REVERT, "RevertFailed", f"tc qdisc del: {result.stderr.strip()}")
-
-    def revert(self) -> str:
-        """Delete our root qdisc if, and only if, the root is ours. Returns what was found."""
-        if self.live_pid() is None:
-            return "gone"  # the namespace, and our qdisc with it, no longer exists
-        try:
-            current = self.root()
-            if current.state is not tc.RootKind.OURS:
-                return "absent"
-            self._delete()
-            still_ours = self.root().state is tc.RootKind.OURS
-        except AgentFailure as exc:
-            if "Cannot find device" in exc.message:
-                return "gone"  # the device went with the pod's network
-            raise AgentFailure(EXIT_REVERT, "RevertFailed", exc.message) from None
-        if still_ours:
-            raise AgentFailure(EXIT_REVERT, "RevertFailed", f"our qdisc is still the root of {self.device}")
-        return "reverted"
-
-
-def _find(pod_uid: str, proc_root: str, report: dict[str, Any]) -> Shaper:
+def _find(pod_uid: str, proc_root: str, report: dict[str, Any], owner: str | None) -> Shaper:
     try:
         target = procfs.find_target(pod_uid, proc_root)
     except procfs.TargetNotFound as exc:
         raise AgentFailure(EXIT_NOT_FOUND, "TargetNotFound", str(exc)) from None
     report["pid"] = target.pid
-    return Shaper(pod_uid, proc_root, target)
+    return Shaper(pod_uid, proc_root, target, owner=owner)
 
 
-def shape(
-    report: dict[str, Any], pod_uid: str, qdisc: tc.Qdisc, duration: float, proc_root: str, interface: str | None
-) -> int:
+def shape(report: dict[str, Any], pod_uid: str, qdisc: tc.Qdisc, duration: float, proc_root: str,
+          interface: str | None, scope: Scope | None = None, owner: str | None = None) -> int:
     deadline = time.monotonic() + duration  # counted from start: a slow apply never extends the fault
     report.update(state="refused", qdisc=" ".join(qdisc.args()))
+    if scope is not None and (scope.scoped or scope.direction != "egress"):
+        report["scope"] = {"destinations": list(scope.destinations), "ports": list(scope.ports),
+                           "direction": scope.direction}
     with Stopper() as stopper:
-        shaper = _find(pod_uid, proc_root, report)
+        shaper = _find(pod_uid, proc_root, report, owner)
         report["device"] = shaper.resolve_device(interface)
         if stopper.signal:
             report.update(state="cancelled", ended_by=stopper.signal)
             return EXIT_OK
         failure: AgentFailure | None = None
         try:
-            shaper.apply(qdisc)
+            shaper.apply(qdisc, scope)
             report.update(state="applied", applied_at=now())
             log(f"applied {report['qdisc']} on {shaper.device} (pid {shaper.target.pid}, {shaper.target.netns})")
             report["ended_by"] = stopper.hold_until(deadline)
@@ -208,8 +102,9 @@ def shape(
     return EXIT_OK
 
 
-def revert_only(report: dict[str, Any], pod_uid: str, proc_root: str, interface: str | None) -> int:
-    shaper = _find(pod_uid, proc_root, report)
+def revert_only(report: dict[str, Any], pod_uid: str, proc_root: str, interface: str | None,
+                owner: str | None = None) -> int:
+    shaper = _find(pod_uid, proc_root, report, owner)
     report["device"] = shaper.resolve_device(interface)
     found = shaper.revert()
     report.update(state="reverted" if found == "reverted" else "absent", reverted_at=now(), revert=found)

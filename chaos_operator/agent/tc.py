@@ -1,4 +1,4 @@
-"""Pure `tc`/`ip` argv builders and output parsers for the netem and bandwidth faults.
+"""Pure `tc`/`ip` argv builders and output parsers for the network faults (one root qdisc of ours).
 
 Every input is validated against a strict pattern or range *before* an argv is built, so no
 argv element can carry shell metacharacters, whitespace or option-looking values. Nothing here
@@ -34,18 +34,32 @@ NETEM_LIMIT_PACKETS = 10000  # netem's default 1000 would add loss at high rate 
 
 @dataclass(frozen=True)
 class Netem:
-    latency_us: int
+    """One netem qdisc: a delay, and/or loss, corruption or duplication (already formatted, e.g. "25%")."""
+
+    latency_us: int = 0
     jitter_us: int = 0
-    correlation: str | None = None  # already formatted, e.g. "25%"
+    correlation: str | None = None  # of the jitter
+    loss: str | None = None
+    loss_correlation: str | None = None
+    corrupt: str | None = None
+    duplicate: str | None = None
 
     kind = "netem"
 
     def args(self) -> list[str]:
-        out = ["netem", "delay", tc_time(self.latency_us)]
-        if self.jitter_us:
-            out.append(tc_time(self.jitter_us))
-            if self.correlation is not None:
-                out.append(self.correlation)
+        out = ["netem"]
+        if self.latency_us:
+            out += ["delay", tc_time(self.latency_us)]
+            if self.jitter_us:
+                out.append(tc_time(self.jitter_us))
+                if self.correlation is not None:
+                    out.append(self.correlation)
+        if self.loss is not None:
+            out += ["loss", self.loss] + ([self.loss_correlation] if self.loss_correlation is not None else [])
+        if self.corrupt is not None:
+            out += ["corrupt", self.corrupt]
+        if self.duplicate is not None:
+            out += ["duplicate", self.duplicate]
         return out + ["limit", str(NETEM_LIMIT_PACKETS)]
 
 
@@ -61,7 +75,17 @@ class Tbf:
         return ["tbf", "rate", self.rate, "burst", str(self.burst_bytes), "limit", str(self.limit_bytes)]
 
 
-Qdisc = Netem | Tbf
+@dataclass(frozen=True)
+class Blackhole:
+    """Drops every packet it is given: the partition's leaf, under the class the scope's filters choose."""
+
+    kind = "blackhole"
+
+    def args(self) -> list[str]:
+        return ["blackhole"]
+
+
+Qdisc = Netem | Tbf | Blackhole
 
 
 def tc_time(microseconds: int) -> str:
@@ -95,6 +119,26 @@ def netem(latency: str, jitter: str | None = None, correlation: str | None = Non
             raise ValueError("correlation needs a jitter")
         corr = f"{percent(correlation, 'correlation'):g}%"
     return Netem(latency_us, jitter_us, corr)
+
+
+def _share(text: str, what: str, low: float = 0.0) -> str:
+    value = percent(text, what)
+    if value <= low:
+        raise ValueError(f"{what} must be more than {low:g}%, got {text!r}")
+    return f"{value:g}%"
+
+
+def loss(value: str, correlation: str | None = None) -> Netem:
+    return Netem(loss=_share(value, "loss"),
+                 loss_correlation=f"{percent(correlation, 'correlation'):g}%" if correlation is not None else None)
+
+
+def corrupt(value: str) -> Netem:
+    return Netem(corrupt=_share(value, "corruption"))
+
+
+def duplicate(value: str) -> Netem:
+    return Netem(duplicate=_share(value, "duplication"))
 
 
 def percent(text: str, what: str) -> float:

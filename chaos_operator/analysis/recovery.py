@@ -40,6 +40,7 @@ class SecondSample:
     requests: int  # requests attributed to this second, failed ones included
     errors: int
     p95_s: float | None  # None when no request completed with a latency
+    p50_s: float | None = None  # the timeline in status draws it; recovery analysis does not use it
 
 
 class _NotApplicable(enum.Enum):

@@ -16,7 +16,6 @@ from chaos_operator.engine import lifecycle
 from chaos_operator.engine.orphans import HelperTender
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.faults.base import Fault, FaultContext, FaultError
-from chaos_operator.faults.helper_pod import HelperPodFault
 from chaos_operator.models.status import Injection, RecordState, TargetRef
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,8 @@ class ChaosWindow:
         self.whole_at_mono: float | None = None  # first time the workload was whole after the last round
         self._watch: asyncio.Task[None] | None = None
         # Faults carried by helper pods: a helper lost mid-window gets a revert-only helper (engine/orphans.py).
-        self._tender = HelperTender(rec, fault, ctx, poll_s) if isinstance(fault, HelperPodFault) else None
+        watch = fault.helpers()
+        self._tender = HelperTender(rec, fault.kind, watch, ctx, poll_s) if watch is not None else None
 
     async def inject_round(self, targets: list[TargetRef]) -> int:
         """Write-ahead Pending records, then apply each; returns how many were injected."""

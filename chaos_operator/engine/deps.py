@@ -26,6 +26,7 @@ class Deps:
     open_load: LoadFactory
     operator_namespace: str
     allowed_namespaces: frozenset[str] | None = None
+    protected_namespaces: frozenset[str] = frozenset()  # on top of the built-in ones
     operator_pods: frozenset[str] = frozenset()
     poll_s: float = 1.0
     open_metrics: Callable[[str], MetricsSource] | None = None  # Prometheus URL -> source

@@ -16,13 +16,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from chaos_operator.engine.ports import KubeApi
 from chaos_operator.engine.recorder import Recorder
-from chaos_operator.faults.base import FaultContext, FaultError
-from chaos_operator.faults.helper_pod import HelperPodFault
-from chaos_operator.faults.manifests import HELPER_SELECTOR, ROLE_LABEL
+from chaos_operator.faults.base import HELPER_SELECTOR, ROLE_LABEL, FaultContext, FaultError, HelperWatch
 from chaos_operator.models import KIND
 from chaos_operator.models.status import TERMINAL_PHASES, RecordState
+from chaos_operator.ports import KubeApi
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 120.0  # a revert in progress is let finish (it is bounded itself) before the tender is cancelled
@@ -31,8 +29,8 @@ STOP_TIMEOUT_S = 120.0  # a revert in progress is let finish (it is bounded itse
 class HelperTender:
     """Watches the helpers of one chaos window (runs as a task next to it)."""
 
-    def __init__(self, rec: Recorder, fault: HelperPodFault, ctx: FaultContext, poll_s: float) -> None:
-        self.rec, self.fault, self.ctx, self.poll_s = rec, fault, ctx, poll_s
+    def __init__(self, rec: Recorder, kind: str, fault: HelperWatch, ctx: FaultContext, poll_s: float) -> None:
+        self.rec, self.kind, self.fault, self.ctx, self.poll_s = rec, kind, fault, ctx, poll_s
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -85,7 +83,7 @@ class HelperTender:
                 await self.rec.event("RecoveryFailed", f"{record.target}: {exc}", warning=True)
                 continue
             await self.rec.mark_recovered(index, f"{why}; {done}"[:1024])
-            await self.rec.event("Recovered", f"{self.fault.kind} on {record.target} ended early: {done}")
+            await self.rec.event("Recovered", f"{self.kind} on {record.target} ended early: {done}")
         return handled
 
 

@@ -26,6 +26,7 @@ from chaos_operator.models.status import (
     PhaseResult,
     RecordState,
     TargetRef,
+    Timeline,
     Verdict,
 )
 from chaos_operator.models.timestamps import format_time
@@ -86,12 +87,14 @@ class Recorder:
 
     async def finish(self, phase: Phase, verdict: Verdict | None, reason: str, message: str, *,
                      checks: list[Check] | None = None, score: int | None = None,
-                     grade: Grade | None = None) -> None:
+                     grade: Grade | None = None, timeline: Timeline | None = None) -> None:
         async with self._lock:
             changes: dict[str, object] = dict(phase=phase, verdict=verdict, reason=reason, message=message[:1024],
                                               finished_at=self.timestamp())
             if checks is not None:
                 changes.update(checks=checks, score=score, grade=grade)
+            if timeline is not None:  # written once, with the end: the status stays small while running
+                changes["timeline"] = timeline
             await self._write(changes)
 
     # -- injection records ----------------------------------------------------------------------------------

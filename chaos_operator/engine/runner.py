@@ -10,7 +10,7 @@ import asyncio
 import logging
 
 from chaos_operator.analysis import verdict
-from chaos_operator.engine import analyze, lifecycle
+from chaos_operator.engine import analyze, lifecycle, timeline
 from chaos_operator.engine.chaos import ChaosWindow
 from chaos_operator.engine.deps import Control, Deps, LoadTargetNotFound
 from chaos_operator.engine.ports import LoadDriver, LoadResult
@@ -93,7 +93,8 @@ class Runner:
 
     async def _end(self, ending: Ending) -> None:
         await self.rec.finish(ending.phase, ending.verdict, ending.reason, ending.message, checks=ending.checks,
-                              score=ending.score, grade=ending.grade)
+                              score=ending.score, grade=ending.grade,
+                              timeline=timeline.build_for(self.load, self.rec.status.injections, self.clock))
         event = {Phase.COMPLETED: "Completed", Phase.ABORTED: "Aborted"}.get(ending.phase, "Failed")
         await self.rec.event(event, ending.message, warning=ending.phase != Phase.COMPLETED)
 
@@ -127,7 +128,8 @@ class Runner:
         await self.rec.begin("resolving targets and load")
         await self.rec.event("Started", f"{self.spec.fault.kind} experiment started")
         try:
-            check_namespace(ns, self.deps.operator_namespace, self.deps.allowed_namespaces)
+            check_namespace(ns, self.deps.operator_namespace, self.deps.allowed_namespaces,
+                            self.deps.protected_namespaces)
         except NamespaceRefused as exc:
             return _failed("NamespaceRefused", str(exc))
         if self.spec.prometheus is not None:
@@ -135,7 +137,7 @@ class Runner:
             if refused is not None:
                 return refused
         try:
-            self.load = await self.deps.open_load(self.spec, ns)
+            self.load = timeline.Recording(await self.deps.open_load(self.spec, ns))
         except LoadTargetNotFound as exc:
             return _failed("LoadTargetNotFound", str(exc))
         seed = self.rec.status.seed if self.rec.status.seed is not None else self.spec.target.seed

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chaos_operator.engine.ports import KubeApi
 from chaos_operator.models.spec import Target
 from chaos_operator.models.status import TargetRef
+from chaos_operator.ports import KubeApi
 from chaos_operator.targeting.pods import PodInfo, pod_info
 from chaos_operator.targeting.selection import NoTargets, choose, eligible
 from chaos_operator.targeting.selector import to_query

@@ -1,16 +1,28 @@
-"""The one protocol every fault implements (design §3, §5)."""
+"""The protocols through which the engine sees every fault (design §3, §5), and the labels of helper pods.
+
+The engine imports this module and the registry only: no concrete fault class, no pod assembly.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chaos_operator.engine.ports import Clock, KubeApi
+from chaos_operator.models import GROUP
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import Injection
+from chaos_operator.ports import Clock, KubeApi
 
 # The operator's own image runs the agent in helper pods; the deployment sets OPERATOR_IMAGE to its exact tag.
 DEFAULT_IMAGE = "chaos-operator:latest"
+
+# Labels of every helper pod (the startup sweep finds them by these).
+MANAGED_BY = "app.kubernetes.io/managed-by"
+OPERATOR = "chaos-operator"
+EXPERIMENT_LABEL = f"{GROUP}/experiment"
+TARGET_LABEL = f"{GROUP}/target-uid"
+ROLE_LABEL = f"{GROUP}/role"
+HELPER_SELECTOR = f"{MANAGED_BY}={OPERATOR}"
 
 
 class FaultError(Exception):
@@ -28,6 +40,21 @@ class FaultContext:
     ready_before: int  # Ready pods matching the selector before anything was touched
     experiment_uid: str = ""  # owner reference of helper pods, and part of their deterministic names
     image: str = DEFAULT_IMAGE  # the image helper pods run the agent from
+
+
+class HelperWatch(Protocol):
+    """What a fault carried by helper pods offers the engine's lost-helper watch (engine/orphans.py)."""
+
+    async def helper_lost(self, ctx: FaultContext, record: Injection) -> tuple[str, bool] | None:
+        """None while the helper of an Injected record holds the fault; else (why, clean), clean when its report
+        says nothing of ours is left."""
+        ...
+
+    async def recover(self, ctx: FaultContext, record: Injection) -> dict[str, Any] | None: ...
+
+    async def revert_lost(self, ctx: FaultContext, record: Injection) -> str:
+        """Undo what a lost helper may have left; returns what happened; raises FaultError when it could not."""
+        ...
 
 
 class Fault(Protocol):
@@ -51,4 +78,8 @@ class Fault(Protocol):
 
     def repeat_interval(self, ctx: FaultContext) -> float | None:
         """Seconds between injection rounds inside the chaos window, or None for one round."""
+        ...
+
+    def helpers(self) -> HelperWatch | None:
+        """The lost-helper watch of a fault carried by helper pods; None for a fault without helpers."""
         ...

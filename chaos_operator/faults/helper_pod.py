@@ -11,12 +11,15 @@ first failed, and its report says why.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from chaos_operator.faults import manifests
-from chaos_operator.faults.base import FaultContext, FaultError
+from chaos_operator.faults.base import FaultContext, FaultError, HelperWatch
 from chaos_operator.faults.helper_status import HOPELESS_WAITING, HelperView, ended_cleanly, failure_text, view
-from chaos_operator.faults.manifests import Helper, HelperFault, Role
+from chaos_operator.faults.manifests import Helper, PodNeeds, Role
+from chaos_operator.models.base import ApiModel
 from chaos_operator.models.status import Injection
 
 ACTIVE_AFTER_S = 2.0  # running this long without terminating = the fault is applied and held
@@ -26,23 +29,51 @@ REVERT_TIMEOUT_S = 60.0  # bound on a whole revert-only helper run
 POLL_S = 0.25
 
 
+@dataclass(frozen=True)
+class Run:
+    """One agent run on one target: what a fault module needs to say what its helper pod runs."""
+
+    target_uid: str
+    chaos_s: float
+    role: Role = "fault"
+    owner: str | None = None  # the experiment's UID: the agent's marker that keeps experiments apart
+    destinations: Sequence[str] = ()  # resolved CIDRs of a scoped network fault
+
+
 class HelperPodFault:
-    """Base of the faults carried by a helper pod; subclasses set `kind`."""
+    """Base of the faults carried by a helper pod. A subclass (one module per fault) sets `kind`, `model` (its spec
+    model), `family`, `needs_revert`, and builds its pod's needs in `needs()`."""
 
     kind = ""
+    model: type[ApiModel] = ApiModel
+    family = ""
     instant = False
+    # Whether a lost helper can leave its fault behind (a qdisc outlives its process; stress-ng does not).
+    needs_revert = False
 
-    @property
-    def needs_revert(self) -> bool:
-        """Whether a lost helper can leave its fault behind (a qdisc outlives its process; stress-ng does not)."""
-        return self.kind in manifests.NETWORK_KINDS
+    def needs(self, fault: Any, run: Run) -> PodNeeds:
+        """The agent's arguments, the resources and the privileges of this fault's pod (pure)."""
+        raise NotImplementedError
+
+    def agent_argv(self, fault: Any, run: Run) -> list[str]:
+        return self.needs(fault, run).args
+
+    def pod(self, helper: Helper, fault: Any, run: Run) -> dict[str, Any]:
+        return manifests.helper_pod(helper, self.needs(fault, run))
+
+    async def destinations(self, ctx: FaultContext, fault: Any) -> Sequence[str]:
+        """Addresses the fault is scoped to, resolved when it is applied (network faults); none by default."""
+        return ()
+
+    def helpers(self) -> HelperWatch:
+        return self
 
     # -- the Fault protocol ------------------------------------------------------------------------------
 
     async def apply(self, ctx: FaultContext, record: Injection) -> dict[str, Any]:
-        helper = await self._helper(ctx, record, "fault")
+        helper, body = await self._helper(ctx, record, "fault")
         name = manifests.name_of(helper)
-        await self._create(ctx, helper)
+        await self._create(ctx, helper, body)
         try:
             await self._wait_active(ctx, name)
         except FaultError:
@@ -58,15 +89,19 @@ class HelperPodFault:
     async def recover(self, ctx: FaultContext, record: Injection) -> dict[str, Any] | None:
         """Delete the helper (SIGTERM: the agent reverts and reports) and wait until it is gone. Idempotent: the
         deterministic name finds a helper even when the record never learnt it (a crash between create and
-        record). A helper seen ending without a clean report may have left its qdisc: a revert-only helper
-        follows. Any revert-only helper of this target is removed too."""
+        record). A helper seen ending without a clean report, or never seen ending at all, may have left its
+        qdisc: a revert-only helper follows. Any revert-only helper of this target is removed too."""
         name = record.helper_pod or self._name(ctx, record, "fault")
         last = await self._delete_and_wait(ctx, name)
         await self._delete_and_wait(ctx, self._name(ctx, record, "revert"))
-        if last is None:
-            return {"message": f"no helper pod {name} was left"}
-        if not last.terminated:
-            return {"message": f"helper pod {name} deleted"}  # gone before its report could be read
+        if last is None or not last.terminated:
+            # Vanished (force-deleted, its node lost) or gone before its report could be read: whether the agent
+            # reverted is not known, so a network fault gets the revert-only helper a lost one gets. The record
+            # says Recovered only once that helper reports nothing of ours is left (else FaultError: Failed).
+            seen = f"no helper pod {name} was left" if last is None else f"helper pod {name} deleted"
+            if not self.needs_revert:
+                return {"message": seen}
+            return {"message": f"{seen}; {await self.revert_lost(ctx, record)}"}
         if ended_cleanly(last) or not self.needs_revert:
             return {"message": f"helper pod {name} deleted; {failure_text(last)}"}
         done = await self.revert_lost(ctx, record)  # raises FaultError when that fails too
@@ -97,12 +132,12 @@ class HelperPodFault:
         if not self.needs_revert:
             return "nothing to revert: the stress workers ended with their pod"
         try:
-            helper = await self._helper(ctx, record, "revert")
+            helper, body = await self._helper(ctx, record, "revert")
         except FaultError as exc:
             return f"nothing to revert: {exc}"  # the target, and its network namespace, are gone
         name = manifests.name_of(helper)
         await self._delete_and_wait(ctx, name)  # a revert helper left by an earlier attempt
-        await self._create(ctx, helper)
+        await self._create(ctx, helper, body)
         try:
             final = await self._wait_ended(ctx, name)
         finally:
@@ -114,9 +149,11 @@ class HelperPodFault:
     # -- pods ------------------------------------------------------------------------------------------------
 
     def _name(self, ctx: FaultContext, record: Injection, role: Role) -> str:
-        return manifests.helper_name(ctx.experiment, ctx.experiment_uid, record.uid, self.kind, role)
+        return manifests.helper_name(ctx.experiment, ctx.experiment_uid, record.uid, self.kind, role,
+                                     family=self.family)
 
-    async def _helper(self, ctx: FaultContext, record: Injection, role: Role) -> Helper:
+    async def _helper(self, ctx: FaultContext, record: Injection, role: Role) -> tuple[Helper, dict[str, Any]]:
+        """The helper of this target and its pod manifest (resolving a scoped fault's destinations now)."""
         target = await ctx.kube.get_pod(ctx.namespace, record.target)
         if target is None or (target.get("metadata") or {}).get("uid") != record.uid:
             raise FaultError(f"target pod {record.target} is gone")
@@ -124,15 +161,21 @@ class HelperPodFault:
         if not node:
             raise FaultError(f"target pod {record.target} is not on a node yet")
         fault = ctx.spec.fault
-        assert isinstance(fault, HelperFault) and fault.kind == self.kind
-        return Helper(experiment=ctx.experiment, experiment_uid=ctx.experiment_uid, namespace=ctx.namespace,
-                      target_uid=record.uid, node_name=str(node), image=ctx.image, fault=fault,
-                      chaos_s=float(ctx.spec.phases.chaos), role=role)
+        assert isinstance(fault, self.model) and fault.kind == self.kind
+        helper = Helper(experiment=ctx.experiment, experiment_uid=ctx.experiment_uid, namespace=ctx.namespace,
+                        target_uid=record.uid, node_name=str(node), image=ctx.image, kind=self.kind,
+                        family=self.family, chaos_s=float(ctx.spec.phases.chaos), role=role)
+        destinations = await self.destinations(ctx, fault) if role == "fault" else ()
+        run = Run(record.uid, helper.chaos_s, role, ctx.experiment_uid or None, destinations)
+        try:
+            return helper, self.pod(helper, fault, run)
+        except ValueError as exc:
+            raise FaultError(str(exc)) from exc
 
-    async def _create(self, ctx: FaultContext, helper: Helper) -> None:
+    async def _create(self, ctx: FaultContext, helper: Helper, body: dict[str, Any]) -> None:
         name = manifests.name_of(helper)
         try:
-            created = await ctx.kube.create_pod(ctx.namespace, manifests.helper_pod(helper))
+            created = await ctx.kube.create_pod(ctx.namespace, body)
         except Exception as exc:
             raise FaultError(f"could not create helper pod {name}: {exc}") from exc
         if created is not None:

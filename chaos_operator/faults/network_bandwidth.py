@@ -1,12 +1,21 @@
-"""NetworkBandwidth: a helper pod on the target's node limits the pod's egress rate with a tbf qdisc.
-
-Everything but the kind is shared (helper_pod.py); the agent's arguments come from manifests.agent_argv.
-"""
+"""NetworkBandwidth: the agent's `bandwidth` mode limits the pod's (scoped) traffic to `rate` with a tbf qdisc."""
 
 from __future__ import annotations
 
-from chaos_operator.faults.helper_pod import HelperPodFault
+from chaos_operator.faults.manifests import quantity_bytes
+from chaos_operator.faults.network import NetworkFault
+from chaos_operator.models.faults import NetworkBandwidthFault
 
 
-class NetworkBandwidth(HelperPodFault):
+class NetworkBandwidth(NetworkFault):
     kind = "NetworkBandwidth"
+    model = NetworkBandwidthFault
+    mode = "bandwidth"
+
+    def fault_args(self, fault: NetworkBandwidthFault) -> list[str]:
+        argv = ["--rate", fault.rate]
+        if fault.burst is not None:
+            argv += ["--burst", str(quantity_bytes(fault.burst))]
+        if fault.limit is not None:
+            argv += ["--limit", str(quantity_bytes(fault.limit))]
+        return argv

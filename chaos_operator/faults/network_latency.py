@@ -1,12 +1,20 @@
-"""NetworkLatency: a helper pod on the target's node adds netem delay to the pod's egress.
-
-Everything but the kind is shared (helper_pod.py); the agent's arguments come from manifests.agent_argv.
-"""
+"""NetworkLatency: the agent's `netem` mode delays the pod's (scoped) traffic by `latency` +/- `jitter`."""
 
 from __future__ import annotations
 
-from chaos_operator.faults.helper_pod import HelperPodFault
+from chaos_operator.faults.network import NetworkFault
+from chaos_operator.models.faults import NetworkLatencyFault
 
 
-class NetworkLatency(HelperPodFault):
+class NetworkLatency(NetworkFault):
     kind = "NetworkLatency"
+    model = NetworkLatencyFault
+    mode = "netem"
+
+    def fault_args(self, fault: NetworkLatencyFault) -> list[str]:
+        argv = ["--latency", str(fault.latency)]
+        if fault.jitter > 0:
+            argv += ["--jitter", str(fault.jitter)]
+            if fault.correlation > 0:  # netem's correlation applies to the jitter only
+                argv += ["--correlation", str(fault.correlation)]
+        return argv

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaos_operator.faults.base import FaultContext, FaultError
+from chaos_operator.faults.base import FaultContext, FaultError, HelperWatch
 from chaos_operator.models.spec import PodKillFault
 from chaos_operator.models.status import Injection
 from chaos_operator.targeting.pods import pod_info
@@ -42,3 +42,6 @@ class PodKill:
     def repeat_interval(self, ctx: FaultContext) -> float | None:
         interval = self._fault(ctx).interval
         return float(interval) if interval is not None else None
+
+    def helpers(self) -> HelperWatch | None:
+        return None  # no helper pod: nothing can be lost

@@ -6,7 +6,11 @@ from chaos_operator.faults.base import Fault
 from chaos_operator.faults.cpu_stress import CPUStress
 from chaos_operator.faults.memory_stress import MemoryStress
 from chaos_operator.faults.network_bandwidth import NetworkBandwidth
+from chaos_operator.faults.network_corruption import NetworkCorruption
+from chaos_operator.faults.network_duplication import NetworkDuplication
 from chaos_operator.faults.network_latency import NetworkLatency
+from chaos_operator.faults.network_loss import NetworkLoss
+from chaos_operator.faults.network_partition import NetworkPartition
 from chaos_operator.faults.pod_kill import PodKill
 
 FAULTS: dict[str, Fault] = {
@@ -15,6 +19,10 @@ FAULTS: dict[str, Fault] = {
     "NetworkBandwidth": NetworkBandwidth(),
     "CPUStress": CPUStress(),
     "MemoryStress": MemoryStress(),
+    "NetworkLoss": NetworkLoss(),
+    "NetworkCorruption": NetworkCorruption(),
+    "NetworkDuplication": NetworkDuplication(),
+    "NetworkPartition": NetworkPartition(),
 }
 
 

@@ -122,6 +122,43 @@ class Check(ApiModel):
     passed: bool
 
 
+# Bounds of status.timeline (engine/timeline.py downsamples to them; docs/timeline.md states the byte size).
+TIMELINE_POINTS = 240  # the default 1m/2m/1m run keeps whole-second resolution
+TIMELINE_MARKS = 64
+Seconds = Annotated[float, Field(ge=0, le=86400)]  # offsets from the timeline's start
+Millis = Annotated[float, Field(ge=0, le=3_600_000)]
+
+
+class TimelinePoint(ApiModel):
+    """One step of the run: summed counts, and latency in milliseconds (numbers, for plotting)."""
+
+    t: Seconds  # from timeline.startedAt to the step's first second
+    requests: Annotated[int, Field(ge=0)]
+    errors: Annotated[int, Field(ge=0)]
+    p50_ms: Millis | None = None  # absent when no request of the step had a latency
+    p95_ms: Millis | None = None
+
+
+class TimelineWindow(ApiModel):
+    phase: Literal["baseline", "chaos", "recovery"]
+    start: Seconds
+    end: Seconds
+
+
+class TimelineMark(ApiModel):
+    t: Seconds
+    kind: Literal["Injected", "Recovered"]
+    count: Annotated[int, Field(ge=1, le=1000)]  # records merged into this mark
+
+
+class Timeline(ApiModel):
+    started_at: Timestamp  # wall clock of t = 0, the baseline's first request
+    step_seconds: Annotated[int, Field(ge=1, le=3600)]
+    windows: Annotated[list[TimelineWindow], Field(max_length=3)] = []
+    points: Annotated[list[TimelinePoint], Field(max_length=TIMELINE_POINTS + 3)] = []
+    marks: Annotated[list[TimelineMark], Field(max_length=TIMELINE_MARKS)] = []
+
+
 class Condition(ApiModel):
     type: Annotated[str, Field(max_length=64)]
     status: Literal["True", "False", "Unknown"]
@@ -145,6 +182,7 @@ class ExperimentStatus(ApiModel):
     phases: PhaseResults = PhaseResults()
     checks: Annotated[list[Check], Field(max_length=64)] = []
     recovery_time: Duration | None = None
+    timeline: Timeline | None = None
     started_at: Timestamp | None = None
     finished_at: Timestamp | None = None
     observed_generation: Annotated[int, Field(ge=0)] | None = None

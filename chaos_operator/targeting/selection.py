@@ -41,10 +41,16 @@ class Skip:
         return f"{self.pod} ({self.reason})"
 
 
-def check_namespace(namespace: str, operator_namespace: str, allowed: frozenset[str] | None) -> None:
-    """Raise NamespaceRefused unless experiments may target ``namespace``."""
+def check_namespace(namespace: str, operator_namespace: str, allowed: frozenset[str] | None,
+                    protected: frozenset[str] = frozenset()) -> None:
+    """Raise NamespaceRefused unless experiments may target ``namespace``.
+
+    ``protected``: namespaces the installation adds to the built-in ones (`--protect-namespace`)."""
     if namespace in PROTECTED_NAMESPACES:
         raise NamespaceRefused(f"namespace {namespace} is a protected system namespace and is never targeted")
+    if namespace in protected:
+        raise NamespaceRefused(f"namespace {namespace} is protected by the operator's configuration "
+                               "and is never targeted")
     if namespace == operator_namespace:
         raise NamespaceRefused(f"namespace {namespace} is the operator's own namespace and is never targeted")
     if allowed and namespace not in allowed:

@@ -19,13 +19,13 @@ from types import TracebackType
 from typing import Any
 
 import yaml
-from kmock import KubernetesError
 
 from chaos_operator.crd import load_crd
 from chaos_sandbox import cgroups
 from chaos_sandbox.controllers import pod_ready, terminating
 from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.emulator_patching import MERGE_PATCH
+from chaos_sandbox.emulator_resources import ApiError
 from chaos_sandbox.emulator_store import Obj
 from chaos_sandbox.node import Node
 from chaos_sandbox.podnet import RunNet, netns_supported
@@ -152,7 +152,7 @@ class Sandbox:
             emulator.store.create(emulator.find("namespaces"), None, {"metadata": {"name": ns}})
         try:
             return emulator.store.create(rtype, ns, doc)
-        except KubernetesError as exc:
+        except ApiError as exc:
             if exc.status != 409:
                 raise
         patch = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata", "status")}

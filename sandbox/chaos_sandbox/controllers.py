@@ -15,9 +15,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from kmock import KubernetesError
-
 from chaos_sandbox.emulator_patching import MERGE_PATCH
+from chaos_sandbox.emulator_resources import ApiError
 from chaos_sandbox.emulator_server import Emulator
 from chaos_sandbox.emulator_store import Obj
 
@@ -45,14 +44,14 @@ class Api:
         try:  # a no-op patch writes nothing and sends no event, so reconciling is idempotent
             self.store.patch(self.emulator.find(resource), namespace, name, patch, MERGE_PATCH,
                              "status" if status else None)
-        except KubernetesError as exc:
+        except ApiError as exc:
             if exc.status != 404:  # deleted meanwhile: the next pass sees that
                 raise
 
     def delete(self, resource: str, namespace: str, name: str, grace: int | None = None) -> None:
         try:
             self.store.delete(self.emulator.find(resource), namespace, name, {}, grace)
-        except KubernetesError as exc:
+        except ApiError as exc:
             if exc.status != 404:
                 raise
 

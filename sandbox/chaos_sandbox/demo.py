@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import pathlib
 import signal
 import sys
 import threading
@@ -108,8 +109,26 @@ def _watch(sandbox: Sandbox, names: list[str], started: float, timeout: float, o
     raise TimeoutError(f"the experiments did not finish within {timeout:g}s")
 
 
+def write_reports(objs: dict[str, Any], directory: pathlib.Path, out: TextIO) -> None:
+    """Each finished experiment's HTML report and picture, as `chaos-operator report --html/--png` writes them."""
+    from chaos_operator.report_html import render_html
+    from chaos_operator.report_plot import PlottingUnavailable, png
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, obj in objs.items():
+        try:
+            picture = png(obj)
+        except PlottingUnavailable as exc:
+            print(f"no report for {name}: {exc}", file=out)
+            continue
+        (directory / f"{name}.png").write_bytes(picture)
+        (directory / f"{name}.html").write_text(render_html(obj, picture), encoding="utf-8")
+        print(f"report: {(directory / f'{name}.html').resolve()}  picture: {(directory / f'{name}.png').resolve()}",
+              file=out)
+
+
 def run_demo(network: str, start_delay: float, timeout: float, out: TextIO,
-             phases: tuple[str, str, str] | None = None) -> int:
+             phases: tuple[str, str, str] | None = None, reports: pathlib.Path | None = None) -> int:
     started = time.monotonic()
     _setup_logging(started, out)
     print("chaos-operator demo: the real operator, a local sandbox cluster, real processes behind the pods",
@@ -146,6 +165,9 @@ def run_demo(network: str, start_delay: float, timeout: float, out: TextIO,
                 sandbox.stop()
     for obj in objs.values():
         print("\n" + render(obj), end="", file=out)
+    if reports is not None and objs:
+        print("", file=out)
+        write_reports(objs, reports, out)
     left = leftovers.scan(token)
     tail = "nothing left behind" if left.empty else f"LEFT BEHIND: {left.describe()}"
     print(f"\ndemo finished in {time.monotonic() - started:.1f}s; sandbox stopped, {tail}.", file=out, flush=True)
@@ -160,6 +182,8 @@ def main_demo(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=150.0, help="give up after this many seconds")
     parser.add_argument("--phases", default=None, metavar="B,C,R",
                         help="override the experiments' phases, e.g. 3s,4s,3s (default: as in examples/demo)")
+    parser.add_argument("--reports", default="demo-reports", metavar="DIR",
+                        help="write each experiment's HTML report and PNG here (default: ./demo-reports; '' for none)")
     args = parser.parse_args(argv)
     parts = args.phases.split(",") if args.phases else []
     if args.phases and len(parts) != 3:
@@ -167,7 +191,8 @@ def main_demo(argv: list[str] | None = None) -> int:
     phases = (parts[0], parts[1], parts[2]) if parts else None
     try:
         with stop_signals_raise():
-            return run_demo(args.network, args.start_delay, args.timeout, sys.stdout, phases)
+            return run_demo(args.network, args.start_delay, args.timeout, sys.stdout, phases,
+                            pathlib.Path(args.reports) if args.reports else None)
     except KeyboardInterrupt:
         print("\ninterrupted; the sandbox and the operator were stopped.", file=sys.stderr)
         return 130

@@ -2,6 +2,23 @@
 
 The server runs on 127.0.0.1 with an ephemeral port in its own thread and event loop, so the code under
 test (kopf, the official client, kubectl) talks to it over real HTTP from any thread.
+
+Custom objects written over HTTP are validated against their CRD (schema, CEL rules, pruning, defaults) unless
+the emulator is made with `Emulator(validate=False)`; in-process writes (`EmulatorThread.create`, the store)
+are never checked, so a test can store what an older CRD would have accepted.
+
+Calls served, for RBAC checks: every resource request is recorded as an `ApiCall(verb, group, resource,
+subresource, namespace, user, client)`, with RBAC's verbs (get, list, watch, create, update, patch, delete,
+deletecollection); `namespace` is "" for cluster-scoped objects and cluster-wide requests (a Namespace object
+is in its own namespace, as RBAC sees it); `user` is the request's bearer token, "" without one; `client` the
+program its User-Agent names: the operator's calls are those of "kopf" and "chaos-operator" (its own
+Kubernetes client), so a test's own requests (kubectl, other Python clients) can be told apart. Discovery and
+OpenAPI requests are not recorded (every identity may read them). Both records are sets of distinct calls, so
+they stay small however long the emulator runs:
+
+- `Emulator.calls -> frozenset[ApiCall]`: what one emulator served;
+- `ALL_CALLS: set[ApiCall]`: what every emulator in this process served (read it at the end of a pytest
+  session, e.g. in a session-scoped fixture's teardown or `pytest_sessionfinish`).
 """
 
 from __future__ import annotations
@@ -16,17 +33,17 @@ from typing import Any, TypeVar
 
 import aiohttp.web
 import yaml
-from kmock import KubernetesError
 from kubernetes import client
 
+from chaos_sandbox.emulator_http import ALL_CALLS, ApiCall
 from chaos_sandbox.emulator_patching import MERGE_PATCH
-from chaos_sandbox.emulator_resources import ResourceType
+from chaos_sandbox.emulator_resources import ApiError, ResourceType
 from chaos_sandbox.emulator_selectors import Selector
 from chaos_sandbox.emulator_server import Emulator
 from chaos_sandbox.emulator_store import Obj
 from chaos_sandbox.replicas import ReplicaKeeper
 
-__all__ = ["Emulator", "EmulatorThread", "ReplicaKeeper", "ResourceType", "kube_client_config"]
+__all__ = ["ALL_CALLS", "ApiCall", "Emulator", "EmulatorThread", "ReplicaKeeper", "ResourceType", "kube_client_config"]
 
 T = TypeVar("T")
 
@@ -40,7 +57,7 @@ class EmulatorThread:
     """Runs an `Emulator` on its own loop in a daemon thread; use as a context manager."""
 
     def __init__(self, emulator: Emulator | None = None, *, timeout: float = 10.0) -> None:
-        self.emulator = emulator if emulator is not None else Emulator()  # kmock handlers are falsy when idle
+        self.emulator = emulator if emulator is not None else Emulator()
         self.timeout = timeout
         self.loop: asyncio.AbstractEventLoop | None = None
         self.port = 0
@@ -94,20 +111,19 @@ class EmulatorThread:
 
     async def _serve(self) -> None:
         self._stopping = asyncio.Event()
-        async with self.emulator:
-            server = aiohttp.web.Server(self.emulator, handler_cancellation=True)
-            runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
-            await runner.setup()
-            try:
-                site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-                await site.start()
-                self.port = int(runner.addresses[0][1])
-                self._ready.set()
-                await self._stopping.wait()
-                self.emulator.store.close_watchers()  # lets open watch streams end cleanly first
-                await asyncio.sleep(0)
-            finally:
-                await runner.cleanup()
+        server = aiohttp.web.Server(self.emulator, handler_cancellation=True)
+        runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = int(runner.addresses[0][1])
+            self._ready.set()
+            await self._stopping.wait()
+            self.emulator.store.close_watchers()  # lets open watch streams end cleanly first
+            await asyncio.sleep(0)
+        finally:
+            await runner.cleanup()
 
     @staticmethod
     def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
@@ -144,7 +160,7 @@ class EmulatorThread:
         def fetch() -> Obj | None:
             try:
                 return self.emulator.store.get(self.emulator.find(resource), namespace, name)
-            except KubernetesError as exc:
+            except ApiError as exc:
                 if exc.status == 404:
                     return None
                 raise
@@ -176,12 +192,16 @@ class EmulatorThread:
         self.run(keeper.start())
         return keeper
 
-    def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default") -> pathlib.Path:
-        """A kubeconfig for kubectl with no credentials: the emulator listens on loopback only."""
+    def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default",
+                         token: str | None = None) -> pathlib.Path:
+        """A kubeconfig for kubectl. Without `token`, no credentials (the emulator listens on loopback only);
+        with one, the official Python client sends it as a bearer token, which the emulator records as the
+        caller's identity (a ServiceAccount stand-in, e.g. "system:serviceaccount:NS:NAME"; nothing is
+        authorized by it). kubectl sends no token over plain HTTP, so its calls carry no identity."""
         config = {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
             "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "emulator", "user": {}}],
+            "users": [{"name": "emulator", "user": {"token": token} if token else {}}],
             "contexts": [{"name": "emulator",
                           "context": {"cluster": "emulator", "user": "emulator", "namespace": namespace}}],
             "current-context": "emulator",

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
-
-from kmock import KubernetesError, ResourceInfo, resource
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 VERBS = frozenset({"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"})
 CRD_GROUP, CRD_PLURAL = "apiextensions.k8s.io", "customresourcedefinitions"
@@ -33,9 +31,44 @@ class ResourceType:
         return (self.group, self.plural)
 
 
-def api_error(code: int, reason: str, message: str, **details: Any) -> KubernetesError:
-    """An error that kmock renders as a `kind: Status` body with this HTTP code."""
-    return KubernetesError(status=code, reason=reason, message=message, details=details or {"code": code})
+class ResKey(NamedTuple):
+    """Where a resource is served: `/api/VERSION/PLURAL` (group "") or `/apis/GROUP/VERSION/PLURAL`."""
+
+    group: str
+    version: str
+    plural: str
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    """What discovery, OpenAPI and tables say about one served resource."""
+
+    kind: str
+    singular: str
+    namespaced: bool
+    subresources: frozenset[str] = frozenset()
+    shortnames: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: frozenset[str] = VERBS
+    columns: tuple[Mapping[str, Any], ...] = ()  # a CRD version's additionalPrinterColumns
+    schema: Mapping[str, Any] | None = field(default=None, compare=False)  # its openAPIV3Schema
+
+
+class ApiError(Exception):
+    """An answer other than success: served as a `kind: Status` body with this HTTP code."""
+
+    def __init__(self, status: int, reason: str, message: str, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+        self.details = dict(details or {})
+
+    def body(self) -> dict[str, Any]:
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": self.message,
+                "reason": self.reason, "details": self.details, "code": self.status}
+
+
+def api_error(code: int, reason: str, message: str, **details: Any) -> ApiError:
+    return ApiError(code, reason, message, details)
 
 
 # (group, version, plural, kind, namespaced, subresources, shortNames, categories)
@@ -51,6 +84,14 @@ BUILTINS: tuple[tuple[str, str, str, str, bool, tuple[str, ...], tuple[str, ...]
     ("apps", "v1", "deployments", "Deployment", True, ("status",), ("deploy",), ("all",)),
     ("apps", "v1", "replicasets", "ReplicaSet", True, ("status",), ("rs",), ("all",)),
     ("coordination.k8s.io", "v1", "leases", "Lease", True, (), (), ()),
+    # What the Helm chart renders besides the above, so its manifests apply with kubectl (stored, not enforced).
+    ("", "v1", "serviceaccounts", "ServiceAccount", True, (), ("sa",), ()),
+    ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, (), (), ()),
+    ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False, (), (), ()),
+    ("rbac.authorization.k8s.io", "v1", "roles", "Role", True, (), (), ()),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, (), (), ()),
+    ("batch", "v1", "cronjobs", "CronJob", True, ("status",), ("cj",), ("all",)),
+    ("batch", "v1", "jobs", "Job", True, ("status",), (), ("all",)),
     (CRD_GROUP, "v1", CRD_PLURAL, "CustomResourceDefinition", False, ("status",), ("crd", "crds"), ()),
 )
 
@@ -61,14 +102,14 @@ INITIAL_STATUS: Mapping[tuple[str, str], Mapping[str, Any]] = {
 }
 
 
-def builtin_resources() -> Iterator[tuple[resource, ResourceInfo]]:
+def builtin_resources() -> Iterator[tuple[ResKey, ResourceInfo]]:
     for group, version, plural, kind, namespaced, subresources, shortnames, categories in BUILTINS:
-        info = ResourceInfo(kind=kind, singular=kind.lower(), namespaced=namespaced, verbs=VERBS,
-                            shortnames=shortnames, categories=categories, subresources=subresources)
-        yield resource(group, version, plural), info
+        info = ResourceInfo(kind=kind, singular=kind.lower(), namespaced=namespaced, shortnames=shortnames,
+                            categories=categories, subresources=frozenset(subresources))
+        yield ResKey(group, version, plural), info
 
 
-def crd_resources(crd: Mapping[str, Any]) -> list[tuple[resource, ResourceInfo]]:
+def crd_resources(crd: Mapping[str, Any]) -> list[tuple[ResKey, ResourceInfo]]:
     """Discovery entries for every served version of an `apiextensions.k8s.io/v1` CRD."""
     try:
         spec = crd["spec"]
@@ -86,10 +127,12 @@ def crd_resources(crd: Mapping[str, Any]) -> list[tuple[resource, ResourceInfo]]
             continue
         subresources = set(version.get("subresources") or {}) & {"status", "scale"}
         info = ResourceInfo(kind=kind, singular=names.get("singular") or kind.lower(),
-                            namespaced=spec.get("scope", "Namespaced") == "Namespaced", verbs=VERBS,
-                            shortnames=names.get("shortNames") or (), categories=names.get("categories") or (),
-                            subresources=subresources)
-        result.append((resource(group, version["name"], plural), info))
+                            namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                            shortnames=tuple(names.get("shortNames") or ()),
+                            categories=tuple(names.get("categories") or ()), subresources=frozenset(subresources),
+                            columns=tuple(version.get("additionalPrinterColumns") or ()),
+                            schema=(version.get("schema") or {}).get("openAPIV3Schema"))
+        result.append((ResKey(group, version["name"], plural), info))
     return result
 
 

@@ -1,39 +1,47 @@
-"""`Emulator`: kmock's `KubernetesEmulator`, extended to behave like a real API server where kopf and clients care.
+"""`Emulator`: an aiohttp handler that serves a Kubernetes API over `Store`, behaving like a real API server where
+kopf, the official client and kubectl care.
 
-kmock still parses requests, serves discovery (`/api`, `/apis`, `/apis/G/V`, `/version`) from
-`self.resources`, renders `kind: Status` errors, and lets tests add their own reactions in its DSL, which
-take priority over ours. We replace its simplistic object handlers with one fallback backed by `Store`.
+A request costs the same however long the emulator has run: nothing keeps a log of requests (only the bounded
+set of distinct `ApiCall`s), and the store keeps a bounded event history for watches.
 
-Deliberate differences from a real server beyond those noted in place: JSON only (no protobuf, no
-server-side Table output, so `kubectl get` prints NAME and AGE), no legacy `/api/v1/watch/...` paths
-(kopf and kubectl use `?watch=true`), and no periodic BOOKMARK events (`allowWatchBookmarks` is ignored).
+Deliberate differences from a real server beyond those noted in place: JSON only (no protobuf), no
+authentication or authorization (a bearer token is recorded as the caller's identity, nothing more), no legacy
+`/api/v1/watch/...` paths (kopf and kubectl use `?watch=true`), no periodic BOOKMARK events
+(`allowWatchBookmarks` is ignored), no server-side apply (415), no paging (`limit` is ignored), and built-in
+kinds are stored as sent (only custom objects are checked against a schema, their CRD's).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import AsyncIterator, Mapping
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp.web
-import attrs
-from kmock import (
-    KubernetesEmulator,
-    KubernetesError,
-    KubernetesScaffold,
-    RawHandler,
-    Request,
-    ResourceInfo,
-    resource,
-)
-from kmock._internal.rendering import Response  # kmock 0.8 re-exports it as kmock.Response, but not in __all__
 
-from chaos_sandbox.emulator_discovery import api_resource_list, openapi_group_version, openapi_root
+from chaos_sandbox import emulator_discovery as discovery
+from chaos_sandbox.emulator_admission import Admission, DryRun
+from chaos_sandbox.emulator_http import (
+    ALL_CALLS,
+    JSON,
+    ApiCall,
+    Target,
+    bearer,
+    client_name,
+    int_param,
+    read_body,
+    respond,
+    respond_error,
+    verb_of,
+)
 from chaos_sandbox.emulator_patching import JSON_PATCH, MERGE_PATCH
 from chaos_sandbox.emulator_resources import (
     CRD_GROUP,
     CRD_PLURAL,
+    ApiError,
+    ResKey,
+    ResourceInfo,
     ResourceType,
     api_error,
     builtin_resources,
@@ -42,59 +50,32 @@ from chaos_sandbox.emulator_resources import (
 )
 from chaos_sandbox.emulator_selectors import Selector, SelectorError
 from chaos_sandbox.emulator_store import Event, Obj, Store
+from chaos_sandbox.emulator_tables import table, wants_table
 
-NAMESPACES_ALIAS = "/api/v1/namespaces//namespaces"
-
-
-def status_body(exc: KubernetesError) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
-            "code": exc.status, "reason": exc.reason, "message": exc.message}
+NOT_FOUND = "the server could not find the requested resource"
 
 
-def _int_param(params: Mapping[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise api_error(400, "BadRequest", f"{name} must be an integer, not {raw!r}") from None
+class Emulator:
+    """Call it with an `aiohttp.web.BaseRequest` (it is an `aiohttp.web.Server` handler).
 
+    `validate`: check custom objects written over HTTP against their CRD's schema and CEL rules and prune
+    unknown fields, as a real server does (turn it off to store objects another CRD version would accept).
+    `calls`: the distinct `ApiCall`s served so far; every emulator also adds them to `ALL_CALLS`."""
 
-@attrs.define(kw_only=True)
-class Emulator(KubernetesEmulator):
-    history: int = 10_000  # events kept for watches from a resourceVersion; older ones get 410 Expired
-    store: Store = attrs.field(init=False)
-    # A real server ends watches after a randomised 30..60 minutes; one fixed bound is enough here.
-    max_watch_seconds: float = 1800.0
-
-    def __attrs_post_init__(self) -> None:
-        # Not KubernetesEmulator's: its object handlers would shadow ours. Discovery and 404s stay kmock's.
-        KubernetesScaffold.__attrs_post_init__(self)
-        self.store = Store(self.history)
-        self.fallback[self._is_object_request] << self._serve
-        self.fallback["get /openapi/v3"] << self._serve_openapi_root
-        self.fallback["get", re.compile(r"/openapi/v3/.+")] << self._serve_openapi_group_version
-        for res, info in builtin_resources():
-            self.resources[res] = info
+    def __init__(self, *, history: int = 10_000, max_watch_seconds: float = 1800.0, validate: bool = True) -> None:
+        self.history = history  # events kept for watches from a resourceVersion; older ones get 410 Expired
+        # A real server ends watches after a randomised 30..60 minutes; one fixed bound is enough here.
+        self.max_watch_seconds = max_watch_seconds
+        self.validate = validate
+        self.store = Store(history)
+        self.resources: dict[ResKey, ResourceInfo] = dict(builtin_resources())
+        self._calls: set[ApiCall] = set()
         self.store.on_delete = self.on_delete
         self.store.listeners.append(self._track_crds)
 
-    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
-        if raw_request.path.rstrip("/") == "/api/v1/namespaces":
-            # kmock's path parser fails on the bare namespace list; this alias parses as namespace "".
-            url = raw_request.rel_url.with_path(NAMESPACES_ALIAS).with_query(raw_request.rel_url.query)
-            raw_request = raw_request.clone(rel_url=url)
-        try:
-            return await super().__call__(raw_request)
-        finally:
-            # kmock keeps every failure for its strict mode; 404s and 409s are answers here, not emulator faults.
-            for errors in self._errors:
-                errors[:] = [error for error in errors if not isinstance(error, KubernetesError)]
-
-    async def _handle(self, request: Request) -> Any:
-        # Skip KubernetesEmulator._handle, which mirrors writes into kmock's own (unused here) object store.
-        return await RawHandler._handle(self, request)
+    @property
+    def calls(self) -> frozenset[ApiCall]:
+        return frozenset(self._calls)
 
     def on_delete(self, rtype: ResourceType, obj: Obj, grace: int | None) -> bool:
         """Called once when deletion of an object starts. Return True to defer its removal: it then gets
@@ -103,65 +84,32 @@ class Emulator(KubernetesEmulator):
         return False
 
     # ---- resource types ----
-    @staticmethod
-    def _is_object_request(request: Request) -> bool:
-        res = request.resource
-        return res is not None and res.version is not None and (res.plural is not None or request.namespace is not None)
+    def resource_type(self, res: ResKey) -> ResourceType:
+        info = self.resources.get(res)
+        if info is None:
+            raise api_error(404, "NotFound", NOT_FOUND)
+        return ResourceType(res.group, res.version, res.plural, info.kind, info.namespaced,
+                            "status" in info.subresources)
 
-    def _target(self, request: Request) -> tuple[ResourceType, str | None, str | None, str | None]:
-        """(resource type, namespace, name, subresource) of an object request."""
-        res = request.resource
-        assert res is not None  # guaranteed by _is_object_request
-        if res.group == "" and request.namespace and not request.name and res.plural in (None, "status", "finalize"):
-            # kmock reads /api/v1/namespaces/NAME[/status] as a namespace prefix with no resource in it
-            return self.resource_type(resource("", res.version, "namespaces")), None, request.namespace, res.plural
-        return self.resource_type(res), request.namespace or None, request.name, request.subresource
-
-    # ---- discovery (kmock routes these paths here; we only fix the bodies) ----
-    async def _serve_version(self, request: Request) -> Any:
-        assert request.resource is not None  # kmock only routes /api/V and /apis/G/V here
-        group, version = request.resource.group or "", request.resource.version or ""
-        body = api_resource_list(group, version, self.entries())
-        if group and not body["resources"]:
-            raise api_error(404, "NotFound", "the server could not find the requested resource")
-        return body
-
-    async def _serve_openapi_root(self, request: Request) -> Any:
-        return openapi_root(self.entries())
-
-    async def _serve_openapi_group_version(self, request: Request) -> Any:
-        body = openapi_group_version(request.url.path.removeprefix("/openapi/v3/"), self.entries())
-        if body is None:
-            raise api_error(404, "NotFound", "the server could not find the requested resource")
-        return body
-
-    def resource_type(self, res: Any) -> ResourceType:
-        key = resource(res.group, res.version, res.plural)
-        if key not in self.resources:
-            raise api_error(404, "NotFound", "the server could not find the requested resource")
-        info = self.resources[key]
-        return ResourceType(key.group or "", key.version or "", key.plural or "", info.kind or "",
-                            bool(info.namespaced), "status" in info.subresources)
-
-    def entries(self) -> list[tuple[resource, ResourceInfo]]:
+    def entries(self) -> list[tuple[ResKey, ResourceInfo]]:
         """Every served resource with its discovery info."""
-        return [(resource(key), self.resources[key]) for key in self.resources]
+        return list(self.resources.items())
 
     def find(self, name: str) -> ResourceType:
         """A resource by plural, short name, `v1/pods` or `group/version/plural`; the core group wins ties."""
-        wanted = resource(name)
-        found = [res for res, info in self.entries()
-                 if wanted.check(res) or (wanted.group is None and wanted.version is None
-                                         and wanted.plural in info.shortnames)]
+        parts = name.split("/")
+        group, version = (parts[0], parts[1]) if len(parts) == 3 else (None, parts[0] if len(parts) == 2 else None)
+        plural = parts[-1]
+        found = [res for res, info in self.resources.items()
+                 if (group is None or res.group == group) and (version is None or res.version == version)
+                 and (res.plural == plural or (len(parts) == 1 and plural in info.shortnames))]
         if not found:
             raise KeyError(name)
-        found.sort(key=lambda res: (res.group != "", res.group or ""))
+        found.sort(key=lambda res: (res.group != "", res.group))
         return self.resource_type(found[0])
 
     def register_crd(self, crd: Mapping[str, Any]) -> Obj:
-        """Store (or update the spec of) a CustomResourceDefinition and serve its resources at once.
-
-        Deliberately unlike a real server: custom objects are never pruned or validated against its schema."""
+        """Store (or update the spec of) a CustomResourceDefinition and serve its resources at once."""
         crd_crd = self.find(f"{CRD_GROUP}/v1/{CRD_PLURAL}")
         name = crd.get("metadata", {}).get("name", "")
         crd_resources(crd)  # validates before anything is stored
@@ -181,52 +129,113 @@ class Emulator(KubernetesEmulator):
                 continue
             try:
                 entries = crd_resources(crd)
-            except KubernetesError:
+            except ApiError:
                 continue
             for res, info in entries:
                 if crd is event.obj and event.type != "DELETED":
                     self.resources[res] = info
-                elif res in self.resources:
-                    del self.resources[res]
+                else:
+                    self.resources.pop(res, None)
 
     # ---- HTTP ----
-    async def _serve(self, request: Request) -> Response:
-        # kmock keeps one Response per reaction and copies its status into each HTTP response, so every
-        # return here sets the status explicitly (no await runs between setting and applying it).
-        rtype, namespace, name, sub = self._target(request)
+    async def __call__(self, request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        try:
+            return await self._route(request)
+        except ApiError as exc:
+            return respond_error(exc)
+
+    async def _route(self, request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        parts = [part for part in request.path.split("/") if part]
+        if request.method == "GET":
+            body = discovery.discovery_body(parts, self.entries())
+            if body is not None:
+                return respond(body)
+        if len(parts) >= 2 and parts[0] == "api":
+            group, version, rest = "", parts[1], parts[2:]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise api_error(404, "NotFound", NOT_FOUND)
+        target = Target.parse(group, version, rest)
+        params = request.query
+        watch = params.get("watch") in ("true", "1")
+        verb = verb_of(request.method, target, watch)
+        # As the API server's RBAC sees it: a Namespace object is in its own namespace.
+        own = target.name if not group and target.plural == "namespaces" else None
+        call = ApiCall(verb, group, target.plural, target.subresource or "", target.namespace or own or "",
+                       bearer(request), client_name(request))
+        self._calls.add(call)
+        ALL_CALLS.add(call)
+        rtype = self.resource_type(ResKey(group, version, target.plural))
+        sub = target.subresource
         if (sub is not None and sub != "status") or (sub == "status" and not rtype.has_status):
-            raise api_error(404, "NotFound", "the server could not find the requested resource")
-        if namespace is not None and not rtype.namespaced:
+            raise api_error(404, "NotFound", NOT_FOUND)
+        if target.namespace is not None and not rtype.namespaced:
             raise api_error(404, "NotFound", f"{rtype.plural} is not a namespaced resource")
-        method, params = request.method.value.upper(), request.params
-        if method == "GET" and params.get("watch") in ("true", "1"):
-            return Response(status=200, headers={"Content-Type": "application/json"},
-                            payload=self._watch_stream(params, rtype, namespace, name))
-        if method == "GET" and name:
-            return Response(status=200, payload=self.store.get(rtype, namespace, name))
-        if method == "GET":
-            return Response(status=200, payload=self._list(rtype, namespace, self._selector(params)))
-        if method == "POST" and not name:
+        if verb == "watch":
+            return await self._watch(request, rtype, target)
+        if verb in ("get", "list"):
+            return self._read(request, rtype, target)
+        return self._write(verb, rtype, target, await read_body(request), params,
+                           request.headers.get("Content-Type", ""))
+
+    def _read(self, request: aiohttp.web.BaseRequest, rtype: ResourceType, target: Target) -> aiohttp.web.Response:
+        if target.name:
+            items = [self.store.get(rtype, target.namespace, target.name)]
+            body: Any = items[0]
+        else:
+            items = self.store.list(rtype, target.namespace, self._selector(request.query))
+            body = self._list_body(rtype, items)
+        if wants_table(request.headers.get("Accept", "")):
+            info = self.resources[ResKey(rtype.group, rtype.version, rtype.plural)]
+            body = table(info, items, str(self.store.rv), request.query.get("includeObject", "Metadata"))
+        return respond(body)
+
+    def _write(self, verb: str, rtype: ResourceType, target: Target, data: Any, params: Mapping[str, str],
+               content_type: str) -> aiohttp.web.Response:
+        dry_run = params.get("dryRun") == "All"  # kubectl --dry-run=server: checked and answered, never stored
+        admission = Admission(self._schema(rtype), params.get("fieldValidation", "Warn"), self.validate, dry_run)
+        try:
+            return self._apply(verb, rtype, target, data, params, content_type, admission)
+        except DryRun as result:
+            return respond(result.obj, 201 if verb == "create" else 200, admission.warnings)
+
+    def _apply(self, verb: str, rtype: ResourceType, target: Target, data: Any, params: Mapping[str, str],
+               content_type: str, admission: Admission) -> aiohttp.web.Response:
+        namespace, name, sub = target.namespace, target.name, target.subresource
+        admit = admission.admit if admission.active else None
+        if admission.dry_run and verb in ("delete", "deletecollection"):
+            found = ([self.store.get(rtype, namespace, name)] if name
+                     else self.store.list(rtype, namespace, self._selector(params)))
+            return respond(found[0] if name else self._list_body(rtype, found))
+        if verb == "create" and not name:
             if rtype.key == (CRD_GROUP, CRD_PLURAL):
-                crd_resources(request.data or {})  # 422 before storing an unusable CRD
-                self.store.create(rtype, namespace, request.data)
-                return Response(status=201, payload=self.register_crd(request.data))
-            return Response(status=201, payload=self.store.create(rtype, namespace, request.data))
-        if method == "PUT" and name:
-            return Response(status=200, payload=self.store.replace(rtype, namespace, name, request.data, sub))
-        if method == "PATCH" and name:
-            content_type = next((v for k, v in request.headers.items() if k.lower() == "content-type"), "")
-            patched = self.store.patch(rtype, namespace, name, request.data, content_type, sub)
-            return Response(status=200, payload=patched)
-        grace = _int_param(params, "gracePeriodSeconds")
-        if method == "DELETE" and name and not sub:
-            return Response(status=200, payload=self.store.delete(rtype, namespace, name, request.data, grace))
-        if method == "DELETE" and not name:
-            items = [self.store.delete(rtype, obj["metadata"].get("namespace"), obj["metadata"]["name"],
-                                       request.data, grace)
+                if admission.dry_run:
+                    crd_resources(data or {})
+                    raise DryRun(data)
+                crd_resources(data or {})  # 422 before storing an unusable CRD
+                self.store.create(rtype, namespace, data)
+                return respond(self.register_crd(data), 201)
+            return respond(self.store.create(rtype, namespace, data, admit), 201, admission.warnings)
+        if verb == "update" and name:
+            return respond(self.store.replace(rtype, namespace, name, data, sub, admit), 200, admission.warnings)
+        if verb == "patch" and name:
+            patched = self.store.patch(rtype, namespace, name, data, content_type, sub, admit)
+            return respond(patched, 200, admission.warnings)
+        grace = int_param(params, "gracePeriodSeconds")
+        if verb == "delete" and not sub:
+            assert name is not None
+            return respond(self.store.delete(rtype, namespace, name, data, grace))
+        if verb == "deletecollection" and not sub:
+            items = [self.store.delete(rtype, obj["metadata"].get("namespace"), obj["metadata"]["name"], data, grace)
                      for obj in self.store.list(rtype, namespace, self._selector(params))]
-            return Response(status=200, payload=self._list_body(rtype, items))
-        raise api_error(405, "MethodNotAllowed", f"{method} is not supported here")
+            return respond(self._list_body(rtype, items))
+        raise api_error(405, "MethodNotAllowed", f"{verb} is not supported here")
+
+    def _schema(self, rtype: ResourceType) -> Mapping[str, Any] | None:
+        """The CRD schema of a custom resource; None for built-in kinds, which the emulator does not validate."""
+        info = self.resources.get(ResKey(rtype.group, rtype.version, rtype.plural))
+        return info.schema if info is not None else None
 
     @staticmethod
     def _selector(params: Mapping[str, str]) -> Selector:
@@ -240,30 +249,28 @@ class Emulator(KubernetesEmulator):
         return {"apiVersion": rtype.api_version, "kind": f"{rtype.kind}List",
                 "metadata": {"resourceVersion": str(self.store.rv)}, "items": items}
 
-    def _list(self, rtype: ResourceType, namespace: str | None, selector: Selector) -> dict[str, Any]:
-        return self._list_body(rtype, self.store.list(rtype, namespace, selector))
-
-    def _watch_stream(self, params: Mapping[str, str], rtype: ResourceType, namespace: str | None,
-                      name: str | None) -> AsyncIterator[Any]:
-        selector = self._selector(params)  # errors here still become plain HTTP 400s
-        since = _int_param(params, "resourceVersion") or None  # "0" and "" mean "from the current state"
-        timeout = _int_param(params, "timeoutSeconds")
+    async def _watch(self, request: aiohttp.web.BaseRequest, rtype: ResourceType,
+                     target: Target) -> aiohttp.web.StreamResponse:
+        params = request.query
+        selector = self._selector(params)  # errors here are still plain HTTP 400s
+        since = int_param(params, "resourceVersion") or None  # "0" and "" mean "from the current state"
+        timeout = int_param(params, "timeoutSeconds")
         seconds = min(float(timeout), self.max_watch_seconds) if timeout and timeout > 0 else self.max_watch_seconds
         bookmark = params.get("sendInitialEvents") == "true" and since is None
-        return self._watch(rtype, namespace, name, selector, since, seconds, bookmark)
-
-    async def _watch(self, rtype: ResourceType, namespace: str | None, name: str | None, selector: Selector,
-                     since: int | None, seconds: float, bookmark: bool) -> AsyncIterator[Any]:
+        response = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": JSON})
         try:  # register before the headers go out, so a client that saw them misses no event
-            watcher = self.store.watch(rtype, namespace, name, selector, since, bookmark)
-        except KubernetesError as exc:  # 410 Expired goes in-stream, as a real server sends it
-            yield b""
-            yield {"type": "ERROR", "object": status_body(exc)}
-            return
+            watcher = self.store.watch(rtype, target.namespace, target.name, selector, since, bookmark)
+        except ApiError as exc:  # 410 Expired goes in-stream, as a real server sends it
+            await response.prepare(request)
+            await response.write(json.dumps({"type": "ERROR", "object": exc.body()}).encode() + b"\n")
+            await response.write_eof()
+            return response
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
+        as_table, first = wants_table(request.headers.get("Accept", "")), True
+        info = self.resources[ResKey(rtype.group, rtype.version, rtype.plural)]
         try:
-            yield b""  # send the headers now: clients wait for them before any event arrives
+            await response.prepare(request)  # clients wait for the headers before any event arrives
             while (remaining := deadline - loop.time()) > 0:
                 try:
                     event = await asyncio.wait_for(watcher.queue.get(), remaining)
@@ -272,7 +279,15 @@ class Emulator(KubernetesEmulator):
                 if event is None:  # the emulator is shutting down
                     break
                 translated = watcher.translate(event)
+                if translated is not None and as_table and translated["type"] != "BOOKMARK":
+                    # Like a real server, one Table row per event; only the first carries the column headers.
+                    rows = table(info, [translated["object"]], translated["object"]["metadata"]["resourceVersion"])
+                    if not first:
+                        rows["columnDefinitions"] = []
+                    translated, first = {**translated, "object": rows}, False
                 if translated is not None:
-                    yield translated
-        finally:  # also on client disconnect: aiohttp cancels the handler and the generator closes
+                    await response.write(json.dumps(translated).encode() + b"\n")
+            await response.write_eof()
+        finally:  # also on client disconnect: aiohttp cancels the handler
             self.store.unwatch(watcher)
+        return response

@@ -6,7 +6,6 @@ write, each write is atomic with respect to watchers, which is what makes watch-
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime
 import random
@@ -14,60 +13,26 @@ import string
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from chaos_sandbox.emulator_patching import PatchError, UnsupportedPatchType, apply_patch
 from chaos_sandbox.emulator_resources import INITIAL_STATUS, ResourceType, api_error
 from chaos_sandbox.emulator_selectors import Selector
+from chaos_sandbox.emulator_watch import Event, Obj, Watcher
 
-Obj = dict[str, Any]
+__all__ = ["Admit", "Event", "Obj", "Store", "Watcher", "now_rfc3339"]
 ObjKey = tuple[str, str, str, str]  # group, plural, namespace ('' when cluster-scoped), name
 # Metadata only the server sets; a client's values are ignored on create and update.
 SERVER_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 DeleteHook = Callable[[ResourceType, Obj, "int | None"], bool]
+# An admission step (schema validation and pruning): gets the object about to be stored and the stored one (None
+# on create), returns what to store or raises. Requests over HTTP pass one; in-process writers (tests, kubelets)
+# write unchecked.
+Admit = Callable[[Obj, "Obj | None"], Obj]
 
 
 def now_rfc3339() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class Event:
-    rv: int
-    key: tuple[str, str]
-    type: str  # ADDED | MODIFIED | DELETED | BOOKMARK
-    obj: Obj
-    old: Obj | None = None
-
-
-@dataclass(eq=False)
-class Watcher:
-    key: tuple[str, str]
-    namespace: str | None
-    name: str | None
-    selector: Selector
-    queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
-
-    def _sees(self, obj: Obj | None) -> bool:
-        if obj is None:
-            return False
-        meta = obj.get("metadata", {})
-        return ((self.namespace is None or meta.get("namespace") == self.namespace)
-                and (self.name is None or meta.get("name") == self.name) and self.selector.matches(obj))
-
-    def translate(self, event: Event) -> dict[str, Any] | None:
-        """The event as this watcher sees it: an object leaving its selector is DELETED for it."""
-        if event.type == "BOOKMARK":
-            return {"type": "BOOKMARK", "object": event.obj}
-        now, before = self._sees(event.obj), self._sees(event.old)
-        if event.type == "DELETED":
-            kind = "DELETED" if now or before else None
-        elif now:
-            kind = "MODIFIED" if before else "ADDED"
-        else:
-            kind = "DELETED" if before else None
-        return {"type": kind, "object": event.obj} if kind else None
 
 
 def _spec_part(obj: Obj, rt: ResourceType) -> Obj:
@@ -80,6 +45,7 @@ class Store:
     def __init__(self, history: int = 10_000) -> None:
         self.rv = 0
         self.objects: dict[ObjKey, Obj] = {}
+        self.by_type: dict[tuple[str, str], dict[ObjKey, Obj]] = {}  # the same objects per (group, plural)
         self.history: deque[Event] = deque(maxlen=history)
         self.compacted = 0  # watches from an rv below this get 410 Expired
         self.watchers: set[Watcher] = set()
@@ -103,13 +69,12 @@ class Store:
 
     def list(self, rt: ResourceType, namespace: str | None, selector: Selector | None = None) -> list[Obj]:
         selector = selector or Selector()
-        found = [obj for (group, plural, ns, _), obj in sorted(self.objects.items())
-                 if (group, plural) == rt.key and (namespace is None or not rt.namespaced or ns == namespace)
-                 and selector.matches(obj)]
+        found = [obj for (_, _, ns, _), obj in sorted(self.by_type.get(rt.key, {}).items())
+                 if (namespace is None or not rt.namespaced or ns == namespace) and selector.matches(obj)]
         return copy.deepcopy(found)
 
     # ---- writes ----
-    def create(self, rt: ResourceType, namespace: str | None, body: Any) -> Obj:
+    def create(self, rt: ResourceType, namespace: str | None, body: Any, admit: Admit | None = None) -> Obj:
         if not isinstance(body, dict):
             raise api_error(400, "BadRequest", "the body must be a JSON object")
         obj = copy.deepcopy(body)
@@ -141,7 +106,7 @@ class Store:
             obj.pop("status", None)
             if rt.key in INITIAL_STATUS:
                 obj["status"] = copy.deepcopy(dict(INITIAL_STATUS[rt.key]))
-        return self._write(rt, obj, None)
+        return self._write(rt, admit(obj, None) if admit else obj, None)
 
     def _generate_name(self, rt: ResourceType, namespace: str | None, prefix: str) -> str:
         alphabet = string.ascii_lowercase + string.digits
@@ -152,14 +117,14 @@ class Store:
         raise api_error(409, "AlreadyExists", f"no free name for generateName {prefix!r}")
 
     def replace(self, rt: ResourceType, namespace: str | None, name: str, body: Any,
-                subresource: str | None = None) -> Obj:
+                subresource: str | None = None, admit: Admit | None = None) -> Obj:
         old = self._existing(rt, namespace, name)
         if not isinstance(body, dict) or not isinstance(body.get("metadata", {}), dict):
             raise api_error(400, "BadRequest", "the body must be a JSON object")
-        return self._update(rt, old, copy.deepcopy(body), subresource)
+        return self._update(rt, old, copy.deepcopy(body), subresource, admit)
 
     def patch(self, rt: ResourceType, namespace: str | None, name: str, patch: Any, content_type: str,
-              subresource: str | None = None) -> Obj:
+              subresource: str | None = None, admit: Admit | None = None) -> Obj:
         old = self._existing(rt, namespace, name)
         try:
             candidate = apply_patch(old, patch, content_type)
@@ -167,9 +132,10 @@ class Store:
             raise api_error(415, "UnsupportedMediaType", str(exc)) from exc
         except PatchError as exc:
             raise api_error(422, "Invalid", str(exc)) from exc
-        return self._update(rt, old, candidate, subresource)
+        return self._update(rt, old, candidate, subresource, admit)
 
-    def _update(self, rt: ResourceType, old: Obj, candidate: Obj, subresource: str | None) -> Obj:
+    def _update(self, rt: ResourceType, old: Obj, candidate: Obj, subresource: str | None,
+                admit: Admit | None) -> Obj:
         old_meta, meta = old["metadata"], candidate.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise api_error(400, "BadRequest", "metadata must be an object")
@@ -197,6 +163,8 @@ class Store:
             if old_meta.get("deletionTimestamp") and set(meta.get("finalizers") or []) - set(
                     old_meta.get("finalizers") or []):
                 raise api_error(422, "Invalid", "no new finalizers can be added if the object is being deleted")
+        if admit is not None:
+            new = admit(new, old)
         if new == old:
             return copy.deepcopy(old)  # a no-op write: like a real server, no new resourceVersion, no event
         if _spec_part(new, rt) != _spec_part(old, rt):
@@ -218,7 +186,8 @@ class Store:
         meta = old["metadata"]
         if meta.get("deletionTimestamp"):
             return copy.deepcopy(old)  # already being deleted
-        # Unlike a real server: no garbage collection by ownerReferences, no namespace cascade, dryRun not honoured.
+        # Unlike a real server: no garbage collection by ownerReferences, no namespace cascade. (A dry-run delete
+        # never gets here: the HTTP layer answers it.)
         deferred = self.on_delete(rt, copy.deepcopy(old), grace)
         if not meta.get("finalizers") and not deferred:
             return self._remove(self._key(rt, namespace, name), grace)
@@ -242,7 +211,7 @@ class Store:
         self.rv += 1
         new["metadata"]["resourceVersion"] = str(self.rv)
         key = self._key(rt, new["metadata"].get("namespace"), new["metadata"]["name"])
-        self.objects[key] = new
+        self.objects[key] = self.by_type.setdefault(rt.key, {})[key] = new
         self._publish(Event(self.rv, rt.key, "ADDED" if old is None else "MODIFIED", copy.deepcopy(new), old))
         meta = new["metadata"]
         if old is not None and meta.get("deletionTimestamp") and not meta.get("finalizers") \
@@ -252,6 +221,7 @@ class Store:
 
     def _remove(self, key: ObjKey, grace: int | None) -> Obj:
         old = self.objects.pop(key)
+        del self.by_type[key[:2]][key]
         self.deferred.discard(key)
         self.rv += 1
         final = copy.deepcopy(old)
@@ -279,10 +249,9 @@ class Store:
             raise api_error(410, "Expired", f"too old resource version: {since} ({self.compacted})")
         watcher = Watcher(rt.key, namespace if rt.namespaced else None, name, selector)
         if since is None:
-            for (group, plural, _, _), obj in sorted(self.objects.items()):
-                if (group, plural) == rt.key:
-                    watcher.queue.put_nowait(Event(int(obj["metadata"]["resourceVersion"]), rt.key, "ADDED",
-                                                   copy.deepcopy(obj)))
+            for _, obj in sorted(self.by_type.get(rt.key, {}).items()):
+                watcher.queue.put_nowait(Event(int(obj["metadata"]["resourceVersion"]), rt.key, "ADDED",
+                                               copy.deepcopy(obj)))
         else:
             for event in self.history:
                 if event.rv > since and event.key == rt.key:

@@ -127,20 +127,72 @@ class NetPair:
     def qdisc(self) -> str:
         return self.tc("qdisc", "show", "dev", self.dev_a).stdout
 
-    def throughput(self, procs: Procs, seconds: float, max_bytes: int, port: int) -> float:
+    def throughput(self, procs: Procs, seconds: float, max_bytes: int, port: int, host: str | None = None) -> float:
         """Bits per second from A to B, measured at the receiver over `seconds` (bounded by bytes)."""
+        return self.throughputs(procs, seconds, max_bytes, [(host or self.ip_b, port)])[0]
+
+    def throughputs(self, procs: Procs, seconds: float, max_bytes: int, peers: list[tuple[str, int]]) -> list[float]:
+        """Several flows from A to B at once, one per (host, port): bits per second of each, at its receiver."""
         py = [sys.executable, str(NETTOOL)]
-        sink = procs.start(self.in_ns(self.ns_b, [*py, "sink", self.ip_b, str(port), str(seconds)]))
-        assert sink.stdout is not None
-        assert sink.stdout.readline().strip() == "ready"
-        sender = procs.start(self.in_ns(self.ns_a, [*py, "send", self.ip_b, str(port), str(seconds + 5),
-                                                    str(max_bytes)]))
-        out, err = sink.communicate(timeout=seconds + 15)
-        sender.communicate(timeout=seconds + 10)
-        figures = json.loads(out.strip().splitlines()[-1])
-        received, seconds = int(figures["bytes"]), float(figures["seconds"])
-        assert received > 0, err
-        return received * 8 / max(seconds, 1e-6)
+        sinks = []
+        for host, port in peers:
+            sink = procs.start(self.in_ns(self.ns_b, [*py, "sink", host, str(port), str(seconds)]))
+            assert sink.stdout is not None
+            assert sink.stdout.readline().strip() == "ready"
+            sinks.append(sink)
+        senders = [procs.start(self.in_ns(self.ns_a, [*py, "send", host, str(port), str(seconds + 5), str(max_bytes)]))
+                   for host, port in peers]
+        rates = []
+        for sink, sender in zip(sinks, senders, strict=True):
+            out, err = sink.communicate(timeout=seconds + 15)
+            sender.communicate(timeout=seconds + 10)
+            figures = json.loads(out.strip().splitlines()[-1])
+            received, elapsed = int(figures["bytes"]), float(figures["seconds"])
+            assert received > 0, err
+            rates.append(received * 8 / max(elapsed, 1e-6))
+        return rates
+
+    def add_peer_address(self) -> str:
+        """A second address on B's side, in A's subnet: a peer the fault may leave unscoped."""
+        ip_b2 = self.ip_b.rsplit(".", 1)[0] + ".3"
+        run(["ip", "-n", self.ns_b, "addr", "add", f"{ip_b2}/24", "dev", self.dev_b])
+        return ip_b2
+
+    def can_connect(self, procs: Procs, host: str, port: int, timeout: float = 1.5) -> bool:
+        """One TCP connection from A to host:port (a server in B accepts)."""
+        py = [sys.executable, str(NETTOOL)]
+        server = procs.start(self.in_ns(self.ns_b, [*py, "accept", host, str(port), str(timeout + 3)]))
+        assert server.stdout is not None
+        assert server.stdout.readline().strip() == "ready"
+        client = procs.start(self.in_ns(self.ns_a, [*py, "connect", host, str(port), str(timeout)]))
+        out, _ = client.communicate(timeout=timeout + 10)
+        server.kill()
+        server.communicate(timeout=10)
+        return bool(json.loads(out)["ok"])
+
+    def udp(self, procs: Procs, peers: list[tuple[str, int]], count: int, size: int = 1000) -> list[dict[str, int]]:
+        """`count` numbered datagrams from A to each peer at once: what each receiver counted."""
+        py = [sys.executable, str(NETTOOL)]
+        sinks = []
+        for host, port in peers:
+            sink = procs.start(self.in_ns(self.ns_b, [*py, "udpsink", host, str(port), str(count / 10 + 120)]),
+                               stdin=subprocess.PIPE)
+            assert sink.stdout is not None
+            assert sink.stdout.readline().strip() == "ready"
+            sinks.append(sink)
+        senders = [procs.start(self.in_ns(self.ns_a, [*py, "udpsend", host, str(port), str(count), str(size)]))
+                   for host, port in peers]
+        for sender in senders:
+            sender.communicate(timeout=count / 10 + 60)
+        # Every datagram is out: the sinks count what the kernel delivered and stop (no silence threshold).
+        return [json.loads(sink.communicate("stop\n", timeout=60)[0].strip().splitlines()[-1]) for sink in sinks]
+
+    def alias(self) -> str | None:
+        items = json.loads(run(self.in_ns(self.ns_a, ["ip", "-j", "link", "show", "dev", self.dev_a])).stdout)
+        return str(items[0]["ifalias"]) if items and items[0].get("ifalias") else None
+
+    def has_link(self, name: str) -> bool:
+        return run(self.in_ns(self.ns_a, ["ip", "link", "show", "dev", name]), check=False).returncode == 0
 
     def rtts_ms(self, procs: Procs, count: int, port: int) -> list[float]:
         py = [sys.executable, str(NETTOOL)]

@@ -4,6 +4,10 @@
     nettool.py send HOST PORT SECONDS MAXBYTES  send until the peer closes, SECONDS pass or MAXBYTES are out
     nettool.py echo HOST PORT SECONDS          echo whatever arrives, for at most SECONDS
     nettool.py ping HOST PORT COUNT            COUNT one-byte round trips; print the RTTs in ms
+    nettool.py accept HOST PORT SECONDS        accept (and close) connections for SECONDS
+    nettool.py connect HOST PORT TIMEOUT       one TCP connect; print whether it succeeded
+    nettool.py udpsink HOST PORT SECONDS       count datagrams (intact, distinct) until a line on stdin, or SECONDS
+    nettool.py udpsend HOST PORT COUNT SIZE    COUNT numbered datagrams of SIZE bytes, one per millisecond
 
 Servers print "ready" once listening. Every loop is bounded in bytes and time.
 """
@@ -11,6 +15,7 @@ Servers print "ready" once listening. Every loop is bounded in bytes and time.
 from __future__ import annotations
 
 import json
+import select
 import socket
 import sys
 import time
@@ -100,6 +105,76 @@ def ping(host: str, port: int, count: int) -> None:
     print(json.dumps({"rtt_ms": rtts}), flush=True)
 
 
+def accept(host: str, port: int, seconds: float) -> None:
+    server = listen(host, port, seconds)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        server.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            break
+        conn.close()
+
+
+def try_connect(host: str, port: int, timeout: float) -> None:
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        ok = True
+    except OSError:
+        ok = False
+    print(json.dumps({"ok": ok}), flush=True)
+
+
+def payload(seq: int, size: int) -> bytes:
+    head = seq.to_bytes(8, "big")
+    return head + bytes((seq + i) % 251 for i in range(size - 8))
+
+
+def udpsink(host: str, port: int, seconds: float) -> None:
+    """Count until a line on stdin says the senders are done (or SECONDS pass), then take what is already queued.
+    Never "until silence": a starved guest can pause a live flow for longer than any silence threshold."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:  # as root, past net.core.rmem_max: a slow receiver (a VM under emulation) must not add loss of its own
+        sock.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    sock.bind((host, port))
+    print("ready", flush=True)
+    counts = {"received": 0, "intact": 0}
+    seen: set[int] = set()
+
+    def take(data: bytes) -> None:
+        counts["received"] += 1
+        seq = int.from_bytes(data[:8], "big")
+        if len(data) > 8 and data == payload(seq, len(data)):
+            counts["intact"] += 1
+            seen.add(seq)
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([sock, sys.stdin], [], [], max(0.0, deadline - time.monotonic()))
+        if sys.stdin in ready:
+            break
+        if sock in ready:
+            take(sock.recv(65536))
+    sock.setblocking(False)
+    while True:  # everything the kernel already delivered
+        try:
+            take(sock.recv(65536))
+        except BlockingIOError:
+            break
+    print(json.dumps({**counts, "distinct": len(seen)}), flush=True)
+
+
+def udpsend(host: str, port: int, count: int, size: int) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for seq in range(count):
+        sock.sendto(payload(seq, size), (host, port))
+        time.sleep(0.001)  # paced, and never a catch-up burst after a stall: no queue on the way overflows
+    print(json.dumps({"sent": count}), flush=True)
+
+
 def main(argv: list[str]) -> None:
     mode, host, port = argv[0], argv[1], int(argv[2])
     if mode == "sink":
@@ -110,6 +185,14 @@ def main(argv: list[str]) -> None:
         echo(host, port, float(argv[3]))
     elif mode == "ping":
         ping(host, port, int(argv[3]))
+    elif mode == "accept":
+        accept(host, port, float(argv[3]))
+    elif mode == "connect":
+        try_connect(host, port, float(argv[3]))
+    elif mode == "udpsink":
+        udpsink(host, port, float(argv[3]))
+    elif mode == "udpsend":
+        udpsend(host, port, int(argv[3]), int(argv[4]))
     else:
         raise SystemExit(f"unknown mode {mode}")
 

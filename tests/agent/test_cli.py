@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from chaos_operator.agent import cli, stress, tc
+from chaos_operator.agent import cli, modes, stress, tc
 
 AGENT_DIR = pathlib.Path(cli.__file__).parent
 UID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -44,13 +44,22 @@ def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[
     ["stress", "--cpu", "x", "--duration", "10"],
     ["stress", "--cpu", "1", "--revert-only"],
     ["stress", "--cpu", "1"],
+    ["loss", "--pod-uid", UID, "--duration", "10"],  # no percent
+    ["loss", "--pod-uid", UID, "--duration", "10", "--percent", "0"],
+    ["corrupt", "--pod-uid", UID, "--duration", "10", "--percent", "5%;x"],
+    ["duplicate", "--pod-uid", UID, "--duration", "10", "--percent", "5", "--port", "0"],
+    ["partition", "--pod-uid", UID, "--duration", "10"],  # no destination
+    ["partition", "--pod-uid", UID, "--duration", "10", "--destination", "10.0.0.1/8"],  # host bits
+    ["partition", "--pod-uid", UID, "--duration", "10", "--destination", "10.0.0.0/8", "--direction", "up"],
+    ["netem", "--pod-uid", UID, "--latency", "10ms", "--duration", "10", "--owner", "someone"],
+    ["stress", "--duration", "10", "--cpu", "1", "--owner", UID],  # network options are not stress options
 ])
 def test_bad_arguments_exit_2_with_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     code, report = run_main(capsys, *argv)
     assert code == 2
     assert report["state"] == "invalid" and report["reason"] == "BadArguments"
     assert isinstance(report["error"], str) and report["error"]
-    assert report["fault"] == (argv[0] if argv and argv[0] in {"netem", "bandwidth", "stress"} else None)
+    assert report["fault"] == (argv[0] if argv and argv[0] in modes.MODES else None)
 
 
 def test_target_not_found_exit_3_and_termination_log(

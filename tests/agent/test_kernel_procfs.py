@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import secrets
 import subprocess
 import uuid
@@ -35,7 +36,7 @@ def test_systemd_shape_on_cgroup2_with_a_conmon_sibling() -> None:
     try:
         container.create().add(app.pid)
         conmon.create().add(monitor.pid)
-        assert f"0::/{'/'.join(container.segments)}" in open(f"/proc/{app.pid}/cgroup").read()
+        assert f"0::/{'/'.join(container.segments)}" in pathlib.Path(f"/proc/{app.pid}/cgroup").read_text()
         assert procfs.pod_pids(uid) == [app.pid]
         target = procfs.find_target(uid)
         assert target.pid == app.pid

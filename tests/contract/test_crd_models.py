@@ -22,7 +22,7 @@ from chaos_operator.validation_cel import Schema, apply_defaults
 
 # Kind-specific fault fields carry no schema default (it would land on every other kind); the models default them.
 UNDEFAULTED_IN_CRD = {f"spec.fault.{name}" for name in ("gracePeriodSeconds", "jitter", "correlation", "workers",
-                                                        "load")}
+                                                        "load", "direction")}
 DURATION_MAX_LENGTH = 48  # 4 parts of 6 digits, '.', 3 digits and a 2-letter unit: the pattern's own bound
 PERCENT_MAX_LENGTH = 8  # 9999.99%
 
@@ -109,12 +109,18 @@ def _merged_fields(path: str, models: list[type[BaseModel]]) -> dict[str, FieldI
     for model in models:
         for name, field in model.model_fields.items():
             alias = field.alias or name
-            if len(models) > 1 and get_origin(field.annotation) is Literal:
+            if len(models) > 1 and alias == "kind" and get_origin(field.annotation) is Literal:  # the discriminator
                 literals.setdefault(alias, []).extend(get_args(field.annotation))
             elif alias in merged:
                 seen = merged[alias]
-                same = (seen.annotation, seen.metadata, seen.default) == (field.annotation, field.metadata,
-                                                                          field.default)
+                # Required on one kind and optional on another (NetworkPartition's destinations) is what the CRD
+                # says with a per-kind CEL rule; type, bounds and any default must still be the same.
+                either_required = seen.is_required() or field.is_required()
+                def shape(f: FieldInfo) -> tuple[Any, list[Any]]:
+                    tp, meta = _unwrap(f.annotation)
+                    return tp, [*f.metadata, *meta]
+
+                same = shape(seen) == shape(field) and (either_required or seen.default == field.default)
                 assert same, f"{path}.{alias} differs between the members of the union"
             merged.setdefault(alias, field)
     for alias, values in literals.items():

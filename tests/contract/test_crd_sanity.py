@@ -24,6 +24,7 @@ UNBOUNDED_ABOVE = {
     *(f"status.phases.{phase}.{field}" for phase in ("baseline", "chaos", "recovery")
       for field in ("requests", "errors", "throughput", "errorClasses.timeout", "errorClasses.connection",
                     "errorClasses.http5xx", "errorClasses.unexpectedStatus", "ramp.requests", "ramp.errors")),
+    "status.timeline.points[].requests", "status.timeline.points[].errors",
 }
 FORBIDDEN_KEYWORDS = {"oneOf", "anyOf", "allOf", "not", "$ref", "x-kubernetes-preserve-unknown-fields",
                       "x-kubernetes-embedded-resource", "nullable"}

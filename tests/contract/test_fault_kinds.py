@@ -18,6 +18,8 @@ from tests.contract.test_malformed import FAULTS
 SAMPLES: dict[str, Any] = {
     "gracePeriodSeconds": 5, "interval": "30s", "latency": "50ms", "jitter": "5ms", "correlation": 30,
     "interface": "eth0", "rate": "512kbit", "burst": "24Ki", "limit": "1Mi", "workers": 3, "load": 60, "size": "2Gi",
+    "percent": 12.5, "ports": [80, 5432], "direction": "both",
+    "destinations": [{"cidr": "10.96.0.0/12"}, {"service": "payments"}, {"selector": {"matchLabels": {"app": "db"}}}],
 }
 
 

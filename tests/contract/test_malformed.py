@@ -26,6 +26,10 @@ FAULTS: dict[str, dict[str, Any]] = {
     "NetworkBandwidth": {"kind": "NetworkBandwidth", "rate": "1mbit"},
     "CPUStress": {"kind": "CPUStress"},
     "MemoryStress": {"kind": "MemoryStress", "size": "256Mi"},
+    "NetworkLoss": {"kind": "NetworkLoss", "percent": 5},
+    "NetworkCorruption": {"kind": "NetworkCorruption", "percent": 1},
+    "NetworkDuplication": {"kind": "NetworkDuplication", "percent": 2.5},
+    "NetworkPartition": {"kind": "NetworkPartition", "destinations": [{"cidr": "10.0.0.0/8"}]},
 }
 
 

@@ -21,6 +21,10 @@ from chaos_operator.models.status import (
     Ramp,
     RecordState,
     TargetRef,
+    Timeline,
+    TimelineMark,
+    TimelinePoint,
+    TimelineWindow,
     Verdict,
 )
 from chaos_operator.validation import crd_problems, model_problems
@@ -67,6 +71,15 @@ def full_status() -> ExperimentStatus:
             Check(name="recoveryWithin", phase="experiment", observed="12s", limit="30s", passed=True),
         ],
         recovery_time=Duration(12.0),
+        timeline=Timeline(
+            started_at="2025-03-04T10:00:00Z", step_seconds=1,
+            windows=[TimelineWindow(phase="baseline", start=0.0, end=60.0),
+                     TimelineWindow(phase="chaos", start=60.012, end=180.012),
+                     TimelineWindow(phase="recovery", start=182.5, end=242.5)],
+            points=[TimelinePoint(t=0.0, requests=50, errors=0, p50_ms=10.25, p95_ms=34.5),
+                    TimelinePoint(t=61.012, requests=50, errors=4, p50_ms=70.1, p95_ms=812.0)],
+            marks=[TimelineMark(t=61.5, kind="Injected", count=2), TimelineMark(t=181.5, kind="Recovered", count=2)],
+        ),
         started_at="2025-03-04T10:00:00Z", finished_at="2025-03-04T10:04:05Z", observed_generation=2,
         conditions=[
             Condition(type="Progressing", status="False", reason="SLOsViolated", message="experiment is Completed",

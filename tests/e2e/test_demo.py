@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import re
 import signal
 import subprocess
@@ -14,9 +15,10 @@ from chaos_sandbox import leftovers
 DEMO = [sys.executable, "-m", "chaos_sandbox", "demo", "--start-delay", "0.5"]
 
 
-def test_the_demo_runs_both_experiments_to_their_verdicts() -> None:
+def test_the_demo_runs_both_experiments_to_their_verdicts(tmp_path: pathlib.Path) -> None:
     started = time.monotonic()
-    done = subprocess.run([*DEMO, "--phases", "3s,4s,3s"], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run([*DEMO, "--phases", "3s,4s,3s", "--reports", str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, check=False)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert time.monotonic() - started < 40
@@ -27,6 +29,11 @@ def test_the_demo_runs_both_experiments_to_their_verdicts() -> None:
         assert text in out, (text, out)
     assert out.count("Experiment: demo/") == 2
     assert "nothing left behind" in out
+    # Each experiment's report and picture, written where it says.
+    for name in ("web-kill-one", "solo-kill-only"):
+        assert f"report: {tmp_path / name}.html  picture: {tmp_path / name}.png" in out, out
+        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "data:image/png;base64," in (tmp_path / f"{name}.html").read_text()
     token = re.search(r"\(run (\w+)\)", out)
     assert token is not None and leftovers.scan(token.group(1)).empty
 

@@ -160,6 +160,8 @@ def test_an_operator_killed_mid_chaos_is_recovered_by_the_next_one(box: Sandbox)
     finally:
         crashed.send_signal(signal.SIGKILL)  # no graceful stop: nothing is recovered on the way out
         crashed.wait(10)
+        if crashed.stdout is not None:
+            crashed.stdout.close()
     time.sleep(1.0)
     # What a crash leaves: the helper still holds the fault, the record says Injected.
     assert root_qdisc(pod["netns"]).startswith("tbf") and agent_processes({pod["uid"]})

@@ -13,14 +13,19 @@ from aiohttp import web
 from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.operator import OperatorConfig, run_operator
 
+# The operator's identity in the emulator: its calls are recorded under this bearer token, and
+# tests/packaging/test_rbac.py checks them against the Helm chart's RBAC rules.
+OPERATOR_TOKEN = "chaos-operator"
+
 
 class OperatorThread:
     """The operator exactly as `chaos-operator run` runs it, pointed explicitly at the emulator."""
 
     def __init__(self, server: str, resolver: StaticResolver, operator_namespace: str = "chaos-system",
-                 allowed: frozenset[str] | None = None) -> None:
+                 allowed: frozenset[str] | None = None, protected: frozenset[str] = frozenset()) -> None:
         self.config = OperatorConfig(server=server, operator_namespace=operator_namespace,
-                                     allowed_namespaces=allowed, resolver=resolver, poll_s=0.2)
+                                     allowed_namespaces=allowed, protected_namespaces=protected, resolver=resolver,
+                                     poll_s=0.2, token=OPERATOR_TOKEN)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._main, name="operator", daemon=True)

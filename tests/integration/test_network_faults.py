@@ -1,14 +1,10 @@
 """Network faults end to end against the emulator: the real operator under kopf creates helper pods, and a fake
-kubelet in the test thread plays the node (nothing runs the pods here): it starts them (Running), ends revert-only
-helpers with the agent's report, and on deletion writes the report a SIGTERMed agent would write, then removes
-the pod. Real processes, tc and network namespaces are the sandbox's end-to-end tests."""
+kubelet (tests/integration/kubelet.py) plays the node. Real processes, tc and network namespaces are the sandbox's
+end-to-end tests."""
 
 from __future__ import annotations
 
-import datetime
-import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,113 +12,19 @@ from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.replicas import ReplicaKeeper
 
 from chaos_operator.faults import manifests
-from chaos_operator.faults.manifests import HELPER_SELECTOR, ROLE_LABEL, TARGET_LABEL, Helper
+from chaos_operator.faults.manifests import TARGET_LABEL
 from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.models.spec import NetworkLatencyFault
+from tests import faultpods
 from tests.integration.conftest import experiment, replicas, status_of, wait_phase
 from tests.integration.harness import OperatorThread, wait_for
+from tests.integration.kubelet import IMAGE, FakeKubelet, running, terminated
 
 pytestmark = pytest.mark.integration
 NS = "shop"
 LABELS = {"app": "checkout"}
 NODE = "node-7"
-IMAGE = "registry.example/chaos-operator:test"
 BANDWIDTH = {"kind": "NetworkBandwidth", "rate": "1mbit"}
-Report = dict[str, Any]
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def running() -> dict[str, Any]:
-    return {"phase": "Running", "containerStatuses": [
-        {"name": "agent", "ready": True, "started": True, "restartCount": 0, "image": IMAGE, "imageID": IMAGE,
-         "state": {"running": {"startedAt": _now()}}}]}
-
-
-def terminated(report: Report, exit_code: int = 0) -> dict[str, Any]:
-    return {"phase": "Succeeded" if exit_code == 0 else "Failed", "containerStatuses": [
-        {"name": "agent", "ready": False, "started": False, "restartCount": 0, "image": IMAGE, "imageID": IMAGE,
-         "state": {"terminated": {"exitCode": exit_code, "reason": "Completed" if exit_code == 0 else "Error",
-                                  "message": json.dumps(report) + "\n", "finishedAt": _now()}}}]}
-
-
-class FakeKubelet:
-    """Plays the node for helper pods. `start(pod)` gives the status a new fault helper gets (default: Running),
-    `revert(pod)` the report of a revert-only helper, `stopped(pod)` the report after SIGTERM."""
-
-    def __init__(self, cluster: EmulatorThread) -> None:
-        self.cluster = cluster
-        self.seen: dict[str, dict[str, Any]] = {}  # name -> the pod as created
-        self.start: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda pod: running()
-        self.revert: Callable[[dict[str, Any]], tuple[Report, int] | None] = lambda pod: ({"state": "reverted"}, 0)
-        self.stopped: Callable[[dict[str, Any]], Report] = lambda pod: {"state": "reverted", "revert": "reverted"}
-        self._handled: set[str] = set()
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="fake-kubelet", daemon=True)
-        self.error: BaseException | None = None
-
-    def __enter__(self) -> FakeKubelet:
-        # A helper's deletion waits for this kubelet, as a real graceful stop does.
-        def defer(rt: Any, obj: dict[str, Any], grace: int | None) -> bool:
-            labels = obj["metadata"].get("labels") or {}
-            return bool(rt.plural == "pods" and labels.get(manifests.MANAGED_BY) == manifests.OPERATOR)
-        self.cluster.emulator.store.on_delete = defer
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._halt.set()
-        self._thread.join(10)
-        if self.error is not None:
-            raise self.error
-
-    def helpers(self, role: str | None = None) -> list[dict[str, Any]]:
-        pods = self.cluster.list("pods", None, label_selector=HELPER_SELECTOR)
-        return [p for p in pods if role is None or p["metadata"]["labels"].get(ROLE_LABEL) == role]
-
-    def seen_role(self, role: str) -> list[dict[str, Any]]:
-        return [p for p in self.seen.values() if p["metadata"]["labels"][ROLE_LABEL] == role]
-
-    def _main(self) -> None:
-        try:
-            while not self._halt.wait(0.05):
-                for pod in self.helpers():
-                    self._step(pod)
-        except BaseException as exc:  # surfaced by __exit__
-            self.error = exc
-
-    def _status(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
-        meta = pod["metadata"]
-        self.cluster.patch("pods", meta["namespace"], meta["name"], {"status": status}, subresource="status")
-
-    def _step(self, pod: dict[str, Any]) -> None:
-        meta = pod["metadata"]
-        key = f"{meta['name']}/{meta['uid']}"
-        self.seen.setdefault(meta["name"], pod)
-        if meta.get("deletionTimestamp"):
-            if key + "/deleted" not in self._handled:
-                self._handled.add(key + "/deleted")
-                if "terminated" not in str(pod.get("status")):
-                    self._status(pod, terminated(self.stopped(pod)))
-                threading.Timer(0.6, self._remove, (meta["namespace"], meta["name"])).start()
-            return
-        if key in self._handled:
-            return
-        self._handled.add(key)
-        if meta["labels"][ROLE_LABEL] == "revert":
-            outcome = self.revert(pod)
-            if outcome is not None:
-                self._status(pod, terminated(*outcome))
-            return
-        status = self.start(pod)
-        if status is not None:
-            self._status(pod, status)
-
-    def _remove(self, namespace: str, name: str) -> None:
-        if not self._halt.is_set():
-            self.cluster.call(self.cluster.emulator.store.remove, self.cluster.rtype("pods"), namespace, name)
 
 
 @pytest.fixture
@@ -233,7 +135,9 @@ def test_helper_lost_while_injected_gets_a_revert_only_helper(
     assert recovered[0]["state"] == "Recovered", recovered
     assert "disappeared" in recovered[0]["message"] and revert["metadata"]["name"] in recovered[0]["message"]
     args = revert["spec"]["containers"][0]["args"]
-    assert args == ["bandwidth", "--revert-only", "--pod-uid", record["uid"], "--proc-root", "/host/proc"]
+    experiment_uid = (cluster.get("chaosexperiments", NS, "lost") or {})["metadata"]["uid"]
+    assert args == ["bandwidth", "--revert-only", "--pod-uid", record["uid"], "--proc-root", "/host/proc", "--owner",
+                    experiment_uid]
     assert revert["spec"]["nodeName"] == NODE and revert["spec"]["activeDeadlineSeconds"] == 60
     assert revert["metadata"]["labels"][TARGET_LABEL] == record["uid"]
     assert "HelperLost" in events(cluster, "lost")
@@ -281,12 +185,12 @@ def test_restart_after_a_crash_mid_chaos_recovers_the_helpers(
     assert all(r["state"] == "Recovered" for r in status["injections"])
 
 
-def _leftover(cluster: EmulatorThread, experiment: str, experiment_uid: str, role: str = "fault",
+def _leftover(cluster: EmulatorThread, experiment: str, experiment_uid: str, role: manifests.Role = "fault",
               uid: str = "1f2e3d4c-0000-4000-8000-00000000000a") -> str:
     fault = NetworkLatencyFault.model_validate({"kind": "NetworkLatency", "latency": "50ms"})
-    helper = Helper(experiment=experiment, experiment_uid=experiment_uid, namespace=NS, target_uid=uid,
-                    node_name=NODE, image=IMAGE, fault=fault, chaos_s=60, role=role)  # type: ignore[arg-type]
-    return str(cluster.create("pods", manifests.helper_pod(helper), NS)["metadata"]["name"])
+    body = faultpods.pod(fault, experiment=experiment, experiment_uid=experiment_uid, namespace=NS, target_uid=uid,
+                         node_name=NODE, image=IMAGE, chaos_s=60, role=role)
+    return str(cluster.create("pods", body, NS)["metadata"]["name"])
 
 
 def test_startup_sweeps_helpers_of_finished_or_gone_experiments(

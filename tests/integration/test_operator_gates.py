@@ -49,7 +49,11 @@ def test_invalid_spec_fails_once_with_the_field_named(cluster: EmulatorThread, s
     with OperatorThread(cluster.url, resolver):
         cluster.create("chaosexperiments", bad, NS)
         status = _finished(cluster, "bad")
-        rv = cluster.get("chaosexperiments", NS, "bad")["metadata"]["resourceVersion"]  # type: ignore[index]
+        # kopf records the handled spec after the handler's status write: only then is nothing left to write.
+        handled = wait_for("kopf's handled mark", lambda: (obj := cluster.get("chaosexperiments", NS, "bad"))
+                           and "chaosoperator.dev/last-handled-configuration" in obj["metadata"].get("annotations", {})
+                           and obj)
+        rv = handled["metadata"]["resourceVersion"]
         time.sleep(1.5)  # a retry loop would write again in this time
         assert cluster.get("chaosexperiments", NS, "bad")["metadata"]["resourceVersion"] == rv  # type: ignore[index]
     assert status["phase"] == "Failed"
@@ -80,11 +84,13 @@ def test_not_ready_and_terminating_pods_are_never_targets(cluster: EmulatorThrea
     assert "not ready" in status["message"].lower() or "ready" in status["message"]
 
 
-@pytest.mark.parametrize("ns", ["kube-system", "chaos-system"])
+@pytest.mark.parametrize("ns", ["kube-system", "chaos-system", "billing"])
 def test_protected_namespace_refused(cluster: EmulatorThread, service: ServiceThread, ns: str) -> None:
+    """Built-in protected namespaces, the operator's own, and one the installation protects (Helm value
+    protectedNamespaces -> --protect-namespace)."""
     resolver = _setup(cluster, service, ns)
     before = _pod_uids(cluster, ns)
-    with OperatorThread(cluster.url, resolver, operator_namespace="chaos-system"):
+    with OperatorThread(cluster.url, resolver, operator_namespace="chaos-system", protected=frozenset({"billing"})):
         cluster.create("chaosexperiments", experiment("x", ns), ns)
         status = _finished(cluster, "x", ns)
     assert (status["phase"], status["reason"]) == ("Failed", "NamespaceRefused")

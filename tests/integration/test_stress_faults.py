@@ -16,14 +16,13 @@ from chaos_operator.load.resolver import StaticResolver
 from tests.integration import test_network_faults as net
 from tests.integration.conftest import experiment, status_of, wait_phase
 from tests.integration.harness import wait_for
+from tests.integration.kubelet import FakeKubelet, terminated
 from tests.integration.test_network_faults import (
     LABELS,
     NODE,
     NS,
-    FakeKubelet,
     events,
     operator,
-    terminated,
     wait_injected,
 )
 

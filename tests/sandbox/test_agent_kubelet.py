@@ -20,6 +20,7 @@ from chaos_operator.agent import procfs
 from chaos_operator.faults import manifests
 from chaos_operator.faults.helper_status import view
 from chaos_operator.models.spec import CPUStressFault, NetworkBandwidthFault
+from tests import faultpods
 from tests.sandbox.system import commands_in, root_qdisc, why_not
 from tests.sandbox.workloads import deployment, wait_for
 
@@ -38,9 +39,11 @@ def demo_pod(sandbox: Sandbox, app: str = "web", args: tuple[str, ...] = ()) -> 
 
 def create_helper(sandbox: Sandbox, target_uid: str, fault: Any, chaos_s: float, role: manifests.Role = "fault",
                   **spec: Any) -> str:
-    h = manifests.Helper(experiment="exp", experiment_uid=EXPERIMENT_UID, namespace=NS, target_uid=target_uid,
-                         node_name="sandbox-node", image=OPERATOR_IMAGE, fault=fault, chaos_s=chaos_s, role=role)
-    body = manifests.helper_pod(h)
+    identity: dict[str, Any] = dict(experiment="exp", experiment_uid=EXPERIMENT_UID, namespace=NS,
+                                    target_uid=target_uid, node_name="sandbox-node", image=OPERATOR_IMAGE,
+                                    chaos_s=chaos_s, role=role)
+    h = faultpods.helper(fault, **identity)
+    body = faultpods.pod(fault, owner=EXPERIMENT_UID if fault.kind.startswith("Network") else None, **identity)
     body["spec"].update(spec)
     sandbox.emu.create("pods", body, NS)
     return manifests.name_of(h)

@@ -13,16 +13,16 @@ from chaos_sandbox.agentpods import OPERATOR_IMAGE, Refused, exit_code_of, plan,
 
 from chaos_operator.faults import manifests
 from chaos_operator.models.spec import CPUStressFault, NetworkBandwidthFault
+from tests import faultpods
 
 UID = "1f2e3d4c-0000-4000-8000-00000000000a"
 FILES = pathlib.Path("/run/sandbox-test/agents/x")
 
 
 def helper(fault: Any, role: manifests.Role = "fault") -> dict[str, Any]:
-    h = manifests.Helper(experiment="exp", experiment_uid="5a5a5a5a-0000-4000-8000-000000000001", namespace="shop",
-                         target_uid=UID, node_name="sandbox-node", image=OPERATOR_IMAGE, fault=fault, chaos_s=6,
+    return faultpods.pod(fault, experiment="exp", experiment_uid="5a5a5a5a-0000-4000-8000-000000000001",
+                         namespace="shop", target_uid=UID, node_name="sandbox-node", image=OPERATOR_IMAGE, chaos_s=6,
                          role=role)
-    return manifests.helper_pod(h)
 
 
 BANDWIDTH = NetworkBandwidthFault.model_validate({"kind": "NetworkBandwidth", "rate": "2mbit"})

@@ -2,115 +2,18 @@
 
 from __future__ import annotations
 
-import copy
-import datetime
-import json
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
-from chaos_operator.engine import orphans
 from chaos_operator.faults import helper_pod, manifests
 from chaos_operator.faults.base import FaultContext, FaultError
-from chaos_operator.faults.registry import fault_for
+from chaos_operator.faults.registry import FAULTS, fault_for
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import Injection, RecordState
+from tests.unit.fake_kube import NS, UID, FakeKube, FastClock, running, terminated
 
-NS = "shop"
-UID = "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10"
 EXP_UID = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
-Pod = dict[str, Any]
-
-
-class FakeKube:
-    """Pods and experiments in memory. `on_create(pod)` may return a status for a new pod (a kubelet starting it);
-    with `graceful`, a deletion first shows the agent's final report, as a SIGTERMed helper would."""
-
-    def __init__(self) -> None:
-        self.pods: dict[tuple[str, str], Pod] = {}
-        self.experiments: dict[tuple[str, str], dict[str, Any]] = {}
-        self.on_create: Callable[[Pod], dict[str, Any] | None] = lambda pod: None
-        self.graceful: dict[str, Any] | None = None
-        self.created: list[str] = []
-        self.deleted: list[str] = []
-        self.fail_list = False
-
-    def add_pod(self, name: str, uid: str = UID, node: str | None = "n1", **meta: Any) -> Pod:
-        pod = {"metadata": {"name": name, "namespace": NS, "uid": uid, **meta}, "spec": {"nodeName": node}}
-        self.pods[(NS, name)] = pod
-        return pod
-
-    async def get_pod(self, namespace: str, name: str) -> Pod | None:
-        pod = self.pods.get((namespace, name))
-        if pod is not None and pod["metadata"].get("deletionTimestamp"):
-            pod["_gets"] = pod.get("_gets", 0) + 1
-            if pod["_gets"] > 2:
-                del self.pods[(namespace, name)]
-                return None
-        return copy.deepcopy(pod)
-
-    async def create_pod(self, namespace: str, body: Mapping[str, Any]) -> Pod | None:
-        name = body["metadata"]["name"]
-        if (namespace, name) in self.pods:
-            return None
-        pod = copy.deepcopy(dict(body))
-        pod["metadata"]["uid"] = f"pod-{len(self.created)}"
-        status = self.on_create(pod)
-        if status is not None:
-            pod["status"] = status
-        self.pods[(namespace, name)] = pod
-        self.created.append(name)
-        return copy.deepcopy(pod)
-
-    async def delete_pod_by_name(self, namespace: str, name: str, grace_period_seconds: int | None) -> bool:
-        pod = self.pods.get((namespace, name))
-        if pod is None:
-            return False
-        self.deleted.append(name)
-        if self.graceful is not None and "terminated" not in json.dumps(pod.get("status")):
-            pod["metadata"]["deletionTimestamp"] = "now"
-            pod["status"] = terminated(self.graceful)
-        else:
-            del self.pods[(namespace, name)]
-        return True
-
-    async def list_pods(self, namespace: str, label_selector: str) -> list[Pod]:
-        if self.fail_list:
-            raise RuntimeError("API down")
-        key, value = label_selector.split("=")
-        return [copy.deepcopy(p) for (ns, _), p in self.pods.items()
-                if ns == namespace and (p["metadata"].get("labels") or {}).get(key) == value]
-
-    async def list_pods_all_namespaces(self, label_selector: str) -> list[Pod]:
-        return await self.list_pods(NS, label_selector)
-
-    async def get_experiment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self.experiments.get((namespace, name)))
-
-
-class FastClock:
-    """Monotonic time that moves a second on every reading: bounded waits end after a few real polls."""
-
-    def __init__(self, step: float = 1.0) -> None:
-        self.t, self.step = 0.0, step
-
-    def now(self) -> datetime.datetime:
-        return datetime.datetime(2025, 3, 4, tzinfo=datetime.UTC)
-
-    def monotonic(self) -> float:
-        self.t += self.step
-        return self.t
-
-
-def running() -> dict[str, Any]:
-    return {"phase": "Running", "containerStatuses": [{"name": "agent", "state": {"running": {}}}]}
-
-
-def terminated(report: dict[str, Any] | None, code: int = 0) -> dict[str, Any]:
-    term: dict[str, Any] = {"exitCode": code, **({"message": json.dumps(report)} if report else {})}
-    return {"phase": "Succeeded" if code == 0 else "Failed",
-            "containerStatuses": [{"name": "agent", "state": {"terminated": term}}]}
 
 
 def ctx(kube: FakeKube, fault: dict[str, Any] | None = None, step: float = 1.0) -> FaultContext:
@@ -133,7 +36,7 @@ def fault(kind: str = "NetworkLatency") -> helper_pod.HelperPodFault:
 
 
 def name(role: str = "fault", kind: str = "NetworkLatency") -> str:
-    return manifests.helper_name("exp", EXP_UID, UID, kind, role)  # type: ignore[arg-type]
+    return manifests.helper_name("exp", EXP_UID, UID, kind, role, family=fault(kind).family)  # type: ignore[arg-type]
 
 
 async def test_apply_creates_a_pinned_helper_and_waits_until_it_holds() -> None:
@@ -203,11 +106,43 @@ async def test_recover_reads_the_report_while_the_helper_stops() -> None:
 
 
 async def test_recover_is_idempotent_and_finds_the_helper_by_its_name() -> None:
-    kube = FakeKube()
-    assert await fault().recover(ctx(kube), record()) == {"message": f"no helper pod {name()} was left"}
+    kube = FakeKube()  # no target either: its network namespace, and any qdisc, went with it
+    gone = "nothing to revert: target pod checkout-1 is gone"
+    assert await fault().recover(ctx(kube), record()) == {"message": f"no helper pod {name()} was left; {gone}"}
     kube.add_pod(name(), uid="helper")  # created, but the record never learnt it (a crash in between)
-    assert await fault().recover(ctx(kube), record()) == {"message": f"helper pod {name()} deleted"}
-    assert kube.deleted == [name()]
+    assert await fault().recover(ctx(kube), record()) == {"message": f"helper pod {name()} deleted; {gone}"}
+    assert kube.deleted == [name()] and kube.created == []
+
+
+@pytest.mark.parametrize("helper_left", [False, True])
+async def test_recover_of_a_vanished_helper_runs_a_revert_only_helper(helper_left: bool) -> None:
+    """Issue 8: a helper gone without a report that was read (force-deleted, its node lost) may have left its
+    qdisc; recovery runs the same revert-only helper the lost-helper watch runs, and says Recovered only after it."""
+    kube = FakeKube()
+    kube.add_pod("checkout-1")
+    if helper_left:
+        kube.add_pod(name(), uid="helper")  # deleted at once, no terminated status ever seen
+    kube.on_create = lambda pod: terminated({"state": "reverted", "revert": "reverted"})
+    changes = await fault().recover(ctx(kube), record(name()))
+    assert changes is not None and f"revert-only helper {name('revert')}: agent reverted" in changes["message"]
+    assert kube.created == [name("revert")] and set(kube.pods) == {(NS, "checkout-1")}
+    revert = kube.deleted[-1]
+    assert revert == name("revert")
+
+
+async def test_recover_of_a_vanished_helper_fails_when_its_revert_fails() -> None:
+    kube = FakeKube()
+    kube.add_pod("checkout-1")
+    kube.on_create = lambda pod: terminated(None, 137)  # the revert-only helper dies without a report too
+    with pytest.raises(FaultError, match="without a report"):
+        await fault().recover(ctx(kube), record(name()))
+
+
+async def test_a_vanished_stress_pod_needs_no_revert() -> None:
+    kube = FakeKube()
+    kube.add_pod("checkout-1")
+    changes = await fault("CPUStress").recover(ctx(kube, {"kind": "CPUStress"}), record())
+    assert changes == {"message": f"no helper pod {name(kind='CPUStress')} was left"} and kube.created == []
 
 
 async def test_recover_runs_a_revert_only_helper_when_the_revert_failed() -> None:
@@ -263,39 +198,11 @@ async def test_revert_lost_when_the_target_is_gone_too() -> None:
     assert kube.created == []
 
 
-def leftover(kube: FakeKube, pod_name: str, owner: tuple[str, str] | None, role: str = "fault",
-             phase: str = "Running") -> None:
-    refs = [{"kind": "ChaosExperiment", "name": owner[0], "uid": owner[1]}] if owner else []
-    kube.add_pod(pod_name, uid=pod_name, labels={manifests.MANAGED_BY: manifests.OPERATOR,
-                                                 manifests.ROLE_LABEL: role}, ownerReferences=refs)
-    kube.pods[(NS, pod_name)]["status"] = {"phase": phase}
-
-
-async def test_sweep_deletes_helpers_of_finished_or_gone_experiments() -> None:
-    kube = FakeKube()
-    kube.experiments[(NS, "done")] = {"metadata": {"uid": "u-done"}, "status": {"phase": "Completed"}}
-    kube.experiments[(NS, "live")] = {"metadata": {"uid": "u-live"}, "status": {"phase": "Chaos"}}
-    leftover(kube, "of-done", ("done", "u-done"))
-    leftover(kube, "of-gone", ("gone", "u-gone"))
-    leftover(kube, "of-old-done", ("done", "u-older"))  # same name, an earlier experiment
-    leftover(kube, "of-live", ("live", "u-live"))  # its daemon recovers it
-    leftover(kube, "revert-running", ("gone", "u-gone"), role="revert")  # let it finish its revert
-    leftover(kube, "revert-ended", ("gone", "u-gone"), role="revert", phase="Succeeded")
-    leftover(kube, "no-owner", None)
-    deleted = await orphans.sweep(kube, ())  # type: ignore[arg-type]
-    assert sorted(deleted) == [f"{NS}/of-done", f"{NS}/of-gone", f"{NS}/of-old-done", f"{NS}/revert-ended"]
-    assert sorted(n for _, n in kube.pods) == ["no-owner", "of-live", "revert-running"]
-    assert await orphans.sweep(kube, (NS,)) == []  # type: ignore[arg-type]
-
-
-async def test_sweep_never_raises() -> None:
-    kube = FakeKube()
-    kube.fail_list = True
-    assert await orphans.sweep(kube, (NS,)) == []  # type: ignore[arg-type]
-
-
 def test_every_helper_kind_is_registered() -> None:
-    for kind in manifests.MODES:
+    kinds = [kind for kind in FAULTS if kind != "PodKill"]
+    assert len(kinds) == 8
+    for kind in kinds:
         impl = fault(kind)
         assert impl.kind == kind and impl.instant is False and impl.repeat_interval(ctx(FakeKube())) is None
-        assert impl.needs_revert is (kind in manifests.NETWORK_KINDS)
+        assert impl.needs_revert is kind.startswith("Network") and impl.helpers() is impl
+    assert fault_for("PodKill").helpers() is None

@@ -9,8 +9,9 @@ import pytest
 from pydantic import TypeAdapter
 
 from chaos_operator.faults import manifests
-from chaos_operator.faults.manifests import Helper, HelperFault, helper_name, helper_pod
+from chaos_operator.faults.manifests import Helper, helper_name
 from chaos_operator.models.spec import DNS_LABEL, LABEL_VALUE, Fault
+from tests import faultpods
 
 UID = "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10"
 EXP_UID = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
@@ -24,17 +25,31 @@ NETWORK = ("NetworkLatency", "NetworkBandwidth")
 STRESS = ("CPUStress", "MemoryStress")
 
 
-def fault(kind: str, **changes: Any) -> HelperFault:
+def fault(kind: str, **changes: Any) -> Any:
     value = TypeAdapter(Fault).validate_python({**FAULTS[kind], **changes})
     assert not isinstance(value, str) and value.kind != "PodKill"
     return value
 
 
-def helper(kind: str = "NetworkLatency", **changes: Any) -> Helper:
+def identity(**changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = dict(experiment="checkout-latency", experiment_uid=EXP_UID, namespace="shop",
                                 target_uid=UID, node_name="node-b", image="registry.example/chaos-operator:1.2.3",
-                                fault=fault(kind), chaos_s=120.0)
-    return Helper(**{**base, **changes})
+                                chaos_s=120.0)
+    return {**base, **changes}
+
+
+def helper(kind: str = "NetworkLatency", **changes: Any) -> Helper:
+    return faultpods.helper(changes.pop("fault", None) or fault(kind), **identity(**changes))
+
+
+def helper_pod(kind: str = "NetworkLatency", **changes: Any) -> dict[str, Any]:
+    return faultpods.pod(changes.pop("fault", None) or fault(kind), **identity(**changes))
+
+
+def agent_argv(kind: str = "NetworkLatency", **changes: Any) -> list[str]:
+    the_fault = changes.pop("fault", None) or fault(kind)
+    args = identity(**changes)
+    return faultpods.argv(the_fault, args["target_uid"], args["chaos_s"], args.get("role", "fault"))
 
 
 def container(pod: dict[str, Any]) -> dict[str, Any]:
@@ -46,13 +61,13 @@ def container(pod: dict[str, Any]) -> dict[str, Any]:
     (120.0, "fault", 150), (1.5, "fault", 32), (3600.0, "fault", 3630), (120.0, "revert", 60),
 ])
 def test_deadline_is_the_chaos_window_plus_grace(chaos_s: float, role: str, deadline: int) -> None:
-    pod = helper_pod(helper(chaos_s=chaos_s, role=role))
+    pod = helper_pod(chaos_s=chaos_s, role=role)
     assert pod["spec"]["activeDeadlineSeconds"] == deadline
 
 
 @pytest.mark.parametrize("kind", NETWORK)
 def test_network_helper_privileges(kind: str) -> None:
-    pod = helper_pod(helper(kind))
+    pod = helper_pod(kind)
     spec, ctr = pod["spec"], container(pod)
     assert spec["hostPID"] is True
     sc = ctr["securityContext"]
@@ -67,7 +82,7 @@ def test_network_helper_privileges(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", STRESS)
 def test_stress_pod_has_no_privilege(kind: str) -> None:
-    pod = helper_pod(helper(kind))
+    pod = helper_pod(kind)
     spec, ctr = pod["spec"], container(pod)
     assert spec["hostPID"] is False
     sc = ctr["securityContext"]
@@ -82,7 +97,7 @@ def test_stress_pod_has_no_privilege(kind: str) -> None:
                                             *((k, "fault") for k in STRESS)])
 def test_common_pod_settings(kind: str, role: str) -> None:
     h = helper(kind, role=role)
-    pod = helper_pod(h)
+    pod = helper_pod(kind, role=role)
     spec, meta, ctr = pod["spec"], pod["metadata"], container(pod)
     assert spec["automountServiceAccountToken"] is False
     assert spec["nodeName"] == "node-b"
@@ -109,12 +124,12 @@ def test_common_pod_settings(kind: str, role: str) -> None:
     ("NetworkLatency", {"cpu": "200m", "memory": "128Mi"}),
 ])
 def test_limits(kind: str, limits: dict[str, str]) -> None:
-    assert container(helper_pod(helper(kind)))["resources"]["limits"] == limits
+    assert container(helper_pod(kind))["resources"]["limits"] == limits
 
 
 def test_a_long_experiment_name_gives_valid_names_and_labels() -> None:
     name = "a." + "very-long-experiment-name." * 9 + "z"
-    pod = helper_pod(helper(experiment=name))
+    pod = helper_pod(experiment=name)
     assert len(pod["metadata"]["name"]) <= 63 and re.fullmatch(DNS_LABEL, pod["metadata"]["name"])
     label = pod["metadata"]["labels"]["chaosoperator.dev/experiment"]
     assert len(label) <= 63 and re.fullmatch(LABEL_VALUE, label)
@@ -125,7 +140,9 @@ def test_names_are_stable_and_distinct() -> None:
     def name(**changes: Any) -> str:
         args: dict[str, Any] = dict(experiment="checkout", experiment_uid=EXP_UID, target_uid=UID,
                                     kind="NetworkLatency", role="fault", round_=0)
-        return helper_name(**{**args, **changes})
+        args.update(changes)
+        family = faultpods.helper_fault(args["kind"]).family  # each fault module names its family
+        return helper_name(**args, family=family)
 
     assert name() == name()  # a retry finds its own pod
     variants = [name(), name(experiment="checkout2"), name(experiment_uid=UID), name(target_uid=EXP_UID),
@@ -158,8 +175,7 @@ def test_names_are_stable_and_distinct() -> None:
 ])
 def test_agent_argv(kind: str, changes: dict[str, Any], argv: list[str]) -> None:
     body = {k: v for k, v in {**FAULTS[kind], **changes}.items() if v is not None}
-    h = helper(fault=TypeAdapter(Fault).validate_python(body))
-    assert manifests.agent_argv(h) == argv
+    assert agent_argv(fault=TypeAdapter(Fault).validate_python(body)) == argv
 
 
 @pytest.mark.parametrize(("kind", "argv"), [
@@ -168,12 +184,12 @@ def test_agent_argv(kind: str, changes: dict[str, Any], argv: list[str]) -> None
                           "--interface", "eth0"]),
 ])
 def test_revert_argv(kind: str, argv: list[str]) -> None:
-    assert manifests.agent_argv(helper(kind, role="revert")) == argv
+    assert agent_argv(kind, role="revert") == argv
 
 
 def test_stress_has_no_revert_and_a_bad_uid_never_reaches_an_argv() -> None:
     with pytest.raises(ValueError, match="nothing to revert"):
-        manifests.agent_argv(helper("CPUStress", role="revert"))
+        agent_argv("CPUStress", role="revert")
     for uid in ("$(reboot)", "--help", UID.upper(), UID + "\n", ""):
         with pytest.raises(ValueError, match="not a pod UID"):
-            manifests.agent_argv(helper(target_uid=uid))
+            agent_argv(target_uid=uid)

@@ -12,43 +12,28 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from chaos_operator.agent import cli, procfs, stress, tc
-from chaos_operator.faults import manifests
-from chaos_operator.faults.manifests import Helper, HelperFault
+from chaos_operator.agent import cli, modes, tc
 from chaos_operator.models.duration import DURATION_PATTERN
 from chaos_operator.models.spec import BUCKET_SIZE, INTERFACE, MEMORY_SIZE, RATE, Fault
+from tests import faultpods
 
 UID = "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10"
-SAFE_ELEMENT = re.compile(r"^[A-Za-z0-9_./%-]+$")
+SAFE_ELEMENT = re.compile(r"^[A-Za-z0-9_./%:-]+$")  # ":" for IPv6 destinations
 VALUE_FLAGS = {"--duration", "--pod-uid", "--proc-root", "--interface", "--latency", "--jitter", "--correlation",
-               "--rate", "--burst", "--limit", "--cpu", "--cpu-load", "--vm", "--vm-bytes"}
+               "--rate", "--burst", "--limit", "--cpu", "--cpu-load", "--vm", "--vm-bytes", "--percent", "--owner",
+               "--destination", "--port", "--direction"}
 FAULT = TypeAdapter(Fault)
+OWNER = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
 
 
+def agent_argv(fault: Any, role: str = "fault", chaos_s: float = 90.0, destinations: tuple[str, ...] = ()) -> list[str]:
+    owner = OWNER if faultpods.helper_fault(fault.kind).needs_revert else None
+    return faultpods.argv(fault, UID, chaos_s, role, owner, destinations)  # type: ignore[arg-type]
 
-def helper(fault: HelperFault, role: str = "fault", chaos_s: float = 90.0) -> Helper:
-    return Helper(experiment="x", experiment_uid=UID, namespace="shop", target_uid=UID, node_name="n1",
-                  image="img", fault=fault, chaos_s=chaos_s, role=role)  # type: ignore[arg-type]
 
-
-def agent_accepts(argv: list[str]) -> None:
-    """Parse as the agent does, then run the agent's own validation of every value (nothing is executed)."""
-    args = cli.build_parser().parse_args(argv)
-    tc.proc_root(args.proc_root)
-    if args.interface is not None:
-        tc.interface(args.interface)
-    if args.fault == "stress":
-        stress.stress_argv(cli.duration(args.duration), "/tmp/x", cpu=args.cpu, cpu_load=args.cpu_load, vm=args.vm,
-                           vm_bytes=args.vm_bytes)
-        return
-    procfs.pod_uid(args.pod_uid)
-    if args.revert_only:
-        return
-    cli.duration(args.duration)
-    if args.fault == "netem":
-        tc.netem(args.latency, args.jitter, args.correlation)
-    else:
-        tc.tbf(args.rate, args.burst, args.limit)
+def agent_accepts(argv: list[str]) -> modes.Plan:
+    """Parse as the agent does and plan with the agent's own table of modes: every value validated, nothing run."""
+    return modes.plan(cli.build_parser().parse_args(argv))
 
 
 def ms(value: int) -> str:
@@ -75,22 +60,42 @@ stress_faults = st.one_of(
               st.from_regex(MEMORY_SIZE, fullmatch=True)))
 
 
-def _accepted(body: dict[str, Any]) -> HelperFault | None:
+percent_faults = st.builds(
+    lambda kind, percent, correlation, ports, direction: {
+        "kind": kind, "percent": percent, **({"correlation": correlation} if kind == "NetworkLoss" else {}),
+        **({"ports": ports} if ports else {}), "direction": direction},
+    st.sampled_from(["NetworkLoss", "NetworkCorruption", "NetworkDuplication"]),
+    st.one_of(st.integers(1, 100), st.floats(0.01, 100)), st.integers(0, 100),
+    st.lists(st.integers(1, 65535), max_size=16), st.sampled_from(["egress", "ingress", "both"]))
+partition_faults = st.builds(
+    lambda cidrs, direction: {"kind": "NetworkPartition", "destinations": [{"cidr": c} for c in cidrs],
+                              "direction": direction},
+    st.lists(st.ip_addresses(v=4).map(str), min_size=1, max_size=16), st.sampled_from(["egress", "both"]))
+resolved = st.lists(st.one_of(st.ip_addresses(v=4).map(lambda a: f"{a}/32"),
+                              st.ip_addresses(v=6).map(lambda a: f"{a}/128")), max_size=8)
+
+
+def _accepted(body: dict[str, Any]) -> Any:
     try:
-        return FAULT.validate_python(body)  # type: ignore[return-value]
+        return FAULT.validate_python(body)
     except ValidationError:
         return None  # e.g. an interface that is all dots: the models refuse it, no argv is ever built
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
-@given(body=st.one_of(latency_faults, bandwidth_faults, stress_faults), chaos_s=st.floats(1, 3600),
-       role=st.sampled_from(["fault", "revert"]))
-def test_every_accepted_spec_gives_a_safe_argv(body: dict[str, Any], chaos_s: float, role: str) -> None:
+@given(body=st.one_of(latency_faults, bandwidth_faults, stress_faults, percent_faults, partition_faults),
+       chaos_s=st.floats(1, 3600), role=st.sampled_from(["fault", "revert"]), destinations=resolved)
+def test_every_accepted_spec_gives_a_safe_argv(body: dict[str, Any], chaos_s: float, role: str,
+                                               destinations: list[str]) -> None:
     fault = _accepted(body)
-    if fault is None or (role == "revert" and fault.kind not in manifests.NETWORK_KINDS):
+    if fault is None or (role == "revert" and not faultpods.helper_fault(fault.kind).needs_revert):
         return
-    argv = manifests.agent_argv(helper(fault, role, chaos_s))
-    assert argv[0] in ("netem", "bandwidth", "stress")
+    if fault.kind == "NetworkPartition":
+        destinations = [f"{d['cidr']}/32" for d in body["destinations"]]  # what the operator resolves them to
+    elif not faultpods.helper_fault(fault.kind).needs_revert:
+        destinations = []
+    argv = agent_argv(fault, role, chaos_s, tuple(destinations))
+    assert argv[0] in modes.MODES
     for element in argv:
         assert SAFE_ELEMENT.fullmatch(element), element  # no whitespace, quote, $, `, ;, |, &, (, ), <, >, newline
     position = 1
@@ -114,20 +119,25 @@ def test_every_accepted_spec_gives_a_safe_argv(body: dict[str, Any], chaos_s: fl
     {"kind": "CPUStress", "workers": 32, "load": 1},
     {"kind": "MemoryStress", "size": "1Mi"},
     {"kind": "MemoryStress", "workers": 32, "size": "64Gi"},
+    {"kind": "NetworkLoss", "percent": 0.01}, {"kind": "NetworkLoss", "percent": 100, "correlation": 100},
+    {"kind": "NetworkCorruption", "percent": 12.345, "ports": [1, 65535], "direction": "ingress"},
+    {"kind": "NetworkDuplication", "percent": 50, "direction": "both", "interface": "eth0"},
+    {"kind": "NetworkPartition", "destinations": [{"cidr": "0.0.0.0/0"}], "direction": "both"},
 ])
 @pytest.mark.parametrize("role", ["fault", "revert"])
 def test_the_agent_accepts_the_bounds(body: dict[str, Any], role: str) -> None:
     fault = FAULT.validate_python(body)
     assert fault.kind != "PodKill"
-    if role == "revert" and fault.kind not in manifests.NETWORK_KINDS:
+    if role == "revert" and not faultpods.helper_fault(fault.kind).needs_revert:
         return
-    agent_accepts(manifests.agent_argv(helper(fault, role)))
+    destinations = ("10.0.0.0/8",) if fault.kind == "NetworkPartition" else ()
+    agent_accepts(agent_argv(fault, role, destinations=destinations))
 
 
 def test_the_agent_gets_burst_and_limit_in_bytes() -> None:
     fault = FAULT.validate_python({"kind": "NetworkBandwidth", "rate": "2mbit", "burst": "64Ki", "limit": "99Mi"})
-    args = cli.build_parser().parse_args(manifests.agent_argv(helper(fault)))  # type: ignore[arg-type]
-    assert tc.tbf(args.rate, args.burst, args.limit) == tc.Tbf("2mbit", 65536, 99 * 1024 * 1024)
+    plan = agent_accepts(agent_argv(fault))
+    assert isinstance(plan, modes.Shape) and plan.qdisc == tc.Tbf("2mbit", 65536, 99 * 1024 * 1024)
 
 
 METACHARACTERS = ["$(reboot)", "`id`", "a;b", "a|b", "a&&b", "a\nb", "a b", "'a'", '"a"', "a>b", "-x", "--help"]

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from chaos_operator.engine.ports import ExperimentRef
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.models.status import ExperimentStatus, Injection, Phase, RecordState
+from chaos_operator.ports import ExperimentRef
 
 
 class SlowStatusApi:

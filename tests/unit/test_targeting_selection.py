@@ -52,6 +52,13 @@ def test_check_namespace(namespace: str, allowed: frozenset[str] | None, refused
         check_namespace(namespace, "chaos-system", allowed)
 
 
+def test_installation_protected_namespaces() -> None:
+    """`--protect-namespace billing`: refused even when the allow-list names it."""
+    with pytest.raises(NamespaceRefused, match="protected by the operator's configuration"):
+        check_namespace("billing", "chaos-system", frozenset({"billing"}), frozenset({"billing"}))
+    check_namespace("shop", "chaos-system", None, frozenset({"billing"}))
+
+
 def test_protected_namespaces() -> None:
     assert {"kube-system", "kube-public", "kube-node-lease"} == PROTECTED_NAMESPACES
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from chaos_operator.analysis.recovery import SecondSample
 from chaos_operator.engine.ports import ExperimentRef, LoadResult
-from chaos_operator.faults.base import FaultContext, FaultError
+from chaos_operator.faults.base import FaultContext, FaultError, HelperWatch
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.status import ExperimentStatus, Injection, Latency, PhaseResult, Ramp
 from chaos_operator.models.timestamps import format_time
@@ -214,6 +214,9 @@ class RecordingFault:
 
     def repeat_interval(self, ctx: FaultContext) -> float | None:
         return self.interval
+
+    def helpers(self) -> HelperWatch | None:
+        return None  # no helper pods to lose
 
     def live(self) -> set[str]:
         """Targets applied and not recovered since."""

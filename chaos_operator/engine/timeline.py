@@ -1,0 +1,143 @@
+"""status.timeline from the phases' per-second samples and the injection records (pure).
+
+Bounded whatever the phases' lengths: steps of ``step_seconds`` so that at most TIMELINE_POINTS (+1 per phase
+for a partial last step) points remain, and at most TIMELINE_MARKS marks (marks of one kind are merged per
+step, then over doubling widths until they fit). Sizes are stated in docs/timeline.md.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from chaos_operator.analysis.recovery import SecondSample
+from chaos_operator.engine.ports import Clock, LoadDriver, LoadResult
+from chaos_operator.models.status import (
+    TIMELINE_MARKS,
+    TIMELINE_POINTS,
+    Injection,
+    Timeline,
+    TimelineMark,
+    TimelinePoint,
+    TimelineWindow,
+)
+from chaos_operator.models.timestamps import format_time, parse_time
+
+log = logging.getLogger(__name__)
+PhaseName = Literal["baseline", "chaos", "recovery"]
+ORDER: tuple[PhaseName, ...] = ("baseline", "chaos", "recovery")
+
+
+class Recording:
+    """A LoadDriver that keeps each phase's result: the runner measures baseline, chaos, recovery in order."""
+
+    def __init__(self, load: LoadDriver) -> None:
+        self._load = load
+        self.measured: list[tuple[PhaseName, LoadResult]] = []
+
+    async def run_phase(self, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
+        result = await self._load.run_phase(duration_s, stop, split)
+        if len(self.measured) < len(ORDER):
+            self.measured.append((ORDER[len(self.measured)], result))
+        return result
+
+    async def close(self) -> None:
+        await self._load.close()
+
+
+def build_for(load: LoadDriver | None, injections: Sequence[Injection], clock: Clock) -> Timeline | None:
+    """The timeline of what ``load`` (a Recording) measured, or None when nothing was.
+
+    Advisory: a failure to build it costs the picture, never the experiment's end.
+    """
+    if not isinstance(load, Recording):
+        return None
+    try:
+        return build(load.measured, injections, clock.now(), clock.monotonic())
+    except Exception:
+        log.exception("could not build the timeline")
+        return None
+
+
+def build(phases: Sequence[tuple[PhaseName, LoadResult]], injections: Sequence[Injection],
+          now: datetime.datetime, now_mono: float) -> Timeline | None:
+    """The timeline of the phases measured so far (in order); None before the baseline has run.
+
+    ``now``/``now_mono`` are one reading of the wall and monotonic clocks: they place t = 0 on the wall
+    clock, where the injection records' timestamps live.
+    """
+    if not phases:
+        return None
+    t0_mono = phases[0][1].started_mono
+    seconds = sum(len(_whole(r.samples)) for _, r in phases)
+    step = max(1, math.ceil(seconds / TIMELINE_POINTS))
+    windows: list[TimelineWindow] = []
+    points: list[TimelinePoint] = []
+    for name, result in phases:
+        start = max(0.0, result.started_mono - t0_mono)
+        samples = _whole(result.samples)
+        end = start + (samples[-1].offset_s + 1 if samples else 0.0)
+        windows.append(TimelineWindow(phase=name, start=round(start, 2), end=round(end, 2)))
+        for first in range(0, len(samples), step):
+            points.append(_point(start, samples[first:first + step]))
+    t0_wall = now.astimezone(datetime.UTC) - datetime.timedelta(seconds=now_mono - t0_mono)
+    chaos_start = next((w.start for w in windows if w.phase == "chaos"), 0.0)
+    marks = _marks(injections, t0_wall, chaos_start, step)
+    return Timeline(started_at=format_time(t0_wall), step_seconds=step, windows=windows, points=points,
+                    marks=marks)
+
+
+def _whole(samples: Sequence[SecondSample]) -> list[SecondSample]:
+    return sorted((s for s in samples if s.offset_s >= 0), key=lambda s: s.offset_s)
+
+
+def _point(start: float, seconds: Sequence[SecondSample]) -> TimelinePoint:
+    timed = [s for s in seconds if s.p50_s is not None and s.p95_s is not None]
+    p50 = p95 = None
+    if timed:
+        weight = max(1, sum(s.requests for s in timed))  # a second with a latency had a request
+        p50 = sum((s.p50_s or 0.0) * s.requests for s in timed) / weight * 1000
+        p95 = max(s.p95_s or 0.0 for s in timed) * 1000
+    return TimelinePoint(t=round(start + seconds[0].offset_s, 2), requests=sum(s.requests for s in seconds),
+                         errors=sum(s.errors for s in seconds),
+                         p50_ms=None if p50 is None else round(p50, 2), p95_ms=None if p95 is None else round(p95, 2))
+
+
+def _offset(stamp: str | None, t0_wall: datetime.datetime) -> float | None:
+    if stamp is None:
+        return None
+    try:
+        at = parse_time(stamp)
+    except ValueError:
+        return None
+    # Records carry whole seconds: the middle of that second is the best guess (at most 0.5 s off).
+    return (at - t0_wall).total_seconds() + 0.5
+
+
+def _marks(injections: Sequence[Injection], t0_wall: datetime.datetime, chaos_start: float,
+           step: int) -> list[TimelineMark]:
+    instants: list[tuple[Literal["Injected", "Recovered"], float]] = []
+    for rec in injections:
+        injected = _offset(rec.injected_at, t0_wall)
+        if injected is None:
+            continue
+        injected = max(injected, chaos_start)  # nothing is injected before the chaos window opens
+        instants.append(("Injected", injected))
+        recovered = _offset(rec.recovered_at, t0_wall)
+        if recovered is not None:
+            instants.append(("Recovered", max(recovered, injected)))
+    width = float(step)
+    while True:
+        groups: dict[tuple[str, int], list[float]] = {}
+        for kind, t in instants:
+            groups.setdefault((kind, int(t // width)), []).append(t)
+        if len(groups) <= TIMELINE_MARKS:
+            break
+        width *= 2
+    marks = [TimelineMark(t=round(min(ts), 2), kind="Injected" if kind == "Injected" else "Recovered",
+                          count=len(ts))
+             for (kind, _), ts in groups.items()]
+    return sorted(marks, key=lambda m: (m.t, m.kind))

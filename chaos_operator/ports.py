@@ -1,0 +1,75 @@
+"""The ports the engine and the faults share: the Kubernetes API, the clock, an experiment's identity.
+
+Adapters (chaos_operator/adapters) implement them; the engine and the faults import only these protocols, so
+neither depends on a client library nor on the other (faults/base.py used to import engine.ports: a cycle).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ExperimentRef:
+    namespace: str
+    name: str
+    uid: str
+
+
+class StatusConflict(Exception):
+    """The object changed since the resourceVersion a status write was computed from (409 Conflict)."""
+
+
+class KubeApi(Protocol):
+    async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]: ...
+
+    async def list_pods_all_namespaces(self, label_selector: str) -> list[dict[str, Any]]: ...
+
+    async def get_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The pod, or None when there is none of that name."""
+        ...
+
+    async def create_pod(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The created pod, or None when a pod of that name already exists (409 AlreadyExists)."""
+        ...
+
+    async def delete_pod_by_name(self, namespace: str, name: str, grace_period_seconds: int | None) -> bool:
+        """Delete whatever pod has this name (our own helper pods); False when there is none.
+        grace_period_seconds None: the pod's own terminationGracePeriodSeconds."""
+        ...
+
+    async def delete_pod(self, namespace: str, name: str, uid: str, grace_period_seconds: int) -> bool:
+        """Delete only the pod with this uid; False when it is already gone or was replaced."""
+        ...
+
+    async def get_service(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    async def get_experiment(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any],
+                                      resource_version: str | None = None) -> str | None:
+        """Merge-patch .status; with ``resource_version`` only while the object still has it (else raises
+        StatusConflict). Returns the object's new resourceVersion."""
+        ...
+
+    async def create_event(
+        self, ref: ExperimentRef, type_: str, reason: str, message: str, time: datetime.datetime
+    ) -> None: ...
+
+
+class Clock(Protocol):
+    """Every duration the engine measures or waits comes from here, so tests can run it on virtual time."""
+
+    def now(self) -> datetime.datetime: ...
+
+    def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    async def wait_for(self, event: asyncio.Event, seconds: float) -> bool:
+        """Wait until ``event`` is set or ``seconds`` pass; True when the event was set."""
+        ...
