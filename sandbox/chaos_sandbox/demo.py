@@ -2,7 +2,8 @@
 
 `web-kill-one` kills one of three replicas (expected: Passed); `solo-kill-only` kills the only replica
 of a one-pod service (expected: Failed on maxErrorRate). Both run at once, about a minute in all; the
-command prints phase changes and pod events as they happen, then each experiment's finished report.
+command prints phase changes and pod events as they happen, then each experiment's finished report, and ends
+with `kubectl get cex` (real kubectl, if installed) as a cluster would show the experiments.
 It exits 0 when the demo ran, whatever the verdicts; everything it started is stopped on the way out,
 also on Ctrl-C and SIGTERM.
 """
@@ -13,8 +14,11 @@ import argparse
 import contextlib
 import logging
 import pathlib
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -44,17 +48,20 @@ class _Elapsed(logging.Formatter):
 
 @contextlib.contextmanager
 def stop_signals_raise() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C (KeyboardInterrupt), so the same cleanup runs for both."""
+    """SIGTERM behaves like Ctrl-C (KeyboardInterrupt), so the same cleanup runs for both. SIGINT is set too: a
+    process started in the background by a non-interactive shell inherits SIGINT ignored, and Python then
+    installs no KeyboardInterrupt handler, so Ctrl-C (or `kill -INT`) would not stop the demo."""
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set signal handlers
         return
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
@@ -127,6 +134,29 @@ def write_reports(objs: dict[str, Any], directory: pathlib.Path, out: TextIO) ->
               file=out)
 
 
+def kubectl_table(sandbox: Sandbox, out: TextIO) -> None:
+    """`kubectl get cex` as a user would see it: real kubectl, given the sandbox's kubeconfig explicitly (never
+    the user's own cluster), showing the CRD's printer columns the emulator serves as a server-side table."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        print("kubectl is not installed: skipping the `kubectl get cex` table.", file=out, flush=True)
+        return
+    with tempfile.TemporaryDirectory(prefix="chaos-demo-kubectl-") as tmp:
+        config = sandbox.write_kubeconfig(pathlib.Path(tmp) / "config", namespace=NS)
+        argv = [kubectl, "--kubeconfig", str(config), "--cache-dir", str(pathlib.Path(tmp) / "cache"),
+                "--request-timeout", "20s", "get", "cex", "-n", NS]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        except subprocess.TimeoutExpired:
+            print("kubectl get cex did not answer within 60s", file=out, flush=True)
+            return
+    print(f"$ kubectl --kubeconfig <the sandbox's> get cex -n {NS}", file=out)
+    if done.returncode != 0:
+        print(f"kubectl get cex failed (exit {done.returncode}): {done.stderr.strip()}", file=out, flush=True)
+        return
+    print(done.stdout, end="", file=out, flush=True)
+
+
 def run_demo(network: str, start_delay: float, timeout: float, out: TextIO,
              phases: tuple[str, str, str] | None = None, reports: pathlib.Path | None = None) -> int:
     started = time.monotonic()
@@ -155,6 +185,13 @@ def run_demo(network: str, start_delay: float, timeout: float, out: TextIO,
         print(f"[{time.monotonic() - started:5.1f}s] operator running; applied {', '.join(names)} ({ph['baseline']} "
               f"baseline, {ph['chaos']} chaos, {ph['recovery']} recovery, 50 req/s each)", file=out, flush=True)
         objs = _watch(sandbox, names, started, timeout, out)
+        for obj in objs.values():
+            print("\n" + render(obj), end="", file=out)
+        if reports is not None and objs:
+            print("", file=out)
+            write_reports(objs, reports, out)
+        print("", file=out)
+        kubectl_table(sandbox, out)  # while the sandbox still serves them
     finally:
         with shielded():
             token = sandbox.token
@@ -163,11 +200,6 @@ def run_demo(network: str, start_delay: float, timeout: float, out: TextIO,
                     operator.stop()
             finally:
                 sandbox.stop()
-    for obj in objs.values():
-        print("\n" + render(obj), end="", file=out)
-    if reports is not None and objs:
-        print("", file=out)
-        write_reports(objs, reports, out)
     left = leftovers.scan(token)
     tail = "nothing left behind" if left.empty else f"LEFT BEHIND: {left.describe()}"
     print(f"\ndemo finished in {time.monotonic() - started:.1f}s; sandbox stopped, {tail}.", file=out, flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,12 +37,21 @@ def test_the_demo_runs_both_experiments_to_their_verdicts(tmp_path: pathlib.Path
         assert "data:image/png;base64," in (tmp_path / f"{name}.html").read_text()
     token = re.search(r"\(run (\w+)\)", out)
     assert token is not None and leftovers.scan(token.group(1)).empty
+    # It ends with `kubectl get cex`: real kubectl, the emulator's server-side table of the CRD's printer columns.
+    if shutil.which("kubectl") is None:
+        assert "kubectl is not installed: skipping the `kubectl get cex` table." in out, out
+        pytest.skip("kubectl is not installed: the demo's `kubectl get cex` table was not checked")
+    table = out.split("$ kubectl --kubeconfig <the sandbox's> get cex -n demo\n")[1].split("\ndemo finished")[0]
+    assert re.match(r"NAME +FAULT +PHASE +VERDICT +SCORE +GRADE +AGE\n", table), table
+    assert re.search(r"^web-kill-one +PodKill +Completed +Passed +\d+ +[A-Z]+ +\d+s$", table, re.M), table
+    assert re.search(r"^solo-kill-only +PodKill +Completed +Failed +\d+ +[A-Z]+ +\d+s$", table, re.M), table
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_stopping_the_demo_halfway_stops_everything(sig: signal.Signals) -> None:
+    # Started with SIGINT ignored, as a background job of a non-interactive shell (CI) is: the demo must still stop.
     proc = subprocess.Popen([*DEMO, "--phases", "3s,30s,3s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     assert proc.stdout is not None
     token = ""
     try:
