@@ -18,7 +18,7 @@ BUILDAH_OPTS := --root $(IMAGE_CACHE)/storage --runroot /run/chaos-operator-imag
 # mounted for the RUN steps only, never stored in the image.
 IMAGE_MOUNTS := $(foreach f,/etc/pip.conf /etc/ssl/certs/ca-certificates.crt,$(if $(wildcard $(f)),--volume $(f):$(f):ro))
 
-.PHONY: test deps lint unit bench demo chaos-campaign clean image image-test
+.PHONY: test deps lint unit kernel-test bench demo chaos-campaign clean image image-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,18 @@ lint: deps
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# The image test needs a built image (slow the first time): it runs where buildah is installed.
+# The host suite, the image test (where buildah is installed; slow the first time), then the kernel VM tier:
+# all always run, and any failing fails `make test`.
 test: deps lint
-	$(PY) -m pytest -q -ra tests --ignore=tests/packaging/test_image.py
-	@if command -v buildah >/dev/null 2>&1; then $(MAKE) image-test; else echo "image test skipped: no buildah"; fi
+	@status=0; $(PY) -m pytest -q -ra tests --ignore=tests/packaging/test_image.py || status=$$?; \
+	if command -v buildah >/dev/null 2>&1; then $(MAKE) --no-print-directory image-test || status=$$?; \
+	else echo "image test skipped: no buildah"; fi; \
+	$(MAKE) --no-print-directory kernel-test || status=$$?; exit $$status
+
+# Tests marked kernel_vm (netem) in a QEMU guest running Debian's kernel (docs/testing.md). Installs
+# qemu-system-x86, linux-image-amd64 and busybox-static with apt-get when missing; exits 3 if it cannot.
+kernel-test: deps
+	$(PY) tests/vm/run.py
 
 image: deps
 	packaging/image-base.sh $(IMAGE_CACHE) $(IMAGE_BASE) $(BUILDAH_OPTS)

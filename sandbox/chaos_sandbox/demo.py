@@ -48,17 +48,20 @@ class _Elapsed(logging.Formatter):
 
 @contextlib.contextmanager
 def stop_signals_raise() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C (KeyboardInterrupt), so the same cleanup runs for both."""
+    """SIGTERM behaves like Ctrl-C (KeyboardInterrupt), so the same cleanup runs for both. SIGINT is set too: a
+    process started in the background by a non-interactive shell inherits SIGINT ignored, and Python then
+    installs no KeyboardInterrupt handler, so Ctrl-C (or `kill -INT`) would not stop the demo."""
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set signal handlers
         return
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager

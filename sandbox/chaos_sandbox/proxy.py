@@ -46,6 +46,7 @@ class ServiceProxy:
     dial: Dial
     backends: list[Backend] = field(default_factory=list)
     conns: set[_Conn] = field(default_factory=set)
+    accepted: int = 0  # client connections so far: how often the load opened a new one (tests read it)
     _rr: itertools.count[int] = field(default_factory=itertools.count)
     _server: asyncio.Server | None = None
     _sock: socket.socket = field(init=False)
@@ -94,6 +95,7 @@ class ServiceProxy:
         conn.client.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         backends = self.backends
         if not backends:
             writer.close()  # no Ready endpoint: refuse, as kube-proxy does

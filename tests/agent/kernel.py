@@ -185,12 +185,13 @@ class NetPair:
 
     def rtts_ms(self, procs: Procs, count: int, port: int) -> list[float]:
         py = [sys.executable, str(NETTOOL)]
-        server = procs.start(self.in_ns(self.ns_b, [*py, "echo", self.ip_b, str(port), "20"]))
+        bound = 20 + count  # seconds: room for slow starts (the VM tier) and a second per RTT at most
+        server = procs.start(self.in_ns(self.ns_b, [*py, "echo", self.ip_b, str(port), str(bound)]))
         assert server.stdout is not None
         assert server.stdout.readline().strip() == "ready"
         client = procs.start(self.in_ns(self.ns_a, [*py, "ping", self.ip_b, str(port), str(count)]))
-        out, _ = client.communicate(timeout=30)
-        server.communicate(timeout=25)
+        out, _ = client.communicate(timeout=bound + 10)
+        server.communicate(timeout=bound + 5)
         return [float(x) for x in json.loads(out)["rtt_ms"]]
 
 

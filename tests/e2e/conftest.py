@@ -21,5 +21,6 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 @pytest.fixture
 def operator(box: Sandbox) -> Iterator[OperatorThread]:
-    with OperatorThread(box.url, box.resolver) as op:
+    # The readiness bound is generous for the kernel VM tier, where Python runs under software emulation.
+    with OperatorThread(box.url, box.resolver, ready_timeout=120) as op:
         yield op

@@ -8,7 +8,7 @@ import json
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,31 +96,48 @@ def assert_nothing_left(box: Sandbox, ns: str, targets: set[str], timeout: float
 
 @dataclass
 class QdiscWatch:
-    """Polls a pod's root qdisc and the helper pods of its namespace every 50 ms: when our qdisc came and went,
-    and when the helper pod was first seen deleting (for the revert time)."""
+    """Polls a pod's root qdisc and the helper pods of its namespace every `every` s: when our qdisc (of `kind`)
+    came and went, and when the helper pod was first seen deleting (for the revert time). With `experiment`, also
+    when its status first showed each phase (and "Injected": a record in that state), and then the value of `counter`
+    (e.g. connections opened)."""
 
     box: Sandbox
     ns: str
     netns: str
+    kind: str = "tbf"
+    every: float = 0.05
+    experiment: str | None = None
+    counter: Callable[[], int] | None = None
     started: float = field(default_factory=time.monotonic)
     applied: float | None = None
     removed: float | None = None
     deleting: float | None = None
     kinds: set[str] = field(default_factory=set)
+    phases: dict[str, tuple[float, int]] = field(default_factory=dict)  # phase -> (seen at, counter then)
+    counted: dict[str, int] = field(default_factory=dict)  # "applied"/"removed" -> counter then
     _halt: threading.Event = field(default_factory=threading.Event)
 
     def _main(self) -> None:
-        while not self._halt.wait(0.05):
+        while not self._halt.wait(self.every):
+            if self.experiment is not None:
+                st = status_of(self.box.emu, self.experiment, self.ns)
+                seen = [st.get("phase")] + (["Injected"] if any(
+                    r.get("state") == "Injected" for r in st.get("injections", [])) else [])
+                for phase in seen:
+                    if phase and phase not in self.phases:
+                        self.phases[phase] = (time.monotonic() - self.started, self.counter() if self.counter else 0)
             if self.deleting is None and any(p["metadata"].get("deletionTimestamp") for p in self.box.emu.list(
                     "pods", self.ns, label_selector=HELPER_SELECTOR)):
                 self.deleting = time.monotonic() - self.started
             kind = root_qdisc(self.netns).split()[0]
             now = time.monotonic() - self.started
             self.kinds.add(kind)
-            if kind == "tbf" and self.applied is None:
+            if kind == self.kind and self.applied is None:
                 self.applied = now
-            if kind != "tbf" and self.applied is not None and self.removed is None:
+                self.counted["applied"] = self.counter() if self.counter else 0
+            if kind != self.kind and self.applied is not None and self.removed is None:
                 self.removed = now
+                self.counted["removed"] = self.counter() if self.counter else 0
 
     @property
     def revert_s(self) -> float | None:

@@ -27,6 +27,8 @@ REASON = why_not()
 pytestmark = [pytest.mark.skipif(REASON is not None, reason=REASON or ""), pytest.mark.timeout(90)]
 PHASES = {"baseline": "3s", "chaos": "6s", "recovery": "3s"}
 BANDWIDTH_PHASES = {"baseline": "6s", "chaos": "6s", "recovery": "4s"}  # 20 req/s: 100 in the baseline at least
+LATENCY_PHASES = {"baseline": "12s", "chaos": "60s", "recovery": "12s"}
+LATENCY_RATE = 10  # requests/s: 120, 300, 120 requests; light, for a guest under software emulation
 LONG = {"baseline": "3s", "chaos": "60s", "recovery": "2s"}
 
 
@@ -156,18 +158,49 @@ def test_an_operator_killed_mid_chaos_is_recovered_by_the_next_one(box: Sandbox)
     assert_nothing_left(box, ns, {pod["uid"]})
 
 
+@pytest.mark.kernel_vm
+@pytest.mark.timeout(500)
 def test_network_latency_adds_its_delay(netem: None, box: Sandbox, operator: OperatorThread) -> None:
-    ns = "e2e-latency"
+    """What netem on the pod's egress does to the load's figures (docs/testing.md, "What a delay does").
+
+    The load keeps connections alive (aiohttp's pool) and goes through the Service proxy, which opens one
+    connection to the pod per client connection. While the fault holds, a request on a reused connection waits
+    for one delayed packet (the response): at least `d` more. A request that opens a connection waits for two
+    (the pod's SYN-ACK, then the response): at least `2d`. The chaos figures cover only requests intended once
+    the fault held (the ramp before is apart), so every one of them carries at least `d`. Those lower bounds
+    are the kernel's; what is above them is CPU time, which under software emulation on a busy machine is
+    large and not ours to assert: it is printed."""
+    ns, d = "e2e-latency", 0.1
     pod = start(box, ns, "slow", ["--latency-ms", "1"])
-    doc = example("web-bandwidth.yaml", ns, "slow", phases=PHASES)
+    doc = example("web-bandwidth.yaml", ns, "slow", phases=LATENCY_PHASES)
     doc["metadata"]["name"] = "latency"
     doc["spec"]["fault"] = {"kind": "NetworkLatency", "latency": "100ms"}
-    doc["spec"]["load"]["path"] = "/"
-    box.apply([doc])
-    injected(box, ns, "latency")
-    st = wait_phase(box.emu, "latency", ns=ns)
-    print(f"\nNetworkLatency 100ms:\n{figures(st)}")
+    doc["spec"]["load"].update(path="/", rate=LATENCY_RATE)
+    doc["spec"]["slos"] = {}  # this test is about the delay, not about judging it
+    assert box.node is not None
+    proxy = box.node.proxies[(ns, "slow", 8080)]
+    with QdiscWatch(box, ns, pod["netns"], kind="netem", every=1.0, experiment="latency",
+                    counter=lambda: proxy.accepted).run() as watch:
+        box.apply([doc])
+        st = wait_phase(box.emu, "latency", timeout=400, ns=ns)
+    chaos = st["phases"]["chaos"]
+    opened = watch.phases["Recovery"][1] - watch.phases["Injected"][1]
+    print(f"\nNetworkLatency 100ms, GET / at {LATENCY_RATE}/s:\n{figures(st)}\nramp (before the fault held): "
+          f"{chaos.get('ramp')}\nphases first seen (s, connections so far): {watch.phases}; netem seen from "
+          f"+{watch.applied} to +{watch.removed} s; {opened} connections opened for {chaos['requests']} chaos requests")
     assert st["phase"] == "Completed", pretty(st)
-    # Delay on the pod's egress: each answer is 100 ms late (±10 %) once the fault holds.
-    assert 0.09 <= latency(st, "chaos", "p95") - latency(st, "baseline", "p50") <= 0.13, figures(st)
+    (record,) = st["injections"]
+    assert record["state"] == "Recovered", pretty(record)
+    assert watch.applied is not None and watch.removed is not None, watch.kinds
+    assert chaos["requests"] >= 100, figures(st)
+    assert latency(st, "chaos", "p50") >= 0.95 * d, figures(st)  # every chaos request waited for >= 1 delayed packet
+    # Each connection opened under the fault cost its first request two delayed packets; when they are more than
+    # 1 % of the requests (less a second's worth, the polling's uncertainty), p99 shows it.
+    if opened - LATENCY_RATE > 0.01 * chaos["requests"]:
+        assert latency(st, "chaos", "p99") >= 0.95 * 2 * d, figures(st)
+    # Fail closed: the record may say Injected only once the fault is there (one poll of slack either way). The
+    # operator infers it from the helper running for ACTIVE_AFTER_S; an agent slower to apply than that (here,
+    # Python under emulation) makes the record, and the chaos figures' start, run ahead of the fault.
+    early = watch.applied - watch.phases["Injected"][0]
+    assert early <= watch.every + 0.5, f"the record said Injected {early:.1f} s before the netem qdisc was there"
     assert_nothing_left(box, ns, {pod["uid"]})

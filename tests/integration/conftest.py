@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import pathlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -13,6 +14,9 @@ from chaos_sandbox.replicas import ReplicaKeeper
 
 from tests.integration.harness import ServiceThread, StaticResolver
 from tests.waits import wait_for
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CRD = ROOT / "crds" / "chaosoperator.dev_chaosexperiments.yaml"
 
 
 @pytest.fixture
