@@ -85,7 +85,8 @@ def view(pod: dict[str, Any]) -> HelperView:
                           message=f"{status.get('reason') or phase}: {status.get('message') or ''}".strip(": "))
     running = phase == "Running" and "running" in state
     return HelperView(phase=phase, running=running, ready=running and _ready(status, statuses[0]),
-                      deleting=deleting, terminated=False, waiting_reason=str(waiting["reason"]) if waiting.get("reason") else None,
+                      deleting=deleting, terminated=False,
+                      waiting_reason=str(waiting["reason"]) if waiting.get("reason") else None,
                       message=str(waiting.get("message") or ""))
 
 

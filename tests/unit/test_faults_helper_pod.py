@@ -112,7 +112,7 @@ async def test_apply_waits_for_ready_not_for_running_time() -> None:
             kube.pods[(NS, name())]["status"] = running(ready=True)
         return await real_get(namespace, pod_name)
 
-    kube.get_pod = get_pod  # type: ignore[method-assign]
+    kube.get_pod = get_pod  # type: ignore[method-assign,assignment]
     assert (await fault().apply(ctx(kube, step=5.0), record()))["helper_pod"] == name()
     assert polls >= 4 and kube.deleted == []
 
