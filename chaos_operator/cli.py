@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 
+from chaos_operator import killswitch
 from chaos_operator.models.spec import DNS_LABEL
 
 
@@ -35,8 +36,13 @@ def _parser() -> argparse.ArgumentParser:
                           "kube-node-lease and the operator's own (repeatable)")
     run.add_argument("--image", default=None,
                      help="the operator's own image, run by helper and stress pods (default: $OPERATOR_IMAGE)")
-    run.add_argument("--liveness", default=None, help="read-only liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--liveness", default=None,
+                     help="kopf's own liveness endpoint (a second listener; prefer /healthz on --metrics-port)")
     run.add_argument("-v", "--verbose", action="store_true")
+    from chaos_operator.runflags import add_run_flags
+
+    add_run_flags(run)
+    killswitch.add_commands(sub, _api_args, os.environ.get("POD_NAMESPACE", "chaos-system"))
     val = sub.add_parser("validate", help="validate manifests offline against the CRD and the models")
     val.add_argument("files", nargs="+")
     rep = sub.add_parser("report", help="print an experiment's figures, checks and verdict")
@@ -73,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(validate_files(args.files))
     if args.command == "report":
         return _report(args)
+    if args.command in killswitch.COMMANDS:
+        return killswitch.run_command(args)
     return _run(args)
 
 
@@ -89,10 +97,10 @@ def _sandbox(command: str, rest: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from chaos_operator.operator import OperatorConfig, run_operator
+    from chaos_operator.operator import LeadershipLost, OperatorConfig, run_operator
+    from chaos_operator.runflags import apply_run_flags, setup_logging
 
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level, args.log_format, args.verbose)
     pod = os.environ.get("POD_NAME")
     config = OperatorConfig(
         server=args.server, kubeconfig=args.kubeconfig, namespaces=args.namespace,
@@ -104,7 +112,12 @@ def _run(args: argparse.Namespace) -> int:
     )
     if args.image:
         config.image = args.image
-    asyncio.run(run_operator(config))
+    apply_run_flags(args, config)
+    try:
+        asyncio.run(run_operator(config))
+    except LeadershipLost as exc:  # restarted as a standby by its Deployment
+        logging.getLogger("chaos_operator").error("%s", exc)
+        return 1
     return 0
 
 

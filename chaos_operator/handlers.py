@@ -67,7 +67,7 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
             await failclosed.fail_closed(deps, ref, status, body.get("spec"), meta.get("generation"))
             return
         rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"),
-                       resource_version=meta.get("resourceVersion"))
+                       resource_version=meta.get("resourceVersion"), observer=deps.observer)
         if status.phase in TERMINAL_PHASES:
             return
         try:
@@ -78,6 +78,7 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
             await rec.finish(Phase.FAILED, None, "InvalidSpec", message)
             await rec.event("Failed", message, warning=True)
             return
+        rec.kind = spec.fault.kind  # a metrics label
         # `body` is live in kopf daemons: spec.abort changes show up here while the daemon runs.
         control = Control(abort_requested=lambda: bool((body.get("spec") or {}).get("abort")),
                           stopping=stopped.is_set)
@@ -99,6 +100,6 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
         except ValidationError:
             return  # an invalid spec never injected anything
         rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"),
-                       resource_version=meta.get("resourceVersion"))
+                       resource_version=meta.get("resourceVersion"), observer=deps.observer)
         runner = Runner(deps, spec, rec, Control(abort_requested=lambda: False, stopping=lambda: True))
         await runner.recover_leftovers()

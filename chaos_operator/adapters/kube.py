@@ -7,8 +7,8 @@ import datetime
 import json
 import os
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -17,6 +17,9 @@ from chaos_operator.models import GROUP, KIND, PLURAL, VERSION
 from chaos_operator.ports import ExperimentRef, StatusConflict
 
 COMPONENT = "chaos-operator"
+T = TypeVar("T")
+# Told of every call that fails (operation, HTTP code or None): the metrics adapter counts them.
+ErrorHook = Callable[[str, int | None], None]
 
 
 def client_config(server: str | None = None, kubeconfig: str | None = None,
@@ -74,11 +77,22 @@ def default_namespace(server: str | None = None, kubeconfig: str | None = None) 
 
 
 class KubeClient:
-    def __init__(self, cfg: client.Configuration) -> None:
+    def __init__(self, cfg: client.Configuration, on_error: ErrorHook | None = None) -> None:
         self._api = client.ApiClient(cfg)
         self._api.user_agent = COMPONENT  # the name an API server's audit log (and the sandbox's call record) shows
         self._core = client.CoreV1Api(self._api)
         self._custom = client.CustomObjectsApi(self._api)
+        self._on_error = on_error
+
+    async def _run(self, operation: str, call: Callable[[], T]) -> T:
+        """Run a blocking client call in a worker thread; report it when it fails."""
+        try:
+            return await asyncio.to_thread(call)
+        except Exception as exc:
+            if self._on_error is not None:
+                cause = exc if isinstance(exc, ApiException) else exc.__cause__  # StatusConflict wraps a 409
+                self._on_error(operation, cause.status if isinstance(cause, ApiException) else None)
+            raise
 
     def close(self) -> None:
         self._api.close()  # type: ignore[no-untyped-call]
@@ -89,13 +103,13 @@ class KubeClient:
             resp = self._core.list_namespaced_pod(namespace, label_selector=label_selector,
                                                   _preload_content=False)
             return list(_json(resp).get("items", []))
-        return await asyncio.to_thread(call)
+        return await self._run("list_pods", call)
 
     async def list_pods_all_namespaces(self, label_selector: str) -> list[dict[str, Any]]:
         def call() -> list[dict[str, Any]]:
             resp = self._core.list_pod_for_all_namespaces(label_selector=label_selector, _preload_content=False)
             return list(_json(resp).get("items", []))
-        return await asyncio.to_thread(call)
+        return await self._run("list_pods_all_namespaces", call)
 
     async def get_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
         def call() -> dict[str, Any] | None:
@@ -105,7 +119,7 @@ class KubeClient:
                 if exc.status == 404:
                     return None
                 raise
-        return await asyncio.to_thread(call)
+        return await self._run("get_pod", call)
 
     async def create_pod(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
         def call() -> dict[str, Any] | None:
@@ -117,7 +131,7 @@ class KubeClient:
                 if exc.status == 409:  # AlreadyExists: a deterministic name from an earlier attempt
                     return None
                 raise
-        return await asyncio.to_thread(call)
+        return await self._run("create_pod", call)
 
     async def delete_pod_by_name(self, namespace: str, name: str, grace_period_seconds: int | None) -> bool:
         body = client.V1DeleteOptions(grace_period_seconds=grace_period_seconds)
@@ -130,7 +144,7 @@ class KubeClient:
                     return False
                 raise
             return True
-        return await asyncio.to_thread(call)
+        return await self._run("delete_pod_by_name", call)
 
     async def delete_pod(self, namespace: str, name: str, uid: str, grace_period_seconds: int) -> bool:
         body = client.V1DeleteOptions(grace_period_seconds=grace_period_seconds,
@@ -144,7 +158,7 @@ class KubeClient:
                     return False
                 raise
             return True
-        return await asyncio.to_thread(call)
+        return await self._run("delete_pod", call)
 
     async def get_service(self, namespace: str, name: str) -> dict[str, Any] | None:
         def call() -> dict[str, Any] | None:
@@ -154,7 +168,30 @@ class KubeClient:
                 if exc.status == 404:
                     return None
                 raise
-        return await asyncio.to_thread(call)
+        return await self._run("get_service", call)
+
+    async def get_namespace(self, name: str) -> dict[str, Any] | None:
+        def call() -> dict[str, Any] | None:
+            try:
+                return _json(self._core.read_namespace(name, _preload_content=False))
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        return await self._run("get_namespace", call)
+
+    async def list_all_experiments(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Every ChaosExperiment in these namespaces (all namespaces when empty)."""
+        def call() -> list[dict[str, Any]]:
+            if not namespaces:
+                return list(_json(self._custom.list_cluster_custom_object(
+                    GROUP, VERSION, PLURAL, _preload_content=False)).get("items", []))
+            items: list[dict[str, Any]] = []
+            for ns in namespaces:
+                items += _json(self._custom.list_namespaced_custom_object(
+                    GROUP, VERSION, ns, PLURAL, _preload_content=False)).get("items", [])
+            return items
+        return await self._run("list_all_experiments", call)
 
     async def get_experiment(self, namespace: str, name: str) -> dict[str, Any] | None:
         def call() -> dict[str, Any] | None:
@@ -165,7 +202,7 @@ class KubeClient:
                 if exc.status == 404:
                     return None
                 raise
-        return await asyncio.to_thread(call)
+        return await self._run("get_experiment", call)
 
     async def create_experiment(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
         def call() -> dict[str, Any]:
@@ -217,7 +254,7 @@ class KubeClient:
                 raise
             version = (_json(resp).get("metadata") or {}).get("resourceVersion")
             return None if version is None else str(version)
-        return await asyncio.to_thread(call)
+        return await self._run("patch_experiment_status", call)
 
     async def create_event(self, ref: ExperimentRef, type_: str, reason: str, message: str,
                            time: datetime.datetime) -> None:
@@ -231,8 +268,8 @@ class KubeClient:
             source=client.V1EventSource(component=COMPONENT), reporting_component=COMPONENT,
             first_timestamp=stamp, last_timestamp=stamp, count=1,
         )
-        await asyncio.to_thread(self._core.create_namespaced_event, ref.namespace, body,
-                                _preload_content=False)
+        await self._run("create_event", lambda: self._core.create_namespaced_event(
+            ref.namespace, body, _preload_content=False))
 
 
 def _json(resp: Any) -> dict[str, Any]:

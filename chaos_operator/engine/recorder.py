@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import ValidationError
@@ -38,13 +39,17 @@ MAX_TARGETS = 1000  # the CRD's maxItems for targets
 MAX_CONFLICTS = 5  # re-reads of one write before giving up (each conflict means another writer made progress)
 PhaseName = Literal["baseline", "chaos", "recovery"]
 _FIELDS = frozenset(ExperimentStatus.model_fields)
+# Told of every status write (ref, fault kind, old, new): the metrics adapter's hook. Must not raise.
+StatusObserver = Callable[[ExperimentRef, str | None, ExperimentStatus, ExperimentStatus], None]
 
 
 class Recorder:
     def __init__(self, kube: KubeApi, clock: Clock, ref: ExperimentRef, status: ExperimentStatus,
                  generation: int | None = None, resource_version: str | None = None,
-                 clear: frozenset[str] = frozenset()) -> None:
+                 clear: frozenset[str] = frozenset(), observer: StatusObserver | None = None) -> None:
         self._kube = kube
+        self._observer = observer
+        self.kind: str | None = None  # the fault kind, once the spec is known (a metrics label)
         self._clock = clock
         self.ref = ref
         self.status = status
@@ -170,7 +175,9 @@ class Recorder:
                 continue
             self.resource_version = version
             self._clear = frozenset()
-            self.status = new
+            old, self.status = self.status, new
+            if self._observer is not None:
+                self._observer(self.ref, self.kind, old, new)
             return new
         raise StatusConflict(f"status of {self.ref.namespace}/{self.ref.name} kept changing under the operator")
 

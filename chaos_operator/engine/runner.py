@@ -10,7 +10,7 @@ import asyncio
 import logging
 
 from chaos_operator.analysis import verdict
-from chaos_operator.engine import analyze, lifecycle, timeline
+from chaos_operator.engine import analyze, gates, lifecycle, timeline
 from chaos_operator.engine.chaos import ChaosWindow
 from chaos_operator.engine.deps import Control, Deps, LoadTargetNotFound
 from chaos_operator.engine.ports import LoadDriver, LoadResult
@@ -22,7 +22,7 @@ from chaos_operator.faults.base import FaultContext
 from chaos_operator.metrics.source import MetricsError
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import TERMINAL_PHASES, Check, Phase, Verdict
-from chaos_operator.targeting.selection import NamespaceRefused, NoTargets, check_namespace, new_seed
+from chaos_operator.targeting.selection import NoTargets, new_seed
 from chaos_operator.targeting.selector import to_query
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class Runner:
 
     async def _watch_control(self) -> None:
         while not self.stop.is_set():
-            if self.control.abort_requested() or self.control.stopping():
+            if self.control.abort_requested() or self.control.stopping() or self.deps.gates.paused() is not None:
                 self.stop.set()
                 return
             await self.clock.sleep(CONTROL_POLL_S)
@@ -105,8 +105,8 @@ class Runner:
         if window is not None:
             await window.stop_watch()
             await window.recover_all()
-        if self.control.abort_requested():
-            return Ending(Phase.ABORTED, None, "Aborted", f"spec.abort was set during {self.rec.status.phase}")
+        if why := gates.abort_reason(self.control.abort_requested(), self.deps.gates, self.rec.status.phase):
+            return Ending(Phase.ABORTED, None, *why)
         return STOPPED  # operator stopping or resource deleting: the finalizer/restart path finishes it
 
     async def _run_from_start(self) -> Early:
@@ -127,11 +127,9 @@ class Runner:
         # A restart from Baseline lands here too: nothing was injected, so start the figures afresh.
         await self.rec.begin("resolving targets and load")
         await self.rec.event("Started", f"{self.spec.fault.kind} experiment started")
-        try:
-            check_namespace(ns, self.deps.operator_namespace, self.deps.allowed_namespaces,
-                            self.deps.protected_namespaces)
-        except NamespaceRefused as exc:
-            return _failed("NamespaceRefused", str(exc))
+        if gate := await gates.refusal(self.deps.kube, ns, self.deps.gates, self.deps.operator_namespace,
+                                       self.deps.allowed_namespaces, self.deps.protected_namespaces):
+            return _failed(*gate)
         if self.spec.prometheus is not None:
             refused = await self._probe_prometheus()
             if refused is not None:

@@ -1,0 +1,74 @@
+"""The kill switch's reading of its ConfigMap fails closed; the run flags are checked before anything starts."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from chaos_operator.killswitch import parse
+from chaos_operator.operator import OperatorConfig
+from chaos_operator.runflags import JsonFormatter, add_run_flags, apply_run_flags
+
+
+@pytest.mark.parametrize(("configmap", "paused", "why"), [
+    (None, False, "no pause ConfigMap"),
+    ({"data": {"paused": "false", "by": "ann"}}, False, "by ann"),
+    ({"data": {"paused": " False "}}, False, "resumed"),
+    ({"data": {"paused": "true", "reason": "incident 42"}}, True, "incident 42"),
+    ({"data": {}}, True, "no reason given"),  # a ConfigMap of that name with no flag: paused
+    ({}, True, "no reason given"),
+    ({"data": {"paused": "yes"}}, True, "treated as paused"),  # anything but false
+])
+def test_parse(configmap: dict[str, Any] | None, paused: bool, why: str) -> None:
+    state = parse(configmap)
+    assert state.paused is paused and why in state.why
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    add_run_flags(p)
+    return p.parse_args(list(argv))
+
+
+def test_run_flags_fill_the_config() -> None:
+    config = OperatorConfig()
+    apply_run_flags(_args("--leader-election", "--lease-duration", "20", "--renew-deadline", "12",
+                          "--retry-period", "3", "--metrics-port", "9090", "--require-opt-in"), config)
+    assert config.leader_election and config.require_opt_in and config.metrics_port == 9090
+    assert (config.lease.lease_s, config.lease.renew_deadline_s, config.lease.retry_s) == (20, 12, 3)
+    off = OperatorConfig()
+    apply_run_flags(_args("--no-leader-election", "--metrics-port", "0"), off)
+    assert not off.leader_election and off.metrics_port is None
+
+
+@pytest.mark.parametrize("argv", [("--lease-duration", "5", "--renew-deadline", "10"), ("--metrics-port", "70000")])
+def test_bad_run_flags_exit_with_a_message(argv: tuple[str, ...]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        apply_run_flags(_args(*argv), OperatorConfig())
+    assert "chaos-operator run:" in str(exc.value.code)
+
+
+def test_json_logs_are_one_object_per_line() -> None:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter())
+    log = logging.getLogger("test.json")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning('paused by "ann"\nsecond line')
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            log.exception("failed")
+    finally:
+        log.removeHandler(handler)
+    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    assert first["level"] == "warning" and first["logger"] == "test.json"
+    assert first["message"] == 'paused by "ann"\nsecond line' and first["time"].endswith("+00:00")
+    assert second["message"] == "failed" and "ValueError: boom" in second["exception"]
