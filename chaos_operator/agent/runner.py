@@ -82,6 +82,7 @@ def shape(report: dict[str, Any], pod_uid: str, qdisc: tc.Qdisc, duration: float
             return EXIT_OK
         failure: AgentFailure | None = None
         ready = ReadyFile(ready_file)
+        ready.clear()  # nothing is applied yet: no stale file may say otherwise
         try:
             shaper.apply(qdisc, scope)  # applied and verified: only now may the pod become Ready
             report.update(state="applied", applied_at=now())
@@ -130,6 +131,7 @@ def run_stress(report: dict[str, Any], duration: float, ready_file: str | None =
             report.update(state="applied", pid=proc.pid, applied_at=now())
             log(f"started {' '.join(argv)} (pid {proc.pid})")
             ready, wanted = ReadyFile(ready_file), int(workers.get("cpu") or 0) + int(workers.get("vm") or 0)
+            ready.clear()  # no stale file may say the workers run
             try:
                 while proc.poll() is None and stopper.signal is None and time.monotonic() < deadline:
                     if ready.file is not None and not ready.marked:
