@@ -17,8 +17,11 @@ from typing import Any
 UNCLEAN = frozenset({"revert-failed", "applied"})
 CLEAN_REVERT = frozenset({"reverted", "absent"})  # a revert-only helper's run
 GONE_REASONS = frozenset({"TargetNotFound", "TargetGone"})  # the pod's namespace, and our qdisc, are gone
-# Waiting reasons that never resolve by themselves: fail the injection at once instead of waiting it out.
-HOPELESS_WAITING = frozenset({"InvalidImageName", "CreateContainerConfigError", "CreateContainerError"})
+# Waiting reasons that fail the injection at once instead of waiting out the timeout. An image that cannot be
+# pulled (ErrImagePull, then ImagePullBackOff) may come right later, but a chaos window should not be spent on it:
+# the injection fails now with the kubelet's reason, and the helper pod is deleted.
+HOPELESS_WAITING = frozenset({"InvalidImageName", "ErrImagePull", "ImagePullBackOff",
+                              "CreateContainerConfigError", "CreateContainerError"})
 
 
 @dataclass(frozen=True)

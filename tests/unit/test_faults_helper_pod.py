@@ -84,6 +84,10 @@ async def test_apply_needs_the_target_on_a_node(target_uid: str | None, node: st
      "agent refused \\(TargetNotFound\\): no process of pod"),
     ({"phase": "Pending", "containerStatuses": [{"name": "agent", "state": {"waiting": {
         "reason": "InvalidImageName"}}}]}, "cannot start: InvalidImageName"),
+    ({"phase": "Pending", "containerStatuses": [{"name": "agent", "state": {"waiting": {
+        "reason": "ErrImagePull", "message": "pull access denied"}}}]}, "cannot start: ErrImagePull pull access denied"),
+    ({"phase": "Pending", "containerStatuses": [{"name": "agent", "state": {"waiting": {
+        "reason": "ImagePullBackOff"}}}]}, "cannot start: ImagePullBackOff"),
     ({"phase": "Pending"}, "did not hold the fault in time"),
     (running(ready=False), "did not hold the fault in time \\(phase Running, running, never ready\\)"),
 ])
