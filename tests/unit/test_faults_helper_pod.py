@@ -85,7 +85,7 @@ async def test_apply_needs_the_target_on_a_node(target_uid: str | None, node: st
     ({"phase": "Pending", "containerStatuses": [{"name": "agent", "state": {"waiting": {
         "reason": "InvalidImageName"}}}]}, "cannot start: InvalidImageName"),
     ({"phase": "Pending", "containerStatuses": [{"name": "agent", "state": {"waiting": {
-        "reason": "ErrImagePull", "message": "pull access denied"}}}]}, "cannot start: ErrImagePull pull access denied"),
+        "reason": "ErrImagePull", "message": "access denied"}}}]}, "cannot start: ErrImagePull access denied"),
     ({"phase": "Pending", "containerStatuses": [{"name": "agent", "state": {"waiting": {
         "reason": "ImagePullBackOff"}}}]}, "cannot start: ImagePullBackOff"),
     ({"phase": "Pending"}, "did not hold the fault in time"),
