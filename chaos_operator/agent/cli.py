@@ -29,13 +29,13 @@ from chaos_operator.agent.modes import duration as duration
 def dispatch(args: argparse.Namespace, report: dict[str, Any]) -> int:
     what = plan(args)
     if isinstance(what, Stress):
-        return runner.run_stress(report, what.seconds, cpu=what.cpu, cpu_load=what.cpu_load, vm=what.vm,
-                                 vm_bytes=what.vm_bytes)
+        return runner.run_stress(report, what.seconds, what.ready_file, cpu=what.cpu, cpu_load=what.cpu_load,
+                                 vm=what.vm, vm_bytes=what.vm_bytes)
     if isinstance(what, Revert):
         return runner.revert_only(report, what.pod_uid, what.proc_root, what.interface, what.owner)
     assert isinstance(what, Shape)
     return runner.shape(report, what.pod_uid, what.qdisc, what.seconds, what.proc_root, what.interface, what.scope,
-                        what.owner)
+                        what.owner, what.ready_file)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
-from chaos_operator.agent import procfs, scope, stress, tc
+from chaos_operator.agent import procfs, ready, scope, stress, tc
 from chaos_operator.models.duration import parse_duration
 
 SECONDS_RE = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,3})?$")
@@ -97,6 +97,8 @@ def build_parser() -> Parser:
     common = Parser(add_help=False)
     common.add_argument("--duration", help="seconds (120) or a duration (2m) to hold the fault")
     common.add_argument("--termination-log", default=DEFAULT_TERMINATION_LOG, help="also write the report here")
+    common.add_argument("--ready-file", help="create this file once the fault is in effect, remove it first when "
+                                             "reverting (the pod's readinessProbe tests it)")
     network = Parser(add_help=False)
     network.add_argument("--pod-uid", help="UID of the target pod (metadata.uid)")
     network.add_argument("--proc-root", default="/proc", help="the host's /proc (hostPID helper pods)")
@@ -122,6 +124,7 @@ class Stress:
     cpu_load: int
     vm: int
     vm_bytes: str
+    ready_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ class Shape:
     qdisc: tc.Qdisc
     seconds: float
     scope: scope.Scope
+    ready_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,21 +159,22 @@ def _require(args: argparse.Namespace, *names: str) -> None:
 def plan(args: argparse.Namespace) -> Plan:
     """What the parsed arguments ask for, every value validated; raises UsageError or ValueError."""
     mode = MODES[args.fault]
+    ready_file = ready.path(args.ready_file) if args.ready_file is not None else None
     if mode.qdisc is None:
         _require(args, "duration")
         seconds = duration(args.duration)
         stress.stress_argv(seconds, "/tmp/x", cpu=args.cpu, cpu_load=args.cpu_load, vm=args.vm,
                            vm_bytes=args.vm_bytes)  # validates the values; nothing runs
-        return Stress(seconds, args.cpu, args.cpu_load, args.vm, args.vm_bytes)
+        return Stress(seconds, args.cpu, args.cpu_load, args.vm, args.vm_bytes, ready_file)
     root = tc.proc_root(args.proc_root)
     interface = tc.interface(args.interface) if args.interface is not None else None
     owner = scope.owner(args.owner) if args.owner is not None else None
     _require(args, "pod_uid")
     uid = procfs.pod_uid(args.pod_uid)
-    if args.revert_only:
+    if args.revert_only:  # holds nothing, so it never becomes "ready"; a --ready-file is accepted and unused
         return Revert(uid, root, interface, owner)
     _require(args, "duration", *mode.required)
     s = scope.scope(args.destination, args.port, args.direction)
     if mode.needs_destinations and not s.destinations:
         raise UsageError(f"--destination is required for {args.fault}")
-    return Shape(uid, root, interface, owner, mode.qdisc(args), duration(args.duration), s)
+    return Shape(uid, root, interface, owner, mode.qdisc(args), duration(args.duration), s, ready_file)

@@ -25,6 +25,7 @@ from chaos_operator.agent.base import (
     log,
     now,
 )
+from chaos_operator.agent.ready import ReadyFile
 from chaos_operator.agent.scope import Scope
 from chaos_operator.agent.shaper import Shaper
 
@@ -66,7 +67,8 @@ def _find(pod_uid: str, proc_root: str, report: dict[str, Any], owner: str | Non
 
 
 def shape(report: dict[str, Any], pod_uid: str, qdisc: tc.Qdisc, duration: float, proc_root: str,
-          interface: str | None, scope: Scope | None = None, owner: str | None = None) -> int:
+          interface: str | None, scope: Scope | None = None, owner: str | None = None,
+          ready_file: str | None = None) -> int:
     deadline = time.monotonic() + duration  # counted from start: a slow apply never extends the fault
     report.update(state="refused", qdisc=" ".join(qdisc.args()))
     if scope is not None and (scope.scoped or scope.direction != "egress"):
@@ -79,15 +81,19 @@ def shape(report: dict[str, Any], pod_uid: str, qdisc: tc.Qdisc, duration: float
             report.update(state="cancelled", ended_by=stopper.signal)
             return EXIT_OK
         failure: AgentFailure | None = None
+        ready = ReadyFile(ready_file)
+        ready.clear()  # nothing is applied yet: no stale file may say otherwise
         try:
-            shaper.apply(qdisc, scope)
+            shaper.apply(qdisc, scope)  # applied and verified: only now may the pod become Ready
             report.update(state="applied", applied_at=now())
+            ready.mark()
             log(f"applied {report['qdisc']} on {shaper.device} (pid {shaper.target.pid}, {shaper.target.netns})")
             report["ended_by"] = stopper.hold_until(deadline)
         except AgentFailure as exc:
             failure = exc
         except Exception as exc:  # a bug must still not leave the qdisc behind
             failure = AgentFailure(EXIT_INTERNAL, "InternalError", repr(exc))
+        ready.clear()  # the first step of reverting: the pod stops being Ready before the qdisc goes
         if failure and failure.code == EXIT_FOREIGN:
             raise failure  # nothing of ours was touched
         try:
@@ -111,7 +117,7 @@ def revert_only(report: dict[str, Any], pod_uid: str, proc_root: str, interface:
     return EXIT_OK
 
 
-def run_stress(report: dict[str, Any], duration: float, **workers: Any) -> int:
+def run_stress(report: dict[str, Any], duration: float, ready_file: str | None = None, **workers: Any) -> int:
     deadline = time.monotonic() + duration + STRESS_GRACE * 2  # stress-ng's own --timeout ends it first
     with Stopper() as stopper, tempfile.TemporaryDirectory(prefix="chaos-stress-") as tmp:
         argv = stress.stress_argv(duration, tmp, **workers)
@@ -124,9 +130,17 @@ def run_stress(report: dict[str, Any], duration: float, **workers: Any) -> int:
                 raise AgentFailure(EXIT_STRESS, "StressFailed", f"stress-ng: {exc}") from None
             report.update(state="applied", pid=proc.pid, applied_at=now())
             log(f"started {' '.join(argv)} (pid {proc.pid})")
+            ready, wanted = ReadyFile(ready_file), int(workers.get("cpu") or 0) + int(workers.get("vm") or 0)
+            ready.clear()  # no stale file may say the workers run
             try:
                 while proc.poll() is None and stopper.signal is None and time.monotonic() < deadline:
+                    if ready.file is not None and not ready.marked:
+                        output.seek(0)  # stress-ng flushes each line; a worker says "started" once it runs
+                        if stress.started_workers(output.read()) >= wanted:
+                            ready.mark()
+                            log(f"all {wanted} stress-ng workers started")
                     time.sleep(POLL)
+                ready.clear()  # first: the pod stops being Ready before the workers are stopped
                 report["ended_by"] = stopper.signal or ("deadline" if proc.poll() is not None else "overrun")
                 if proc.poll() is None:
                     proc.terminate()  # stress-ng stops its workers and still prints metrics
@@ -135,6 +149,7 @@ def run_stress(report: dict[str, Any], duration: float, **workers: Any) -> int:
                     except subprocess.TimeoutExpired:
                         pass
             finally:
+                ready.clear()
                 _kill_group(proc)
             output.seek(0)
             result = stress.parse_output(output.read())

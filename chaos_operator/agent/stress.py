@@ -129,6 +129,11 @@ def _stressor(stressors: dict[str, Stressor], name: str) -> Stressor:
     return stressors.setdefault(name, Stressor(name))
 
 
+def started_workers(text: str) -> int:
+    """How many worker instances have said "started" so far (output read while stress-ng runs)."""
+    return sum(len(s.started) for s in parse_output(text).stressors.values())
+
+
 def parse_output(text: str) -> StressResult:
     stressors: dict[str, Stressor] = {}
     instance_of: dict[int, tuple[str, int]] = {}  # worker pid -> (stressor, instance)

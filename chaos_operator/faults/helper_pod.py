@@ -1,11 +1,12 @@
 """What the network and stress faults share: create a helper pod, wait until it holds the fault, delete it and
 wait until it is gone, and run a revert-only helper when one was lost.
 
-When is a fault "active"? The agent cannot call the API (no token) and writes its report only when it ends, so
-the operator infers it: the agent finds the target, applies the qdisc (or starts stress-ng) and verifies it
-within about a second, and *exits* with a report on any failure. A helper whose container has been running for
-ACTIVE_AFTER_S without terminating has therefore applied the fault and is holding it. A helper that terminates
-first failed, and its report says why.
+When is a fault "active"? Exactly when the helper pod is Ready. The agent cannot call the API (no token), so it
+says so the Kubernetes way: it creates its ready file (``--ready-file``, on a small in-memory emptyDir) only once
+its qdisc is in place (or stress-ng's workers run), and removes it as the first step of reverting; the pod's exec
+readinessProbe tests that file every second, so ``containerStatuses[].ready`` is the fault's own word. Elapsed
+Running time says nothing: an agent slow to start (a busy node, an emulated CPU) holds nothing yet. A helper that
+terminates first failed, and its report says why; one that stops being ready while Injected is a lost helper.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from chaos_operator.faults.manifests import Helper, PodNeeds, Role
 from chaos_operator.models.base import ApiModel
 from chaos_operator.models.status import Injection
 
-ACTIVE_AFTER_S = 2.0  # running this long without terminating = the fault is applied and held
 ACTIVE_TIMEOUT_S = 90.0  # bound on image pull + start + apply
 GONE_TIMEOUT_S = 20.0  # bound on SIGTERM -> revert -> report -> removal (the pod's grace period is 15 s)
 REVERT_TIMEOUT_S = 60.0  # bound on a whole revert-only helper run
@@ -113,8 +113,10 @@ class HelperPodFault:
     # -- lost helpers (used by engine/orphans.py) ------------------------------------------------------------
 
     async def helper_lost(self, ctx: FaultContext, record: Injection) -> tuple[str, bool] | None:
-        """None while the helper of an Injected record holds the fault; else (why, clean), clean when its report
-        says nothing of ours is left. A helper being deleted is not lost yet: SIGTERM makes it revert and report."""
+        """None while the helper of an Injected record holds the fault (it is Ready); else (why, clean), clean when
+        its report says nothing of ours is left. A helper being deleted is not lost yet: SIGTERM makes it revert
+        and report. A running helper no longer Ready does not hold the fault (its agent is reverting, or its
+        probe failed): lost, and not known to be clean."""
         name = record.helper_pod or self._name(ctx, record, "fault")
         pod = await ctx.kube.get_pod(ctx.namespace, name)
         if pod is None:
@@ -122,6 +124,8 @@ class HelperPodFault:
         v = view(pod)
         if v.terminated:
             return f"helper pod {name} ended early: {failure_text(v)}", ended_cleanly(v)
+        if not v.ready and not v.deleting:
+            return f"helper pod {name} is no longer ready: its agent does not hold the fault", False
         return None
 
     async def revert_lost(self, ctx: FaultContext, record: Injection) -> str:
@@ -188,7 +192,6 @@ class HelperPodFault:
 
     async def _wait_active(self, ctx: FaultContext, name: str) -> None:
         deadline = ctx.clock.monotonic() + min(ACTIVE_TIMEOUT_S, float(ctx.spec.phases.chaos))
-        running_since: float | None = None
         while True:
             now = ctx.clock.monotonic()
             pod = await ctx.kube.get_pod(ctx.namespace, name)
@@ -199,12 +202,12 @@ class HelperPodFault:
                 raise FaultError(f"helper pod {name}: {failure_text(v)}")
             if v.waiting_reason in HOPELESS_WAITING:
                 raise FaultError(f"helper pod {name}: {failure_text(v)}")
-            running_since = (running_since or now) if v.running else None
-            if running_since is not None and now - running_since >= ACTIVE_AFTER_S:
+            if v.ready:  # the agent's ready file exists: its fault is in place
                 return
             if now >= deadline:
+                state = "running, never ready" if v.running else v.waiting_reason
                 raise FaultError(f"helper pod {name} did not hold the fault in time (phase {v.phase}"
-                                 f"{', ' + v.waiting_reason if v.waiting_reason else ''})")
+                                 f"{', ' + state if state else ''})")
             await asyncio.sleep(POLL_S)
 
     async def _wait_ended(self, ctx: FaultContext, name: str) -> HelperView | None:

@@ -2,7 +2,9 @@
 
 The agent (chaos_operator/agent) prints one JSON line when it ends, on stdout and in the termination log; the
 kubelet copies the log into ``status.containerStatuses[].state.terminated.message``. It cannot write to the
-API (no token), and it reports nothing while it holds the fault, so "active" is inferred: see helper_pod.py.
+API (no token); while it holds the fault it says so through its readiness: it creates its ready file only once the
+fault is in place (and removes it first when it reverts), and the pod's exec readinessProbe tests that file, so
+``containerStatuses[].ready`` is true exactly while the fault is in effect (see helper_pod.py).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import Any
 UNCLEAN = frozenset({"revert-failed", "applied"})
 CLEAN_REVERT = frozenset({"reverted", "absent"})  # a revert-only helper's run
 GONE_REASONS = frozenset({"TargetNotFound", "TargetGone"})  # the pod's namespace, and our qdisc, are gone
-# Waiting reasons that never resolve by themselves: fail the injection at once instead of waiting it out.
-HOPELESS_WAITING = frozenset({"InvalidImageName", "CreateContainerConfigError", "CreateContainerError"})
+# Waiting reasons that fail the injection at once instead of waiting out the timeout. An image that cannot be
+# pulled (ErrImagePull, then ImagePullBackOff) may come right later, but a chaos window should not be spent on it:
+# the injection fails now with the kubelet's reason, and the helper pod is deleted.
+HOPELESS_WAITING = frozenset({"InvalidImageName", "ErrImagePull", "ImagePullBackOff",
+                              "CreateContainerConfigError", "CreateContainerError"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class AgentReport:
 class HelperView:
     phase: str  # Pending | Running | Succeeded | Failed | Unknown
     running: bool  # the agent's container is running
+    ready: bool  # ...and its readiness probe passes: the agent has applied the fault and holds it
     deleting: bool
     terminated: bool
     exit_code: int | None = None
@@ -74,15 +80,26 @@ def view(pod: dict[str, Any]) -> HelperView:
     if isinstance(terminated, dict):
         message = str(terminated.get("message") or "")
         code = terminated.get("exitCode")
-        return HelperView(phase=phase, running=False, deleting=deleting, terminated=True,
+        return HelperView(phase=phase, running=False, ready=False, deleting=deleting, terminated=True,
                           exit_code=code if isinstance(code, int) else None, report=parse_report(message),
                           message=str(terminated.get("reason") or status.get("message") or ""))
     if phase in ("Succeeded", "Failed"):  # e.g. DeadlineExceeded before the container ever reported
-        return HelperView(phase=phase, running=False, deleting=deleting, terminated=True,
+        return HelperView(phase=phase, running=False, ready=False, deleting=deleting, terminated=True,
                           message=f"{status.get('reason') or phase}: {status.get('message') or ''}".strip(": "))
-    return HelperView(phase=phase, running=phase == "Running" and "running" in state, deleting=deleting,
-                      terminated=False, waiting_reason=str(waiting["reason"]) if waiting.get("reason") else None,
+    running = phase == "Running" and "running" in state
+    return HelperView(phase=phase, running=running, ready=running and _ready(status, statuses[0]),
+                      deleting=deleting, terminated=False,
+                      waiting_reason=str(waiting["reason"]) if waiting.get("reason") else None,
                       message=str(waiting.get("message") or ""))
+
+
+def _ready(status: dict[str, Any], container: dict[str, Any]) -> bool:
+    """The container's own `ready` flag, and the pod's Ready condition when the kubelet wrote one: both must agree
+    (a kubelet sets them together; either saying no means the probe has not passed, or no longer does)."""
+    if container.get("ready") is not True:
+        return False
+    conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("type") == "Ready"]
+    return all(c.get("status") == "True" for c in conditions)
 
 
 def ended_cleanly(v: HelperView, revert: bool = False) -> bool:

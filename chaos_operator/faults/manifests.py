@@ -4,7 +4,9 @@ What runs in the pod (the agent's arguments), what it may use (resources) and wh
 reason for each) come from the fault's own module through `PodNeeds`; nothing here knows a fault kind. Every
 helper gets: the target's node by name, no service-account token, a read-only root filesystem, `drop: [ALL]`,
 `activeDeadlineSeconds` (so it ends even if the operator is gone; the agent reverts on SIGTERM and at its own
-``--duration``), and an owner reference to its experiment.
+``--duration``), and an owner reference to its experiment. A fault-holding helper also gets its readiness: the
+agent creates ``READY_FILE`` (on a tiny in-memory emptyDir) once its fault is in place and removes it first when it
+reverts, and an exec readinessProbe tests it every second, so the pod is Ready exactly while the fault is in effect.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ _LABEL_VALUE_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 GRACE_S = 30  # activeDeadlineSeconds beyond the chaos window: the operator normally deletes the pod long before
 REVERT_DEADLINE_S = 60
 TERMINATION_GRACE_S = 15  # SIGTERM -> the agent removes its qdisc / stops stress-ng (within 5 s) and reports
+READY_DIR = "/run/chaos-agent"  # an emptyDir: writable under the read-only root filesystem
+READY_FILE = f"{READY_DIR}/applied"
 BASE_SECURITY: dict[str, Any] = {"readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
@@ -49,6 +53,7 @@ class PodNeeds:
     resources: dict[str, dict[str, str]]
     security_context: dict[str, Any]
     host_proc: bool = False  # hostPID and the host's /proc read-only at HOST_PROC (to find and enter the target)
+    ready_file: bool = False  # the args hold `--ready-file READY_FILE`: mount READY_DIR and probe the file
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,18 @@ def owner_reference(experiment: str, experiment_uid: str) -> dict[str, Any]:
             "controller": True, "blockOwnerDeletion": False}
 
 
+def ready_args() -> list[str]:
+    """The agent's option that makes it say, through READY_FILE, that its fault is in place."""
+    return ["--ready-file", READY_FILE]
+
+
+def ready_probe() -> dict[str, Any]:
+    # Ready as soon as the file exists and unready at the first probe that misses it; `test` is coreutils in the
+    # image (an argv, no shell).
+    return {"exec": {"command": ["test", "-e", READY_FILE]}, "periodSeconds": 1, "failureThreshold": 1,
+            "successThreshold": 1, "timeoutSeconds": 1}
+
+
 def helper_pod(h: Helper, needs: PodNeeds) -> dict[str, Any]:
     """The whole Pod manifest of one helper."""
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
@@ -131,13 +148,18 @@ def helper_pod(h: Helper, needs: PodNeeds) -> dict[str, Any]:
     if needs.host_proc:
         mounts.append({"name": "host-proc", "mountPath": HOST_PROC, "readOnly": True})
         volumes.append({"name": "host-proc", "hostPath": {"path": "/proc", "type": "Directory"}})
-    container = {
+    if needs.ready_file:
+        mounts.append({"name": "ready", "mountPath": READY_DIR})
+        volumes.append({"name": "ready", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}})
+    container: dict[str, Any] = {
         "name": "agent", "image": h.image, "imagePullPolicy": "IfNotPresent",
         "command": list(AGENT_COMMAND), "args": list(needs.args),
         "securityContext": {**BASE_SECURITY, **needs.security_context}, "resources": needs.resources,
         "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
         "volumeMounts": mounts,
     }
+    if needs.ready_file:
+        container["readinessProbe"] = ready_probe()
     spec: dict[str, Any] = {
         "nodeName": h.node_name,  # on the target's node: the scheduler is not involved
         "restartPolicy": "Never",

@@ -22,7 +22,7 @@ from typing import Any
 
 from chaos_operator.faults.base import FaultContext, FaultError
 from chaos_operator.faults.helper_pod import HelperPodFault, Run
-from chaos_operator.faults.manifests import HOST_PROC, PodNeeds, duration_arg, pod_uid
+from chaos_operator.faults.manifests import HOST_PROC, PodNeeds, duration_arg, pod_uid, ready_args
 from chaos_operator.models.faults import Destination, NetworkScope
 from chaos_operator.targeting.pods import pod_info
 from chaos_operator.targeting.selector import matches, to_query
@@ -50,8 +50,8 @@ class NetworkFault(HelperPodFault):
         if run.role == "revert":  # removes whatever is ours (both directions); the scope does not matter
             argv += ["--revert-only", "--pod-uid", pod_uid(run.target_uid), "--proc-root", HOST_PROC]
         else:
-            argv += ["--duration", duration_arg(run.chaos_s), "--pod-uid", pod_uid(run.target_uid), "--proc-root",
-                     HOST_PROC, *self.fault_args(fault)]
+            argv += ["--duration", duration_arg(run.chaos_s), *ready_args(), "--pod-uid", pod_uid(run.target_uid),
+                     "--proc-root", HOST_PROC, *self.fault_args(fault)]
             for cidr in run.destinations:
                 argv += ["--destination", cidr]
             for port in fault.ports or []:
@@ -62,7 +62,8 @@ class NetworkFault(HelperPodFault):
             argv += ["--owner", run.owner]
         if fault.interface:
             argv += ["--interface", fault.interface]
-        return PodNeeds(args=argv, resources=RESOURCES, security_context=SECURITY_CONTEXT, host_proc=True)
+        return PodNeeds(args=argv, resources=RESOURCES, security_context=SECURITY_CONTEXT, host_proc=True,
+                        ready_file=run.role == "fault")  # a revert-only run holds nothing: it runs to completion
 
     async def destinations(self, ctx: FaultContext, fault: Any) -> Sequence[str]:
         assert isinstance(fault, NetworkScope)

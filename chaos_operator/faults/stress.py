@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaos_operator.faults.helper_pod import HelperPodFault, Run
-from chaos_operator.faults.manifests import PodNeeds, duration_arg
+from chaos_operator.faults.manifests import PodNeeds, duration_arg, ready_args
 
 SECURITY_CONTEXT: dict[str, Any] = {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "runAsUser": 65534,
                                     "runAsGroup": 65534, "capabilities": {"drop": ["ALL"]}}
@@ -32,6 +32,6 @@ class StressFault(HelperPodFault):
     def needs(self, fault: Any, run: Run) -> PodNeeds:
         if run.role == "revert":
             raise ValueError(f"{self.kind} has nothing to revert: its pod is simply deleted")
-        args = ["stress", "--duration", duration_arg(run.chaos_s), *self.stress_args(fault)]
+        args = ["stress", "--duration", duration_arg(run.chaos_s), *ready_args(), *self.stress_args(fault)]
         return PodNeeds(args=args, resources={"requests": dict(REQUESTS), "limits": self.limits(fault)},
-                        security_context=SECURITY_CONTEXT)
+                        security_context=SECURITY_CONTEXT, ready_file=True)

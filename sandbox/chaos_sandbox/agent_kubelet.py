@@ -1,7 +1,9 @@
 """The sandbox kubelet's part for operator-image pods (helper and stress pods): run, watch, end, report.
 
 Life of such a pod, as a kubelet would have it: Pending → (start delay) → its process started in a new
-container cgroup → Running, container running and started (no readiness probe: Ready) → the process exits:
+container cgroup → Running, container running and started; without a readiness probe Ready at once, with one (the
+helper's `test -e READY_FILE`, see agentpods) not ready until the probe passes, probed every `periodSeconds` while
+the process runs, and the container's `ready` and the Ready condition follow it → the process exits:
 its termination message file is read into `state.terminated.message` with the exit code, the phase is
 Succeeded (exit 0) or Failed (`restartPolicy: Never`), and what is left of its cgroup is killed and removed.
 At `activeDeadlineSeconds` after the pod's start the phase becomes Failed/DeadlineExceeded at once, the
@@ -82,13 +84,13 @@ class AgentKubelet:
                 node.slots.pop(slot.uid, None)
             return
         slot.started_at = now_rfc3339()
-        node.status(slot, "Running", True)
+        node.status(slot, "Running", plan.probe is None)
         log.info("pod %s/%s: agent started (pid %s)", slot.namespace, slot.name, slot.proc.pid)
         try:
             if plan.deadline_s is None:
-                await slot.proc.wait()
+                await self.hold(slot, plan)
             else:
-                await asyncio.wait_for(slot.proc.wait(), max(0.0, plan.deadline_s - (loop.time() - born)))
+                await asyncio.wait_for(self.hold(slot, plan), max(0.0, plan.deadline_s - (loop.time() - born)))
         except TimeoutError:
             slot.deadline_exceeded = True
             node.status(slot, "Failed", False, reason="DeadlineExceeded", message=DEADLINE_MESSAGE, still_running=True)
@@ -97,6 +99,29 @@ class AgentKubelet:
         await self.finish(slot)
         if not slot.deleting:
             node.slots.pop(slot.uid, None)
+
+    async def hold(self, slot: Slot, plan: Plan) -> None:
+        """Until the process ends; meanwhile the readiness probe, as a kubelet's prober runs it: every period, and
+        `ready` changes after successThreshold passes or failureThreshold misses in a row."""
+        assert isinstance(slot.proc, AgentProcess)
+        probe = plan.probe
+        if probe is None:
+            await slot.proc.wait()
+            return
+        waiter = asyncio.ensure_future(slot.proc.wait())
+        ready, streak = False, 0
+        try:
+            done, _ = await asyncio.wait({waiter}, timeout=probe.initial_delay_s)
+            while not done:
+                passed = probe.passes()
+                streak = 0 if passed == ready else streak + 1
+                if streak >= (probe.success_threshold if passed else probe.failure_threshold):
+                    ready, streak = passed, 0
+                    self.node.status(slot, "Running", ready)
+                    log.info("pod %s/%s: %s", slot.namespace, slot.name, "ready" if ready else "not ready")
+                done, _ = await asyncio.wait({waiter}, timeout=probe.period_s)
+        finally:
+            waiter.cancel()
 
     async def finish(self, slot: Slot) -> None:
         """Once the process is gone: the final status with its termination message, then its cgroup and files go.

@@ -14,6 +14,12 @@ machine (hostPath `/proc` mounted at `/host/proc` → `/proc`; an emptyDir → a
 also TMPDIR when mounted at /tmp). The container's terminationMessagePath becomes a file of the pod, which the
 agent is given with `--termination-log` (its default is that path); the kubelet part reads it back, at most
 4096 bytes, into `state.terminated.message`. Security contexts are not enforced.
+
+Readiness: the one probe shape the operator's helpers use is emulated, an exec readinessProbe
+`["test", "-e", PATH]` with PATH on an emptyDir. The agent's `--ready-file PATH` argument is rewritten like any
+other path (to the emptyDir's directory of the pod), and the probe's PATH is mapped the same way, so the kubelet part
+tests the very file the agent creates, every `periodSeconds`, and sets `ready` from it. Any other probe leaves the
+pod Pending with the reason: a readiness the sandbox cannot evaluate must not be guessed.
 """
 
 from __future__ import annotations
@@ -48,6 +54,20 @@ class Refused(ValueError):
 
 
 @dataclass(frozen=True)
+class ReadyProbe:
+    """An exec readinessProbe `test -e PATH`, its PATH mapped to this machine."""
+
+    path: pathlib.Path
+    period_s: float = 10.0
+    initial_delay_s: float = 0.0
+    success_threshold: int = 1
+    failure_threshold: int = 3
+
+    def passes(self) -> bool:
+        return os.path.exists(self.path)  # what `test -e` says
+
+
+@dataclass(frozen=True)
 class Plan:
     """How to run one agent pod: the argv (paths mapped), its files, its deadline and grace period."""
 
@@ -61,6 +81,7 @@ class Plan:
     grace_s: float  # terminationGracePeriodSeconds
     volumes: dict[str, pathlib.Path] = field(default_factory=dict)  # emptyDir name -> directory
     tmp: pathlib.Path | None = None
+    probe: ReadyProbe | None = None  # None: Ready as soon as running (no readinessProbe)
 
 
 def _strings(value: Any, what: str) -> list[str]:
@@ -76,6 +97,29 @@ def _map(arg: str, paths: Mapping[str, str]) -> str:
         if value == inside or value.startswith(inside.rstrip("/") + "/"):
             return prefix + eq + here + value[len(inside):]
     return arg
+
+
+def _seconds(probe: Mapping[str, Any], key: str, default: float, low: float) -> float:
+    value = probe.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+        raise Refused("Unsupported", f"readinessProbe {key} {value!r}")
+    return float(value)
+
+
+def ready_probe(probe: Mapping[str, Any], paths: Mapping[str, str],
+                empty_dirs: Mapping[str, pathlib.Path]) -> ReadyProbe:
+    """The emulated shape of readinessProbe, or Refused."""
+    command = (probe.get("exec") or {}).get("command") if isinstance(probe.get("exec"), dict) else None
+    if not isinstance(command, list) or len(command) != 3 or command[:2] != ["test", "-e"] \
+            or not isinstance(command[2], str) or not command[2].startswith("/"):
+        raise Refused("Unsupported", "the sandbox evaluates only an exec readinessProbe `test -e PATH`")
+    here = _map(command[2], {k: v for k, v in paths.items() if v in {str(d) for d in empty_dirs.values()}})
+    if here == command[2] or ".." in command[2].split("/"):
+        raise Refused("Unsupported", f"readinessProbe path {command[2]!r} is not on an emptyDir volume")
+    return ReadyProbe(pathlib.Path(here), period_s=_seconds(probe, "periodSeconds", 10, 1),
+                      initial_delay_s=_seconds(probe, "initialDelaySeconds", 0, 0),
+                      success_threshold=int(_seconds(probe, "successThreshold", 1, 1)),
+                      failure_threshold=int(_seconds(probe, "failureThreshold", 3, 1)))
 
 
 def plan(pod: Mapping[str, Any], files: pathlib.Path) -> Plan:
@@ -120,12 +164,13 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path) -> Plan:
     if not any(a == "--termination-log" or a.startswith("--termination-log=") for a in args):
         argv += ["--termination-log", str(message_file)]  # the agent's default is the container's path
     deadline = spec.get("activeDeadlineSeconds")
+    probe = ready_probe(ctr["readinessProbe"], paths, empty_dirs) if ctr.get("readinessProbe") else None
     return Plan(container=str(ctr.get("name") or "agent"), image=str(ctr.get("image")), argv=argv, files=files,
                 message_file=message_file,
                 fallback_to_logs=ctr.get("terminationMessagePolicy") == "FallbackToLogsOnError",
                 deadline_s=float(deadline) if isinstance(deadline, int | float) and deadline > 0 else None,
                 grace_s=float(spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_S)),
-                volumes=empty_dirs, tmp=tmp)
+                volumes=empty_dirs, tmp=tmp, probe=probe)
 
 
 def termination_message(p: Plan, exit_code: int, log_path: pathlib.Path | None) -> str:

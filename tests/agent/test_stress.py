@@ -96,3 +96,13 @@ def test_garbage_and_empty() -> None:
     for text in ["", "random\nlines\n", "stress-ng: info:  [1] successful run completed in 1s"]:
         result = stress.parse_output(text)
         assert not result.ok
+
+
+def test_started_workers_counts_each_instance_once_as_the_output_grows() -> None:
+    """The agent's readiness for stress: ready once every requested worker said "started" (output read live)."""
+    text = (DATA / "stress-cpu-vm.txt").read_text()
+    lines = text.splitlines(keepends=True)
+    total = stress.started_workers(text)
+    counts = [stress.started_workers("".join(lines[:n])) for n in range(len(lines) + 1)]
+    assert total == 2 and counts[0] == 0 and counts[-1] == total and counts == sorted(counts)  # 1 cpu, 1 vm
+    assert stress.started_workers(text + text) == total  # a line read twice is one worker

@@ -199,8 +199,8 @@ def test_network_latency_adds_its_delay(netem: None, box: Sandbox, operator: Ope
     if opened - LATENCY_RATE > 0.01 * chaos["requests"]:
         assert latency(st, "chaos", "p99") >= 0.95 * 2 * d, figures(st)
     # Fail closed: the record may say Injected only once the fault is there (one poll of slack either way). The
-    # operator infers it from the helper running for ACTIVE_AFTER_S; an agent slower to apply than that (here,
-    # Python under emulation) makes the record, and the chaos figures' start, run ahead of the fault.
+    # operator waits for the helper to be Ready, and its readiness probe passes only once the agent has created its
+    # ready file, after the qdisc was applied; however slow the agent (here, Python under emulation).
     early = watch.applied - watch.phases["Injected"][0]
     assert early <= watch.every + 0.5, f"the record said Injected {early:.1f} s before the netem qdisc was there"
     assert_nothing_left(box, ns, {pod["uid"]})

@@ -1,12 +1,15 @@
 """A fake kubelet for helper pods in the integration tests: the real operator under kopf creates helper pods and
-this plays the node (nothing runs them): it starts them (Running), ends revert-only helpers with the agent's
-report, and on deletion writes the report a SIGTERMed agent would write, then removes the pod."""
+this plays the node (nothing runs them): it starts them (Running), makes a fault helper Ready when its agent would
+have applied the fault (at once, or `ready_after` seconds later: a slow agent, or only on `make_ready`), ends
+revert-only helpers with the agent's report, and on deletion writes the report a SIGTERMed agent would write, then
+removes the pod."""
 
 from __future__ import annotations
 
 import datetime
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,10 +26,13 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def running() -> dict[str, Any]:
-    return {"phase": "Running", "containerStatuses": [
-        {"name": "agent", "ready": True, "started": True, "restartCount": 0, "image": IMAGE, "imageID": IMAGE,
-         "state": {"running": {"startedAt": _now()}}}]}
+def running(ready: bool = True) -> dict[str, Any]:
+    """A running helper; `ready` once its readiness probe found the agent's ready file (the fault is in place)."""
+    flag = "True" if ready else "False"
+    return {"phase": "Running", "conditions": [{"type": t, "status": flag} for t in ("ContainersReady", "Ready")],
+            "containerStatuses": [
+                {"name": "agent", "ready": ready, "started": True, "restartCount": 0, "image": IMAGE, "imageID": IMAGE,
+                 "state": {"running": {"startedAt": _now()}}}]}
 
 
 def terminated(report: Report, exit_code: int = 0) -> dict[str, Any]:
@@ -37,18 +43,22 @@ def terminated(report: Report, exit_code: int = 0) -> dict[str, Any]:
 
 
 class FakeKubelet:
-    """Plays the node for helper pods. `start(pod)` gives the status a new fault helper gets (default: Running),
+    """Plays the node for helper pods. `start(pod)` gives the status a new fault helper gets (default: Running, not
+    ready); a Running helper not ready becomes ready `ready_after` seconds later (None: only on `make_ready`).
     `revert(pod)` the report of a revert-only helper, `stopped(pod)` the report after SIGTERM."""
 
     def __init__(self, cluster: EmulatorThread) -> None:
         self.cluster = cluster
         self.seen: dict[str, dict[str, Any]] = {}  # name -> the pod as created
-        self.start: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda pod: running()
+        self.start: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda pod: running(ready=False)
+        self.ready_after: float | None = 0.0
+        self.ready_at: dict[str, float] = {}  # helper name -> when (time.time()) it was made Ready
         self.revert: Callable[[dict[str, Any]], tuple[Report, int] | None] = lambda pod: ({"state": "reverted"}, 0)
         self.stopped: Callable[[dict[str, Any]], Report] = lambda pod: {"state": "reverted", "revert": "reverted"}
         self.vanish = False  # on deletion the pod is gone at once, no report (force-deleted, its node lost)
         self._handled: set[str] = set()
         self._halt = threading.Event()
+        self._lock = threading.Lock()  # a late make_ready never overwrites the status a deletion wrote
         self._thread = threading.Thread(target=self._main, name="fake-kubelet", daemon=True)
         self.error: BaseException | None = None
 
@@ -78,7 +88,8 @@ class FakeKubelet:
         try:
             while not self._halt.wait(0.05):
                 for pod in self.helpers():
-                    self._step(pod)
+                    with self._lock:
+                        self._step(pod)
         except BaseException as exc:  # surfaced by __exit__
             self.error = exc
 
@@ -111,6 +122,19 @@ class FakeKubelet:
         status = self.start(pod)
         if status is not None:
             self._status(pod, status)
+            if status["phase"] == "Running" and not status["containerStatuses"][0]["ready"] \
+                    and self.ready_after is not None:
+                threading.Timer(self.ready_after, self.make_ready, (meta["name"],)).start()
+
+    def make_ready(self, name: str) -> None:
+        """The agent applied its fault: its ready file exists, the probe passes, the pod is Ready."""
+        with self._lock:
+            pods = [p for p in self.helpers("fault") if p["metadata"]["name"] == name]
+            if self._halt.is_set() or not pods or pods[0]["metadata"].get("deletionTimestamp") \
+                    or (pods[0].get("status") or {}).get("phase") != "Running":
+                return
+            self._status(pods[0], running(ready=True))
+            self.ready_at[name] = time.time()
 
     def _remove(self, namespace: str, name: str) -> None:
         if not self._halt.is_set():

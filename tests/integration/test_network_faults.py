@@ -4,6 +4,8 @@ end-to-end tests."""
 
 from __future__ import annotations
 
+import datetime
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +17,7 @@ from chaos_sandbox.replicas import ReplicaKeeper
 from chaos_operator.faults import manifests
 from chaos_operator.faults.manifests import TARGET_LABEL
 from chaos_operator.models.spec import NetworkLatencyFault
+from chaos_operator.models.timestamps import parse_time
 from tests import faultpods
 from tests.integration.conftest import experiment, replicas
 from tests.integration.harness import OPERATOR_TOKEN, StaticResolver
@@ -214,3 +217,29 @@ def test_startup_sweeps_helpers_of_finished_or_gone_experiments(
     with operator(emulator, resolver):
         wait_for("swept", lambda: {p["metadata"]["name"] for p in kubelet.helpers()} == {running_revert}, 15)
     assert {of_done, of_gone, of_old_uid, reverting}.isdisjoint(p["metadata"]["name"] for p in kubelet.helpers())
+
+
+def test_a_slow_agent_is_injected_only_once_ready_and_the_chaos_figures_start_then(
+        cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+    """The kernel VM tier's bug: an agent slow to start left the pod Running, not yet holding its fault, for 11-22 s
+    while the record already said Injected. Now the record waits for the pod's readiness (the agent's ready file)."""
+    kubelet.ready_after = None  # the agents apply nothing until the test says so
+    with operator(cluster, resolver):
+        cluster.create("chaosexperiments", bandwidth("slow-agent", chaos="20s", mode="one"), NS)
+        (helper,) = wait_for("a running helper", lambda: [p for p in kubelet.helpers("fault")
+                                                          if (p.get("status") or {}).get("phase") == "Running"])
+        name = helper["metadata"]["name"]
+        time.sleep(3.0)  # longer than the old ACTIVE_AFTER_S guess: Running long enough would have meant Injected
+        records = status_of(cluster, "slow-agent")["injections"]
+        assert [r["state"] for r in records] == ["Pending"], records
+        kubelet.make_ready(name)
+        (record,) = wait_injected(cluster, "slow-agent")
+        status = wait_phase(cluster, "slow-agent", ("Completed", "Failed", "Aborted"), timeout=60)
+    ready_second = datetime.datetime.fromtimestamp(int(kubelet.ready_at[name]), datetime.UTC)
+    assert parse_time(record["injectedAt"]) >= ready_second  # timestamps are whole seconds
+    assert (status["phase"], status["verdict"]) == ("Completed", "Passed"), status
+    chaos = status["phases"]["chaos"]
+    # The chaos figures start when the fault is in effect; the load before (while the agent was slow) is the ramp.
+    assert chaos["ramp"] is not None and chaos["ramp"]["finishedAt"] == chaos["startedAt"]
+    assert parse_time(chaos["startedAt"]) >= ready_second
+    assert parse_time(chaos["ramp"]["startedAt"]) < ready_second and chaos["ramp"]["requests"] > 0

@@ -53,7 +53,9 @@ def test_cpu_stress_pods_are_pinned_bounded_and_unprivileged(
         assert spec["activeDeadlineSeconds"] == 6 + manifests.GRACE_S
         assert spec["automountServiceAccountToken"] is False
         assert all("hostPath" not in v for v in spec["volumes"])
-        assert ctr["args"] == ["stress", "--duration", "6", "--cpu", "2", "--cpu-load", "50"]
+        assert ctr["args"] == ["stress", "--duration", "6", "--ready-file", manifests.READY_FILE, "--cpu", "2",
+                               "--cpu-load", "50"]
+        assert ctr["readinessProbe"]["exec"]["command"] == ["test", "-e", manifests.READY_FILE]
         assert ctr["resources"]["limits"] == {"cpu": "1100m", "memory": "128Mi"}
         sc = ctr["securityContext"]
         assert sc["capabilities"] == {"drop": ["ALL"]} and sc["allowPrivilegeEscalation"] is False

@@ -90,11 +90,16 @@ def test_a_bandwidth_helper_runs_the_agent_which_shapes_the_pod_until_its_deleti
     before = download_mbit(url)
     fault = NetworkBandwidthFault.model_validate({"kind": "NetworkBandwidth", "rate": "2mbit"})
     name = create_helper(sandbox, pod["metadata"]["uid"], fault, chaos_s=60)
-    # Running as the operator reads it (helper_status.view): phase Running, container running.
-    running = wait_for("the agent running", lambda: view(pod_of(sandbox, name)).running and pod_of(sandbox, name), 10)
+    # Ready as the operator reads it (helper_status.view): the probe found the agent's ready file, which the agent
+    # creates only once its qdisc is in place, so the tbf is there the moment the pod says Ready.
+    running = wait_for("the agent ready", lambda: view(pod_of(sandbox, name)).ready and pod_of(sandbox, name), 15)
+    assert root_qdisc(netns).startswith("tbf c4a0:")
     status = running["status"]
     assert status["phase"] == "Running" and status["containerStatuses"][0]["started"] is True
-    wait_for("our tbf", lambda: root_qdisc(netns).startswith("tbf c4a0:"), 5)
+    assert {"type": "Ready", "status": "True"} in [{k: c[k] for k in ("type", "status")} for c in status["conditions"]]
+    assert sandbox.node is not None
+    ready_file = sandbox.node.agents.plan(running).volumes["ready"] / "applied"  # the pod's emptyDir, mapped here
+    assert ready_file.exists()
     under = download_mbit(url)
     print(f"\n200 kB through the Service proxy: {before:.0f} Mbit/s, {under:.2f} Mbit/s under a 2mbit limit")
     assert 1.3 < under < 2.3 and before > 20  # the configured rate, give or take TCP and the bucket
@@ -110,9 +115,11 @@ def test_a_bandwidth_helper_runs_the_agent_which_shapes_the_pod_until_its_deleti
     assert (final["status"]["phase"], state["exitCode"], state["reason"]) == ("Succeeded", 0, "Completed")
     assert '"state":"reverted"' in state["message"] and '"ended_by":"SIGTERM"' in state["message"], state
     assert root_qdisc(netns).split()[0] != "tbf"
+    assert not final["status"]["containerStatuses"][0]["ready"] and not ready_file.exists()
     print(f"SIGTERM to reverted and reported: {revert_s:.2f}s")
     assert revert_s < 2.0
     wait_for("the helper pod gone", lambda: not pod_of(sandbox, name), 5)
+    assert not ready_file.parent.exists()  # the pod's emptyDir went with it
     assert not any(f"pod{helper_uid}" in str(p) for p in (sandbox.cgroups.root / "kubepods" / "besteffort").iterdir())
 
 

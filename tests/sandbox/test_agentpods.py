@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 import pytest
-from chaos_sandbox.agentpods import OPERATOR_IMAGE, Refused, exit_code_of, plan, termination_message
+from chaos_sandbox.agentpods import OPERATOR_IMAGE, ReadyProbe, Refused, exit_code_of, plan, termination_message
 
 from chaos_operator.faults import manifests
 from chaos_operator.models.spec import CPUStressFault, NetworkBandwidthFault
@@ -17,6 +17,7 @@ from tests import faultpods
 
 UID = "1f2e3d4c-0000-4000-8000-00000000000a"
 FILES = pathlib.Path("/run/sandbox-test/agents/x")
+READY = FILES / "volumes" / "ready" / "applied"
 
 
 def helper(fault: Any, role: manifests.Role = "fault") -> dict[str, Any]:
@@ -31,18 +32,24 @@ STRESS = CPUStressFault.model_validate({"kind": "CPUStress", "workers": 2, "load
 
 def test_the_network_helper_runs_the_agent_with_the_host_proc_and_its_termination_log() -> None:
     p = plan(helper(BANDWIDTH), FILES)
-    assert p.argv == [sys.executable, "-m", "chaos_operator.agent", "bandwidth", "--duration", "6", "--pod-uid", UID,
-                      "--proc-root", "/proc", "--rate", "2mbit", "--termination-log", str(FILES / "termination-log")]
+    assert p.argv == [sys.executable, "-m", "chaos_operator.agent", "bandwidth", "--duration", "6", "--ready-file",
+                      str(READY), "--pod-uid", UID, "--proc-root", "/proc", "--rate", "2mbit", "--termination-log",
+                      str(FILES / "termination-log")]
     assert (p.container, p.image, p.deadline_s, p.grace_s) == ("agent", OPERATOR_IMAGE, 36.0, 15.0)
-    assert p.tmp == FILES / "volumes" / "tmp" and p.volumes == {"tmp": FILES / "volumes" / "tmp"}
+    assert p.tmp == FILES / "volumes" / "tmp"
+    assert p.volumes == {"tmp": FILES / "volumes" / "tmp", "ready": FILES / "volumes" / "ready"}
+    # The probe tests the very file the agent was told to create: both mapped to the pod's emptyDir here.
+    assert p.probe == ReadyProbe(READY, period_s=1.0, success_threshold=1, failure_threshold=1)
     assert not p.fallback_to_logs
 
 
 def test_the_stress_pod_and_the_revert_only_helper() -> None:
     stress = plan(helper(STRESS), FILES)
-    assert stress.argv[3:] == ["stress", "--duration", "6", "--cpu", "2", "--cpu-load", "50", "--termination-log",
-                               str(FILES / "termination-log")]
+    assert stress.argv[3:] == ["stress", "--duration", "6", "--ready-file", str(READY), "--cpu", "2", "--cpu-load",
+                               "50", "--termination-log", str(FILES / "termination-log")]
+    assert stress.probe is not None and stress.probe.path == READY
     revert = plan(helper(BANDWIDTH, "revert"), FILES)
+    assert revert.probe is None  # runs to completion: Ready while it runs, as a pod without a probe is
     assert revert.argv[3:8] == ["bandwidth", "--revert-only", "--pod-uid", UID, "--proc-root"]
     assert revert.argv[8] == "/proc" and revert.deadline_s == 60
 
@@ -78,6 +85,14 @@ def mutated(change: Any) -> dict[str, Any]:
     (lambda s, c: c["volumeMounts"][0].update(subPath="x"), "Unsupported", "volume mount"),
     (lambda s, c: s.update(initContainers=[dict(c)]), "Unsupported", "one container"),
     (lambda s, c: s["containers"].append(dict(c, name="two")), "Unsupported", "one container"),
+    # Readiness the sandbox cannot evaluate is never guessed.
+    (lambda s, c: c["readinessProbe"].update(exec={"command": ["sh", "-c", "test -e /x"]}), "Unsupported", "test -e"),
+    (lambda s, c: c["readinessProbe"].update(exec=None, httpGet={"port": 8080}), "Unsupported", "test -e"),
+    (lambda s, c: c["readinessProbe"]["exec"].update(command=["test", "-e", "/etc/passwd"]), "Unsupported",
+     "not on an emptyDir"),
+    (lambda s, c: c["readinessProbe"]["exec"].update(command=["test", "-e", "/host/proc/1"]), "Unsupported",
+     "not on an emptyDir"),
+    (lambda s, c: c["readinessProbe"].update(periodSeconds=0), "Unsupported", "periodSeconds"),
 ])
 def test_anything_but_the_agent_is_refused(change: Any, reason: str, words: str) -> None:
     with pytest.raises(Refused, match=words) as caught:

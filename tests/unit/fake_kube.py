@@ -97,8 +97,11 @@ class FastClock:
         return self.t
 
 
-def running() -> dict[str, Any]:
-    return {"phase": "Running", "containerStatuses": [{"name": "agent", "state": {"running": {}}}]}
+def running(ready: bool = True) -> dict[str, Any]:
+    """A running helper; `ready` when its readiness probe passes (its agent has applied the fault)."""
+    flag = "True" if ready else "False"
+    return {"phase": "Running", "conditions": [{"type": "Ready", "status": flag}],
+            "containerStatuses": [{"name": "agent", "ready": ready, "state": {"running": {}}}]}
 
 
 def terminated(report: dict[str, Any] | None, code: int = 0) -> dict[str, Any]:

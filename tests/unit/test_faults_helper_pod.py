@@ -84,7 +84,12 @@ async def test_apply_needs_the_target_on_a_node(target_uid: str | None, node: st
      "agent refused \\(TargetNotFound\\): no process of pod"),
     ({"phase": "Pending", "containerStatuses": [{"name": "agent", "state": {"waiting": {
         "reason": "InvalidImageName"}}}]}, "cannot start: InvalidImageName"),
+    ({"phase": "Pending", "containerStatuses": [{"name": "agent", "state": {"waiting": {
+        "reason": "ErrImagePull", "message": "access denied"}}}]}, "cannot start: ErrImagePull access denied"),
+    ({"phase": "Pending", "containerStatuses": [{"name": "agent", "state": {"waiting": {
+        "reason": "ImagePullBackOff"}}}]}, "cannot start: ImagePullBackOff"),
     ({"phase": "Pending"}, "did not hold the fault in time"),
+    (running(ready=False), "did not hold the fault in time \\(phase Running, running, never ready\\)"),
 ])
 async def test_apply_fails_with_the_agents_words_and_removes_the_helper(status: dict[str, Any], error: str) -> None:
     kube = FakeKube()
@@ -93,6 +98,27 @@ async def test_apply_fails_with_the_agents_words_and_removes_the_helper(status: 
     with pytest.raises(FaultError, match=error):
         await fault().apply(ctx(kube, step=10.0), record())
     assert (NS, name()) not in kube.pods and kube.deleted == [name()]
+
+
+async def test_apply_waits_for_ready_not_for_running_time() -> None:
+    """A slow agent: its pod runs for many (fast-clock) seconds before it becomes Ready, and the fault counts as
+    applied only then; with no readiness it never does (the parametrized case above)."""
+    kube = FakeKube()
+    kube.add_pod("checkout-1")
+    kube.on_create = lambda pod: running(ready=False)
+    polls = 0
+    real_get = kube.get_pod
+
+    async def get_pod(namespace: str, pod_name: str) -> dict[str, Any] | None:
+        nonlocal polls
+        polls += 1
+        if polls == 4 and pod_name == name():  # the agent's ready file appears ~20 clock seconds after Running
+            kube.pods[(NS, name())]["status"] = running(ready=True)
+        return await real_get(namespace, pod_name)
+
+    kube.get_pod = get_pod  # type: ignore[method-assign,assignment]
+    assert (await fault().apply(ctx(kube, step=5.0), record()))["helper_pod"] == name()
+    assert polls >= 4 and kube.deleted == []
 
 
 async def test_recover_reads_the_report_while_the_helper_stops() -> None:
@@ -185,6 +211,9 @@ async def test_helper_lost() -> None:
     kube.add_pod(name(), uid="helper")
     kube.pods[(NS, name())]["status"] = running()
     assert await f.helper_lost(ctx(kube), record(name())) is None
+    kube.pods[(NS, name())]["status"] = running(ready=False)  # its agent removed its ready file, or the probe failed
+    why_clean = await f.helper_lost(ctx(kube), record(name()))
+    assert why_clean == (f"helper pod {name()} is no longer ready: its agent does not hold the fault", False)
     kube.pods[(NS, name())]["metadata"]["deletionTimestamp"] = "now"  # SIGTERM: it reverts and reports
     assert await f.helper_lost(ctx(kube), record(name())) is None
     kube.pods[(NS, name())]["status"] = terminated({"state": "reverted"})

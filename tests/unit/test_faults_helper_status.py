@@ -78,3 +78,34 @@ def test_failure_text() -> None:
     assert failure_text(oom) == "helper ended with exit code 137 without a report OOMKilled"
     waiting = view(pod("Pending", {"waiting": {"reason": "InvalidImageName", "message": "bad ref"}}))
     assert failure_text(waiting) == "container cannot start: InvalidImageName bad ref"
+
+
+def ready_pod(ready: bool | None, condition: str | None, phase: str = "Running") -> dict[str, Any]:
+    p = pod(phase, {"running": {"startedAt": "x"}})
+    if ready is not None:
+        p["status"]["containerStatuses"][0]["ready"] = ready
+    if condition is not None:
+        p["status"]["conditions"] = [{"type": "PodScheduled", "status": "True"},
+                                     {"type": "Ready", "status": condition}]
+    return p
+
+
+@pytest.mark.parametrize(("ready", "condition", "expected"), [
+    (True, "True", True),  # the probe passed: the agent's ready file exists
+    (True, None, True),  # a kubelet that wrote no conditions yet: the container's flag decides
+    (False, "False", False),  # running, but the agent has not applied the fault (or reverts it)
+    (None, None, False),  # no word on readiness is not a yes
+    (True, "False", False),  # the two disagree (a status written in between): not ready
+    (False, "True", False),
+])
+def test_ready_comes_from_the_probe_never_from_running(ready: bool | None, condition: str | None,
+                                                        expected: bool) -> None:
+    v = view(ready_pod(ready, condition))
+    assert v.running and v.ready is expected
+
+
+def test_ended_or_pending_helpers_are_never_ready() -> None:
+    assert view(ready_pod(True, "True", phase="Pending")).ready is False
+    gone = ended({"state": "reverted"})
+    gone["status"]["containerStatuses"][0]["ready"] = True
+    assert view(gone).ready is False

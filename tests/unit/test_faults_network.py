@@ -16,6 +16,7 @@ from tests import faultpods
 from tests.unit.fake_kube import NS, UID, FakeKube, FastClock, running
 
 EXP_UID = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
+READY = ["--ready-file", "/run/chaos-agent/applied"]
 HEAD = ["--pod-uid", UID, "--proc-root", "/host/proc"]
 
 
@@ -25,20 +26,20 @@ def model(body: dict[str, Any]) -> Any:
 
 @pytest.mark.parametrize(("body", "destinations", "argv"), [
     ({"kind": "NetworkLoss", "percent": 12.5, "correlation": 25}, (),
-     ["loss", "--duration", "60", *HEAD, "--percent", "12.5", "--correlation", "25", "--owner", EXP_UID]),
-    ({"kind": "NetworkLoss", "percent": 0.014}, (), ["loss", "--duration", "60", *HEAD, "--percent", "0.01",
+     ["loss", "--duration", "60", *READY, *HEAD, "--percent", "12.5", "--correlation", "25", "--owner", EXP_UID]),
+    ({"kind": "NetworkLoss", "percent": 0.014}, (), ["loss", "--duration", "60", *READY, *HEAD, "--percent", "0.01",
                                                     "--owner", EXP_UID]),
     ({"kind": "NetworkCorruption", "percent": 100, "ports": [80, 443], "direction": "ingress"}, (),
-     ["corrupt", "--duration", "60", *HEAD, "--percent", "100", "--port", "80", "--port", "443", "--direction",
+     ["corrupt", "--duration", "60", *READY, *HEAD, "--percent", "100", "--port", "80", "--port", "443", "--direction",
       "ingress", "--owner", EXP_UID]),
     ({"kind": "NetworkDuplication", "percent": 1, "interface": "eth1"}, (),
-     ["duplicate", "--duration", "60", *HEAD, "--percent", "1", "--owner", EXP_UID, "--interface", "eth1"]),
+     ["duplicate", "--duration", "60", *READY, *HEAD, "--percent", "1", "--owner", EXP_UID, "--interface", "eth1"]),
     ({"kind": "NetworkPartition", "destinations": [{"service": "db"}], "direction": "both"},
      ("10.96.0.10/32", "10.1.2.3/32"),
-     ["partition", "--duration", "60", *HEAD, "--destination", "10.96.0.10/32", "--destination", "10.1.2.3/32",
+     ["partition", "--duration", "60", *READY, *HEAD, "--destination", "10.96.0.10/32", "--destination", "10.1.2.3/32",
       "--direction", "both", "--owner", EXP_UID]),
     ({"kind": "NetworkLatency", "latency": "10ms", "destinations": [{"cidr": "10.0.0.0/8"}], "ports": [5432]},
-     ("10.0.0.0/8",), ["netem", "--duration", "60", *HEAD, "--latency", "10ms", "--destination", "10.0.0.0/8",
+     ("10.0.0.0/8",), ["netem", "--duration", "60", *READY, *HEAD, "--latency", "10ms", "--destination", "10.0.0.0/8",
                        "--port", "5432", "--owner", EXP_UID]),
 ])
 def test_agent_argv_with_scope_and_owner(body: dict[str, Any], destinations: tuple[str, ...],
@@ -108,5 +109,5 @@ async def test_apply_gives_the_helper_the_resolved_destinations_and_the_owner() 
     name = helper_name("exp", EXP_UID, UID, "NetworkLoss", "fault", family="net")
     assert changes["helper_pod"] == name
     args = kube.pods[(NS, name)]["spec"]["containers"][0]["args"]
-    assert args == ["loss", "--duration", "30", *HEAD, "--percent", "5", "--destination", "10.1.0.5/32",
+    assert args == ["loss", "--duration", "30", *READY, *HEAD, "--percent", "5", "--destination", "10.1.0.5/32",
                     "--owner", EXP_UID]

@@ -22,6 +22,7 @@ FAULTS: dict[str, dict[str, Any]] = {
     "MemoryStress": {"kind": "MemoryStress", "workers": 2, "size": "1Gi"},
 }
 NETWORK = ("NetworkLatency", "NetworkBandwidth")
+READY = ["--ready-file", "/run/chaos-agent/applied"]
 STRESS = ("CPUStress", "MemoryStress")
 
 
@@ -155,23 +156,23 @@ def test_names_are_stable_and_distinct() -> None:
 
 
 @pytest.mark.parametrize(("kind", "changes", "argv"), [
-    ("NetworkLatency", {}, ["netem", "--duration", "120", "--pod-uid", UID, "--proc-root", "/host/proc",
+    ("NetworkLatency", {}, ["netem", "--duration", "120", *READY, "--pod-uid", UID, "--proc-root", "/host/proc",
                             "--latency", "100ms", "--jitter", "20ms", "--correlation", "25"]),
     ("NetworkLatency", {"jitter": "0ms", "correlation": 50, "interface": "eth1"},
-     ["netem", "--duration", "120", "--pod-uid", UID, "--proc-root", "/host/proc", "--latency", "100ms",
+     ["netem", "--duration", "120", *READY, "--pod-uid", UID, "--proc-root", "/host/proc", "--latency", "100ms",
       "--interface", "eth1"]),
     ("NetworkLatency", {"latency": "1500ms", "jitter": "1s", "correlation": 0},
-     ["netem", "--duration", "120", "--pod-uid", UID, "--proc-root", "/host/proc", "--latency", "1.5s",
+     ["netem", "--duration", "120", *READY, "--pod-uid", UID, "--proc-root", "/host/proc", "--latency", "1.5s",
       "--jitter", "1s"]),
-    ("NetworkBandwidth", {}, ["bandwidth", "--duration", "120", "--pod-uid", UID, "--proc-root", "/host/proc",
+    ("NetworkBandwidth", {}, ["bandwidth", "--duration", "120", *READY, "--pod-uid", UID, "--proc-root", "/host/proc",
                               "--rate", "2mbit", "--interface", "eth0"]),
     ("NetworkBandwidth", {"interface": None, "burst": "64Ki", "limit": "1Mi"},
-     ["bandwidth", "--duration", "120", "--pod-uid", UID, "--proc-root", "/host/proc", "--rate", "2mbit",
+     ["bandwidth", "--duration", "120", *READY, "--pod-uid", UID, "--proc-root", "/host/proc", "--rate", "2mbit",
       "--burst", "65536", "--limit", "1048576"]),
-    ("CPUStress", {}, ["stress", "--duration", "120", "--cpu", "4", "--cpu-load", "80"]),
-    ("MemoryStress", {}, ["stress", "--duration", "120", "--vm", "2", "--vm-bytes", "512M"]),
-    ("MemoryStress", {"workers": 32, "size": "16Mi"}, ["stress", "--duration", "120", "--vm", "32", "--vm-bytes",
-                                                       "1M"]),
+    ("CPUStress", {}, ["stress", "--duration", "120", *READY, "--cpu", "4", "--cpu-load", "80"]),
+    ("MemoryStress", {}, ["stress", "--duration", "120", *READY, "--vm", "2", "--vm-bytes", "512M"]),
+    ("MemoryStress", {"workers": 32, "size": "16Mi"}, ["stress", "--duration", "120", *READY, "--vm", "32",
+                                                       "--vm-bytes", "1M"]),
 ])
 def test_agent_argv(kind: str, changes: dict[str, Any], argv: list[str]) -> None:
     body = {k: v for k, v in {**FAULTS[kind], **changes}.items() if v is not None}
