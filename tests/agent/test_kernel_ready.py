@@ -17,9 +17,10 @@ import sys
 import pytest
 
 from tests.agent.conftest import FakePod
-from tests.agent.kernel import NetPair, Procs, finish, stop, wait_until
+from tests.agent.kernel import NetPair, Procs, finish, stop
 from tests.agent.test_kernel_shaping import applied, default_root
 from tests.agent.test_kernel_stress import stress_tree
+from tests.waits import wait_for
 
 CHANGES = ("add", "replace", "change", "del", "delete", "-batch")
 NOTING_TC = """import os, sys
@@ -51,7 +52,7 @@ def test_ready_file_exists_only_while_the_tbf_qdisc_is_in_place(
     prefix = noting_tc(tmp_path / "bin", ready, log)
     agent = procs.agent("bandwidth", "--pod-uid", fake_pod.uid, "--rate", "2mbit", "--duration", "60",
                         "--ready-file", str(ready), prefix=prefix)
-    wait_until(ready.exists, 15, interval=0.005)
+    wait_for("the ready file", ready.exists, 15, every=0.005)
     assert applied(netpair) and "tbf c4a0: root" in netpair.qdisc()  # ready: the qdisc is there (and held)
     stop(agent, signal.SIGTERM)
     code, report, err = finish(agent, 15)
@@ -80,7 +81,7 @@ def test_no_ready_file_when_the_fault_is_never_applied(procs: Procs,
 def test_stress_is_ready_once_its_workers_run_and_unready_when_stopped(procs: Procs, tmp_path: pathlib.Path) -> None:
     ready = tmp_path / "applied"
     agent = procs.agent("stress", "--cpu", "2", "--cpu-load", "10", "--duration", "60", "--ready-file", str(ready))
-    wait_until(ready.exists, 15, interval=0.01)
+    wait_for("the ready file", ready.exists, 15, every=0.01)
     workers = sorted(stress_tree(agent.pid).values())  # each worker said "started" itself: all of them exist
     assert workers == ["stress-ng", "stress-ng-cpu", "stress-ng-cpu"], workers
     stop(agent, signal.SIGTERM)
