@@ -73,6 +73,9 @@ def full_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="0: an ephemeral port, printed on start")
     p.add_argument("--run", default="", help="the sandbox run token (lets `sandbox down` find strays)")
     p.add_argument("--pod", default="", help="the pod's name, sent back in an X-Pod header")
+    p.add_argument("--parent", type=int, default=0,
+                   help="the PID of the process that started it, which it outlives by no more than a poll "
+                        "(default: its parent at start, which is wrong if that parent is already gone by then)")
     p.add_argument("--max-seconds", type=float, default=3600.0, help="exit after this long whatever happens")
     p.add_argument("--shutdown-timeout", type=float, default=5.0, help="longest wait for in-flight requests")
     return p
@@ -177,7 +180,8 @@ async def serve(opts: argparse.Namespace) -> None:
     server.router.add_route("*", "/{tail:.*}", app.handle)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    parent = os.getppid()
+    # The starter's PID as it said it (a parent that died before this line would otherwise read as init).
+    parent = opts.parent or os.getppid()
     # Signal dispositions first: the "listening" line below is the app's word that it is started, and a
     # signal sent after it must meet them (a SIGTERM before them would kill even an --ignore-sigterm app).
     if opts.ignore_sigterm:

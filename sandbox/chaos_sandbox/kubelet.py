@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import pathlib
 import signal
 import socket
@@ -84,7 +85,8 @@ class PodProcess:
                  cgroup: pathlib.Path | None = None, cpus: frozenset[int] | None = None) -> None:
         host = net.pod_ip if net else "127.0.0.1"
         app = [sys.executable, "-m", "chaos_sandbox.demo_app", *knobs, "--host", host,
-               "--port", str(port if net else 0), "--pod", pod, "--run", token, "--max-seconds", f"{max_seconds:g}"]
+               "--port", str(port if net else 0), "--pod", pod, "--run", token, "--max-seconds", f"{max_seconds:g}",
+               "--parent", str(os.getpid())]
         self.argv = in_cgroup(cgroup, ["ip", "netns", "exec", net.netns, *app] if net else app, cpus)
         self.log_path = log_path
         self.proc: asyncio.subprocess.Process | None = None

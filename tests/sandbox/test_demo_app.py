@@ -141,13 +141,14 @@ def test_its_signal_handling_is_in_place_before_it_says_it_listens(args: tuple[s
 
 def test_it_exits_when_its_parent_dies() -> None:
     # A parent that starts the app and then is SIGKILLed, as a crashed sandbox would be.
-    parent_code = ("import subprocess, sys, time; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
+    # It says its PID, as the sandbox's kubelet does: killed before the app starts up, the parent is still noticed.
+    parent_code = ("import os, subprocess, sys, time; "
+                   "p = subprocess.Popen([*sys.argv[1:], '--parent', str(os.getpid())], stdout=subprocess.DEVNULL); "
                    "print(p.pid, flush=True); time.sleep(60)")
     parent = subprocess.Popen([sys.executable, "-c", parent_code, *APP], stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
-    time.sleep(0.5)
-    parent.kill()
+    parent.kill()  # at once: most likely before the app has even started up (the race a sandbox crash meets)
     parent.wait(5)
     parent.stdout.close()
 
@@ -158,7 +159,7 @@ def test_it_exits_when_its_parent_dies() -> None:
             return True
         return False
     try:
-        wait_for("the orphaned app to exit", gone, 5)
+        wait_for("the orphaned app to exit", gone, 20)  # start-up included
     finally:
         if not gone():
             os.kill(child, signal.SIGKILL)
