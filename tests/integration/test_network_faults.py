@@ -220,21 +220,21 @@ def test_startup_sweeps_helpers_of_finished_or_gone_experiments(
 
 
 def test_a_slow_agent_is_injected_only_once_ready_and_the_chaos_figures_start_then(
-        cluster: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
+        emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver, kubelet: FakeKubelet) -> None:
     """The kernel VM tier's bug: an agent slow to start left the pod Running, not yet holding its fault, for 11-22 s
     while the record already said Injected. Now the record waits for the pod's readiness (the agent's ready file)."""
     kubelet.ready_after = None  # the agents apply nothing until the test says so
-    with operator(cluster, resolver):
-        cluster.create("chaosexperiments", bandwidth("slow-agent", chaos="20s", mode="one"), NS)
+    with operator(emulator, resolver):
+        emulator.create("chaosexperiments", bandwidth("slow-agent", chaos="20s", mode="one"), NS)
         (helper,) = wait_for("a running helper", lambda: [p for p in kubelet.helpers("fault")
                                                           if (p.get("status") or {}).get("phase") == "Running"])
         name = helper["metadata"]["name"]
         time.sleep(3.0)  # longer than the old ACTIVE_AFTER_S guess: Running long enough would have meant Injected
-        records = status_of(cluster, "slow-agent")["injections"]
+        records = status_of(emulator, "slow-agent")["injections"]
         assert [r["state"] for r in records] == ["Pending"], records
         kubelet.make_ready(name)
-        (record,) = wait_injected(cluster, "slow-agent")
-        status = wait_phase(cluster, "slow-agent", ("Completed", "Failed", "Aborted"), timeout=60)
+        (record,) = wait_injected(emulator, "slow-agent")
+        status = wait_phase(emulator, "slow-agent", ("Completed", "Failed", "Aborted"), timeout=60)
     ready_second = datetime.datetime.fromtimestamp(int(kubelet.ready_at[name]), datetime.UTC)
     assert parse_time(record["injectedAt"]) >= ready_second  # timestamps are whole seconds
     assert (status["phase"], status["verdict"]) == ("Completed", "Passed"), status
