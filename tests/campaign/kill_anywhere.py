@@ -42,6 +42,12 @@ FAULTS: dict[str, dict[str, Any]] = {
     "PodKill": {"kind": "PodKill", "gracePeriodSeconds": 0},
     "NetworkLatency": {"kind": "NetworkLatency", "latency": "50ms"},
     "NetworkBandwidth": {"kind": "NetworkBandwidth", "rate": "8mbit"},
+    # A real htb + u32 filter + blackhole qdisc on the host kernel; the documentation range is never dialled.
+    "NetworkPartition": {"kind": "NetworkPartition", "destinations": [{"cidr": "203.0.113.0/24"}]},
+    # netem kinds: on a kernel without sch_netem their injection fails, as NetworkLatency's does.
+    "NetworkLoss": {"kind": "NetworkLoss", "percent": 10},
+    "NetworkCorruption": {"kind": "NetworkCorruption", "percent": 10},
+    "NetworkDuplication": {"kind": "NetworkDuplication", "percent": 10},
     "CPUStress": {"kind": "CPUStress", "workers": 1, "load": 50},
     "MemoryStress": {"kind": "MemoryStress", "workers": 1, "size": "32Mi"},
 }
