@@ -91,15 +91,17 @@ def _pad(length: int, unit: int = 4) -> bytes:
     return b"\0" * (-length % unit)
 
 
-def build(kernel_version: str, guest_argv: list[str]) -> bytes:
-    """The gzip'd initramfs for `kernel_version` whose init runs `guest_argv` chrooted in the host's root."""
-    for word in guest_argv:
+def build(kernel_version: str, guest_argv: list[str], keep: list[str] | None = None) -> bytes:
+    """The gzip'd initramfs for `kernel_version` whose init runs `guest_argv` chrooted in the host's root. `keep`:
+    host directories that must stay visible although they lie under the guest's fresh tmpfs /tmp or /run (a
+    checkout in /tmp, as CI's may be)."""
+    for word in [*guest_argv, *(keep or [])]:
         if not word or any(ch.isspace() for ch in word) or any(ch in word for ch in "*?[$`\\\"'"):
             raise ValueError(f"guest argv word {word!r}: plain words only (init splits on newlines)")
     modules_dir = pathlib.Path("/lib/modules") / kernel_version
     order = load_order(modules_dir)
     archive = Cpio()
-    for directory in ("bin", "dev", "proc", "sys", "host", "modules", "vm"):
+    for directory in ("bin", "dev", "proc", "sys", "host", "ro", "modules", "vm"):
         archive.directory(directory)
     archive.char_device("dev/console", 5, 1)
     archive.file("bin/busybox", BUSYBOX.read_bytes(), executable=True)
@@ -108,6 +110,7 @@ def build(kernel_version: str, guest_argv: list[str]) -> bytes:
         archive.file(f"modules/{name}.ko", (modules_dir / path).read_bytes())
     archive.file("modules/order", "".join(f"{name}\n" for name, _ in order).encode())
     archive.file("vm/argv", "".join(f"{word}\n" for word in guest_argv).encode())
+    archive.file("vm/keep", "".join(f"{path}\n" for path in keep or []).encode())
     return gzip.compress(archive.finish(), compresslevel=6, mtime=0)
 
 

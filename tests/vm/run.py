@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "config.json").write_text(json.dumps({"repo": str(REPO), "pytest_args": args.pytest_args or
                                                  DEFAULT_PYTEST}))
     python = pathlib.Path(sys.executable)  # the venv's python: its path, not the symlink's target
-    image = initramfs.build(version, [str(python), str(REPO / "tests/vm/guest.py"), "/run/results/config.json"])
+    image = initramfs.build(version, [str(python), str(REPO / "tests/vm/guest.py"), "/run/results/config.json"],
+                            keep=[str(REPO)])
     initrd = out / "initramfs.cpio.gz"
     initrd.write_bytes(image)
     print(f"kernel-vm: kernel {version}, initramfs {len(image)} bytes sha256 {initramfs.digest(image)[:16]}",
