@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 import shutil
-import subprocess
 from typing import Any
 
 import pytest
-import yaml
 from chaos_sandbox.emulator import EmulatorThread
+
+from tests.kubectl import Kubectl
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 NS = "demo"
-
-
-class Kubectl:
-    def __init__(self, kubeconfig: pathlib.Path, workdir: pathlib.Path) -> None:
-        self.kubeconfig, self.workdir = kubeconfig, workdir
-
-    def __call__(self, *args: str) -> str:
-        argv = ["kubectl", "--kubeconfig", str(self.kubeconfig), "--request-timeout=10s", *args]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False,
-                                env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.workdir)})
-        assert result.returncode == 0, f"{argv}: {result.stderr}"
-        return result.stdout
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self("-o", "json", *args))
-
-    def apply(self, manifest: dict[str, Any]) -> str:
-        path = self.workdir / "manifest.yaml"
-        path.write_text(yaml.safe_dump(manifest))
-        return self("apply", "-f", str(path))
 
 
 @pytest.fixture()

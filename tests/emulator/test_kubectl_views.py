@@ -13,15 +13,11 @@ import pytest
 import yaml
 from chaos_sandbox.emulator import EmulatorThread
 
+from tests.kubectl import run as kubectl
+
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 EXAMPLE = pathlib.Path(__file__).parents[2] / "examples" / "pod-kill.yaml"
 NS = "shop"
-
-
-def kubectl(kubeconfig: pathlib.Path, *args: str) -> subprocess.CompletedProcess[str]:
-    argv = ["kubectl", "--kubeconfig", str(kubeconfig), "--request-timeout=10s", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False,
-                          env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(kubeconfig.parent)})
 
 
 @pytest.fixture()

@@ -10,12 +10,12 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import yaml
 from chaos_sandbox.emulator import EmulatorThread
 
+from tests.kubectl import Kubectl
 from tests.packaging.chart import NAMESPACE, NAMESPACED, ROOT, render, schedule_values
 
 K8S_VERSIONS = ("1.28.0", "1.33.0")  # the chart's minimum (Chart.yaml kubeVersion) and a recent one
@@ -69,23 +69,6 @@ SERVICE_MONITOR_CRD = {
 }
 
 
-class Kubectl:
-    def __init__(self, kubeconfig: pathlib.Path, home: pathlib.Path) -> None:
-        self.kubeconfig, self.home = kubeconfig, home
-
-    def __call__(self, *args: str) -> str:
-        argv = ["kubectl", "--kubeconfig", str(self.kubeconfig), "--request-timeout=20s", *args]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
-                                env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.home)})
-        assert result.returncode == 0, f"{argv}: {result.stderr}"
-        return result.stdout
-
-    def apply(self, objects: list[dict[str, Any]]) -> list[str]:
-        path = self.home / "manifests.yaml"
-        path.write_text(yaml.safe_dump_all(objects))
-        return self("apply", "-f", str(path)).splitlines()
-
-
 @pytest.fixture
 def kubectl(tmp_path: pathlib.Path) -> Iterator[tuple[Kubectl, EmulatorThread]]:
     if shutil.which("kubectl") is None:
@@ -100,10 +83,10 @@ def kubectl(tmp_path: pathlib.Path) -> Iterator[tuple[Kubectl, EmulatorThread]]:
 def test_kubectl_applies_install_and_upgrade(kubectl: tuple[Kubectl, EmulatorThread]) -> None:
     run, emu = kubectl
     objects = render(EVERYTHING)
-    created = run.apply(objects)
+    created = run.apply(*objects).splitlines()
     assert len(created) == len(objects) and all(line.endswith(" created") for line in created), created
-    assert all(line.endswith(" unchanged") for line in run.apply(objects))
-    upgraded = run.apply(render({**EVERYTHING, "replicaCount": 2, "logFormat": "json"}))
+    assert all(line.endswith(" unchanged") for line in run.apply(*objects).splitlines())
+    upgraded = run.apply(*render({**EVERYTHING, "replicaCount": 2, "logFormat": "json"})).splitlines()
     assert [line for line in upgraded if line.endswith(" configured")] == ["deployment.apps/chaos-operator configured"]
     deployment = json.loads(run("get", "deployment", "chaos-operator", "-o", "json"))
     assert deployment["spec"]["replicas"] == 2
