@@ -30,8 +30,8 @@ import yaml
 from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.operator_thread import OperatorThread
 
-from chaos_operator.crd import load_crd
 from chaos_operator.load.resolver import StaticResolver
+from chaos_operator.models.crd import load_crd
 
 NS = "shop"
 CHECKPOINTS = (1, 100, 1000)

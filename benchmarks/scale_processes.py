@@ -37,7 +37,7 @@ def serve(port: int) -> None:
 
 def run_child(server: str, service: str, port: int, namespaces: list[str]) -> None:
     from chaos_operator.load.resolver import StaticResolver
-    from chaos_operator.operator import OperatorConfig, run_operator
+    from chaos_operator.runtime.operator import OperatorConfig, run_operator
 
     # BENCH_OPERATOR_LOG=path keeps the operator's log, at BENCH_LOG_LEVEL (default INFO).
     logging.basicConfig(level=os.environ.get("BENCH_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s: %(message)s")

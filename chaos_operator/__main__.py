@@ -1,5 +1,5 @@
 import sys
 
-from chaos_operator.cli import main
+from chaos_operator.cli.main import main
 
 sys.exit(main())

@@ -1,4 +1,5 @@
-"""The ports the engine and the faults share: the Kubernetes API, the clock, an experiment's identity.
+"""The ports: the Kubernetes API, the clock, an experiment's identity (shared by the engine and the faults),
+and the load driver (the engine's).
 
 Adapters (chaos_operator/adapters) implement them; the engine and the faults import only these protocols, so
 neither depends on a client library nor on the other (faults/base.py used to import engine.ports: a cycle).
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from chaos_operator.analysis.recovery import SecondSample
+from chaos_operator.models.status import PhaseResult
 
 
 @dataclass(frozen=True)
@@ -75,3 +79,22 @@ class Clock(Protocol):
     async def wait_for(self, event: asyncio.Event, seconds: float) -> bool:
         """Wait until ``event`` is set or ``seconds`` pass; True when the event was set."""
         ...
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """One phase of load: the summary for status and the per-second samples for recovery analysis."""
+
+    result: PhaseResult
+    started_mono: float  # Clock.monotonic() when the phase's first request was due (the adapter converts)
+    samples: Sequence[SecondSample] = field(default_factory=tuple)  # offsets from started_mono
+
+
+class LoadDriver(Protocol):
+    async def run_phase(self, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
+        """Drive the experiment's load for duration_s or until ``stop`` (an asyncio.Event) is set. When ``split``
+        (an asyncio.Event) is set during the phase, the result covers only the requests intended from then on,
+        and result.ramp counts the ones before."""
+        ...
+
+    async def close(self) -> None: ...

@@ -12,7 +12,7 @@ import pytest
 from chaos_sandbox.emulator import Emulator, EmulatorThread, kube_client_config
 from kubernetes import client
 
-from chaos_operator.crd import load_crd
+from chaos_operator.models.crd import load_crd
 
 
 @pytest.fixture()

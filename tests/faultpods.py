@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chaos_operator.faults.helper_pod import HelperPodFault, Run
-from chaos_operator.faults.manifests import Helper, Role
+from chaos_operator.faults.helpers.pod import HelperPodFault, Run
+from chaos_operator.faults.helpers.pod_spec import Helper, Role
 from chaos_operator.faults.registry import fault_for
 
 
-def helper_fault(kind: str) -> HelperPodFault:
+def helper_fault(kind: str) -> HelperPodFault[Any]:
     impl = fault_for(kind)
     assert isinstance(impl, HelperPodFault)
     return impl
@@ -34,4 +34,4 @@ def pod(fault: Any, *, owner: str | None = None, destinations: Sequence[str] = (
 
 def argv(fault: Any, target_uid: str, chaos_s: float = 120.0, role: Role = "fault", owner: str | None = None,
          destinations: Sequence[str] = ()) -> list[str]:
-    return helper_fault(fault.kind).agent_argv(fault, Run(target_uid, chaos_s, role, owner, destinations))
+    return helper_fault(fault.kind).needs(fault, Run(target_uid, chaos_s, role, owner, destinations)).args

@@ -8,7 +8,6 @@ from typing import Any
 
 from chaos_operator.analysis.recovery import SecondSample
 from chaos_operator.engine.deps import LoadTargetNotFound
-from chaos_operator.engine.ports import LoadResult
 from chaos_operator.load.generator import LoadGenerator, LoadSpec, PhaseRun
 from chaos_operator.load.resolver import ServiceNotFound, ServiceResolver
 from chaos_operator.load.stats import PhaseSummary
@@ -16,7 +15,7 @@ from chaos_operator.models.duration import Duration
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import ErrorCounts, Latency, PhaseResult, Ramp
 from chaos_operator.models.timestamps import format_time
-from chaos_operator.ports import Clock, KubeApi
+from chaos_operator.ports import Clock, KubeApi, LoadResult
 
 
 class HttpLoadFactory:

@@ -26,8 +26,8 @@ from prometheus_client import (
     process_collector,
 )
 
-from chaos_operator.engine.ports import ExperimentRef
 from chaos_operator.models.status import TERMINAL_PHASES, ExperimentStatus
+from chaos_operator.ports import ExperimentRef
 
 log = logging.getLogger(__name__)
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` twin per counter: nothing on our dashboards reads them

@@ -1,4 +1,4 @@
-"""The steady-state hypothesis as individual checks, one per SLO and phase (design §2 `checks`).
+"""The steady-state hypothesis as individual checks, one per SLO and phase (docs/scoring.md).
 
 Limits are inclusive: an observed value equal to its limit passes.
 """

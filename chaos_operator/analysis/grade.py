@@ -1,4 +1,4 @@
-"""Mean-latency degradation under chaos and the grade derived from it (design §2).
+"""Mean-latency degradation under chaos and the grade derived from it (docs/scoring.md).
 
 Failed requests count: a request that failed cost its user at least the wait for the timeout, so a phase's
 mean is taken with each failed request at the load's timeout (see effective_mean and docs/scoring.md).

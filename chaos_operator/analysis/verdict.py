@@ -1,4 +1,4 @@
-"""The verdict, its machine reason and its one-sentence message (design §2 `verdict`, `reason`)."""
+"""The verdict, its machine reason and its one-sentence message (docs/scoring.md)."""
 
 from __future__ import annotations
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 from chaos_operator.analysis import recovery, verdict
 from chaos_operator.analysis.recovery import NOT_APPLICABLE, SecondSample, WorkloadRecovery
-from chaos_operator.engine.ports import LoadResult
 from chaos_operator.engine.run import RunFigures
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import Check, PhaseResult, PhaseResults, Verdict
+from chaos_operator.ports import LoadResult
 
 
 def recovery_window(spec: ExperimentSpec, instant: bool) -> float:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from chaos_operator.engine import gates
-from chaos_operator.engine.ports import Clock, KubeApi, LoadDriver
+from chaos_operator.engine import gating
 from chaos_operator.engine.recorder import StatusObserver
 from chaos_operator.faults.base import DEFAULT_IMAGE, Fault
 from chaos_operator.faults.registry import fault_for
-from chaos_operator.metrics.source import MetricsSource
 from chaos_operator.models.spec import ExperimentSpec
+from chaos_operator.ports import Clock, KubeApi, LoadDriver
+from chaos_operator.sli.source import MetricsSource
 
 
 class LoadTargetNotFound(Exception):
@@ -35,7 +35,7 @@ class Deps:
     halt_poll_s: float = 2.0
     image: str = DEFAULT_IMAGE  # the operator's image: helper and stress pods run the agent from it
     fault_for: Callable[[str], Fault] = fault_for  # kind -> its Fault; tests drive the runner with their own
-    gates: gates.Gates = gates.Gates()  # the kill switch and the namespace opt-in
+    gates: gating.Gates = gating.Gates()  # the kill switch and the namespace opt-in
     observer: StatusObserver | None = None  # told of every status write (metrics)
 
 

@@ -15,14 +15,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chaos_operator.engine import orphans
+from chaos_operator.engine import lost_helpers
 from chaos_operator.engine.deps import Control, Deps
-from chaos_operator.engine.ports import ExperimentRef
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.runner import Runner
 from chaos_operator.models.errors import describe
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import ExperimentStatus, Injection, Phase, RecordState
+from chaos_operator.ports import ExperimentRef
 
 log = logging.getLogger(__name__)
 REASON = "UnreadableStatus"
@@ -68,7 +68,7 @@ def live_records(raw: Mapping[str, Any]) -> list[Injection]:
 async def recover_unreadable(deps: Deps, ref: ExperimentRef, found: Unreadable, raw_spec: Any,
                              rec: Recorder) -> str:
     """Recover what can be known; returns one sentence of what was done."""
-    helpers = await orphans.delete_helpers_of(deps.kube, ref.namespace, ref.uid)
+    helpers = await lost_helpers.delete_helpers_of(deps.kube, ref.namespace, ref.uid)
     done = [f"{len(helpers)} helper pod(s) of this experiment deleted"]
     try:
         spec = ExperimentSpec.model_validate(dict(raw_spec or {}))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime
 
 from chaos_operator.engine.run import RunFigures
-from chaos_operator.metrics.promql import NO_DATA, judge, render
-from chaos_operator.metrics.source import MetricsError, MetricsSource
 from chaos_operator.models.spec import Prometheus
 from chaos_operator.models.status import Check
+from chaos_operator.sli.promql import NO_DATA, judge, render
+from chaos_operator.sli.source import MetricsError, MetricsSource
 
 UNREADABLE_GRACE_S = 10.0  # a halt condition that cannot be read this long halts (the CRD says so too)
 

@@ -15,7 +15,6 @@ from typing import Literal
 from pydantic import ValidationError
 
 from chaos_operator.engine import conflict, lifecycle
-from chaos_operator.engine.ports import Clock, ExperimentRef, KubeApi, StatusConflict
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.status import (
     Check,
@@ -31,6 +30,7 @@ from chaos_operator.models.status import (
     Verdict,
 )
 from chaos_operator.models.timestamps import format_time
+from chaos_operator.ports import Clock, ExperimentRef, KubeApi, StatusConflict
 
 log = logging.getLogger(__name__)
 

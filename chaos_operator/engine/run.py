@@ -15,8 +15,8 @@ from chaos_operator.models.status import Check, ExperimentStatus, Grade, Phase, 
 from chaos_operator.models.timestamps import parse_time
 
 if TYPE_CHECKING:
-    from chaos_operator.engine.chaos import ChaosWindow
-    from chaos_operator.engine.ports import LoadResult
+    from chaos_operator.engine.chaos_window import ChaosWindow
+    from chaos_operator.ports import LoadResult
 
 
 @dataclass(frozen=True)

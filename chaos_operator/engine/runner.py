@@ -1,4 +1,4 @@
-"""Drives one experiment through its phases using only the ports (design §4).
+"""Drives one experiment through its phases using only the ports (docs/architecture.md, "One experiment, end to end").
 
 Each phase returns its typed result to the next, or an `Early` ending (engine/run.py); the figures live in
 `RunFigures` and the Recorder writes `.status` as their projection.
@@ -10,18 +10,18 @@ import asyncio
 import logging
 
 from chaos_operator.analysis import verdict
-from chaos_operator.engine import analyze, gates, lifecycle, timeline
-from chaos_operator.engine.chaos import ChaosWindow
+from chaos_operator.engine import analyze, gating, lifecycle, timeline
+from chaos_operator.engine.chaos_window import ChaosWindow
 from chaos_operator.engine.deps import Control, Deps, LoadTargetNotFound
-from chaos_operator.engine.ports import LoadDriver, LoadResult
 from chaos_operator.engine.prom import PromChecks
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.run import STOPPED, ChaosResult, Early, Ending, Prepared, RunFigures
 from chaos_operator.engine.targets import resolve
 from chaos_operator.faults.base import FaultContext
-from chaos_operator.metrics.source import MetricsError
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import TERMINAL_PHASES, Check, Phase, Verdict
+from chaos_operator.ports import LoadDriver, LoadResult
+from chaos_operator.sli.source import MetricsError
 from chaos_operator.targeting.selection import NoTargets, new_seed
 from chaos_operator.targeting.selector import to_query
 
@@ -105,7 +105,7 @@ class Runner:
         if window is not None:
             await window.stop_watch()
             await window.recover_all()
-        if why := gates.abort_reason(self.control.abort_requested(), self.deps.gates, self.rec.status.phase):
+        if why := gating.abort_reason(self.control.abort_requested(), self.deps.gates, self.rec.status.phase):
             return Ending(Phase.ABORTED, None, *why)
         return STOPPED  # operator stopping or resource deleting: the finalizer/restart path finishes it
 
@@ -127,7 +127,7 @@ class Runner:
         # A restart from Baseline lands here too: nothing was injected, so start the figures afresh.
         await self.rec.begin("resolving targets and load")
         await self.rec.event("Started", f"{self.spec.fault.kind} experiment started")
-        if gate := await gates.refusal(self.deps.kube, ns, self.deps.gates, self.deps.operator_namespace,
+        if gate := await gating.refusal(self.deps.kube, ns, self.deps.gates, self.deps.operator_namespace,
                                        self.deps.allowed_namespaces, self.deps.protected_namespaces):
             return _failed(*gate)
         if self.spec.prometheus is not None:

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from chaos_operator.analysis.recovery import SecondSample
-from chaos_operator.engine.ports import Clock, LoadDriver, LoadResult
 from chaos_operator.models.status import (
     TIMELINE_MARKS,
     TIMELINE_POINTS,
@@ -25,6 +24,7 @@ from chaos_operator.models.status import (
     TimelineWindow,
 )
 from chaos_operator.models.timestamps import format_time, parse_time
+from chaos_operator.ports import Clock, LoadDriver, LoadResult
 
 log = logging.getLogger(__name__)
 PhaseName = Literal["baseline", "chaos", "recovery"]

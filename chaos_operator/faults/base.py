@@ -1,4 +1,4 @@
-"""The protocols through which the engine sees every fault (design §3, §5), and the labels of helper pods.
+"""The protocols through which the engine sees every fault (docs/architecture.md), and the labels of helper pods.
 
 The engine imports this module and the registry only: no concrete fault class, no pod assembly.
 """

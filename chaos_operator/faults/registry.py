@@ -1,29 +1,29 @@
-"""Maps a fault `kind` to its implementation. Adding a fault adds one line here."""
+"""Maps a fault `kind` to its implementation: every module of `faults/kinds/` defines one, `FAULT`.
+
+The kinds are found, not listed: a new module in `faults/kinds/` is registered by being there, and
+tests/contract/test_fault_completeness.py checks that the CRD's kinds, the models and this registry agree.
+"""
 
 from __future__ import annotations
 
-from chaos_operator.faults.base import Fault
-from chaos_operator.faults.cpu_stress import CPUStress
-from chaos_operator.faults.memory_stress import MemoryStress
-from chaos_operator.faults.network_bandwidth import NetworkBandwidth
-from chaos_operator.faults.network_corruption import NetworkCorruption
-from chaos_operator.faults.network_duplication import NetworkDuplication
-from chaos_operator.faults.network_latency import NetworkLatency
-from chaos_operator.faults.network_loss import NetworkLoss
-from chaos_operator.faults.network_partition import NetworkPartition
-from chaos_operator.faults.pod_kill import PodKill
+import importlib
+import pkgutil
 
-FAULTS: dict[str, Fault] = {
-    "PodKill": PodKill(),
-    "NetworkLatency": NetworkLatency(),
-    "NetworkBandwidth": NetworkBandwidth(),
-    "CPUStress": CPUStress(),
-    "MemoryStress": MemoryStress(),
-    "NetworkLoss": NetworkLoss(),
-    "NetworkCorruption": NetworkCorruption(),
-    "NetworkDuplication": NetworkDuplication(),
-    "NetworkPartition": NetworkPartition(),
-}
+from chaos_operator.faults import kinds
+from chaos_operator.faults.base import Fault
+
+
+def _discover() -> dict[str, Fault]:
+    found: dict[str, Fault] = {}
+    for module in pkgutil.iter_modules(kinds.__path__):
+        fault: Fault = importlib.import_module(f"{kinds.__name__}.{module.name}").FAULT
+        if fault.kind in found:
+            raise RuntimeError(f"fault kind {fault.kind} is defined twice (faults/kinds/{module.name}.py)")
+        found[fault.kind] = fault
+    return found
+
+
+FAULTS: dict[str, Fault] = _discover()
 
 
 def fault_for(kind: str) -> Fault:

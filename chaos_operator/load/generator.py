@@ -25,8 +25,8 @@ from chaos_operator.load.stats import Outcome, PhaseRecorder, PhaseSummary, Time
 from chaos_operator.models.spec import MAX_CONCURRENCY, MAX_LOAD_TIMEOUT_SECONDS, MAX_PHASE_SECONDS, MAX_RATE
 
 METHODS = frozenset({"GET", "HEAD", "POST"})
-# 2xx-3xx, except redirects: they are never followed (design §6), so a 3xx other than 304 Not Modified
-# means the answer was not reached and counts as unexpected_status.
+# 2xx-3xx, except redirects: they are never followed (README.md, "Latency figures"), so a 3xx other than
+# 304 Not Modified means the answer was not reached and counts as unexpected_status.
 DEFAULT_EXPECTED = frozenset(range(200, 300)) | {304}
 _STOP_POLL_S = 0.05  # longest the scheduler sleeps without looking at the stop event
 _BASE_URL = re.compile(r"^https?://[^/?#\s]+$")

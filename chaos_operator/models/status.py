@@ -1,4 +1,4 @@
-"""The ChaosExperiment status (design §2). Only engine/recorder.py writes it."""
+"""The ChaosExperiment status (its schema: crds/). Only engine/recorder.py writes it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Which pods an experiment may touch, and which of those it picks (design §6 safety rules)."""
+"""Which pods an experiment may touch, and which of those it picks (the safety rules in README.md)."""
 
 from __future__ import annotations
 

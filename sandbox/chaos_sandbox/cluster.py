@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from chaos_operator.crd import load_crd
+from chaos_operator.models.crd import load_crd
 from chaos_sandbox import cgroups
 from chaos_sandbox.controllers import pod_ready, terminating
 from chaos_sandbox.emulator import EmulatorThread

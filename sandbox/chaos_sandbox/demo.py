@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from chaos_operator.report import render
+from chaos_operator.cli.report.table import render
 from chaos_sandbox import leftovers
 from chaos_sandbox.cluster import DEMO_DIR, Sandbox
 from chaos_sandbox.operator_thread import OperatorThread
@@ -118,8 +118,8 @@ def _watch(sandbox: Sandbox, names: list[str], started: float, timeout: float, o
 
 def write_reports(objs: dict[str, Any], directory: pathlib.Path, out: TextIO) -> None:
     """Each finished experiment's HTML report and picture, as `chaos-operator report --html/--png` writes them."""
-    from chaos_operator.report_html import render_html
-    from chaos_operator.report_plot import PlottingUnavailable, png
+    from chaos_operator.cli.report.html import render_html
+    from chaos_operator.cli.report.plot import PlottingUnavailable, png
 
     directory.mkdir(parents=True, exist_ok=True)
     for name, obj in objs.items():

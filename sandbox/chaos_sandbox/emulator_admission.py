@@ -1,6 +1,7 @@
 """What the API server does to a custom object before storing it, emulated: drop `null`s, prune fields the
 CRD's structural schema does not declare, apply defaults, and refuse (422 Invalid, each cause naming its
-field) what the schema or its CEL rules reject. The checks are the operator's own (`chaos_operator.validation`).
+field) what the schema or its CEL rules reject. The checks are the operator's own
+(`chaos_operator.cli.validate.document`).
 
 Unknown fields follow the request's `fieldValidation`: `Strict` (kubectl's default) refuses them with 400,
 `Warn` (any other client's default) prunes them with a `Warning` header, `Ignore` prunes them silently.
@@ -15,8 +16,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from chaos_operator.validation import Problem, schema_problems, schema_validator
-from chaos_operator.validation_cel import UNSET, apply_defaults, format_path, prune_nulls
+from chaos_operator.cli.validate.cel import UNSET, apply_defaults, format_path, prune_nulls
+from chaos_operator.cli.validate.document import Problem, schema_problems, schema_validator
 from chaos_sandbox.emulator_resources import ApiError, api_error
 
 Obj = dict[str, Any]

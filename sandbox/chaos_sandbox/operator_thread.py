@@ -10,7 +10,7 @@ import threading
 from types import TracebackType
 
 from chaos_operator.load.resolver import ServiceResolver
-from chaos_operator.operator import OperatorConfig, run_operator
+from chaos_operator.runtime.operator import OperatorConfig, run_operator
 from chaos_sandbox.agentpods import OPERATOR_IMAGE
 
 

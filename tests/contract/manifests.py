@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from chaos_operator.validation import Problem, load_documents
+from chaos_operator.cli.validate.document import Problem, load_documents
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "chaosoperator.dev_chaosexperiments.yaml"

@@ -14,11 +14,11 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from chaos_operator.crd import openapi_schema
+from chaos_operator.cli.validate.cel import Schema, apply_defaults
+from chaos_operator.models.crd import openapi_schema
 from chaos_operator.models.duration import DURATION_PATTERN, PERCENT_PATTERN, Duration, Percent
 from chaos_operator.models.spec import LABEL_KEY, LABEL_VALUE, ExperimentSpec
 from chaos_operator.models.status import ExperimentStatus
-from chaos_operator.validation_cel import Schema, apply_defaults
 
 # Kind-specific fault fields carry no schema default (it would land on every other kind); the models default them.
 UNDEFAULTED_IN_CRD = {f"spec.fault.{name}" for name in ("gracePeriodSeconds", "jitter", "correlation", "workers",

@@ -8,10 +8,7 @@ from typing import Any
 
 import pytest
 
-from chaos_operator.crd import openapi_schema
-from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.validation import crd_problems, model_problems, validate_manifest
-from chaos_operator.validation_cel import (
+from chaos_operator.cli.validate.cel import (
     PathPart,
     Schema,
     apply_defaults,
@@ -20,6 +17,9 @@ from chaos_operator.validation_cel import (
     iter_rules,
     to_cel,
 )
+from chaos_operator.cli.validate.document import crd_problems, model_problems, validate_manifest
+from chaos_operator.models.crd import openapi_schema
+from chaos_operator.models.spec import ExperimentSpec
 from tests.contract.manifests import EXAMPLES, load_yaml
 
 IDS = [path.name for path in EXAMPLES]

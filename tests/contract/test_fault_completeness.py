@@ -9,9 +9,9 @@ from typing import Any, get_args
 import pytest
 
 from chaos_operator.agent import cli, modes
-from chaos_operator.crd import openapi_schema
-from chaos_operator.faults.helper_pod import HelperPodFault
+from chaos_operator.faults.helpers.pod import HelperPodFault
 from chaos_operator.faults.registry import FAULTS
+from chaos_operator.models.crd import openapi_schema
 from chaos_operator.models.spec import ExperimentSpec
 from tests import faultpods
 from tests.contract.manifests import EXAMPLES, REPO, load_yaml

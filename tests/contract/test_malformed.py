@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from chaos_operator.validation import crd_problems, model_problems, validate_manifest
+from chaos_operator.cli.validate.document import crd_problems, model_problems, validate_manifest
 from tests.contract.manifests import Mutation, both, drop, mutated, names_field, set_
 
 EXPR = "spec.target.selector.matchExpressions"

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from chaos_operator.cli.validate.document import crd_problems, model_problems
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.status import (
     Check,
@@ -27,7 +28,6 @@ from chaos_operator.models.status import (
     TimelineWindow,
     Verdict,
 )
-from chaos_operator.validation import crd_problems, model_problems
 from tests.contract.manifests import base_manifest
 
 

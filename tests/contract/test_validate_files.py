@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from chaos_operator.validation import Problem, main_validate, validate_files, validate_manifest
+from chaos_operator.cli.validate.document import Problem, main_validate, validate_files, validate_manifest
 from tests.contract.manifests import BASE_EXAMPLE, EXAMPLES, base_manifest
 
 

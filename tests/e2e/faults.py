@@ -16,7 +16,7 @@ import yaml
 from chaos_sandbox import cgroups
 from chaos_sandbox.cluster import DEMO_DIR, Sandbox
 
-from chaos_operator.faults.manifests import HELPER_SELECTOR
+from chaos_operator.faults.helpers.pod_spec import HELPER_SELECTOR
 from chaos_operator.models.duration import parse_duration
 from tests.sandbox.system import agent_processes, commands_in, root_qdisc
 from tests.waits import status_of, wait_for

@@ -35,7 +35,7 @@ import yaml
 from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.emulator import ALL_CALLS
 
-from chaos_operator.manifest import SCHEDULE_LABEL
+from chaos_operator.cli.submit.new_experiment import SCHEDULE_LABEL
 from tests.e2e.test_submit import APP_ARGS
 from tests.packaging.chart import NAMESPACE, one, render, schedule_values
 from tests.packaging.rbac import Call, denied, grants_for

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from chaos_sandbox.emulator import Emulator, EmulatorThread
 
-from chaos_operator.crd import load_crd as chaos_crd
+from chaos_operator.models.crd import load_crd as chaos_crd
 
 EXAMPLE = yaml.safe_load((pathlib.Path(__file__).parents[2] / "examples" / "pod-kill.yaml").read_text())
 NS = "shop"

@@ -15,8 +15,8 @@ from typing import Any
 
 from chaos_sandbox.emulator import EmulatorThread
 
-from chaos_operator.faults import manifests
-from chaos_operator.faults.manifests import HELPER_SELECTOR, ROLE_LABEL
+from chaos_operator.faults.helpers import pod_spec as manifests
+from chaos_operator.faults.helpers.pod_spec import HELPER_SELECTOR, ROLE_LABEL
 
 IMAGE = "registry.example/chaos-operator:test"
 Report = dict[str, Any]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
 
-from chaos_operator.engine.election import LEASE_NAME
+from chaos_operator.runtime.leader.rules import LEASE_NAME
 from tests.integration.conftest import experiment, make_pod, make_service
 from tests.integration.harness import ServiceThread
 from tests.integration.kubelet import FakeKubelet

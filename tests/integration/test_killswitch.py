@@ -13,7 +13,7 @@ import pytest
 from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.operator_thread import OperatorThread
 
-from chaos_operator.killswitch import CONFIGMAP
+from chaos_operator.runtime.killswitch import CONFIGMAP
 from tests.integration.conftest import experiment, make_pod, make_service
 from tests.integration.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
 from tests.integration.kubelet import IMAGE, FakeKubelet

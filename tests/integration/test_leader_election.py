@@ -12,9 +12,9 @@ from chaos_sandbox.emulator import EmulatorThread, kube_client_config
 from chaos_sandbox.operator_thread import OperatorThread
 
 from chaos_operator.adapters.coordination import CoordinationClient
-from chaos_operator.engine.election import LEASE_NAME, Timing
-from chaos_operator.leader import Elector
-from chaos_operator.operator import LeadershipLost
+from chaos_operator.runtime.leader.elector import Elector
+from chaos_operator.runtime.leader.rules import LEASE_NAME, Timing
+from chaos_operator.runtime.operator import LeadershipLost
 from tests.integration.conftest import CRD
 from tests.integration.harness import OPERATOR_TOKEN, StaticResolver
 from tests.waits import wait_for

@@ -19,7 +19,7 @@ from chaos_sandbox.emulator import Emulator, EmulatorThread
 from chaos_sandbox.emulator_store import Event
 from chaos_sandbox.operator_thread import OperatorThread
 
-from chaos_operator.crd import load_crd
+from chaos_operator.models.crd import load_crd
 from tests.integration.conftest import make_pod
 from tests.integration.harness import OPERATOR_TOKEN, StaticResolver
 from tests.integration.malformed import Malformed, cases

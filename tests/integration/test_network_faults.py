@@ -14,8 +14,8 @@ from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.operator_thread import OperatorThread
 from chaos_sandbox.replicas import ReplicaKeeper
 
-from chaos_operator.faults import manifests
-from chaos_operator.faults.manifests import TARGET_LABEL
+from chaos_operator.faults.helpers import pod_spec as manifests
+from chaos_operator.faults.helpers.pod_spec import TARGET_LABEL
 from chaos_operator.models.spec import NetworkLatencyFault
 from chaos_operator.models.timestamps import parse_time
 from tests import faultpods

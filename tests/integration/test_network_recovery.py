@@ -9,7 +9,7 @@ import pytest
 from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.replicas import ReplicaKeeper
 
-from chaos_operator.faults.manifests import TARGET_LABEL
+from chaos_operator.faults.helpers.pod_spec import TARGET_LABEL
 from tests.integration import test_network_faults as net
 from tests.integration.harness import StaticResolver
 from tests.integration.kubelet import FakeKubelet, Report, running, terminated

@@ -11,11 +11,11 @@ from chaos_sandbox.operator_thread import OperatorThread
 
 from chaos_operator.adapters.clock import SystemClock
 from chaos_operator.adapters.kube import KubeClient, client_config
-from chaos_operator.engine.ports import ExperimentRef, StatusConflict
 from chaos_operator.engine.recorder import Recorder
-from chaos_operator.faults.manifests import HELPER_SELECTOR, MANAGED_BY, OPERATOR, ROLE_LABEL
+from chaos_operator.faults.helpers.pod_spec import HELPER_SELECTOR, MANAGED_BY, OPERATOR, ROLE_LABEL
 from chaos_operator.models import KIND
 from chaos_operator.models.status import ExperimentStatus, Phase
+from chaos_operator.ports import ExperimentRef, StatusConflict
 from tests.integration.conftest import SHOP, experiment, make_pod, make_service
 from tests.integration.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
 from tests.waits import status_of, wait_for, wait_phase

@@ -10,8 +10,8 @@ import pytest
 from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.replicas import ReplicaKeeper
 
-from chaos_operator.faults import manifests
-from chaos_operator.faults.manifests import TARGET_LABEL
+from chaos_operator.faults.helpers import pod_spec as manifests
+from chaos_operator.faults.helpers.pod_spec import TARGET_LABEL
 from tests.integration import test_network_faults as net
 from tests.integration.conftest import experiment
 from tests.integration.harness import StaticResolver

@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 from chaos_sandbox.emulator import ALL_CALLS
 
-import chaos_operator.operator
+import chaos_operator.runtime.operator
 from tests.integration.harness import OPERATOR_TOKEN
 from tests.packaging.rbac import Call
 
-_original_run = chaos_operator.operator.run_operator
+_original_run = chaos_operator.runtime.operator.run_operator
 
 
 SETUP_AGENT = "record-calls-setup"  # this plugin's own requests, which are not the operator's
@@ -50,7 +50,7 @@ async def _namespaced_run(config: Any, *args: Any, **kwargs: Any) -> None:
 
 # At import (`-p` loads this before any conftest), so the harness modules import the patched function.
 if os.environ.get("CHAOS_RECORD_MODE") == "namespaced":
-    chaos_operator.operator.run_operator = _namespaced_run
+    chaos_operator.runtime.operator.run_operator = _namespaced_run
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -12,7 +12,7 @@ import helm_python as helm
 import pytest
 import yaml
 
-from chaos_operator import cli
+from chaos_operator.cli import main as cli
 from tests.packaging.chart import (
     CHART,
     NAMESPACE,
@@ -140,7 +140,7 @@ def test_extra_labels_and_annotations_reach_every_object() -> None:
 
 
 def run_parser() -> argparse.ArgumentParser:
-    """The `run` subcommand's parser, from chaos_operator.cli itself."""
+    """The `run` subcommand's parser, from chaos_operator.cli.main itself."""
     parser = cli._parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     run: argparse.ArgumentParser = sub.choices["run"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from chaos_operator.validation import validate_manifest
+from chaos_operator.cli.validate.document import validate_manifest
 from tests.packaging.chart import NAMESPACE, find, one, render, schedule_values
 
 SUBMIT_FLAGS = ("--namespace", "--schedule", "--keep-history", "--wait", "--timeout")
@@ -85,7 +85,7 @@ def test_submit_arguments_parse_with_submits_own_parser() -> None:
         "containers"][0]["args"]
     assert args[0] == "submit" and all(any(a.startswith(f) for a in args) for f in SUBMIT_FLAGS)
     try:
-        submit: Any = importlib.import_module("chaos_operator.submit")
+        submit: Any = importlib.import_module("chaos_operator.cli.submit.command")
     except ImportError:
         return
     parsed = submit.parser().parse_args(args[1:])

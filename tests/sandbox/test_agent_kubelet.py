@@ -17,8 +17,8 @@ from chaos_sandbox.agentpods import OPERATOR_IMAGE
 from chaos_sandbox.cluster import Sandbox
 
 from chaos_operator.agent import procfs
-from chaos_operator.faults import manifests
-from chaos_operator.faults.helper_status import view
+from chaos_operator.faults.helpers import pod_spec as manifests
+from chaos_operator.faults.helpers.report import view
 from chaos_operator.models.spec import CPUStressFault, NetworkBandwidthFault
 from tests import faultpods
 from tests.sandbox.system import commands_in, root_qdisc, why_not

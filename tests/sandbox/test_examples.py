@@ -9,7 +9,7 @@ import pytest
 import yaml
 from chaos_sandbox.cluster import DEMO_DIR
 
-from chaos_operator.validation import validate_manifest
+from chaos_operator.cli.validate.document import validate_manifest
 
 EXPERIMENTS = sorted(path for path in DEMO_DIR.glob("*.yaml") if "ChaosExperiment" in path.read_text())
 

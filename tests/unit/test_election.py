@@ -6,8 +6,8 @@ import datetime
 
 import pytest
 
-from chaos_operator.engine import election
-from chaos_operator.engine.election import Action, Observation, Record, Timing
+from chaos_operator.runtime.leader import rules as election
+from chaos_operator.runtime.leader.rules import Action, Observation, Record, Timing
 
 T = Timing(lease_s=15, renew_deadline_s=10, retry_s=2)
 

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from chaos_operator.faults import helper_pod, manifests
 from chaos_operator.faults.base import FaultContext, FaultError
+from chaos_operator.faults.helpers import pod as helper_pod
+from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.faults.registry import FAULTS, fault_for
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import Injection, RecordState
@@ -29,7 +30,7 @@ def record(helper: str | None = None) -> Injection:
     return Injection(target="checkout-1", uid=UID, state=RecordState.INJECTED, helper_pod=helper)
 
 
-def fault(kind: str = "NetworkLatency") -> helper_pod.HelperPodFault:
+def fault(kind: str = "NetworkLatency") -> helper_pod.HelperPodFault[Any]:
     impl = fault_for(kind)
     assert isinstance(impl, helper_pod.HelperPodFault)
     return impl

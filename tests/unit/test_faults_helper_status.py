@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chaos_operator.faults.helper_status import ended_cleanly, failure_text, parse_report, view
+from chaos_operator.faults.helpers.report import ended_cleanly, failure_text, parse_report, view
 
 
 def pod(phase: str = "Running", state: dict[str, Any] | None = None, deleting: bool = False,

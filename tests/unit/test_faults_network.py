@@ -9,7 +9,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from chaos_operator.faults.base import FaultContext, FaultError
-from chaos_operator.faults.manifests import helper_name
+from chaos_operator.faults.helpers.pod_spec import helper_name
 from chaos_operator.models.spec import ExperimentSpec, Fault
 from chaos_operator.models.status import Injection, RecordState
 from tests import faultpods

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from chaos_operator.follow import Progress, exit_code, junit
+from chaos_operator.cli.submit.follow import Progress, exit_code, junit
 from tests.unit.test_report_files import experiment
 
 

@@ -1,18 +1,18 @@
-"""The startup sweep of helper pods whose experiment is finished or gone (engine/orphans.py), over an in-memory
+"""The startup sweep of helper pods whose experiment is finished or gone (engine/lost_helpers.py), over an in-memory
 KubeApi."""
 
 from __future__ import annotations
 
-from chaos_operator.engine import orphans
-from chaos_operator.faults import manifests
+from chaos_operator.engine import lost_helpers
+from chaos_operator.faults.helpers import pod_spec
 from tests.unit.fake_kube import NS, FakeKube
 
 
 def leftover(kube: FakeKube, pod_name: str, owner: tuple[str, str] | None, role: str = "fault",
              phase: str = "Running") -> None:
     refs = [{"kind": "ChaosExperiment", "name": owner[0], "uid": owner[1]}] if owner else []
-    kube.add_pod(pod_name, uid=pod_name, labels={manifests.MANAGED_BY: manifests.OPERATOR,
-                                                 manifests.ROLE_LABEL: role}, ownerReferences=refs)
+    kube.add_pod(pod_name, uid=pod_name, labels={pod_spec.MANAGED_BY: pod_spec.OPERATOR,
+                                                 pod_spec.ROLE_LABEL: role}, ownerReferences=refs)
     kube.pods[(NS, pod_name)]["status"] = {"phase": phase}
 
 
@@ -27,13 +27,13 @@ async def test_sweep_deletes_helpers_of_finished_or_gone_experiments() -> None:
     leftover(kube, "revert-running", ("gone", "u-gone"), role="revert")  # let it finish its revert
     leftover(kube, "revert-ended", ("gone", "u-gone"), role="revert", phase="Succeeded")
     leftover(kube, "no-owner", None)
-    deleted = await orphans.sweep(kube, ())  # type: ignore[arg-type]
+    deleted = await lost_helpers.sweep(kube, ())  # type: ignore[arg-type]
     assert sorted(deleted) == [f"{NS}/of-done", f"{NS}/of-gone", f"{NS}/of-old-done", f"{NS}/revert-ended"]
     assert sorted(n for _, n in kube.pods) == ["no-owner", "of-live", "revert-running"]
-    assert await orphans.sweep(kube, (NS,)) == []  # type: ignore[arg-type]
+    assert await lost_helpers.sweep(kube, (NS,)) == []  # type: ignore[arg-type]
 
 
 async def test_sweep_never_raises() -> None:
     kube = FakeKube()
     kube.fail_list = True
-    assert await orphans.sweep(kube, (NS,)) == []  # type: ignore[arg-type]
+    assert await lost_helpers.sweep(kube, (NS,)) == []  # type: ignore[arg-type]

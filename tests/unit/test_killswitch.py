@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from chaos_operator.killswitch import parse
-from chaos_operator.operator import OperatorConfig
-from chaos_operator.runflags import JsonFormatter, add_run_flags, apply_run_flags
+from chaos_operator.cli.runflags import JsonFormatter, add_run_flags, apply_run_flags
+from chaos_operator.runtime.killswitch import parse
+from chaos_operator.runtime.operator import OperatorConfig
 
 
 @pytest.mark.parametrize(("configmap", "paused", "why"), [

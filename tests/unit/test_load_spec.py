@@ -1,4 +1,4 @@
-"""LoadSpec caps (design §6: capped in the CRD and again in code) and the resolver port."""
+"""LoadSpec caps (capped in the CRD and again in code) and the resolver port."""
 
 from __future__ import annotations
 

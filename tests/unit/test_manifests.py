@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from chaos_operator.faults import manifests
-from chaos_operator.faults.manifests import Helper, helper_name
+from chaos_operator.faults.helpers import pod_spec as manifests
+from chaos_operator.faults.helpers.pod_spec import Helper, helper_name
 from chaos_operator.models.spec import DNS_LABEL, LABEL_VALUE, Fault
 from tests import faultpods
 

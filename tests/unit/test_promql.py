@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from chaos_operator.metrics.promql import NO_DATA, judge, promql_duration, render
+from chaos_operator.sli.promql import NO_DATA, judge, promql_duration, render
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(0.2, "1s"), (1.0, "1s"), (59.1, "60s"), (120.0, "120s")])

@@ -1,4 +1,4 @@
-from chaos_operator.report import render
+from chaos_operator.cli.report.table import render
 
 FIGURES = {"startedAt": "2026-01-01T00:00:00Z", "finishedAt": "2026-01-01T00:01:00Z", "requests": 3000,
            "errors": 30, "errorRate": 0.01, "throughput": 49.8,

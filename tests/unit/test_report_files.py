@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from chaos_operator.report_html import render_html
-from chaos_operator.report_plot import PlottingUnavailable, png
+from chaos_operator.cli.report.html import render_html
+from chaos_operator.cli.report.plot import PlottingUnavailable, png
 from tests.contract.test_status import full_status
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -63,7 +63,7 @@ def test_a_run_without_a_timeline_gets_a_page_without_a_picture() -> None:
 
 def test_without_matplotlib_the_message_says_how_to_install_it() -> None:
     code = ("import sys; sys.modules['matplotlib'] = None\n"
-            "from chaos_operator.report_plot import png, PlottingUnavailable\n"
+            "from chaos_operator.cli.report.plot import png, PlottingUnavailable\n"
             "from tests.unit.test_report_files import experiment\n"
             "try:\n    png(experiment())\nexcept PlottingUnavailable as exc:\n    print(exc)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)

@@ -6,7 +6,7 @@ import datetime
 import json
 
 from chaos_operator.analysis.recovery import SecondSample
-from chaos_operator.engine.ports import LoadResult
+from chaos_operator.cli.validate.document import crd_problems
 from chaos_operator.engine.timeline import ORDER, PhaseName, build
 from chaos_operator.models.status import (
     TIMELINE_MARKS,
@@ -17,7 +17,7 @@ from chaos_operator.models.status import (
     RecordState,
     Timeline,
 )
-from chaos_operator.validation import crd_problems
+from chaos_operator.ports import LoadResult
 from tests.contract.manifests import base_manifest
 
 T0 = datetime.datetime(2025, 3, 4, 10, 0, 0, tzinfo=datetime.UTC)

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from chaos_operator.analysis.recovery import SecondSample
-from chaos_operator.engine.ports import ExperimentRef, LoadResult
 from chaos_operator.faults.base import FaultContext, FaultError, HelperWatch
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.status import ExperimentStatus, Injection, Latency, PhaseResult, Ramp
 from chaos_operator.models.timestamps import format_time
+from chaos_operator.ports import ExperimentRef, LoadResult
 
 T = TypeVar("T")
 EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)

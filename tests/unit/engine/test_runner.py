@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from chaos_operator.engine.deps import Control, Deps
-from chaos_operator.engine.ports import ExperimentRef
 from chaos_operator.engine.prom import UNREADABLE_GRACE_S
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.runner import Runner
-from chaos_operator.metrics.source import MetricsError, MetricsSource
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import ExperimentStatus, Injection, PhaseResults, RecordState
+from chaos_operator.ports import ExperimentRef
+from chaos_operator.sli.source import MetricsError, MetricsSource
 from tests.unit.engine.fakes import FakeClock, FakeKube, FakeLoad, FakeMetrics, Health, RecordingFault
 
 BASELINE, CHAOS, RECOVERY = 10.0, 20.0, 10.0

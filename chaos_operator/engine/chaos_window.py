@@ -1,0 +1,176 @@
+"""The chaos window: injection rounds, the workload watch, the helper watch, and recovery of every record.
+
+Faults are applied, and recovered, for all targets of a round at once (bounded): a helper pod takes seconds to
+start and hold its fault, and a window must not spend itself injecting one target after the other. Records are
+written one at a time, in order, once the calls are done (the Recorder writes the whole status each time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from chaos_operator.engine import lifecycle
+from chaos_operator.engine.lost_helpers import HelperTender
+from chaos_operator.engine.recorder import Recorder
+from chaos_operator.faults.base import Fault, FaultContext, FaultError
+from chaos_operator.models.status import Injection, RecordState, TargetRef
+
+log = logging.getLogger(__name__)
+MAX_RECORDS = 1000  # the CRD's maxItems for injections
+RECOVER_TIMEOUT_S = 60.0  # per record: a helper's deletion, and a revert-only helper when one is needed
+PARALLEL = 16  # fault calls in flight at once
+
+Outcome = dict[str, Any] | BaseException | None
+RECORD_FIELDS = frozenset({"helper_pod", "message"})  # what a fault's apply/recover may report for its record
+
+
+def record_fields(changes: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """(helper pod, message) from what a fault returned; anything else is a bug in the fault."""
+    changes = changes or {}
+    unknown = set(changes) - RECORD_FIELDS
+    if unknown:
+        raise KeyError(f"a fault reported fields its record does not have: {sorted(unknown)}")
+    helper_pod, message = changes.get("helper_pod"), changes.get("message")
+    return (None if helper_pod is None else str(helper_pod)), (None if message is None else str(message)[:1024])
+
+
+class ChaosWindow:
+    def __init__(self, rec: Recorder, fault: Fault, ctx: FaultContext, stop: asyncio.Event,
+                 poll_s: float) -> None:
+        self.rec = rec
+        self.fault = fault
+        self.ctx = ctx
+        self.stop = stop
+        self.poll_s = poll_s
+        self.last_injection_mono: float | None = None
+        self.whole_at_mono: float | None = None  # first time the workload was whole after the last round
+        self._watch: asyncio.Task[None] | None = None
+        # Faults carried by helper pods: a helper lost mid-window gets a revert-only helper (engine/orphans.py).
+        watch = fault.helpers()
+        self._tender = HelperTender(rec, fault.kind, watch, ctx, poll_s) if watch is not None else None
+
+    async def inject_round(self, targets: list[TargetRef]) -> int:
+        """Write-ahead Pending records, then apply each; returns how many were injected."""
+        room = MAX_RECORDS - len(self.rec.status.injections)
+        if room < len(targets):
+            log.warning("record limit reached; no further injection rounds")
+            return 0
+        first = await self.rec.add_injections(
+            [Injection(target=t.name, uid=t.uid, state=RecordState.PENDING) for t in targets])
+        indexes = list(range(first, first + len(targets)))
+        outcomes = await self._call_all(indexes, self.fault.apply, stoppable=True, catch=FaultError)
+        injected: list[str] = []
+        for index in indexes:
+            record = self.rec.status.injections[index]
+            outcome = outcomes.get(index)
+            if outcome is None:
+                continue  # not attempted, or cut short by a stop: stays Pending and recover_all cleans up
+            if isinstance(outcome, BaseException):
+                await self.rec.mark_failed(index, str(outcome))
+                await self.rec.event("InjectionFailed", f"{record.target}: {outcome}", warning=True)
+                continue
+            helper_pod, message = record_fields(outcome)
+            await self.rec.mark_injected(index, helper_pod, message)
+            injected.append(record.target)
+        if injected:
+            self.last_injection_mono = self.ctx.clock.monotonic()
+            await self.rec.event("Injected", f"{self.fault.kind} injected into {', '.join(injected)}")
+            self._restart_watch()
+            if self._tender is not None:
+                self._tender.start()
+        return len(injected)
+
+    async def recover_all(self) -> None:
+        """Recover every record that may be live. Idempotent, bounded per record."""
+        if self._tender is not None:
+            await self._tender.stop()  # it must not handle a record while we recover it
+
+        async def bounded(ctx: FaultContext, record: Injection) -> dict[str, Any] | None:
+            return await asyncio.wait_for(self.fault.recover(ctx, record), RECOVER_TIMEOUT_S)
+
+        indexes = lifecycle.pending_recovery(self.rec.status)
+        outcomes = await self._call_all(indexes, bounded, stoppable=False, catch=Exception)
+        recovered: list[str] = []
+        for index in indexes:
+            record = self.rec.status.injections[index]
+            outcome = outcomes.get(index)
+            if isinstance(outcome, BaseException):
+                await self.rec.mark_failed(index, f"recovery failed: {outcome}")
+                await self.rec.event("RecoveryFailed", f"{record.target}: {outcome}", warning=True)
+                continue
+            await self.rec.mark_recovered(index, record_fields(outcome)[1])
+            recovered.append(record.target)
+        if recovered:
+            await self.rec.event("Recovered", f"{self.fault.kind} recovered on {', '.join(recovered)}")
+
+    async def _call_all(self, indexes: list[int],
+                        call: Callable[[FaultContext, Injection], Awaitable[dict[str, Any] | None]],
+                        stoppable: bool, catch: type[Exception]) -> dict[int, Outcome]:
+        """``call`` for each record, PARALLEL at a time: index -> its changes, or the ``catch`` exception it
+        raised. With ``stoppable``, a stop cancels the calls still running (their indexes are left out). Any
+        other exception cancels the rest and propagates."""
+        limit = asyncio.Semaphore(PARALLEL)
+        results: dict[int, Outcome] = {}
+
+        async def one(index: int) -> None:
+            async with limit:
+                if stoppable and self.stop.is_set():
+                    return
+                try:
+                    results[index] = await call(self.ctx, self.rec.status.injections[index])
+                except catch as exc:
+                    results[index] = exc
+
+        tasks = [asyncio.create_task(one(index)) for index in indexes]
+        if not tasks:
+            return results
+        everything: asyncio.Future[Any] = asyncio.gather(*tasks)
+        waiters: set[asyncio.Future[Any]] = {everything}
+        stopper = asyncio.create_task(self.stop.wait()) if stoppable else None
+        if stopper is not None:
+            waiters.add(stopper)
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in [*tasks, *([stopper] if stopper is not None else [])]:
+                task.cancel()  # a no-op for finished ones: a stop or an unexpected error cancels the rest
+            await asyncio.gather(*tasks, return_exceptions=True)
+            everything.cancel()
+        for task in tasks:
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
+        return results
+
+    def _restart_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        self.whole_at_mono = None
+        self._watch = asyncio.create_task(self._watch_whole())
+
+    async def _watch_whole(self) -> None:
+        # Polls verify() until the workload is whole again; the time feeds the recovery figure.
+        records = [r for r in self.rec.status.injections if r.state == RecordState.INJECTED]
+        if not records:
+            return
+        while True:
+            try:
+                if await self.fault.verify(self.ctx, records[-1]):
+                    self.whole_at_mono = self.ctx.clock.monotonic()
+                    return
+            except Exception as exc:
+                log.warning("verify failed: %s", exc)
+            await self.ctx.clock.sleep(self.poll_s)
+
+    async def stop_watch(self) -> None:
+        if self._tender is not None:
+            await self._tender.stop()
+        if self._watch is not None and not self._watch.done():
+            self._watch.cancel()
+            try:
+                await self._watch
+            except asyncio.CancelledError:
+                pass

@@ -1,0 +1,114 @@
+"""Every kopf registration. Handlers parse, delegate to the engine, and map errors; no logic here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from chaos_operator.engine import failclosed, lost_helpers
+from chaos_operator.engine.deps import Control, Deps
+from chaos_operator.engine.failclosed import Unreadable
+from chaos_operator.engine.recorder import Recorder
+from chaos_operator.engine.runner import Runner
+from chaos_operator.models import GROUP, PLURAL, VERSION
+from chaos_operator.models.errors import describe
+from chaos_operator.models.spec import ExperimentSpec
+from chaos_operator.models.status import TERMINAL_PHASES, ExperimentStatus, Phase
+from chaos_operator.ports import ExperimentRef
+
+log = logging.getLogger(__name__)
+FINALIZER = f"{GROUP}/cleanup"
+# A stopping daemon (operator exit, resource deletion) recovers every record itself, helper pods included. kopf
+# waits CANCELLATION_BACKOFF_S for that before it cancels the task (without a backoff it cancels at once, in the
+# middle of the recovery), then CANCELLATION_TIMEOUT_S for the cancellation. On deletion kopf re-checks a daemon
+# that has not ended only after the backoff (or on the next event of the object), so it is kept short: a longer
+# recovery is cancelled and finished by the cleanup handler, or by the next operator's resume and sweep.
+CANCELLATION_BACKOFF_S = 10.0
+CANCELLATION_TIMEOUT_S = 120.0
+
+
+def settings() -> kopf.OperatorSettings:
+    s = kopf.OperatorSettings()
+    # Progress in annotations: status is ours alone, and the CRD schema would prune kopf's keys there.
+    s.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    s.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    s.persistence.finalizer = FINALIZER
+    s.posting.enabled = False  # recorder.py is the only writer of Events
+    s.watching.server_timeout = 300
+    s.watching.client_timeout = 330
+    return s
+
+
+def plain(raw: Any) -> Any:
+    """A spec as the models take it: kopf's mapping views as dicts, nothing as {}, and anything else as
+    it is, for the model to refuse (`dict()` of a string or a number raised, or made a dict of a list of pairs)."""
+    if raw is None:
+        return {}
+    return dict(raw) if isinstance(raw, Mapping) else raw
+
+
+def read_status(raw: Any) -> ExperimentStatus | Unreadable:
+    """The status found on the object, or Unreadable: never a fresh one (that would run the experiment again)."""
+    return failclosed.read_status(raw)
+
+
+def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.ConnectionInfo,
+             namespaces: tuple[str, ...] = ()) -> None:
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return credentials
+
+    @kopf.on.startup(registry=registry)
+    async def sweep_helpers(**_: Any) -> None:
+        # Helper pods left by a previous operator for experiments that finished or were deleted meanwhile.
+        await lost_helpers.sweep(deps.kube, namespaces)
+
+    @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, id="experiment",
+                 cancellation_backoff=CANCELLATION_BACKOFF_S, cancellation_timeout=CANCELLATION_TIMEOUT_S)
+    async def experiment(body: kopf.Body, meta: kopf.Meta, stopped: kopf.DaemonStopped, **_: Any) -> None:
+        ref = ExperimentRef(namespace=str(meta["namespace"]), name=str(meta["name"]), uid=str(meta["uid"]))
+        status = read_status(body.get("status"))
+        if isinstance(status, Unreadable):
+            await failclosed.fail_closed(deps, ref, status, body.get("spec"), meta.get("generation"))
+            return
+        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"),
+                       resource_version=meta.get("resourceVersion"), observer=deps.observer)
+        if status.phase in TERMINAL_PHASES:
+            return
+        try:
+            spec = ExperimentSpec.model_validate(plain(body.get("spec")))
+        except ValidationError as exc:
+            # No retry: the same spec would fail the same way. Nothing has been touched.
+            message = f"invalid spec: {describe(exc, prefix='spec')}"
+            await rec.finish(Phase.FAILED, None, "InvalidSpec", message)
+            await rec.event("Failed", message, warning=True)
+            return
+        rec.kind = spec.fault.kind  # a metrics label
+        # `body` is live in kopf daemons: spec.abort changes show up here while the daemon runs.
+        control = Control(abort_requested=lambda: bool((body.get("spec") or {}).get("abort")),
+                          stopping=stopped.is_set)
+        await Runner(deps, spec, rec, control).run()
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="cleanup")
+    async def cleanup(body: kopf.Body, meta: kopf.Meta, **_: Any) -> None:
+        # kopf stops the daemon first (it recovers what it injected); this covers records it left.
+        ref = ExperimentRef(namespace=str(meta["namespace"]), name=str(meta["name"]), uid=str(meta["uid"]))
+        status = read_status(body.get("status"))
+        if isinstance(status, Unreadable):
+            live = ExperimentStatus(injections=failclosed.live_records(status.raw))
+            rec = Recorder(deps.kube, deps.clock, ref, live, generation=meta.get("generation"),
+                           clear=frozenset(status.raw))
+            await failclosed.recover_unreadable(deps, ref, status, body.get("spec"), rec)
+            return
+        try:
+            spec = ExperimentSpec.model_validate(plain(body.get("spec")))
+        except ValidationError:
+            return  # an invalid spec never injected anything
+        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"),
+                       resource_version=meta.get("resourceVersion"), observer=deps.observer)
+        runner = Runner(deps, spec, rec, Control(abort_requested=lambda: False, stopping=lambda: True))
+        await runner.recover_leftovers()

@@ -1,0 +1,214 @@
+"""Composition root: builds the adapters and runs kopf with our handlers (after winning the Lease, if asked)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+
+from chaos_operator.adapters import telemetry
+from chaos_operator.adapters.clock import SystemClock
+from chaos_operator.adapters.coordination import CoordinationClient
+from chaos_operator.adapters.health import HealthServer
+from chaos_operator.adapters.kube import KubeClient, client_config
+from chaos_operator.adapters.load import HttpLoadFactory
+from chaos_operator.engine.deps import Deps
+from chaos_operator.engine.gating import Gates
+from chaos_operator.faults.base import DEFAULT_IMAGE
+from chaos_operator.faults.helpers.pod_spec import HELPER_SELECTOR
+from chaos_operator.load.resolver import ClusterDnsResolver, ServiceResolver
+from chaos_operator.runtime import handlers
+from chaos_operator.runtime.killswitch import PauseWatcher
+from chaos_operator.runtime.leader.elector import Elector
+from chaos_operator.runtime.leader.rules import Timing
+from chaos_operator.sli.prometheus import PrometheusSource
+
+log = logging.getLogger(__name__)
+Flag = asyncio.Event | threading.Event
+
+
+class LeadershipLost(Exception):
+    """The Lease could not be renewed: this instance stopped handling and must be restarted as a standby."""
+
+
+def default_identity() -> str:
+    # Unique per process: a restarted pod keeps its name but must not believe it still holds the Lease.
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class OperatorConfig:
+    server: str | None = None  # explicit API server URL (tests, sandbox); else kubeconfig or in-cluster
+    token: str | None = None  # a bearer token for `server` (tests: the operator's identity in the emulator)
+    kubeconfig: str | None = None
+    namespaces: list[str] = field(default_factory=list)  # empty: cluster-wide
+    operator_namespace: str = "chaos-system"
+    allowed_namespaces: frozenset[str] | None = None
+    protected_namespaces: frozenset[str] = frozenset()  # never targeted, on top of the built-in ones
+    operator_pods: frozenset[str] = frozenset()
+    resolver: ServiceResolver | None = None  # default: cluster DNS
+    poll_s: float = 1.0
+    liveness_endpoint: str | None = None
+    # The operator's own image, which helper and stress pods run the agent from (the Deployment sets the env).
+    image: str = field(default_factory=lambda: os.environ.get("OPERATOR_IMAGE") or DEFAULT_IMAGE)
+    leader_election: bool = False
+    lease: Timing = field(default_factory=Timing)
+    identity: str = field(default_factory=default_identity)
+    metrics_port: int | None = None  # /metrics, /healthz, /readyz (0: any free port); None: no listener
+    metrics_host: str = "0.0.0.0"
+    require_opt_in: bool = False
+    pause_poll_s: float = 0.5
+
+
+def connection_info(cfg: Any) -> kopf.ConnectionInfo:
+    """kopf credentials from the same explicit kubernetes-client configuration our adapter uses."""
+    token = (cfg.api_key or {}).get("authorization") or (cfg.api_key or {}).get("BearerToken")
+    scheme = None
+    if token and " " in token:
+        scheme, token = token.split(" ", 1)
+    return kopf.ConnectionInfo(
+        server=cfg.host, ca_path=cfg.ssl_ca_cert, insecure=not cfg.verify_ssl if cfg.ssl_ca_cert else None,
+        scheme=scheme or ("Bearer" if token else None), token=token,
+        certificate_path=cfg.cert_file, private_key_path=cfg.key_file,
+    )
+
+
+async def _flag_set(flag: Flag | None) -> None:
+    if flag is None:
+        await asyncio.Future()  # never
+    elif isinstance(flag, asyncio.Event):
+        await flag.wait()
+    else:
+        while not flag.is_set():
+            await asyncio.sleep(0.1)
+
+
+async def _first(main: Coroutine[Any, Any, None], stop: Flag | None) -> bool:
+    """Run `main` until it ends or `stop` is set; True when `main` ended first."""
+    task, waiter = asyncio.create_task(main), asyncio.create_task(_flag_set(stop))
+    try:
+        done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (task, waiter):
+            t.cancel()
+            with contextlib.suppress(BaseException):
+                await t
+    return task in done
+
+
+async def run_operator(config: OperatorConfig, stop_flag: Flag | None = None, ready_flag: Flag | None = None) -> None:
+    cfg = client_config(server=config.server, kubeconfig=config.kubeconfig, token=config.token)
+    kube = KubeClient(cfg, on_error=telemetry.api_error)
+    own = CoordinationClient(cfg)  # the Lease and the kill switch, in the operator's namespace
+    pause = PauseWatcher(own, config.operator_namespace, config.pause_poll_s,
+                         on_change=lambda paused: telemetry.PAUSED.set(int(paused)))
+    elector = Elector(own, config.operator_namespace, config.identity, config.lease,
+                      on_change=telemetry.set_leader) if config.leader_election else None
+    kopf_ready = asyncio.Event()
+
+    def readiness() -> tuple[bool, str]:
+        if kopf_ready.is_set():
+            return True, "leading" if elector is not None else "running"
+        if elector is not None and elector.last_contact is not None:
+            return True, "standing by"  # a standby is ready: a rolling update must not wait for the leader
+        return False, "starting"
+
+    server = None if config.metrics_port is None else HealthServer(config.metrics_host, config.metrics_port,
+                                                                    readiness)
+    if server is not None:
+        await server.start()
+    background = [asyncio.create_task(telemetry.watch_loop_lag())]
+    try:
+        await pause.read_once()  # known before the first experiment is looked at
+        background.append(asyncio.create_task(pause.run()))
+        if elector is not None and not await _first(elector.acquire(), stop_flag):
+            return  # asked to stop while standing by
+        if elector is None:
+            telemetry.set_leader(True)
+        background.append(asyncio.create_task(telemetry.collect(
+            lambda: kube.list_all_experiments(tuple(config.namespaces)),
+            lambda: _helper_pods(kube, tuple(config.namespaces)))))
+        await _lead(config, cfg, kube, Gates(pause.reason, config.require_opt_in), elector,
+                    stop_flag, ready_flag, kopf_ready)
+    finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        if server is not None:
+            await server.stop()
+        kube.close()
+        own.close()
+
+
+async def _helper_pods(kube: KubeClient, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Helper pods in the watched namespaces (all namespaces when cluster-wide): only what RBAC grants."""
+    if not namespaces:
+        return await kube.list_pods_all_namespaces(HELPER_SELECTOR)
+    return [pod for ns in namespaces for pod in await kube.list_pods(ns, HELPER_SELECTOR)]
+
+
+async def _lead(config: OperatorConfig, cfg: Any, kube: KubeClient, gates: Gates, elector: Elector | None,
+                stop_flag: Flag | None, ready_flag: Flag | None, kopf_ready: asyncio.Event) -> None:
+    clock = SystemClock()
+    deps = Deps(
+        kube=kube, clock=clock,
+        open_load=HttpLoadFactory(kube, config.resolver or ClusterDnsResolver(), clock),
+        operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
+        protected_namespaces=config.protected_namespaces,
+        operator_pods=config.operator_pods, poll_s=config.poll_s, open_metrics=PrometheusSource,
+        image=config.image, gates=gates, observer=telemetry.observe_status,
+    )
+    registry = kopf.OperatorRegistry()
+    handlers.register(registry, deps, connection_info(cfg), namespaces=tuple(config.namespaces))
+    kopf_stop = asyncio.Event()
+    ready = asyncio.Event()
+
+    async def relay_ready() -> None:
+        await ready.wait()
+        kopf_ready.set()
+        if ready_flag is not None:
+            ready_flag.set()
+
+    async def relay_stop() -> None:
+        await _flag_set(stop_flag)
+        kopf_stop.set()
+
+    lost = asyncio.Event()
+
+    async def hold() -> None:
+        if elector is not None:
+            await elector.hold()
+            lost.set()
+            kopf_stop.set()
+
+    helpers = [asyncio.create_task(coro) for coro in (relay_ready(), relay_stop(), hold())]
+    operator = asyncio.create_task(kopf.operator(
+        registry=registry, settings=handlers.settings(), standalone=True,
+        clusterwide=not config.namespaces, namespaces=config.namespaces,
+        stop_flag=kopf_stop, ready_flag=ready, liveness_endpoint=config.liveness_endpoint,
+    ))
+    try:
+        await asyncio.wait({operator, helpers[2]} if elector else {operator}, return_when=asyncio.FIRST_COMPLETED)
+        if lost.is_set() and elector is not None:
+            # Let kopf stop its daemons (they recover their faults), but never past our own lease's end.
+            margin = min(1.0, config.lease.retry_s)
+            left = elector.expires_at - margin - time.monotonic()
+            await asyncio.wait({operator}, timeout=max(0.0, left))
+            raise LeadershipLost(f"{elector.identity} could not renew the Lease; stopped handling")
+        await operator
+    finally:
+        for task in [*helpers, operator]:
+            task.cancel()
+        await asyncio.gather(*helpers, operator, return_exceptions=True)
+        if elector is not None and not lost.is_set():
+            await elector.release()  # a clean stop: the standby takes over at once
