@@ -29,6 +29,7 @@ UNSET: Any = object()  # no old value: a create, or a field the stored object la
 Found = tuple[str, str]  # (field path, message)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_OLD_SELF = re.compile(r"\boldSelf\b")
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
     "array": (list,),
@@ -144,10 +145,12 @@ def compile_rule(rule: str) -> celpy.Runner:
     return env.program(env.compile(rule))
 
 
-def evaluate_rule(rule: str, self_value: celtypes.Value) -> bool | str:
-    """True when the rule holds, False when it does not, or the evaluation error as text."""
+def evaluate_rule(rule: str, self_value: celtypes.Value, old_value: celtypes.Value | None = None) -> bool | str:
+    """True when the rule holds, False when it does not, or the evaluation error as text. ``old_value`` is bound
+    as ``oldSelf`` (a transition rule, on update)."""
+    bindings = {"self": self_value} if old_value is None else {"self": self_value, "oldSelf": old_value}
     try:
-        result = compile_rule(rule).evaluate({"self": self_value})
+        result = compile_rule(rule).evaluate(bindings)
     except CELEvalError as exc:
         return f"rule evaluation failed: {exc.args[0] if exc.args else exc}"
     if isinstance(result, CELEvalError):
@@ -174,7 +177,8 @@ def cel_problems(
 ) -> list[Found]:
     """Every failing rule under ``schema`` for ``value``; nodes whose path is in ``skip`` are not evaluated
     (they, or a field they read, already failed the structural schema). With ``old`` (the stored value, on
-    update), nodes equal to their old value are not evaluated either: the API server's validation ratcheting."""
+    update), nodes equal to their old value are not evaluated either: the API server's validation ratcheting.
+    A transition rule (one that reads ``oldSelf``) is evaluated only where there is an old value, as on a cluster."""
     found: list[Found] = []
     if not has_type(schema, value) or (old is not UNSET and old == value):
         return found
@@ -182,8 +186,12 @@ def cel_problems(
     rules = schema.get("x-kubernetes-validations") or []
     if rules and here not in skip:
         self_value = to_cel(schema, value)
+        old_value = None if old is UNSET else to_cel(schema, old)
         for rule in rules:
-            outcome = evaluate_rule(rule["rule"], self_value)
+            transition = _OLD_SELF.search(rule["rule"]) is not None
+            if transition and old_value is None:
+                continue
+            outcome = evaluate_rule(rule["rule"], self_value, old_value if transition else None)
             if outcome is True:
                 continue
             where = here + rule.get("fieldPath", "") if here else rule.get("fieldPath", "").lstrip(".")
