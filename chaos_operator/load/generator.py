@@ -28,6 +28,7 @@ METHODS = frozenset({"GET", "HEAD", "POST"})
 # 2xx-3xx, except redirects: they are never followed (README.md, "Latency figures"), so a 3xx other than
 # 304 Not Modified means the answer was not reached and counts as unexpected_status.
 DEFAULT_EXPECTED = frozenset(range(200, 300)) | {304}
+DRAIN_CHUNK = 64 * 1024  # bytes of a response body held at once per request
 _STOP_POLL_S = 0.05  # longest the scheduler sleeps without looking at the stop event
 _BASE_URL = re.compile(r"^https?://[^/?#\s]+$")
 
@@ -43,7 +44,7 @@ class LoadSpec:
     expected_statuses: frozenset[int] = DEFAULT_EXPECTED
 
     def __post_init__(self) -> None:
-        # Design §6: the CRD caps these, and the code caps them again.
+        # The CRD caps these, and the code caps them again.
         if not 0 < self.rate <= MAX_RATE:
             raise ValueError(f"rate must be within (0, {MAX_RATE}] requests/s, got {self.rate}")
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
@@ -183,7 +184,10 @@ class _Phase:
         try:
             async with asyncio.timeout_at(deadline):
                 async with self.session.request(spec.method, url, allow_redirects=False) as response:
-                    await response.read()
+                    # Drained (the connection is reused) in bounded chunks and dropped: a large body must not
+                    # cost memory, with up to `concurrency` requests in flight.
+                    async for _ in response.content.iter_chunked(DRAIN_CHUNK):
+                        pass
                     status = response.status
         except TimeoutError:  # before ClientError: aiohttp's own timeouts are TimeoutErrors too
             self._finish(index, spec.timeout_s, Outcome.TIMEOUT)

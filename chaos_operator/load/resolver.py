@@ -1,6 +1,6 @@
 """Where the load goes: a Service ``{name, port}`` in the experiment's namespace, as base URLs.
 
-Design §6: load only ever targets a Service in the experiment's own namespace, so resolvers take
+Load only ever targets a Service in the experiment's own namespace, so resolvers take
 exactly (namespace, name, port) and nothing that could name another host.
 """
 
