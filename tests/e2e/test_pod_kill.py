@@ -42,7 +42,9 @@ def test_killing_one_of_three_replicas_costs_errors_only_in_the_chaos_window(box
     assert (st["phase"], st["verdict"], st["reason"]) == ("Completed", "Passed", "SLOsHeld"), pretty(st)
     phases = st["phases"]
     for name, seconds in (("baseline", 3), ("chaos", 5), ("recovery", 3)):
-        assert phases[name]["requests"] == pytest.approx(50 * seconds, abs=2)
+        # Chaos figures start once the kill held; what was sent before is the ramp (a few on a busy machine).
+        ramp = (phases[name].get("ramp") or {}).get("requests", 0)
+        assert phases[name]["requests"] + ramp == pytest.approx(50 * seconds, abs=2), (name, pretty(phases))
     assert phases["baseline"]["errors"] == 0 and phases["recovery"]["errors"] == 0, pretty(phases)
     assert phases["chaos"]["errors"] <= 10  # at most what was in flight to the killed pod
     # The replacement needs the 0.5 s start delay plus its process start before it is Ready.
