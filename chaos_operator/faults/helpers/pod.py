@@ -11,7 +11,6 @@ terminates first failed, and its report says why; one that stops being ready whi
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -209,7 +208,7 @@ class HelperPodFault(Generic[M]):
                 state = "running, never ready" if v.running else v.waiting_reason
                 raise FaultError(f"helper pod {name} did not hold the fault in time (phase {v.phase}"
                                  f"{', ' + state if state else ''})")
-            await asyncio.sleep(POLL_S)
+            await ctx.clock.sleep(POLL_S)
 
     async def _wait_ended(self, ctx: FaultContext, name: str) -> HelperView | None:
         """Wait (bounded) for a run-to-completion helper to end; its last view, or None if it vanished."""
@@ -222,7 +221,7 @@ class HelperPodFault(Generic[M]):
             last = view(pod)
             if last.terminated or last.waiting_reason in HOPELESS_WAITING:
                 return last
-            await asyncio.sleep(POLL_S)
+            await ctx.clock.sleep(POLL_S)
         raise FaultError(f"helper pod {name} did not finish within {REVERT_TIMEOUT_S:g}s")
 
     async def _delete_and_wait(self, ctx: FaultContext, name: str) -> HelperView | None:
@@ -238,5 +237,5 @@ class HelperPodFault(Generic[M]):
             if pod is None:
                 return last
             last = view(pod)
-            await asyncio.sleep(POLL_S)
+            await ctx.clock.sleep(POLL_S)
         raise FaultError(f"helper pod {name} was not gone {GONE_TIMEOUT_S:g}s after its deletion")
