@@ -8,7 +8,7 @@ from chaos_operator.analysis import recovery, verdict
 from chaos_operator.analysis.recovery import NOT_APPLICABLE, SecondSample, WorkloadRecovery
 from chaos_operator.engine.run import RunFigures
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import Check, PhaseResult, PhaseResults, Verdict
+from chaos_operator.models.status import MAX_CHECKS, Check, PhaseResult, PhaseResults, Verdict, clip
 from chaos_operator.ports import LoadResult
 
 
@@ -46,9 +46,6 @@ def _shift(result: LoadResult, reference: float) -> list[SecondSample]:
             for s in result.samples]
 
 
-MAX_CHECKS = 64  # the CRD's maxItems for status.checks
-
-
 def final(spec: ExperimentSpec, figures: RunFigures, instant: bool, extra: list[Check]) -> verdict.Outcome:
     """The built-in verdict, then Prometheus SLIs (``extra``) and any halt recorded during chaos."""
     phases = PhaseResults(baseline=figures.baseline, chaos=figures.chaos, recovery=figures.recovery)
@@ -65,5 +62,5 @@ def final(spec: ExperimentSpec, figures: RunFigures, instant: bool, extra: list[
     if failed and outcome.verdict == Verdict.PASSED:
         names = ", ".join(f"{c.name} in {c.phase} ({c.observed} vs {c.limit})" for c in failed)
         return replace(outcome, verdict=Verdict.FAILED, reason="SLOsViolated", checks=checks,
-                       message=f"Prometheus SLIs failed: {names}."[:1024])
+                       message=clip(f"Prometheus SLIs failed: {names}."))
     return replace(outcome, checks=checks)

@@ -16,10 +16,9 @@ from chaos_operator.engine import lifecycle
 from chaos_operator.engine.lost_helpers import HelperTender
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.faults.base import Fault, FaultContext, FaultError
-from chaos_operator.models.status import Injection, RecordState, TargetRef
+from chaos_operator.models.status import MAX_RECORDS, Injection, RecordState, TargetRef, clip
 
 log = logging.getLogger(__name__)
-MAX_RECORDS = 1000  # the CRD's maxItems for injections
 RECOVER_TIMEOUT_S = 60.0  # per record: a helper's deletion, and a revert-only helper when one is needed
 PARALLEL = 16  # fault calls in flight at once
 
@@ -34,7 +33,7 @@ def record_fields(changes: dict[str, Any] | None) -> tuple[str | None, str | Non
     if unknown:
         raise KeyError(f"a fault reported fields its record does not have: {sorted(unknown)}")
     helper_pod, message = changes.get("helper_pod"), changes.get("message")
-    return (None if helper_pod is None else str(helper_pod)), (None if message is None else str(message)[:1024])
+    return (None if helper_pod is None else str(helper_pod)), (None if message is None else clip(str(message)))
 
 
 class ChaosWindow:

@@ -21,7 +21,7 @@ from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.runner import Runner
 from chaos_operator.models.errors import describe
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import ExperimentStatus, Injection, Phase, RecordState
+from chaos_operator.models.status import MAX_RECORDS, ExperimentStatus, Injection, Phase, RecordState
 from chaos_operator.ports import ExperimentRef
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def live_records(raw: Mapping[str, Any]) -> list[Injection]:
                 "helperPod": helper if isinstance(helper, str) else None}))
         except ValidationError:
             continue  # no usable pod name or uid: the helper sweep by owner still covers helper faults
-    return found[:1000]
+    return found[:MAX_RECORDS]
 
 
 async def recover_unreadable(deps: Deps, ref: ExperimentRef, found: Unreadable, raw_spec: Any,

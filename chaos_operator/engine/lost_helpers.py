@@ -19,7 +19,7 @@ from typing import Any
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.faults.base import HELPER_SELECTOR, ROLE_LABEL, FaultContext, FaultError, HelperWatch
 from chaos_operator.models import KIND
-from chaos_operator.models.status import TERMINAL_PHASES, RecordState
+from chaos_operator.models.status import TERMINAL_PHASES, RecordState, clip
 from chaos_operator.ports import KubeApi
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class HelperTender:
                 await self.rec.mark_failed(index, f"{why}; {exc}")
                 await self.rec.event("RecoveryFailed", f"{record.target}: {exc}", warning=True)
                 continue
-            await self.rec.mark_recovered(index, f"{why}; {done}"[:1024])
+            await self.rec.mark_recovered(index, clip(f"{why}; {done}"))
             await self.rec.event("Recovered", f"{self.kind} on {record.target} ended early: {done}")
         return handled
 

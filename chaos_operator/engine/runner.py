@@ -19,7 +19,7 @@ from chaos_operator.engine.run import STOPPED, ChaosResult, Early, Ending, Prepa
 from chaos_operator.engine.targets import resolve
 from chaos_operator.faults.base import FaultContext
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import TERMINAL_PHASES, Check, Phase, Verdict
+from chaos_operator.models.status import TERMINAL_PHASES, Check, Phase, Verdict, clip
 from chaos_operator.ports import LoadDriver, LoadResult
 from chaos_operator.sli.source import MetricsError
 from chaos_operator.targeting.selection import NoTargets, new_seed
@@ -73,7 +73,7 @@ class Runner:
             self.stop.set()
             await self.recover_leftovers()
             if self.rec.status.phase not in TERMINAL_PHASES:  # another writer may have ended it meanwhile
-                await self._end(_failed("OperatorError", f"the operator hit an error: {exc}"[:1024]))
+                await self._end(_failed("OperatorError", clip(f"the operator hit an error: {exc}")))
         finally:
             watcher.cancel()
             if self.load is not None:
