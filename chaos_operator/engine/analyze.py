@@ -17,7 +17,7 @@ def recovery_window(spec: ExperimentSpec, instant: bool) -> float:
     return float(spec.phases.recovery) + (float(spec.phases.chaos) if instant else 0.0)
 
 
-def recovery_seconds(spec: ExperimentSpec, baseline: PhaseResult | None, chaos: LoadResult, rec: LoadResult,
+def recovery_seconds(spec: ExperimentSpec, baseline: PhaseResult | None, chaos: LoadResult, recovered: LoadResult,
                      last_injection_mono: float | None, whole_at_mono: float | None, instant: bool) -> float | None:
     """Seconds from the reference until both the service and (for instant faults) the workload were back.
 
@@ -28,11 +28,11 @@ def recovery_seconds(spec: ExperimentSpec, baseline: PhaseResult | None, chaos: 
         return None
     if instant and last_injection_mono is not None:
         reference = last_injection_mono
-        samples = _shift(chaos, reference) + _shift(rec, reference)
+        samples = _shift(chaos, reference) + _shift(recovered, reference)
         workload: WorkloadRecovery = None if whole_at_mono is None else whole_at_mono - reference
     else:
-        reference = rec.started_mono
-        samples = _shift(rec, reference)
+        reference = recovered.started_mono
+        samples = _shift(recovered, reference)
         workload = NOT_APPLICABLE
     # Seconds before the reference say nothing about recovery (the second holding it still counts).
     samples = [s for s in samples if s.offset_s > -1.0]

@@ -29,8 +29,8 @@ STOP_TIMEOUT_S = 120.0  # a revert in progress is let finish (it is bounded itse
 class HelperTender:
     """Watches the helpers of one chaos window (runs as a task next to it)."""
 
-    def __init__(self, rec: Recorder, kind: str, fault: HelperWatch, ctx: FaultContext, poll_s: float) -> None:
-        self.rec, self.kind, self.fault, self.ctx, self.poll_s = rec, kind, fault, ctx, poll_s
+    def __init__(self, recorder: Recorder, kind: str, fault: HelperWatch, ctx: FaultContext, poll_s: float) -> None:
+        self.recorder, self.kind, self.fault, self.ctx, self.poll_s = recorder, kind, fault, ctx, poll_s
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -62,7 +62,7 @@ class HelperTender:
     async def check_once(self) -> int:
         """Handle every Injected record whose helper was lost; returns how many were."""
         handled = 0
-        for index, record in enumerate(list(self.rec.status.injections)):
+        for index, record in enumerate(list(self.recorder.status.injections)):
             if self._stopping.is_set():
                 break
             if record.state != RecordState.INJECTED:
@@ -72,18 +72,18 @@ class HelperTender:
                 continue
             why, clean = lost
             handled += 1
-            await self.rec.event("HelperLost", f"{record.target}: {why}", warning=not clean)
+            await self.recorder.event("HelperLost", f"{record.target}: {why}", warning=not clean)
             try:
                 if clean:
                     done = (await self.fault.recover(self.ctx, record) or {}).get("message", "cleaned up")
                 else:
                     done = await self.fault.revert_lost(self.ctx, record)
             except FaultError as exc:
-                await self.rec.mark_failed(index, f"{why}; {exc}")
-                await self.rec.event("RecoveryFailed", f"{record.target}: {exc}", warning=True)
+                await self.recorder.mark_failed(index, f"{why}; {exc}")
+                await self.recorder.event("RecoveryFailed", f"{record.target}: {exc}", warning=True)
                 continue
-            await self.rec.mark_recovered(index, clip(f"{why}; {done}"))
-            await self.rec.event("Recovered", f"{self.kind} on {record.target} ended early: {done}")
+            await self.recorder.mark_recovered(index, clip(f"{why}; {done}"))
+            await self.recorder.event("Recovered", f"{self.kind} on {record.target} ended early: {done}")
         return handled
 
 

@@ -45,12 +45,12 @@ StatusObserver = Callable[[ExperimentRef, str | None, ExperimentStatus, Experime
 
 
 class Recorder:
-    def __init__(self, kube: KubeApi, clock: Clock, ref: ExperimentRef, status: ExperimentStatus,
-                 generation: int | None = None, resource_version: str | None = None,
+    def __init__(self, kube: KubeApi, clock: Clock, ref: ExperimentRef, status: ExperimentStatus, *,
+                 kind: str | None = None, generation: int | None = None, resource_version: str | None = None,
                  clear: frozenset[str] = frozenset(), observer: StatusObserver | None = None) -> None:
         self._kube = kube
         self._observer = observer
-        self.kind: str | None = None  # the fault kind, once the spec is known (a metrics label)
+        self.kind = kind  # the fault kind (a metrics label); None when the spec cannot be read
         self._clock = clock
         self.ref = ref
         self.status = status
@@ -208,7 +208,7 @@ class Recorder:
     def _conditions(self, status: ExperimentStatus) -> list[Condition]:
         now = self.timestamp()
         running = status.phase in RUNNING_PHASES
-        active = any(rec.state == RecordState.INJECTED for rec in status.injections)
+        active = any(record.state == RecordState.INJECTED for record in status.injections)
         reason = status.reason or ("Running" if running else status.phase)
         wanted: dict[str, tuple[Literal["True", "False"], str, str]] = {
             "Progressing": ("True" if running else "False", reason if not running else status.phase,

@@ -109,7 +109,7 @@ class HelperPodFault(Generic[M]):
     def repeat_interval(self, ctx: FaultContext) -> float | None:
         return None  # held for the whole window
 
-    # -- lost helpers (used by engine/orphans.py) ------------------------------------------------------------
+    # -- lost helpers (used by engine/lost_helpers.py) -------------------------------------------------------
 
     async def helper_lost(self, ctx: FaultContext, record: Injection) -> tuple[str, bool] | None:
         """None while the helper of an Injected record holds the fault (it is Ready); else (why, clean), clean when

@@ -195,6 +195,7 @@ class RecordingFault:
     interval: float | None = None
     refuse: bool = False
     apply_s: float = 0.0  # how long an injection takes to be in effect (a helper pod starting)
+    whole_after: float = 0.0  # virtual time from which verify() finds the workload whole again
     calls: list[tuple[float, str, str]] = field(default_factory=list)  # (time, apply|recover, target)
 
     async def apply(self, ctx: FaultContext, record: Injection) -> dict[str, Any]:
@@ -206,7 +207,7 @@ class RecordingFault:
         return {"message": "injected by the test"}
 
     async def verify(self, ctx: FaultContext, record: Injection) -> bool:
-        return True
+        return self.clock.t >= self.whole_after
 
     async def recover(self, ctx: FaultContext, record: Injection) -> dict[str, Any] | None:
         self.calls.append((self.clock.t, "recover", record.target))

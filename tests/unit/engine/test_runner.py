@@ -57,10 +57,10 @@ class World:
         deps = Deps(kube=self.kube, clock=self.clock, open_load=self._open_load,  # type: ignore[arg-type]
                     operator_namespace="chaos-system", fault_for=lambda kind: self.fault,
                     open_metrics=None if self.metrics is None else self._open_metrics)
-        rec = Recorder(self.kube, self.clock, ExperimentRef("shop", "exp", "exp-uid"),  # type: ignore[arg-type]
-                       status or ExperimentStatus())
+        recorder = Recorder(self.kube, self.clock, ExperimentRef("shop", "exp", "exp-uid"),  # type: ignore[arg-type]
+                            status or ExperimentStatus())
         control = Control(abort_requested=lambda: self.abort, stopping=lambda: self.stopping)
-        await self.clock.drive(Runner(deps, spec or make_spec(), rec, control).run())
+        await self.clock.drive(Runner(deps, spec or make_spec(), recorder, control).run())
 
     def calls(self, kind: str) -> list[float]:
         return [t for t, call, _ in self.fault.calls if call == kind]
@@ -340,3 +340,15 @@ async def test_an_outage_of_fast_failures_grades_poor() -> None:
     world.load.script = [Health(), Health(error_pct=60, latency_s=0.001), Health()]
     await world.run()
     assert world.kube.status.grade == "POOR"
+
+
+@pytest.mark.parametrize(("whole_after", "expected"), [(CHAOS_START + 3, 3.0), (CHAOS_END + 4, CHAOS + 4)])
+async def test_an_instant_fault_recovers_when_its_workload_is_whole_in_chaos_or_in_recovery(
+        whole_after: float, expected: float) -> None:
+    # The chaos window closes with its phase; the recovery phase watches a workload not yet whole on its own.
+    world = World()
+    world.fault.instant, world.fault.whole_after = True, whole_after
+    await world.run()
+    status = world.kube.status
+    assert status.recovery_time is not None and float(status.recovery_time) == expected
+    assert (status.verdict, status.reason) == ("Passed", "SLOsHeld")
