@@ -21,6 +21,7 @@ from chaos_operator.faults.helpers.pod_spec import Helper, PodNeeds, Role
 from chaos_operator.faults.helpers.report import HOPELESS_WAITING, HelperView, ended_cleanly, failure_text, view
 from chaos_operator.models.base import ApiModel
 from chaos_operator.models.status import Injection
+from chaos_operator.targeting.pods import pod_info
 
 ACTIVE_TIMEOUT_S = 90.0  # bound on image pull + start + apply
 GONE_TIMEOUT_S = 20.0  # bound on SIGTERM -> revert -> report -> removal (the pod's grace period is 15 s)
@@ -157,17 +158,18 @@ class HelperPodFault(Generic[M]):
 
     async def _helper(self, ctx: FaultContext, record: Injection, role: Role) -> tuple[Helper, dict[str, Any]]:
         """The helper of this target and its pod manifest (resolving a scoped fault's destinations now)."""
-        target = await ctx.kube.get_pod(ctx.namespace, record.target)
-        if target is None or (target.get("metadata") or {}).get("uid") != record.uid:
+        found = await ctx.kube.get_pod(ctx.namespace, record.target)
+        target = None if found is None else pod_info(found)
+        if target is None or target.uid != record.uid:
             raise FaultError(f"target pod {record.target} is gone")
-        node = (target.get("spec") or {}).get("nodeName")
+        node = target.node_name
         if not node:
             raise FaultError(f"target pod {record.target} is not on a node yet")
         fault = ctx.spec.fault
         if not isinstance(fault, self.model):
             raise FaultError(f"the experiment's fault is {fault.kind}, not {self.kind}")
         helper = Helper(experiment=ctx.experiment, experiment_uid=ctx.experiment_uid, namespace=ctx.namespace,
-                        target_uid=record.uid, node_name=str(node), image=ctx.image, kind=self.kind,
+                        target_uid=record.uid, node_name=node, image=ctx.image, kind=self.kind,
                         family=self.family, chaos_s=float(ctx.spec.phases.chaos), role=role)
         destinations = await self.destinations(ctx, fault) if role == "fault" else ()
         run = Run(record.uid, helper.chaos_s, role, ctx.experiment_uid or None, destinations)
@@ -186,8 +188,7 @@ class HelperPodFault(Generic[M]):
             return
         # 409: a pod of this deterministic name exists. Ours from an earlier attempt: adopt it.
         existing = await ctx.kube.get_pod(ctx.namespace, name)
-        owners = [ref.get("uid") for ref in ((existing or {}).get("metadata") or {}).get("ownerReferences", [])]
-        if existing is not None and ctx.experiment_uid not in owners:
+        if existing is not None and ctx.experiment_uid not in {owner.uid for owner in pod_info(existing).owners}:
             raise FaultError(f"pod {name} exists and does not belong to this experiment")
 
     async def _wait_active(self, ctx: FaultContext, name: str) -> None:

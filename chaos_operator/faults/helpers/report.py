@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos_operator.models.agent_report import AgentReport
+from chaos_operator.targeting.pods import pod_info
 
 # Report states that leave something of ours behind: the revert failed, or the agent never got to it.
 UNCLEAN = frozenset({"revert-failed", "applied"})
@@ -45,7 +46,7 @@ def view(pod: dict[str, Any]) -> HelperView:
     state = (statuses[0].get("state") or {}) if statuses else {}
     terminated = state.get("terminated")
     waiting = state.get("waiting") or {}
-    deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+    deleting = pod_info(pod).terminating
     if isinstance(terminated, dict):
         message = str(terminated.get("message") or "")
         code = terminated.get("exitCode")
