@@ -194,8 +194,10 @@ class Runner:
                 return _failed("InjectionFailed", "no target could be injected; see status.injections")
             await self._repeat_rounds(window, started, chaos_end, prepared.seed)
             result = await load_task
-        except BaseException:
+        except BaseException as exc:
             load_task.cancel()
+            if isinstance(exc, Exception):
+                await window.close()  # the error path recovers with a window of its own; this one ends here
             raise
         finally:
             relay.cancel()

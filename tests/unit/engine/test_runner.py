@@ -3,6 +3,7 @@ in each phase, failed injection, repeated rounds and an unexpected error (fakes 
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from dataclasses import dataclass, field
 from typing import Any
@@ -352,3 +353,23 @@ async def test_an_instant_fault_recovers_when_its_workload_is_whole_in_chaos_or_
     status = world.kube.status
     assert status.recovery_time is not None and float(status.recovery_time) == expected
     assert (status.verdict, status.reason) == ("Passed", "SLOsHeld")
+
+
+async def test_a_bug_mid_chaos_leaves_no_task_of_the_window_behind() -> None:
+    world = World()
+    world.fault.whole_after = 1e9  # the workload watch would poll for ever
+    original = world.load.run_phase
+    count = 0
+
+    async def run_phase(duration_s: float, stop: Any, split: Any = None) -> Any:
+        nonlocal count
+        count += 1
+        if count == 2:
+            await world.clock.sleep(5.0)  # injected by now: the window's watch runs
+            raise RuntimeError("load generator bug")
+        return await original(duration_s, stop, split)
+    world.load.run_phase = run_phase  # type: ignore[method-assign]
+    await world.run()
+    assert (world.kube.status.phase, world.kube.status.reason) == ("Failed", "OperatorError")
+    assert world.fault.live() == set()
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()] == []
