@@ -90,7 +90,7 @@ class ChaosWindow:
             await self._tender.stop()  # it must not handle a record while we recover it
 
         async def bounded(ctx: FaultContext, record: Injection) -> dict[str, Any] | None:
-            return await asyncio.wait_for(self.fault.recover(ctx, record), RECOVER_TIMEOUT_S)
+            return await ctx.clock.bounded(self.fault.recover(ctx, record), RECOVER_TIMEOUT_S)
 
         indexes = lifecycle.pending_recovery(self.recorder.status)
         outcomes = await self._call_all(indexes, bounded, stoppable=False, catch=Exception)

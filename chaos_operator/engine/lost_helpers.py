@@ -45,7 +45,7 @@ class HelperTender:
             return
         self._stopping.set()
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
+            await self.ctx.clock.bounded(asyncio.shield(self._task), STOP_TIMEOUT_S)
         except TimeoutError:
             self._task.cancel()
         except Exception as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from chaos_operator.engine.chaos_window import RECOVER_TIMEOUT_S
 from chaos_operator.engine.deps import Control, Deps
 from chaos_operator.engine.prom import UNREADABLE_GRACE_S
 from chaos_operator.engine.recorder import Recorder
@@ -373,3 +374,13 @@ async def test_a_bug_mid_chaos_leaves_no_task_of_the_window_behind() -> None:
     assert (world.kube.status.phase, world.kube.status.reason) == ("Failed", "OperatorError")
     assert world.fault.live() == set()
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()] == []
+
+
+async def test_a_recovery_that_hangs_is_bounded_on_the_clock_and_its_record_fails() -> None:
+    world = World()
+    world.fault.recover_s = 10 * RECOVER_TIMEOUT_S
+    await world.run()
+    status = world.kube.status
+    assert [r.state for r in status.injections] == ["Failed"] * 3
+    assert all("recovery failed" in (r.message or "") for r in status.injections)
+    assert world.calls("recover") == []  # each was cancelled at its bound, in virtual time
