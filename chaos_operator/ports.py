@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from chaos_operator.analysis.recovery import SecondSample
 from chaos_operator.models.status import PhaseResult
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,10 @@ class Clock(Protocol):
 
     async def wait_for(self, event: asyncio.Event, seconds: float) -> bool:
         """Wait until ``event`` is set or ``seconds`` pass; True when the event was set."""
+        ...
+
+    async def bounded(self, work: Awaitable[T], seconds: float) -> T:
+        """Await ``work`` for at most ``seconds``: then it is cancelled and TimeoutError raised."""
         ...
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class SystemClock:
@@ -16,6 +20,9 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+    async def bounded(self, work: Awaitable[T], seconds: float) -> T:
+        return await asyncio.wait_for(work, max(0.0, seconds))
 
     async def wait_for(self, event: asyncio.Event, seconds: float) -> bool:
         if event.is_set():

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+
+from chaos_operator.adapters.kube import CONFLICT, NOT_FOUND, done_unless, json_unless
 
 
 class CoordinationClient:
@@ -22,48 +22,23 @@ class CoordinationClient:
         self._api.close()  # type: ignore[no-untyped-call]
 
     async def get(self, namespace: str, name: str, timeout: float) -> dict[str, Any] | None:
-        def call() -> dict[str, Any] | None:
-            try:
-                return _json(self._coord.read_namespaced_lease(name, namespace, _preload_content=False,
-                                                               _request_timeout=timeout))
-            except ApiException as exc:
-                if exc.status == 404:
-                    return None
-                raise
-        return await asyncio.to_thread(call)
+        return await asyncio.to_thread(json_unless, lambda: self._coord.read_namespaced_lease(
+            name, namespace, _preload_content=False, _request_timeout=timeout), NOT_FOUND)
 
     async def create(self, namespace: str, body: Mapping[str, Any], timeout: float) -> dict[str, Any] | None:
-        def call() -> dict[str, Any] | None:
-            try:
-                return _json(self._coord.create_namespaced_lease(
-                    namespace, dict(body), _preload_content=False, _request_timeout=timeout))  # type: ignore[arg-type]
-            except ApiException as exc:
-                if exc.status == 409:
-                    return None
-                raise
-        return await asyncio.to_thread(call)
+        return await asyncio.to_thread(json_unless, lambda: self._coord.create_namespaced_lease(
+            namespace, dict(body), _preload_content=False, _request_timeout=timeout), CONFLICT)  # type: ignore[arg-type]
 
     async def replace(self, namespace: str, name: str, body: Mapping[str, Any],
                       timeout: float) -> dict[str, Any] | None:
-        def call() -> dict[str, Any] | None:
-            try:
-                return _json(self._coord.replace_namespaced_lease(
-                    name, namespace, dict(body), _preload_content=False, _request_timeout=timeout))  # type: ignore[arg-type]
-            except ApiException as exc:
-                if exc.status in (404, 409):  # deleted, or someone wrote since we read it
-                    return None
-                raise
-        return await asyncio.to_thread(call)
+        # None: deleted, or someone wrote since we read it.
+        return await asyncio.to_thread(json_unless, lambda: self._coord.replace_namespaced_lease(
+            name, namespace, dict(body), _preload_content=False, _request_timeout=timeout),  # type: ignore[arg-type]
+            NOT_FOUND, CONFLICT)
 
     async def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
-        def call() -> dict[str, Any] | None:
-            try:
-                return _json(self._core.read_namespaced_config_map(name, namespace, _preload_content=False))
-            except ApiException as exc:
-                if exc.status == 404:
-                    return None
-                raise
-        return await asyncio.to_thread(call)
+        return await asyncio.to_thread(json_unless, lambda: self._core.read_namespaced_config_map(
+            name, namespace, _preload_content=False), NOT_FOUND)
 
     async def put_configmap(self, namespace: str, name: str, data: Mapping[str, str]) -> None:
         """Create the ConfigMap, or replace its data (last writer wins: it is a switch, not a ledger)."""
@@ -71,16 +46,7 @@ class CoordinationClient:
                 "data": dict(data)}
 
         def call() -> None:
-            try:
-                self._core.create_namespaced_config_map(namespace, body, _preload_content=False)  # type: ignore[arg-type]
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise
+            if not done_unless(lambda: self._core.create_namespaced_config_map(
+                    namespace, body, _preload_content=False), CONFLICT):  # type: ignore[arg-type]
                 self._core.replace_namespaced_config_map(name, namespace, body, _preload_content=False)  # type: ignore[arg-type]
         await asyncio.to_thread(call)
-
-
-def _json(resp: Any) -> dict[str, Any]:
-    data = json.loads(resp.data)
-    assert isinstance(data, dict)
-    return data

@@ -17,6 +17,7 @@ from chaos_operator.models import GROUP, KIND, PLURAL, VERSION
 from chaos_operator.ports import ExperimentRef, StatusConflict
 
 COMPONENT = "chaos-operator"
+EVENT_MESSAGE_MAX = 1024  # the API server refuses a longer Event message
 T = TypeVar("T")
 # Told of every call that fails (operation, HTTP code or None): the metrics adapter counts them.
 ErrorHook = Callable[[str, int | None], None]
@@ -112,73 +113,36 @@ class KubeClient:
         return await self._run("list_pods_all_namespaces", call)
 
     async def get_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
-        def call() -> dict[str, Any] | None:
-            try:
-                return _json(self._core.read_namespaced_pod(name, namespace, _preload_content=False))
-            except ApiException as exc:
-                if exc.status == 404:
-                    return None
-                raise
-        return await self._run("get_pod", call)
+        return await self._run("get_pod", lambda: json_unless(
+            lambda: self._core.read_namespaced_pod(name, namespace, _preload_content=False), NOT_FOUND))
 
     async def create_pod(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
-        def call() -> dict[str, Any] | None:
-            try:
-                # A plain JSON dict is sent as it is (the client serialises dicts unchanged).
-                return _json(self._core.create_namespaced_pod(namespace, dict(body),  # type: ignore[arg-type]
-                                                              _preload_content=False))
-            except ApiException as exc:
-                if exc.status == 409:  # AlreadyExists: a deterministic name from an earlier attempt
-                    return None
-                raise
-        return await self._run("create_pod", call)
+        # A plain JSON dict is sent as it is (the client serialises dicts unchanged). None on 409: a pod of this
+        # deterministic name exists from an earlier attempt.
+        return await self._run("create_pod", lambda: json_unless(lambda: self._core.create_namespaced_pod(
+            namespace, dict(body), _preload_content=False), CONFLICT))  # type: ignore[arg-type]
 
     async def delete_pod_by_name(self, namespace: str, name: str, grace_period_seconds: int | None) -> bool:
         body = client.V1DeleteOptions(grace_period_seconds=grace_period_seconds)
 
-        def call() -> bool:
-            try:
-                self._core.delete_namespaced_pod(name, namespace, body=body, _preload_content=False)
-            except ApiException as exc:
-                if exc.status == 404:
-                    return False
-                raise
-            return True
-        return await self._run("delete_pod_by_name", call)
+        return await self._run("delete_pod_by_name", lambda: done_unless(lambda: self._core.delete_namespaced_pod(
+            name, namespace, body=body, _preload_content=False), NOT_FOUND))
 
     async def delete_pod(self, namespace: str, name: str, uid: str, grace_period_seconds: int) -> bool:
         body = client.V1DeleteOptions(grace_period_seconds=grace_period_seconds,
                                       preconditions=client.V1Preconditions(uid=uid))
 
-        def call() -> bool:
-            try:
-                self._core.delete_namespaced_pod(name, namespace, body=body, _preload_content=False)
-            except ApiException as exc:
-                if exc.status in (404, 409):  # gone, or the name now belongs to a replacement
-                    return False
-                raise
-            return True
-        return await self._run("delete_pod", call)
+        # False: gone (404), or the name now belongs to a replacement (409).
+        return await self._run("delete_pod", lambda: done_unless(lambda: self._core.delete_namespaced_pod(
+            name, namespace, body=body, _preload_content=False), NOT_FOUND, CONFLICT))
 
     async def get_service(self, namespace: str, name: str) -> dict[str, Any] | None:
-        def call() -> dict[str, Any] | None:
-            try:
-                return _json(self._core.read_namespaced_service(name, namespace, _preload_content=False))
-            except ApiException as exc:
-                if exc.status == 404:
-                    return None
-                raise
-        return await self._run("get_service", call)
+        return await self._run("get_service", lambda: json_unless(
+            lambda: self._core.read_namespaced_service(name, namespace, _preload_content=False), NOT_FOUND))
 
     async def get_namespace(self, name: str) -> dict[str, Any] | None:
-        def call() -> dict[str, Any] | None:
-            try:
-                return _json(self._core.read_namespace(name, _preload_content=False))
-            except ApiException as exc:
-                if exc.status == 404:
-                    return None
-                raise
-        return await self._run("get_namespace", call)
+        return await self._run("get_namespace", lambda: json_unless(
+            lambda: self._core.read_namespace(name, _preload_content=False), NOT_FOUND))
 
     async def list_all_experiments(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Every ChaosExperiment in these namespaces (all namespaces when empty)."""
@@ -194,15 +158,8 @@ class KubeClient:
         return await self._run("list_all_experiments", call)
 
     async def get_experiment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        def call() -> dict[str, Any] | None:
-            try:
-                return _json(self._custom.get_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, name, _preload_content=False))
-            except ApiException as exc:
-                if exc.status == 404:
-                    return None
-                raise
-        return await self._run("get_experiment", call)
+        return await self._run("get_experiment", lambda: json_unless(lambda: self._custom.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, _preload_content=False), NOT_FOUND))
 
     async def create_experiment(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
         def call() -> dict[str, Any]:
@@ -221,16 +178,8 @@ class KubeClient:
         """Delete only the experiment with this uid; False when it is already gone or was replaced."""
         body = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid))
 
-        def call() -> bool:
-            try:
-                self._custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, body=body,
-                                                             _preload_content=False)
-            except ApiException as exc:
-                if exc.status in (404, 409):
-                    return False
-                raise
-            return True
-        return await asyncio.to_thread(call)
+        return await asyncio.to_thread(done_unless, lambda: self._custom.delete_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, body=body, _preload_content=False), NOT_FOUND, CONFLICT)
 
     async def patch_experiment_spec(self, namespace: str, name: str, spec: Mapping[str, Any]) -> None:
         """A JSON merge patch of spec (the client sends a dict body as a merge patch to custom objects)."""
@@ -264,12 +213,37 @@ class KubeClient:
             metadata=client.V1ObjectMeta(name=f"{ref.name}.{uuid.uuid4().hex[:16]}", namespace=ref.namespace),
             involved_object=client.V1ObjectReference(api_version=f"{GROUP}/{VERSION}", kind=KIND, name=ref.name,
                                                      namespace=ref.namespace, uid=ref.uid),
-            reason=reason, message=message[:1024], type=type_,
+            reason=reason, message=message[:EVENT_MESSAGE_MAX], type=type_,
             source=client.V1EventSource(component=COMPONENT), reporting_component=COMPONENT,
             first_timestamp=stamp, last_timestamp=stamp, count=1,
         )
         await self._run("create_event", lambda: self._core.create_namespaced_event(
             ref.namespace, body, _preload_content=False))
+
+
+NOT_FOUND, CONFLICT = 404, 409
+
+
+def unless(call: Callable[[], T], *statuses: int) -> T | None:
+    """``call()``, or None when the API answers with one of ``statuses`` (404: gone; 409: exists, or changed
+    since it was read): answers a caller expects, not errors."""
+    try:
+        return call()
+    except ApiException as exc:
+        if exc.status in statuses:
+            return None
+        raise
+
+
+def json_unless(call: Callable[[], Any], *statuses: int) -> dict[str, Any] | None:
+    """The JSON object of a ``_preload_content=False`` call, or None as ``unless`` says."""
+    resp = unless(call, *statuses)
+    return None if resp is None else _json(resp)
+
+
+def done_unless(call: Callable[[], object], *statuses: int) -> bool:
+    """True when the call went through, False when the API answered with one of ``statuses``."""
+    return unless(lambda: call() or True, *statuses) is not None
 
 
 def _json(resp: Any) -> dict[str, Any]:

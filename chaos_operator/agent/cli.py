@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from chaos_operator.agent import runner
 from chaos_operator.agent.base import (
@@ -24,9 +23,10 @@ from chaos_operator.agent.base import (
 from chaos_operator.agent.modes import DEFAULT_TERMINATION_LOG, MODES, Revert, Shape, Stress, UsageError, plan
 from chaos_operator.agent.modes import build_parser as build_parser
 from chaos_operator.agent.modes import duration as duration
+from chaos_operator.models.agent_report import AgentReport
 
 
-def dispatch(args: argparse.Namespace, report: dict[str, Any]) -> int:
+def dispatch(args: argparse.Namespace, report: AgentReport) -> int:
     what = plan(args)
     if isinstance(what, Stress):
         return runner.run_stress(report, what.seconds, what.ready_file, cpu=what.cpu, cpu_load=what.cpu_load,
@@ -41,8 +41,9 @@ def dispatch(args: argparse.Namespace, report: dict[str, Any]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     fault = argv[0] if argv and argv[0] in MODES else None
-    report: dict[str, Any] = {"fault": fault, "state": "invalid", "pid": None, "device": None,
-                              "applied_at": None, "reverted_at": None, "error": None, "reason": None}
+    # These fields are always in the report, null when not known.
+    report = AgentReport(fault=fault, state="invalid", pid=None, device=None, applied_at=None, reverted_at=None,
+                         error=None, reason=None)
     termination_log, create = DEFAULT_TERMINATION_LOG, False
     code = EXIT_OK
     try:
@@ -50,14 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         termination_log, create = args.termination_log, args.termination_log != DEFAULT_TERMINATION_LOG
         code = dispatch(args, report)
     except (UsageError, ValueError) as exc:
-        report.update(state="invalid", reason="BadArguments", error=str(exc))
+        report.state, report.reason, report.error = "invalid", "BadArguments", str(exc)
         code = EXIT_USAGE
     except AgentFailure as exc:
         states = {EXIT_NOT_FOUND: "refused", EXIT_FOREIGN: "refused", EXIT_REVERT: "revert-failed"}
-        report.update(state=states.get(exc.code, "failed"), reason=exc.reason, error=exc.message)
+        report.state, report.reason, report.error = states.get(exc.code, "failed"), exc.reason, exc.message
         code = exc.code
     except Exception as exc:  # still one JSON line, so the operator learns why
-        report.update(state="failed", reason="InternalError", error=repr(exc))
+        report.state, report.reason, report.error = "failed", "InternalError", repr(exc)
         code = EXIT_INTERNAL
     runner.emit(report, termination_log, create)
     return code

@@ -3,7 +3,6 @@ always revert, and report one JSON line (stdout and the termination log)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -28,6 +27,7 @@ from chaos_operator.agent.base import (
 from chaos_operator.agent.ready import ReadyFile
 from chaos_operator.agent.scope import Scope
 from chaos_operator.agent.shaper import Shaper
+from chaos_operator.models.agent_report import AgentReport, ReportScope
 
 STRESS_GRACE = 5.0  # for stress-ng to stop and print its metrics after SIGTERM
 
@@ -57,38 +57,38 @@ class Stopper:
         return self.signal or "deadline"
 
 
-def _find(pod_uid: str, proc_root: str, report: dict[str, Any], owner: str | None) -> Shaper:
+def _find(pod_uid: str, proc_root: str, report: AgentReport, owner: str | None) -> Shaper:
     try:
         target = procfs.find_target(pod_uid, proc_root)
     except procfs.TargetNotFound as exc:
         raise AgentFailure(EXIT_NOT_FOUND, "TargetNotFound", str(exc)) from None
-    report["pid"] = target.pid
+    report.pid = target.pid
     return Shaper(pod_uid, proc_root, target, owner=owner)
 
 
-def shape(report: dict[str, Any], pod_uid: str, qdisc: tc.Qdisc, duration: float, proc_root: str,
+def shape(report: AgentReport, pod_uid: str, qdisc: tc.Qdisc, duration: float, proc_root: str,
           interface: str | None, scope: Scope | None = None, owner: str | None = None,
           ready_file: str | None = None) -> int:
     deadline = time.monotonic() + duration  # counted from start: a slow apply never extends the fault
-    report.update(state="refused", qdisc=" ".join(qdisc.args()))
+    report.state, report.qdisc = "refused", " ".join(qdisc.args())
     if scope is not None and (scope.scoped or scope.direction != "egress"):
-        report["scope"] = {"destinations": list(scope.destinations), "ports": list(scope.ports),
-                           "direction": scope.direction}
+        report.scope = ReportScope(destinations=list(scope.destinations), ports=list(scope.ports),
+                                   direction=scope.direction)
     with Stopper() as stopper:
         shaper = _find(pod_uid, proc_root, report, owner)
-        report["device"] = shaper.resolve_device(interface)
+        report.device = shaper.resolve_device(interface)
         if stopper.signal:
-            report.update(state="cancelled", ended_by=stopper.signal)
+            report.state, report.ended_by = "cancelled", stopper.signal
             return EXIT_OK
         failure: AgentFailure | None = None
         ready = ReadyFile(ready_file)
         ready.clear()  # nothing is applied yet: no stale file may say otherwise
         try:
             shaper.apply(qdisc, scope)  # applied and verified: only now may the pod become Ready
-            report.update(state="applied", applied_at=now())
+            report.state, report.applied_at = "applied", now()
             ready.mark()
-            log(f"applied {report['qdisc']} on {shaper.device} (pid {shaper.target.pid}, {shaper.target.netns})")
-            report["ended_by"] = stopper.hold_until(deadline)
+            log(f"applied {report.qdisc} on {shaper.device} (pid {shaper.target.pid}, {shaper.target.netns})")
+            report.ended_by = stopper.hold_until(deadline)
         except AgentFailure as exc:
             failure = exc
         except Exception as exc:  # a bug must still not leave the qdisc behind
@@ -101,23 +101,23 @@ def shape(report: dict[str, Any], pod_uid: str, qdisc: tc.Qdisc, duration: float
         except AgentFailure as exc:
             detail = f"{exc.message}; earlier: {failure.message}" if failure else exc.message
             raise AgentFailure(EXIT_REVERT, "RevertFailed", detail) from None
-        report.update(state="reverted" if failure is None else "failed", reverted_at=now(), revert=found)
+        report.state, report.reverted_at, report.revert = "reverted" if failure is None else "failed", now(), found
         log(f"revert: {found} on {shaper.device}")
         if failure:
             raise failure
     return EXIT_OK
 
 
-def revert_only(report: dict[str, Any], pod_uid: str, proc_root: str, interface: str | None,
+def revert_only(report: AgentReport, pod_uid: str, proc_root: str, interface: str | None,
                 owner: str | None = None) -> int:
     shaper = _find(pod_uid, proc_root, report, owner)
-    report["device"] = shaper.resolve_device(interface)
+    report.device = shaper.resolve_device(interface)
     found = shaper.revert()
-    report.update(state="reverted" if found == "reverted" else "absent", reverted_at=now(), revert=found)
+    report.state, report.reverted_at, report.revert = "reverted" if found == "reverted" else "absent", now(), found
     return EXIT_OK
 
 
-def run_stress(report: dict[str, Any], duration: float, ready_file: str | None = None, **workers: Any) -> int:
+def run_stress(report: AgentReport, duration: float, ready_file: str | None = None, **workers: Any) -> int:
     deadline = time.monotonic() + duration + STRESS_GRACE * 2  # stress-ng's own --timeout ends it first
     with Stopper() as stopper, tempfile.TemporaryDirectory(prefix="chaos-stress-") as tmp:
         argv = stress.stress_argv(duration, tmp, **workers)
@@ -128,7 +128,7 @@ def run_stress(report: dict[str, Any], duration: float, ready_file: str | None =
                                         cwd=tmp, start_new_session=True)
             except OSError as exc:
                 raise AgentFailure(EXIT_STRESS, "StressFailed", f"stress-ng: {exc}") from None
-            report.update(state="applied", pid=proc.pid, applied_at=now())
+            report.state, report.pid, report.applied_at = "applied", proc.pid, now()
             log(f"started {' '.join(argv)} (pid {proc.pid})")
             ready, wanted = ReadyFile(ready_file), int(workers.get("cpu") or 0) + int(workers.get("vm") or 0)
             ready.clear()  # no stale file may say the workers run
@@ -141,7 +141,7 @@ def run_stress(report: dict[str, Any], duration: float, ready_file: str | None =
                             log(f"all {wanted} stress-ng workers started")
                     time.sleep(POLL)
                 ready.clear()  # first: the pod stops being Ready before the workers are stopped
-                report["ended_by"] = stopper.signal or ("deadline" if proc.poll() is not None else "overrun")
+                report.ended_by = stopper.signal or ("deadline" if proc.poll() is not None else "overrun")
                 if proc.poll() is None:
                     proc.terminate()  # stress-ng stops its workers and still prints metrics
                     try:
@@ -153,16 +153,15 @@ def run_stress(report: dict[str, Any], duration: float, ready_file: str | None =
                 _kill_group(proc)
             output.seek(0)
             result = stress.parse_output(output.read())
-    report.update(
-        reverted_at=now(), exit_status=proc.returncode, workers=result.workers(),
-        workers_started=result.total("started"), workers_completed=result.total("completed"),
-        workers_failed=result.total("failed"),
-    )
+    report.reverted_at, report.exit_status, report.workers = now(), proc.returncode, result.workers()
+    report.workers_started = result.total("started")
+    report.workers_completed = result.total("completed")
+    report.workers_failed = result.total("failed")
     if stopper.signal is None and result.ok:
-        report["state"] = "completed"
+        report.state = "completed"
         return EXIT_OK
     if stopper.signal is not None and result.total("failed") == 0 and result.run:
-        report["state"] = "stopped"  # cut short by SIGTERM, but every worker behaved
+        report.state = "stopped"  # cut short by SIGTERM, but every worker behaved
         return EXIT_OK
     raise AgentFailure(EXIT_STRESS, "WorkersFailed", "; ".join(result.problems()) or "stress-ng failed")
 
@@ -176,11 +175,11 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-def emit(report: dict[str, Any], termination_log: str, create: bool) -> None:
+def emit(report: AgentReport, termination_log: str, create: bool) -> None:
     """Print the report and write it to the termination log. The default path is only written
     when it exists (the kubelet creates it in every container), so a run outside a pod never
     litters /dev."""
-    line = json.dumps(report, separators=(",", ":"))
+    line = report.to_line()
     print(line, flush=True)
     flags = os.O_WRONLY | os.O_TRUNC | (os.O_CREAT if create else 0)
     try:

@@ -8,7 +8,7 @@ from chaos_operator.analysis import recovery, verdict
 from chaos_operator.analysis.recovery import NOT_APPLICABLE, SecondSample, WorkloadRecovery
 from chaos_operator.engine.run import RunFigures
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import Check, PhaseResult, PhaseResults, Verdict
+from chaos_operator.models.status import MAX_CHECKS, Check, PhaseResult, PhaseResults, Verdict, clip
 from chaos_operator.ports import LoadResult
 
 
@@ -17,7 +17,7 @@ def recovery_window(spec: ExperimentSpec, instant: bool) -> float:
     return float(spec.phases.recovery) + (float(spec.phases.chaos) if instant else 0.0)
 
 
-def recovery_seconds(spec: ExperimentSpec, baseline: PhaseResult | None, chaos: LoadResult, rec: LoadResult,
+def recovery_seconds(spec: ExperimentSpec, baseline: PhaseResult | None, chaos: LoadResult, recovered: LoadResult,
                      last_injection_mono: float | None, whole_at_mono: float | None, instant: bool) -> float | None:
     """Seconds from the reference until both the service and (for instant faults) the workload were back.
 
@@ -28,11 +28,11 @@ def recovery_seconds(spec: ExperimentSpec, baseline: PhaseResult | None, chaos: 
         return None
     if instant and last_injection_mono is not None:
         reference = last_injection_mono
-        samples = _shift(chaos, reference) + _shift(rec, reference)
+        samples = _shift(chaos, reference) + _shift(recovered, reference)
         workload: WorkloadRecovery = None if whole_at_mono is None else whole_at_mono - reference
     else:
-        reference = rec.started_mono
-        samples = _shift(rec, reference)
+        reference = recovered.started_mono
+        samples = _shift(recovered, reference)
         workload = NOT_APPLICABLE
     # Seconds before the reference say nothing about recovery (the second holding it still counts).
     samples = [s for s in samples if s.offset_s > -1.0]
@@ -44,9 +44,6 @@ def _shift(result: LoadResult, reference: float) -> list[SecondSample]:
     delta = result.started_mono - reference
     return [SecondSample(offset_s=s.offset_s + delta, requests=s.requests, errors=s.errors, p95_s=s.p95_s)
             for s in result.samples]
-
-
-MAX_CHECKS = 64  # the CRD's maxItems for status.checks
 
 
 def final(spec: ExperimentSpec, figures: RunFigures, instant: bool, extra: list[Check]) -> verdict.Outcome:
@@ -65,5 +62,5 @@ def final(spec: ExperimentSpec, figures: RunFigures, instant: bool, extra: list[
     if failed and outcome.verdict == Verdict.PASSED:
         names = ", ".join(f"{c.name} in {c.phase} ({c.observed} vs {c.limit})" for c in failed)
         return replace(outcome, verdict=Verdict.FAILED, reason="SLOsViolated", checks=checks,
-                       message=f"Prometheus SLIs failed: {names}."[:1024])
+                       message=clip(f"Prometheus SLIs failed: {names}."))
     return replace(outcome, checks=checks)

@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from chaos_operator.engine import lifecycle
 from chaos_operator.engine.lost_helpers import HelperTender
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.faults.base import Fault, FaultContext, FaultError
-from chaos_operator.models.status import Injection, RecordState, TargetRef
+from chaos_operator.models.status import MAX_RECORDS, Injection, RecordState, TargetRef, clip
 
 log = logging.getLogger(__name__)
-MAX_RECORDS = 1000  # the CRD's maxItems for injections
 RECOVER_TIMEOUT_S = 60.0  # per record: a helper's deletion, and a revert-only helper when one is needed
 PARALLEL = 16  # fault calls in flight at once
 
@@ -34,50 +34,51 @@ def record_fields(changes: dict[str, Any] | None) -> tuple[str | None, str | Non
     if unknown:
         raise KeyError(f"a fault reported fields its record does not have: {sorted(unknown)}")
     helper_pod, message = changes.get("helper_pod"), changes.get("message")
-    return (None if helper_pod is None else str(helper_pod)), (None if message is None else str(message)[:1024])
+    return (None if helper_pod is None else str(helper_pod)), (None if message is None else clip(str(message)))
 
 
 class ChaosWindow:
-    def __init__(self, rec: Recorder, fault: Fault, ctx: FaultContext, stop: asyncio.Event,
+    def __init__(self, recorder: Recorder, fault: Fault, ctx: FaultContext, stop: asyncio.Event,
                  poll_s: float) -> None:
-        self.rec = rec
+        self.recorder = recorder
         self.fault = fault
         self.ctx = ctx
         self.stop = stop
         self.poll_s = poll_s
         self.last_injection_mono: float | None = None
         self.whole_at_mono: float | None = None  # first time the workload was whole after the last round
+        self._watched: Injection | None = None  # the last record injected: its target tells when it is whole
         self._watch: asyncio.Task[None] | None = None
-        # Faults carried by helper pods: a helper lost mid-window gets a revert-only helper (engine/orphans.py).
+        # Faults carried by helper pods: a helper lost mid-window gets a revert-only helper (engine/lost_helpers.py).
         watch = fault.helpers()
-        self._tender = HelperTender(rec, fault.kind, watch, ctx, poll_s) if watch is not None else None
+        self._tender = HelperTender(recorder, fault.kind, watch, ctx, poll_s) if watch is not None else None
 
     async def inject_round(self, targets: list[TargetRef]) -> int:
         """Write-ahead Pending records, then apply each; returns how many were injected."""
-        room = MAX_RECORDS - len(self.rec.status.injections)
+        room = MAX_RECORDS - len(self.recorder.status.injections)
         if room < len(targets):
             log.warning("record limit reached; no further injection rounds")
             return 0
-        first = await self.rec.add_injections(
+        first = await self.recorder.add_injections(
             [Injection(target=t.name, uid=t.uid, state=RecordState.PENDING) for t in targets])
         indexes = list(range(first, first + len(targets)))
         outcomes = await self._call_all(indexes, self.fault.apply, stoppable=True, catch=FaultError)
         injected: list[str] = []
         for index in indexes:
-            record = self.rec.status.injections[index]
+            record = self.recorder.status.injections[index]
             outcome = outcomes.get(index)
             if outcome is None:
                 continue  # not attempted, or cut short by a stop: stays Pending and recover_all cleans up
             if isinstance(outcome, BaseException):
-                await self.rec.mark_failed(index, str(outcome))
-                await self.rec.event("InjectionFailed", f"{record.target}: {outcome}", warning=True)
+                await self.recorder.mark_failed(index, str(outcome))
+                await self.recorder.event("InjectionFailed", f"{record.target}: {outcome}", warning=True)
                 continue
             helper_pod, message = record_fields(outcome)
-            await self.rec.mark_injected(index, helper_pod, message)
+            await self.recorder.mark_injected(index, helper_pod, message)
             injected.append(record.target)
         if injected:
             self.last_injection_mono = self.ctx.clock.monotonic()
-            await self.rec.event("Injected", f"{self.fault.kind} injected into {', '.join(injected)}")
+            await self.recorder.event("Injected", f"{self.fault.kind} injected into {', '.join(injected)}")
             self._restart_watch()
             if self._tender is not None:
                 self._tender.start()
@@ -89,22 +90,22 @@ class ChaosWindow:
             await self._tender.stop()  # it must not handle a record while we recover it
 
         async def bounded(ctx: FaultContext, record: Injection) -> dict[str, Any] | None:
-            return await asyncio.wait_for(self.fault.recover(ctx, record), RECOVER_TIMEOUT_S)
+            return await ctx.clock.bounded(self.fault.recover(ctx, record), RECOVER_TIMEOUT_S)
 
-        indexes = lifecycle.pending_recovery(self.rec.status)
+        indexes = lifecycle.pending_recovery(self.recorder.status)
         outcomes = await self._call_all(indexes, bounded, stoppable=False, catch=Exception)
         recovered: list[str] = []
         for index in indexes:
-            record = self.rec.status.injections[index]
+            record = self.recorder.status.injections[index]
             outcome = outcomes.get(index)
             if isinstance(outcome, BaseException):
-                await self.rec.mark_failed(index, f"recovery failed: {outcome}")
-                await self.rec.event("RecoveryFailed", f"{record.target}: {outcome}", warning=True)
+                await self.recorder.mark_failed(index, f"recovery failed: {outcome}")
+                await self.recorder.event("RecoveryFailed", f"{record.target}: {outcome}", warning=True)
                 continue
-            await self.rec.mark_recovered(index, record_fields(outcome)[1])
+            await self.recorder.mark_recovered(index, record_fields(outcome)[1])
             recovered.append(record.target)
         if recovered:
-            await self.rec.event("Recovered", f"{self.fault.kind} recovered on {', '.join(recovered)}")
+            await self.recorder.event("Recovered", f"{self.fault.kind} recovered on {', '.join(recovered)}")
 
     async def _call_all(self, indexes: list[int],
                         call: Callable[[FaultContext, Injection], Awaitable[dict[str, Any] | None]],
@@ -120,7 +121,7 @@ class ChaosWindow:
                 if stoppable and self.stop.is_set():
                     return
                 try:
-                    results[index] = await call(self.ctx, self.rec.status.injections[index])
+                    results[index] = await call(self.ctx, self.recorder.status.injections[index])
                 except catch as exc:
                     results[index] = exc
 
@@ -149,23 +150,17 @@ class ChaosWindow:
         if self._watch is not None:
             self._watch.cancel()
         self.whole_at_mono = None
+        records = [r for r in self.recorder.status.injections if r.state == RecordState.INJECTED]
+        self._watched = records[-1] if records else None
         self._watch = asyncio.create_task(self._watch_whole())
 
     async def _watch_whole(self) -> None:
-        # Polls verify() until the workload is whole again; the time feeds the recovery figure.
-        records = [r for r in self.rec.status.injections if r.state == RecordState.INJECTED]
-        if not records:
-            return
-        while True:
-            try:
-                if await self.fault.verify(self.ctx, records[-1]):
-                    self.whole_at_mono = self.ctx.clock.monotonic()
-                    return
-            except Exception as exc:
-                log.warning("verify failed: %s", exc)
-            await self.ctx.clock.sleep(self.poll_s)
+        if self._watched is not None:
+            self.whole_at_mono = await until_whole(self.fault, self.ctx, self._watched, self.poll_s)
 
-    async def stop_watch(self) -> None:
+    async def close(self) -> WindowEnd:
+        """End the window's tasks (the helper watch, the workload watch) and say what it saw: nothing of the
+        window outlives the chaos phase."""
         if self._tender is not None:
             await self._tender.stop()
         if self._watch is not None and not self._watch.done():
@@ -174,3 +169,26 @@ class ChaosWindow:
                 await self._watch
             except asyncio.CancelledError:
                 pass
+        self._watch = None
+        return WindowEnd(self.last_injection_mono, self.whole_at_mono, self._watched)
+
+
+@dataclass(frozen=True)
+class WindowEnd:
+    """What a closed chaos window hands on to the recovery phase."""
+
+    last_injection_mono: float | None
+    whole_at_mono: float | None  # None: not yet whole when the window closed (or nothing was injected)
+    watched: Injection | None  # the record whose target the recovery phase goes on watching until it is whole
+
+
+async def until_whole(fault: Fault, ctx: FaultContext, record: Injection, poll_s: float) -> float:
+    """Poll ``fault.verify`` until the workload is whole again; the Clock.monotonic() time it was (the recovery
+    figure's workload half)."""
+    while True:
+        try:
+            if await fault.verify(ctx, record):
+                return ctx.clock.monotonic()
+        except Exception as exc:
+            log.warning("verify failed: %s", exc)
+        await ctx.clock.sleep(poll_s)

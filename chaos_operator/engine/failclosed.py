@@ -16,12 +16,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from chaos_operator.engine import lost_helpers
-from chaos_operator.engine.deps import Control, Deps
+from chaos_operator.engine.deps import Deps
 from chaos_operator.engine.recorder import Recorder
-from chaos_operator.engine.runner import Runner
+from chaos_operator.engine.recover import recover_records
 from chaos_operator.models.errors import describe
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import ExperimentStatus, Injection, Phase, RecordState
+from chaos_operator.models.status import MAX_RECORDS, ExperimentStatus, Injection, Phase, RecordState
 from chaos_operator.ports import ExperimentRef
 
 log = logging.getLogger(__name__)
@@ -62,11 +62,17 @@ def live_records(raw: Mapping[str, Any]) -> list[Injection]:
                 "helperPod": helper if isinstance(helper, str) else None}))
         except ValidationError:
             continue  # no usable pod name or uid: the helper sweep by owner still covers helper faults
-    return found[:1000]
+    return found[:MAX_RECORDS]
 
 
-async def recover_unreadable(deps: Deps, ref: ExperimentRef, found: Unreadable, raw_spec: Any,
-                             rec: Recorder) -> str:
+def unreadable_recorder(deps: Deps, ref: ExperimentRef, found: Unreadable, generation: int | None) -> Recorder:
+    """A recorder over the records of an unreadable status that may still be live. Its first write replaces that
+    status whole (its keys are cleared), so it needs no precondition."""
+    status = ExperimentStatus(injections=live_records(found.raw))
+    return Recorder(deps.kube, deps.clock, ref, status, generation=generation, clear=frozenset(found.raw))
+
+
+async def recover_unreadable(deps: Deps, ref: ExperimentRef, raw_spec: Any, recorder: Recorder) -> str:
     """Recover what can be known; returns one sentence of what was done."""
     helpers = await lost_helpers.delete_helpers_of(deps.kube, ref.namespace, ref.uid)
     done = [f"{len(helpers)} helper pod(s) of this experiment deleted"]
@@ -74,11 +80,10 @@ async def recover_unreadable(deps: Deps, ref: ExperimentRef, found: Unreadable, 
         spec = ExperimentSpec.model_validate(dict(raw_spec or {}))
     except (ValidationError, TypeError, ValueError):
         spec = None
-    records = len(rec.status.injections)
+    records = len(recorder.status.injections)
     if spec is not None and records:
-        runner = Runner(deps, spec, rec, Control(abort_requested=lambda: False, stopping=lambda: True))
-        await runner.recover_leftovers()
-        states = [r.state.value for r in rec.status.injections]
+        await recover_records(deps, spec, recorder)
+        states = [record.state.value for record in recorder.status.injections]
         done.append(f"{states.count('Recovered')} of {records} recorded target(s) recovered")
     elif records:
         done.append(f"{records} recorded target(s) left as they are: the spec cannot be read either")
@@ -88,13 +93,11 @@ async def recover_unreadable(deps: Deps, ref: ExperimentRef, found: Unreadable, 
 async def fail_closed(deps: Deps, ref: ExperimentRef, found: Unreadable, raw_spec: Any,
                       generation: int | None) -> None:
     log.warning("%s/%s: unreadable status (%s); failing closed", ref.namespace, ref.name, found.problem)
-    status = ExperimentStatus(injections=live_records(found.raw))
-    # The first write replaces the unreadable status whole (its keys are cleared), so it needs no precondition.
-    rec = Recorder(deps.kube, deps.clock, ref, status, generation=generation, clear=frozenset(found.raw))
+    recorder = unreadable_recorder(deps, ref, found, generation)
     why = f"the status could not be read ({found.problem})"[:600]
     # Write-ahead: Failed first, so no later daemon runs the experiment again whatever happens next.
-    await rec.finish(Phase.FAILED, None, REASON, f"{why}; the experiment is not run again; recovering")
-    done = await recover_unreadable(deps, ref, found, raw_spec, rec)
+    await recorder.finish(Phase.FAILED, None, REASON, f"{why}; the experiment is not run again; recovering")
+    done = await recover_unreadable(deps, ref, raw_spec, recorder)
     message = f"{why}; the experiment is not run again: {done}"
-    await rec.finish(Phase.FAILED, None, REASON, message)
-    await rec.event("Failed", message, warning=True)
+    await recorder.finish(Phase.FAILED, None, REASON, message)
+    await recorder.event("Failed", message, warning=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chaos_operator.models.status import clip
 from chaos_operator.ports import KubeApi
 from chaos_operator.targeting.selection import NamespaceRefused, check_namespace
 
@@ -27,7 +28,7 @@ async def refusal(kube: KubeApi, namespace: str, gates: Gates, operator_namespac
     """(reason, message) when a new experiment must end Failed before anything is touched, else None."""
     why = gates.paused()
     if why is not None:
-        return "Paused", f"the chaos operator is paused (kill switch): {why}"[:1024]
+        return "Paused", clip(f"the chaos operator is paused (kill switch): {why}")
     try:
         check_namespace(namespace, operator_namespace, allowed, protected)
     except NamespaceRefused as exc:
@@ -48,5 +49,5 @@ def abort_reason(abort_requested: bool, gates: Gates, phase: str) -> tuple[str, 
         return "Aborted", f"spec.abort was set during {phase}"
     why = gates.paused()
     if why is not None:
-        return "Paused", f"the kill switch stopped it during {phase}: {why}"[:1024]
+        return "Paused", clip(f"the kill switch stopped it during {phase}: {why}")
     return None

@@ -48,4 +48,5 @@ def resume(status: ExperimentStatus) -> Decision:
 
 def pending_recovery(status: ExperimentStatus) -> list[int]:
     """Indexes of injection records that may still be live."""
-    return [i for i, rec in enumerate(status.injections) if rec.state in (RecordState.PENDING, RecordState.INJECTED)]
+    live = (RecordState.PENDING, RecordState.INJECTED)
+    return [i for i, record in enumerate(status.injections) if record.state in live]

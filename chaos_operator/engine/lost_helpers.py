@@ -19,8 +19,9 @@ from typing import Any
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.faults.base import HELPER_SELECTOR, ROLE_LABEL, FaultContext, FaultError, HelperWatch
 from chaos_operator.models import KIND
-from chaos_operator.models.status import TERMINAL_PHASES, RecordState
+from chaos_operator.models.status import TERMINAL_PHASES, RecordState, clip
 from chaos_operator.ports import KubeApi
+from chaos_operator.targeting.pods import PodInfo, pod_info
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 120.0  # a revert in progress is let finish (it is bounded itself) before the tender is cancelled
@@ -29,8 +30,8 @@ STOP_TIMEOUT_S = 120.0  # a revert in progress is let finish (it is bounded itse
 class HelperTender:
     """Watches the helpers of one chaos window (runs as a task next to it)."""
 
-    def __init__(self, rec: Recorder, kind: str, fault: HelperWatch, ctx: FaultContext, poll_s: float) -> None:
-        self.rec, self.kind, self.fault, self.ctx, self.poll_s = rec, kind, fault, ctx, poll_s
+    def __init__(self, recorder: Recorder, kind: str, fault: HelperWatch, ctx: FaultContext, poll_s: float) -> None:
+        self.recorder, self.kind, self.fault, self.ctx, self.poll_s = recorder, kind, fault, ctx, poll_s
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -44,7 +45,7 @@ class HelperTender:
             return
         self._stopping.set()
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
+            await self.ctx.clock.bounded(asyncio.shield(self._task), STOP_TIMEOUT_S)
         except TimeoutError:
             self._task.cancel()
         except Exception as exc:
@@ -62,7 +63,7 @@ class HelperTender:
     async def check_once(self) -> int:
         """Handle every Injected record whose helper was lost; returns how many were."""
         handled = 0
-        for index, record in enumerate(list(self.rec.status.injections)):
+        for index, record in enumerate(list(self.recorder.status.injections)):
             if self._stopping.is_set():
                 break
             if record.state != RecordState.INJECTED:
@@ -72,33 +73,24 @@ class HelperTender:
                 continue
             why, clean = lost
             handled += 1
-            await self.rec.event("HelperLost", f"{record.target}: {why}", warning=not clean)
+            await self.recorder.event("HelperLost", f"{record.target}: {why}", warning=not clean)
             try:
                 if clean:
                     done = (await self.fault.recover(self.ctx, record) or {}).get("message", "cleaned up")
                 else:
                     done = await self.fault.revert_lost(self.ctx, record)
             except FaultError as exc:
-                await self.rec.mark_failed(index, f"{why}; {exc}")
-                await self.rec.event("RecoveryFailed", f"{record.target}: {exc}", warning=True)
+                await self.recorder.mark_failed(index, f"{why}; {exc}")
+                await self.recorder.event("RecoveryFailed", f"{record.target}: {exc}", warning=True)
                 continue
-            await self.rec.mark_recovered(index, f"{why}; {done}"[:1024])
-            await self.rec.event("Recovered", f"{self.kind} on {record.target} ended early: {done}")
+            await self.recorder.mark_recovered(index, clip(f"{why}; {done}"))
+            await self.recorder.event("Recovered", f"{self.kind} on {record.target} ended early: {done}")
         return handled
 
 
-def _owner(pod: dict[str, Any]) -> tuple[str, str] | None:
-    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("kind") == KIND and ref.get("name") and ref.get("uid"):
-            return str(ref["name"]), str(ref["uid"])
-    return None
-
-
-def _reverting(pod: dict[str, Any]) -> bool:
+def _reverting(pod: PodInfo) -> bool:
     """A revert-only helper still at work."""
-    phase = (pod.get("status") or {}).get("phase")
-    return ((pod.get("metadata") or {}).get("labels") or {}).get(ROLE_LABEL) == "revert" and phase not in (
-        "Succeeded", "Failed")
+    return pod.labels.get(ROLE_LABEL) == "revert" and pod.phase not in ("Succeeded", "Failed")
 
 
 def _finished(experiment: dict[str, Any] | None, uid: str) -> bool:
@@ -122,18 +114,17 @@ async def sweep(kube: KubeApi, namespaces: Sequence[str] = ()) -> list[str]:
         log.warning("helper sweep: could not list helper pods: %s", exc)
         return deleted
     experiments: dict[tuple[str, str], dict[str, Any] | None] = {}
-    for pod in pods:
-        meta = pod.get("metadata") or {}
-        namespace, name, owner = str(meta.get("namespace")), str(meta.get("name")), _owner(pod)
-        if owner is None or meta.get("deletionTimestamp"):
+    for pod in map(pod_info, pods):
+        namespace, name, owner = pod.namespace, pod.name, pod.owned_by(KIND)
+        if owner is None or pod.terminating:
             continue
         if _reverting(pod):
             continue  # a revert in progress is let finish; its deadline bounds it
         try:
-            key = (namespace, owner[0])
+            key = (namespace, owner.name)
             if key not in experiments:
-                experiments[key] = await kube.get_experiment(namespace, owner[0])
-            if not _finished(experiments[key], owner[1]):
+                experiments[key] = await kube.get_experiment(namespace, owner.name)
+            if not _finished(experiments[key], owner.uid):
                 continue
             if await kube.delete_pod_by_name(namespace, name, None):
                 deleted.append(f"{namespace}/{name}")
@@ -149,13 +140,12 @@ async def delete_helpers_of(kube: KubeApi, namespace: str, experiment_uid: str) 
     """Delete every helper pod owned by this experiment (by uid); returns the names. A revert in progress is let
     finish. SIGTERM makes each agent revert its fault before it exits."""
     deleted = []
-    for pod in await kube.list_pods(namespace, HELPER_SELECTOR):
-        meta = pod.get("metadata") or {}
-        owner = _owner(pod)
-        if owner is None or owner[1] != experiment_uid or meta.get("deletionTimestamp"):
+    for pod in map(pod_info, await kube.list_pods(namespace, HELPER_SELECTOR)):
+        owner = pod.owned_by(KIND)
+        if owner is None or owner.uid != experiment_uid or pod.terminating:
             continue
         if _reverting(pod):
             continue
-        if await kube.delete_pod_by_name(namespace, str(meta.get("name")), None):
-            deleted.append(str(meta.get("name")))
+        if await kube.delete_pod_by_name(namespace, pod.name, None):
+            deleted.append(pod.name)
     return deleted

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from chaos_operator.engine import conflict, lifecycle
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.status import (
+    MAX_TARGETS,
     Check,
     Condition,
     ExperimentStatus,
@@ -28,6 +29,7 @@ from chaos_operator.models.status import (
     TargetRef,
     Timeline,
     Verdict,
+    clip,
 )
 from chaos_operator.models.timestamps import format_time
 from chaos_operator.ports import Clock, ExperimentRef, KubeApi, StatusConflict
@@ -35,7 +37,6 @@ from chaos_operator.ports import Clock, ExperimentRef, KubeApi, StatusConflict
 log = logging.getLogger(__name__)
 
 RUNNING_PHASES = (Phase.BASELINE, Phase.CHAOS, Phase.RECOVERY, Phase.ANALYZING)
-MAX_TARGETS = 1000  # the CRD's maxItems for targets
 MAX_CONFLICTS = 5  # re-reads of one write before giving up (each conflict means another writer made progress)
 PhaseName = Literal["baseline", "chaos", "recovery"]
 _FIELDS = frozenset(ExperimentStatus.model_fields)
@@ -44,12 +45,12 @@ StatusObserver = Callable[[ExperimentRef, str | None, ExperimentStatus, Experime
 
 
 class Recorder:
-    def __init__(self, kube: KubeApi, clock: Clock, ref: ExperimentRef, status: ExperimentStatus,
-                 generation: int | None = None, resource_version: str | None = None,
+    def __init__(self, kube: KubeApi, clock: Clock, ref: ExperimentRef, status: ExperimentStatus, *,
+                 kind: str | None = None, generation: int | None = None, resource_version: str | None = None,
                  clear: frozenset[str] = frozenset(), observer: StatusObserver | None = None) -> None:
         self._kube = kube
         self._observer = observer
-        self.kind: str | None = None  # the fault kind, once the spec is known (a metrics label)
+        self.kind = kind  # the fault kind (a metrics label); None when the spec cannot be read
         self._clock = clock
         self.ref = ref
         self.status = status
@@ -94,7 +95,7 @@ class Recorder:
                      checks: list[Check] | None = None, score: int | None = None,
                      grade: Grade | None = None, timeline: Timeline | None = None) -> None:
         async with self._lock:
-            changes: dict[str, object] = dict(phase=phase, verdict=verdict, reason=reason, message=message[:1024],
+            changes: dict[str, object] = dict(phase=phase, verdict=verdict, reason=reason, message=clip(message),
                                               finished_at=self.timestamp())
             if checks is not None:
                 changes.update(checks=checks, score=score, grade=grade)
@@ -120,7 +121,7 @@ class Recorder:
                                message=message)
 
     async def mark_failed(self, index: int, message: str) -> None:
-        await self._set_record(index, state=RecordState.FAILED, message=message[:1024])
+        await self._set_record(index, state=RecordState.FAILED, message=clip(message))
 
     async def event(self, reason: str, message: str, warning: bool = False) -> None:
         try:
@@ -207,7 +208,7 @@ class Recorder:
     def _conditions(self, status: ExperimentStatus) -> list[Condition]:
         now = self.timestamp()
         running = status.phase in RUNNING_PHASES
-        active = any(rec.state == RecordState.INJECTED for rec in status.injections)
+        active = any(record.state == RecordState.INJECTED for record in status.injections)
         reason = status.reason or ("Running" if running else status.phase)
         wanted: dict[str, tuple[Literal["True", "False"], str, str]] = {
             "Progressing": ("True" if running else "False", reason if not running else status.phase,
@@ -221,7 +222,7 @@ class Recorder:
             prev = old.get(type_)
             changed = prev is None or prev.status != state
             result.append(Condition(
-                type=type_, status=state, reason=why, message=message[:1024],
+                type=type_, status=state, reason=why, message=clip(message),
                 last_transition_time=now if changed or prev is None else prev.last_transition_time,
                 observed_generation=self._generation,
             ))

@@ -1,4 +1,4 @@
-"""The typed results one phase hands to the next, and the run's figures held in memory.
+"""The immutable results one phase hands to the next, and the run's figures they add up to.
 
 `.status` is written as a projection of these (engine/recorder.py); it is read back only when a daemon resumes
 an experiment that a previous one left in Analyzing.
@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chaos_operator.models.status import Check, ExperimentStatus, Grade, Phase, PhaseResult, TargetRef, Verdict
 from chaos_operator.models.timestamps import parse_time
 
 if TYPE_CHECKING:
-    from chaos_operator.engine.chaos_window import ChaosWindow
+    from chaos_operator.engine.chaos_window import WindowEnd
     from chaos_operator.ports import LoadResult
 
 
@@ -51,28 +51,41 @@ class Prepared:
 @dataclass(frozen=True)
 class ChaosResult:
     load: LoadResult
-    window: ChaosWindow  # its workload watch goes on into the recovery phase
+    window: WindowEnd  # the window is closed: what it saw, not its tasks
+    halts: tuple[Check, ...] = ()  # the halt condition that ended the window early, if one did
+
+
+@dataclass(frozen=True)
+class Recovered:
+    load: LoadResult
+    seconds: float | None  # the recovery time, None when it was not observed
 
 
 Window = tuple[datetime.datetime, datetime.datetime]
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunFigures:
-    """What the run measured so far."""
+    """What the run measured, as analysis takes it: from the phases' results, or from status on a resume."""
 
     baseline: PhaseResult | None = None
     chaos: PhaseResult | None = None
     recovery: PhaseResult | None = None
     recovery_s: float | None = None
-    halts: list[Check] = field(default_factory=list)  # halt conditions that ended the chaos window
+    halts: tuple[Check, ...] = ()  # halt conditions that ended the chaos window
+
+    @classmethod
+    def measured(cls, baseline: LoadResult, chaos: ChaosResult, recovered: Recovered) -> RunFigures:
+        return cls(baseline=baseline.result, chaos=chaos.load.result, recovery=recovered.load.result,
+                   recovery_s=recovered.seconds, halts=chaos.halts)
 
     @classmethod
     def from_status(cls, status: ExperimentStatus, halt_names: Collection[str]) -> RunFigures:
         phases = status.phases
         return cls(baseline=phases.baseline, chaos=phases.chaos, recovery=phases.recovery,
                    recovery_s=None if status.recovery_time is None else float(status.recovery_time),
-                   halts=[c for c in status.checks if c.name in halt_names and c.phase == "chaos" and not c.passed])
+                   halts=tuple(c for c in status.checks
+                               if c.name in halt_names and c.phase == "chaos" and not c.passed))
 
     def window(self, phase: str) -> Window | None:
         """The phase's measured interval, for queries over it."""

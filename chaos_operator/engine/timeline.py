@@ -32,28 +32,32 @@ ORDER: tuple[PhaseName, ...] = ("baseline", "chaos", "recovery")
 
 
 class Recording:
-    """A LoadDriver that keeps each phase's result: the runner measures baseline, chaos, recovery in order."""
+    """The experiment's load, measured one named phase at a time; it keeps each phase's result for the timeline."""
 
     def __init__(self, load: LoadDriver) -> None:
         self._load = load
-        self.measured: list[tuple[PhaseName, LoadResult]] = []
+        self._measured: dict[PhaseName, LoadResult] = {}
 
-    async def run_phase(self, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
+    async def measure(self, phase: PhaseName, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
         result = await self._load.run_phase(duration_s, stop, split)
-        if len(self.measured) < len(ORDER):
-            self.measured.append((ORDER[len(self.measured)], result))
+        self._measured[phase] = result
         return result
+
+    @property
+    def measured(self) -> list[tuple[PhaseName, LoadResult]]:
+        """The phases measured so far, in the order of the run."""
+        return [(name, self._measured[name]) for name in ORDER if name in self._measured]
 
     async def close(self) -> None:
         await self._load.close()
 
 
-def build_for(load: LoadDriver | None, injections: Sequence[Injection], clock: Clock) -> Timeline | None:
-    """The timeline of what ``load`` (a Recording) measured, or None when nothing was.
+def build_for(load: Recording | None, injections: Sequence[Injection], clock: Clock) -> Timeline | None:
+    """The timeline of what ``load`` measured, or None when nothing was.
 
     Advisory: a failure to build it costs the picture, never the experiment's end.
     """
-    if not isinstance(load, Recording):
+    if load is None:
         return None
     try:
         return build(load.measured, injections, clock.now(), clock.monotonic())
@@ -120,13 +124,13 @@ def _offset(stamp: str | None, t0_wall: datetime.datetime) -> float | None:
 def _marks(injections: Sequence[Injection], t0_wall: datetime.datetime, chaos_start: float,
            step: int) -> list[TimelineMark]:
     instants: list[tuple[Literal["Injected", "Recovered"], float]] = []
-    for rec in injections:
-        injected = _offset(rec.injected_at, t0_wall)
+    for record in injections:
+        injected = _offset(record.injected_at, t0_wall)
         if injected is None:
             continue
         injected = max(injected, chaos_start)  # nothing is injected before the chaos window opens
         instants.append(("Injected", injected))
-        recovered = _offset(rec.recovered_at, t0_wall)
+        recovered = _offset(record.recovered_at, t0_wall)
         if recovered is not None:
             instants.append(("Recovered", max(recovered, injected)))
     width = float(step)

@@ -43,7 +43,7 @@ class FaultContext:
 
 
 class HelperWatch(Protocol):
-    """What a fault carried by helper pods offers the engine's lost-helper watch (engine/orphans.py)."""
+    """What a fault carried by helper pods offers the engine's lost-helper watch (engine/lost_helpers.py)."""
 
     async def helper_lost(self, ctx: FaultContext, record: Injection) -> tuple[str, bool] | None:
         """None while the helper of an Injected record holds the fault; else (why, clean), clean when its report

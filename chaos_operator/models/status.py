@@ -48,7 +48,17 @@ _Lax = Field(strict=False)
 # RFC 3339 timestamps, UTC, as Kubernetes writes them.
 Timestamp = Annotated[str, Field(max_length=40)]
 Reason = Annotated[str, Field(max_length=64, pattern=r"^[A-Z][A-Za-z0-9]*$")]
-Message = Annotated[str, Field(max_length=1024)]
+# The CRD's bounds on status: messages, and the lists that grow with a run.
+MAX_MESSAGE = 1024
+MAX_RECORDS = 1000  # status.injections
+MAX_TARGETS = 1000  # status.targets
+MAX_CHECKS = 64  # status.checks
+Message = Annotated[str, Field(max_length=MAX_MESSAGE)]
+
+
+def clip(message: str) -> str:
+    """A message cut to what status (and its conditions) accepts."""
+    return message[:MAX_MESSAGE]
 
 
 class TargetRef(ApiModel):
@@ -177,10 +187,10 @@ class ExperimentStatus(ApiModel):
     message: Message | None = None
     seed: Annotated[int, Field(ge=0)] | None = None
     ready_before: Annotated[int, Field(ge=0)] | None = None
-    targets: Annotated[list[TargetRef], Field(max_length=1000)] = []
-    injections: Annotated[list[Injection], Field(max_length=1000)] = []
+    targets: Annotated[list[TargetRef], Field(max_length=MAX_TARGETS)] = []
+    injections: Annotated[list[Injection], Field(max_length=MAX_RECORDS)] = []
     phases: PhaseResults = PhaseResults()
-    checks: Annotated[list[Check], Field(max_length=64)] = []
+    checks: Annotated[list[Check], Field(max_length=MAX_CHECKS)] = []
     recovery_time: Duration | None = None
     timeline: Timeline | None = None
     started_at: Timestamp | None = None

@@ -13,6 +13,7 @@ from chaos_operator.engine import failclosed, lost_helpers
 from chaos_operator.engine.deps import Control, Deps
 from chaos_operator.engine.failclosed import Unreadable
 from chaos_operator.engine.recorder import Recorder
+from chaos_operator.engine.recover import recover_records
 from chaos_operator.engine.runner import Runner
 from chaos_operator.models import GROUP, PLURAL, VERSION
 from chaos_operator.models.errors import describe
@@ -56,6 +57,14 @@ def read_status(raw: Any) -> ExperimentStatus | Unreadable:
     return failclosed.read_status(raw)
 
 
+def recorder_for(deps: Deps, ref: ExperimentRef, status: ExperimentStatus, meta: kopf.Meta,
+                 spec: ExperimentSpec | None) -> Recorder:
+    """The recorder of a readable status; its fault kind (a metrics label) is the spec's, when the spec is valid."""
+    return Recorder(deps.kube, deps.clock, ref, status, kind=None if spec is None else spec.fault.kind,
+                    generation=meta.get("generation"), resource_version=meta.get("resourceVersion"),
+                    observer=deps.observer)
+
+
 def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.ConnectionInfo,
              namespaces: tuple[str, ...] = ()) -> None:
     @kopf.on.login(registry=registry)
@@ -75,8 +84,6 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
         if isinstance(status, Unreadable):
             await failclosed.fail_closed(deps, ref, status, body.get("spec"), meta.get("generation"))
             return
-        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"),
-                       resource_version=meta.get("resourceVersion"), observer=deps.observer)
         if status.phase in TERMINAL_PHASES:
             return
         try:
@@ -84,14 +91,14 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
         except ValidationError as exc:
             # No retry: the same spec would fail the same way. Nothing has been touched.
             message = f"invalid spec: {describe(exc, prefix='spec')}"
-            await rec.finish(Phase.FAILED, None, "InvalidSpec", message)
-            await rec.event("Failed", message, warning=True)
+            invalid = recorder_for(deps, ref, status, meta, None)
+            await invalid.finish(Phase.FAILED, None, "InvalidSpec", message)
+            await invalid.event("Failed", message, warning=True)
             return
-        rec.kind = spec.fault.kind  # a metrics label
         # `body` is live in kopf daemons: spec.abort changes show up here while the daemon runs.
         control = Control(abort_requested=lambda: bool((body.get("spec") or {}).get("abort")),
                           stopping=stopped.is_set)
-        await Runner(deps, spec, rec, control).run()
+        await Runner(deps, spec, recorder_for(deps, ref, status, meta, spec), control).run()
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="cleanup")
     async def cleanup(body: kopf.Body, meta: kopf.Meta, **_: Any) -> None:
@@ -99,16 +106,11 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
         ref = ExperimentRef(namespace=str(meta["namespace"]), name=str(meta["name"]), uid=str(meta["uid"]))
         status = read_status(body.get("status"))
         if isinstance(status, Unreadable):
-            live = ExperimentStatus(injections=failclosed.live_records(status.raw))
-            rec = Recorder(deps.kube, deps.clock, ref, live, generation=meta.get("generation"),
-                           clear=frozenset(status.raw))
-            await failclosed.recover_unreadable(deps, ref, status, body.get("spec"), rec)
+            recorder = failclosed.unreadable_recorder(deps, ref, status, meta.get("generation"))
+            await failclosed.recover_unreadable(deps, ref, body.get("spec"), recorder)
             return
         try:
             spec = ExperimentSpec.model_validate(plain(body.get("spec")))
         except ValidationError:
             return  # an invalid spec never injected anything
-        rec = Recorder(deps.kube, deps.clock, ref, status, generation=meta.get("generation"),
-                       resource_version=meta.get("resourceVersion"), observer=deps.observer)
-        runner = Runner(deps, spec, rec, Control(abort_requested=lambda: False, stopping=lambda: True))
-        await runner.recover_leftovers()
+        await recover_records(deps, spec, recorder_for(deps, ref, status, meta, spec))

@@ -43,20 +43,20 @@ def test_a_conflicting_writer_re_reads_and_never_moves_the_phase_back(emulator: 
     kube = KubeClient(client_config(server=emulator.url))
 
     async def scenario() -> Recorder:
-        rec = Recorder(kube, SystemClock(), ref, ExperimentStatus(), resource_version=version)
-        await rec.enter(Phase.BASELINE, "measuring the baseline")
-        assert rec.resource_version is not None and rec.resource_version != version
+        recorder = Recorder(kube, SystemClock(), ref, ExperimentStatus(), resource_version=version)
+        await recorder.enter(Phase.BASELINE, "measuring the baseline")
+        assert recorder.resource_version is not None and recorder.resource_version != version
         # Another writer (a second operator, the deletion handler) ends the experiment meanwhile.
         emulator.patch("chaosexperiments", SHOP, "race", {"status": {"phase": "Aborted", "reason": "Aborted",
                                                                     "message": "aborted elsewhere"}},
                       subresource="status")
-        await rec.enter(Phase.CHAOS, "injecting PodKill")
-        return rec
+        await recorder.enter(Phase.CHAOS, "injecting PodKill")
+        return recorder
 
-    rec = asyncio.run(scenario())
+    recorder = asyncio.run(scenario())
     stored = emulator.get("chaosexperiments", SHOP, "race")["status"]  # type: ignore[index]
     assert (stored["phase"], stored["message"]) == ("Aborted", "aborted elsewhere")
-    assert rec.status.phase == "Aborted"
+    assert recorder.status.phase == "Aborted"
 
 
 def test_an_unreadable_status_fails_closed_and_recovers_what_it_can(emulator: EmulatorThread,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime
 import json
@@ -95,6 +96,9 @@ class FastClock:
     def monotonic(self) -> float:
         self.t += self.step
         return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)  # time moves on readings; only let other tasks run
 
 
 def running(ready: bool = True) -> dict[str, Any]:

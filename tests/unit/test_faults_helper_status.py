@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from chaos_operator.faults.helpers.report import ended_cleanly, failure_text, parse_report, view
+from chaos_operator.faults.helpers.report import ended_cleanly, failure_text, view
+from chaos_operator.models.agent_report import AgentReport, ReportScope
 
 
 def pod(phase: str = "Running", state: dict[str, Any] | None = None, deleting: bool = False,
@@ -34,8 +35,24 @@ def ended(report: dict[str, Any] | str | None, code: int = 0, reason: str = "Com
     ("", None), (None, None), ("not json", None), ('["state"]', None), ('{"state": 3}', None),
 ])
 def test_parse_report(text: str | None, state: str | None) -> None:
-    report = parse_report(text)
+    report = AgentReport.parse(text)
     assert (report.state if report else None) == state
+
+
+def test_a_report_the_agent_prints_is_the_report_the_operator_reads() -> None:
+    sent = AgentReport(fault="netem", state="reverted", pid=7, device=None, applied_at=None, reverted_at=None,
+                       error=None, reason=None)
+    sent.qdisc, sent.scope = "netem delay 100ms", ReportScope(destinations=["10.0.0.0/8"], ports=[80],
+                                                              direction="egress")
+    line = sent.to_line()
+    assert json.loads(line)["device"] is None and "ended_by" not in json.loads(line)  # set fields only
+    assert AgentReport.parse(f"noise\n{line}\n") == sent
+
+
+def test_a_report_from_another_agent_version_still_gives_its_state() -> None:
+    read = AgentReport.parse('{"state":"reverted","pid":"seven","reason":"Done","error":7,"new_field":1}')
+    assert read is not None and (read.state, read.reason, read.error, read.pid) == ("reverted", "Done", None, None)
+    assert AgentReport.parse('{"state":"applied","new_field":[1]}') is not None
 
 
 def test_views() -> None:

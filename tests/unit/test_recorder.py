@@ -43,37 +43,37 @@ def _recorder(api: SlowStatusApi, n: int) -> Recorder:
 
 async def test_concurrent_record_updates_are_all_kept() -> None:
     api = SlowStatusApi()
-    rec = _recorder(api, 20)
-    await asyncio.gather(*(rec.mark_injected(i, None, None) for i in range(20)))
-    assert [r.state for r in rec.status.injections] == ["Injected"] * 20
+    recorder = _recorder(api, 20)
+    await asyncio.gather(*(recorder.mark_injected(i, None, None) for i in range(20)))
+    assert [r.state for r in recorder.status.injections] == ["Injected"] * 20
     assert [r["state"] for r in api.writes[-1]["injections"]] == ["Injected"] * 20
 
 
 async def test_concurrent_appends_get_distinct_indexes() -> None:
     api = SlowStatusApi()
-    rec = _recorder(api, 0)
+    recorder = _recorder(api, 0)
     pending = RecordState.PENDING
-    firsts = await asyncio.gather(*(rec.add_injections([Injection(target=f"t{i}", uid=f"v{i}", state=pending)])
+    firsts = await asyncio.gather(*(recorder.add_injections([Injection(target=f"t{i}", uid=f"v{i}", state=pending)])
                                     for i in range(10)))
     assert sorted(firsts) == list(range(10))
-    assert len(rec.status.injections) == 10
+    assert len(recorder.status.injections) == 10
 
 
 async def test_illegal_phase_change_is_refused_and_not_written() -> None:
     api = SlowStatusApi()
-    rec = _recorder(api, 0)
+    recorder = _recorder(api, 0)
     with pytest.raises(ValueError):
-        await rec.enter(Phase.BASELINE, "measuring the baseline")
+        await recorder.enter(Phase.BASELINE, "measuring the baseline")
     assert api.writes == []
 
 
 async def test_conditions_follow_phase_and_injections() -> None:
     api = SlowStatusApi()
-    rec = _recorder(api, 1)
-    await rec.mark_injected(0, None, None)
-    conditions = {c.type: c.status for c in rec.status.conditions}
+    recorder = _recorder(api, 1)
+    await recorder.mark_injected(0, None, None)
+    conditions = {c.type: c.status for c in recorder.status.conditions}
     assert conditions == {"Progressing": "True", "FaultActive": "True"}
-    await rec.mark_recovered(0, None)
-    await rec.finish(Phase.ABORTED, None, "Aborted", "stopped")
-    conditions = {c.type: c.status for c in rec.status.conditions}
+    await recorder.mark_recovered(0, None)
+    await recorder.finish(Phase.ABORTED, None, "Aborted", "stopped")
+    conditions = {c.type: c.status for c in recorder.status.conditions}
     assert conditions == {"Progressing": "False", "FaultActive": "False"}

@@ -41,7 +41,7 @@ def test_pod_fields() -> None:
     assert pod_info(_pod(owners=owners)) == PodInfo(
         name="web-1", namespace="shop", uid="u-1", labels={"app": "web"}, node_name="node-a",
         pod_ip="10.0.0.7", phase="Running", ready=True, terminating=False,
-        owner_kind="ReplicaSet", owner_name="web-7f9")
+        owner_kind="ReplicaSet", owner_name="web-7f9", pod_ips=("10.0.0.7",))
 
 
 @pytest.mark.parametrize(("owners", "kind", "name"), [
@@ -58,3 +58,14 @@ def test_sparse_pod_gets_defaults() -> None:
     info = pod_info({"metadata": {"name": "bare"}})
     assert info == PodInfo(name="bare", namespace="", uid="")
     assert (info.node_name, info.pod_ip, info.ready, info.labels) == (None, None, False, {})
+
+
+def test_owners_and_addresses_are_read_once_here() -> None:
+    obj = _pod(owners=[{"kind": "ChaosExperiment", "name": "exp", "uid": "e-1"}, {"kind": "ReplicaSet"},
+                       {"kind": "Job", "uid": "j-1"}])
+    obj["status"]["podIPs"] = [{"ip": "10.0.0.7"}, {"ip": "fd00::7"}]
+    info = pod_info(obj)
+    assert [(o.kind, o.name, o.uid) for o in info.owners] == [("ChaosExperiment", "exp", "e-1"), ("Job", "", "j-1")]
+    assert info.owned_by("ChaosExperiment") is not None and info.owned_by("Job") is None  # no name: not whole
+    assert info.pod_ips == ("10.0.0.7", "fd00::7") and pod_info(_pod()).pod_ips == ("10.0.0.7",)
+    assert pod_info({"metadata": {"ownerReferences": None}, "status": {"podIPs": "x"}}).owners == ()

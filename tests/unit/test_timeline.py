@@ -7,7 +7,7 @@ import json
 
 from chaos_operator.analysis.recovery import SecondSample
 from chaos_operator.cli.validate.document import crd_problems
-from chaos_operator.engine.timeline import ORDER, PhaseName, build
+from chaos_operator.engine.timeline import ORDER, PhaseName, Recording, build
 from chaos_operator.models.status import (
     TIMELINE_MARKS,
     TIMELINE_POINTS,
@@ -105,3 +105,24 @@ def test_the_longest_run_stays_within_the_stated_bound() -> None:
     assert compact < 22 * 1024, compact
     doc = {**base_manifest(), "status": ExperimentStatus(timeline=tl).to_api()}
     assert crd_problems(doc) == []
+
+
+class _Load:
+    def __init__(self) -> None:
+        self.started = 0.0
+
+    async def run_phase(self, duration_s: float, stop: object, split: object = None) -> LoadResult:
+        self.started += 100.0
+        return _phase(self.started, 2, 10)
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_the_recording_names_each_phase_by_what_the_runner_says_it_measures() -> None:
+    recording = Recording(_Load())
+    await recording.measure("baseline", 1.0, None)
+    await recording.measure("recovery", 1.0, None)  # no chaos phase measured: recovery is still recovery
+    assert [(name, r.started_mono) for name, r in recording.measured] == [("baseline", 100.0), ("recovery", 200.0)]
+    await recording.measure("chaos", 1.0, None)
+    assert [name for name, _ in recording.measured] == list(ORDER)

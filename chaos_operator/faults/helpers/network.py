@@ -107,11 +107,10 @@ async def _addresses(ctx: FaultContext, d: Destination) -> list[str]:
 def _pod_ips(pods: list[dict[str, Any]], d: Destination | None) -> list[str]:
     out: list[str] = []
     for pod in pods:
-        if d is not None and d.selector is not None and not matches(d.selector, pod_info(pod).labels):
+        info = pod_info(pod)
+        if d is not None and d.selector is not None and not matches(d.selector, info.labels):
             continue  # the server-side filter is re-checked, as for targets
-        status = pod.get("status") or {}
-        ips = [p.get("ip") for p in status.get("podIPs") or []] or [status.get("podIP")]
-        out += [str(ip) for ip in ips if ip]
+        out += info.pod_ips
     return out
 
 

@@ -11,7 +11,6 @@ terminates first failed, and its report says why; one that stops being ready whi
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -22,6 +21,7 @@ from chaos_operator.faults.helpers.pod_spec import Helper, PodNeeds, Role
 from chaos_operator.faults.helpers.report import HOPELESS_WAITING, HelperView, ended_cleanly, failure_text, view
 from chaos_operator.models.base import ApiModel
 from chaos_operator.models.status import Injection
+from chaos_operator.targeting.pods import pod_info
 
 ACTIVE_TIMEOUT_S = 90.0  # bound on image pull + start + apply
 GONE_TIMEOUT_S = 20.0  # bound on SIGTERM -> revert -> report -> removal (the pod's grace period is 15 s)
@@ -110,7 +110,7 @@ class HelperPodFault(Generic[M]):
     def repeat_interval(self, ctx: FaultContext) -> float | None:
         return None  # held for the whole window
 
-    # -- lost helpers (used by engine/orphans.py) ------------------------------------------------------------
+    # -- lost helpers (used by engine/lost_helpers.py) -------------------------------------------------------
 
     async def helper_lost(self, ctx: FaultContext, record: Injection) -> tuple[str, bool] | None:
         """None while the helper of an Injected record holds the fault (it is Ready); else (why, clean), clean when
@@ -158,17 +158,18 @@ class HelperPodFault(Generic[M]):
 
     async def _helper(self, ctx: FaultContext, record: Injection, role: Role) -> tuple[Helper, dict[str, Any]]:
         """The helper of this target and its pod manifest (resolving a scoped fault's destinations now)."""
-        target = await ctx.kube.get_pod(ctx.namespace, record.target)
-        if target is None or (target.get("metadata") or {}).get("uid") != record.uid:
+        found = await ctx.kube.get_pod(ctx.namespace, record.target)
+        target = None if found is None else pod_info(found)
+        if target is None or target.uid != record.uid:
             raise FaultError(f"target pod {record.target} is gone")
-        node = (target.get("spec") or {}).get("nodeName")
+        node = target.node_name
         if not node:
             raise FaultError(f"target pod {record.target} is not on a node yet")
         fault = ctx.spec.fault
         if not isinstance(fault, self.model):
             raise FaultError(f"the experiment's fault is {fault.kind}, not {self.kind}")
         helper = Helper(experiment=ctx.experiment, experiment_uid=ctx.experiment_uid, namespace=ctx.namespace,
-                        target_uid=record.uid, node_name=str(node), image=ctx.image, kind=self.kind,
+                        target_uid=record.uid, node_name=node, image=ctx.image, kind=self.kind,
                         family=self.family, chaos_s=float(ctx.spec.phases.chaos), role=role)
         destinations = await self.destinations(ctx, fault) if role == "fault" else ()
         run = Run(record.uid, helper.chaos_s, role, ctx.experiment_uid or None, destinations)
@@ -187,8 +188,7 @@ class HelperPodFault(Generic[M]):
             return
         # 409: a pod of this deterministic name exists. Ours from an earlier attempt: adopt it.
         existing = await ctx.kube.get_pod(ctx.namespace, name)
-        owners = [ref.get("uid") for ref in ((existing or {}).get("metadata") or {}).get("ownerReferences", [])]
-        if existing is not None and ctx.experiment_uid not in owners:
+        if existing is not None and ctx.experiment_uid not in {owner.uid for owner in pod_info(existing).owners}:
             raise FaultError(f"pod {name} exists and does not belong to this experiment")
 
     async def _wait_active(self, ctx: FaultContext, name: str) -> None:
@@ -209,7 +209,7 @@ class HelperPodFault(Generic[M]):
                 state = "running, never ready" if v.running else v.waiting_reason
                 raise FaultError(f"helper pod {name} did not hold the fault in time (phase {v.phase}"
                                  f"{', ' + state if state else ''})")
-            await asyncio.sleep(POLL_S)
+            await ctx.clock.sleep(POLL_S)
 
     async def _wait_ended(self, ctx: FaultContext, name: str) -> HelperView | None:
         """Wait (bounded) for a run-to-completion helper to end; its last view, or None if it vanished."""
@@ -222,7 +222,7 @@ class HelperPodFault(Generic[M]):
             last = view(pod)
             if last.terminated or last.waiting_reason in HOPELESS_WAITING:
                 return last
-            await asyncio.sleep(POLL_S)
+            await ctx.clock.sleep(POLL_S)
         raise FaultError(f"helper pod {name} did not finish within {REVERT_TIMEOUT_S:g}s")
 
     async def _delete_and_wait(self, ctx: FaultContext, name: str) -> HelperView | None:
@@ -238,5 +238,5 @@ class HelperPodFault(Generic[M]):
             if pod is None:
                 return last
             last = view(pod)
-            await asyncio.sleep(POLL_S)
+            await ctx.clock.sleep(POLL_S)
         raise FaultError(f"helper pod {name} was not gone {GONE_TIMEOUT_S:g}s after its deletion")

@@ -4,14 +4,16 @@ The agent (chaos_operator/agent) prints one JSON line when it ends, on stdout an
 kubelet copies the log into ``status.containerStatuses[].state.terminated.message``. It cannot write to the
 API (no token); while it holds the fault it says so through its readiness: it creates its ready file only once the
 fault is in place (and removes it first when it reverts), and the pod's exec readinessProbe tests that file, so
-``containerStatuses[].ready`` is true exactly while the fault is in effect (see helper_pod.py).
+``containerStatuses[].ready`` is true exactly while the fault is in effect (see faults/helpers/pod.py).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from chaos_operator.models.agent_report import AgentReport
+from chaos_operator.targeting.pods import pod_info
 
 # Report states that leave something of ours behind: the revert failed, or the agent never got to it.
 UNCLEAN = frozenset({"revert-failed", "applied"})
@@ -22,22 +24,6 @@ GONE_REASONS = frozenset({"TargetNotFound", "TargetGone"})  # the pod's namespac
 # the injection fails now with the kubelet's reason, and the helper pod is deleted.
 HOPELESS_WAITING = frozenset({"InvalidImageName", "ErrImagePull", "ImagePullBackOff",
                               "CreateContainerConfigError", "CreateContainerError"})
-
-
-@dataclass(frozen=True)
-class AgentReport:
-    state: str
-    reason: str | None = None
-    error: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        text = f"agent {self.state}"
-        if self.reason:
-            text += f" ({self.reason})"
-        if self.error:
-            text += f": {self.error}"
-        return text
 
 
 @dataclass(frozen=True)
@@ -53,22 +39,6 @@ class HelperView:
     message: str = ""  # the pod's or the container's own words, when there is no report
 
 
-def parse_report(text: str | None) -> AgentReport | None:
-    """The agent's JSON line, or None when the message is not one (e.g. empty, or cut by the kubelet)."""
-    if not text:
-        return None
-    for line in reversed(text.strip().splitlines()):
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(data, dict) and isinstance(data.get("state"), str):
-            reason, error = data.get("reason"), data.get("error")
-            return AgentReport(state=data["state"], reason=reason if isinstance(reason, str) else None,
-                               error=error if isinstance(error, str) else None, raw=data)
-    return None
-
-
 def view(pod: dict[str, Any]) -> HelperView:
     status = pod.get("status") or {}
     phase = str(status.get("phase") or "Pending")
@@ -76,12 +46,12 @@ def view(pod: dict[str, Any]) -> HelperView:
     state = (statuses[0].get("state") or {}) if statuses else {}
     terminated = state.get("terminated")
     waiting = state.get("waiting") or {}
-    deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+    deleting = pod_info(pod).terminating
     if isinstance(terminated, dict):
         message = str(terminated.get("message") or "")
         code = terminated.get("exitCode")
         return HelperView(phase=phase, running=False, ready=False, deleting=deleting, terminated=True,
-                          exit_code=code if isinstance(code, int) else None, report=parse_report(message),
+                          exit_code=code if isinstance(code, int) else None, report=AgentReport.parse(message),
                           message=str(terminated.get("reason") or status.get("message") or ""))
     if phase in ("Succeeded", "Failed"):  # e.g. DeadlineExceeded before the container ever reported
         return HelperView(phase=phase, running=False, ready=False, deleting=deleting, terminated=True,

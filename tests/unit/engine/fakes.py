@@ -52,6 +52,20 @@ class FakeClock:
             task.cancel()
         return event.is_set()
 
+    async def bounded(self, work: Awaitable[T], seconds: float) -> T:
+        task = asyncio.ensure_future(work)
+        sleeper = asyncio.ensure_future(self.sleep(seconds))
+        try:
+            await asyncio.wait({task, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            if not task.done():
+                task.cancel()
+        if task.done() and not task.cancelled():
+            return task.result()
+        await asyncio.gather(task, return_exceptions=True)  # the cancellation lands before the timeout is said
+        raise TimeoutError
+
     def at(self, when: float, action: Callable[[], object]) -> None:
         """Run ``action`` at virtual time ``when``."""
         async def later() -> None:
@@ -195,6 +209,8 @@ class RecordingFault:
     interval: float | None = None
     refuse: bool = False
     apply_s: float = 0.0  # how long an injection takes to be in effect (a helper pod starting)
+    whole_after: float = 0.0  # virtual time from which verify() finds the workload whole again
+    recover_s: float = 0.0  # how long a recovery takes (a helper pod being deleted)
     calls: list[tuple[float, str, str]] = field(default_factory=list)  # (time, apply|recover, target)
 
     async def apply(self, ctx: FaultContext, record: Injection) -> dict[str, Any]:
@@ -206,9 +222,11 @@ class RecordingFault:
         return {"message": "injected by the test"}
 
     async def verify(self, ctx: FaultContext, record: Injection) -> bool:
-        return True
+        return self.clock.t >= self.whole_after
 
     async def recover(self, ctx: FaultContext, record: Injection) -> dict[str, Any] | None:
+        if self.recover_s:
+            await self.clock.sleep(self.recover_s)
         self.calls.append((self.clock.t, "recover", record.target))
         return None
 

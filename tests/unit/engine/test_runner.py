@@ -3,12 +3,14 @@ in each phase, failed injection, repeated rounds and an unexpected error (fakes 
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from chaos_operator.engine.chaos_window import RECOVER_TIMEOUT_S
 from chaos_operator.engine.deps import Control, Deps
 from chaos_operator.engine.prom import UNREADABLE_GRACE_S
 from chaos_operator.engine.recorder import Recorder
@@ -57,10 +59,10 @@ class World:
         deps = Deps(kube=self.kube, clock=self.clock, open_load=self._open_load,  # type: ignore[arg-type]
                     operator_namespace="chaos-system", fault_for=lambda kind: self.fault,
                     open_metrics=None if self.metrics is None else self._open_metrics)
-        rec = Recorder(self.kube, self.clock, ExperimentRef("shop", "exp", "exp-uid"),  # type: ignore[arg-type]
-                       status or ExperimentStatus())
+        recorder = Recorder(self.kube, self.clock, ExperimentRef("shop", "exp", "exp-uid"),  # type: ignore[arg-type]
+                            status or ExperimentStatus())
         control = Control(abort_requested=lambda: self.abort, stopping=lambda: self.stopping)
-        await self.clock.drive(Runner(deps, spec or make_spec(), rec, control).run())
+        await self.clock.drive(Runner(deps, spec or make_spec(), recorder, control).run())
 
     def calls(self, kind: str) -> list[float]:
         return [t for t, call, _ in self.fault.calls if call == kind]
@@ -340,3 +342,45 @@ async def test_an_outage_of_fast_failures_grades_poor() -> None:
     world.load.script = [Health(), Health(error_pct=60, latency_s=0.001), Health()]
     await world.run()
     assert world.kube.status.grade == "POOR"
+
+
+@pytest.mark.parametrize(("whole_after", "expected"), [(CHAOS_START + 3, 3.0), (CHAOS_END + 4, CHAOS + 4)])
+async def test_an_instant_fault_recovers_when_its_workload_is_whole_in_chaos_or_in_recovery(
+        whole_after: float, expected: float) -> None:
+    # The chaos window closes with its phase; the recovery phase watches a workload not yet whole on its own.
+    world = World()
+    world.fault.instant, world.fault.whole_after = True, whole_after
+    await world.run()
+    status = world.kube.status
+    assert status.recovery_time is not None and float(status.recovery_time) == expected
+    assert (status.verdict, status.reason) == ("Passed", "SLOsHeld")
+
+
+async def test_a_bug_mid_chaos_leaves_no_task_of_the_window_behind() -> None:
+    world = World()
+    world.fault.whole_after = 1e9  # the workload watch would poll for ever
+    original = world.load.run_phase
+    count = 0
+
+    async def run_phase(duration_s: float, stop: Any, split: Any = None) -> Any:
+        nonlocal count
+        count += 1
+        if count == 2:
+            await world.clock.sleep(5.0)  # injected by now: the window's watch runs
+            raise RuntimeError("load generator bug")
+        return await original(duration_s, stop, split)
+    world.load.run_phase = run_phase  # type: ignore[method-assign]
+    await world.run()
+    assert (world.kube.status.phase, world.kube.status.reason) == ("Failed", "OperatorError")
+    assert world.fault.live() == set()
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()] == []
+
+
+async def test_a_recovery_that_hangs_is_bounded_on_the_clock_and_its_record_fails() -> None:
+    world = World()
+    world.fault.recover_s = 10 * RECOVER_TIMEOUT_S
+    await world.run()
+    status = world.kube.status
+    assert [r.state for r in status.injections] == ["Failed"] * 3
+    assert all("recovery failed" in (r.message or "") for r in status.injections)
+    assert world.calls("recover") == []  # each was cancelled at its bound, in virtual time
