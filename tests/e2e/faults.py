@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from chaos_sandbox import cgroups
 from chaos_sandbox.cluster import DEMO_DIR, Sandbox
+from chaos_sandbox.node import cgroups
 
 from chaos_operator.faults.helpers.pod_spec import HELPER_SELECTOR
 from chaos_operator.models.duration import parse_duration

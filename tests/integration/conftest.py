@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
-from chaos_sandbox.replicas import ReplicaKeeper
+from chaos_sandbox.emulator.replicas import ReplicaKeeper
 
 from tests.integration.harness import ServiceThread, StaticResolver
 from tests.waits import wait_for

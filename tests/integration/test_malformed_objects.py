@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import pytest
 from chaos_sandbox.emulator import Emulator, EmulatorThread
-from chaos_sandbox.emulator_store import Event
+from chaos_sandbox.emulator.store import Event
 from chaos_sandbox.operator_thread import OperatorThread
 
 from chaos_operator.models.crd import load_crd

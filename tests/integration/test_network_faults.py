@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.emulator.replicas import ReplicaKeeper
 from chaos_sandbox.operator_thread import OperatorThread
-from chaos_sandbox.replicas import ReplicaKeeper
 
 from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.faults.helpers.pod_spec import TARGET_LABEL

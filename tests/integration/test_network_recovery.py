@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
-from chaos_sandbox.replicas import ReplicaKeeper
+from chaos_sandbox.emulator.replicas import ReplicaKeeper
 
 from chaos_operator.faults.helpers.pod_spec import TARGET_LABEL
 from tests.integration import test_network_faults as net

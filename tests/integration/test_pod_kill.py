@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.emulator.replicas import ReplicaKeeper
 from chaos_sandbox.operator_thread import OperatorThread
-from chaos_sandbox.replicas import ReplicaKeeper
 
 from chaos_operator.models.duration import parse_duration
 from tests.integration.conftest import experiment, make_pod, replicas

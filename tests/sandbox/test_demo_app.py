@@ -166,7 +166,7 @@ def test_it_exits_when_its_parent_dies() -> None:
 
 
 def test_http_status_probe_reads_the_status_line(app_factory: type[App]) -> None:
-    from chaos_sandbox.kubelet import http_status
+    from chaos_sandbox.node.podprocess import http_status
 
     app = app_factory()
     host, port = app.url.removeprefix("http://").split(":")

@@ -7,7 +7,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from chaos_sandbox.node import DEMO_IMAGE
+from chaos_sandbox.node.node import DEMO_IMAGE
 
 
 def deployment(ns: str, app: str, replicas: int, args: Sequence[str] = (), grace: int | None = None,
