@@ -19,7 +19,7 @@ import pytest
 
 from tests.agent.conftest import FakePod
 from tests.agent.kernel import Cgroup, NetPair, Procs, finish, stop
-from tests.waits import wait_for
+from tests.support.waits import wait_for
 
 RATE_BPS = 2_000_000
 OURS = "c4a0:"

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.agent.kernel import Cgroup, Procs, finish, own_memory_cgroup, processes, stop
-from tests.waits import wait_for
+from tests.support.waits import wait_for
 
 # Moves itself into a cgroup, then becomes the agent: no shell string, no race with stress-ng's start.
 ENTER_CGROUP = "import os, sys; open(sys.argv[1], 'w').write(str(os.getpid())); os.execv(sys.argv[2], sys.argv[2:])"

@@ -32,9 +32,9 @@ from chaos_sandbox.cluster import Sandbox
 
 from tests.campaign.report import render
 from tests.e2e.faults import assert_nothing_left
-from tests.sandbox.system import netem_missing
-from tests.sandbox.workloads import deployment
-from tests.waits import DONE, status_of, wait_for
+from tests.support.system import netem_missing
+from tests.support.waits import DONE, status_of, wait_for
+from tests.support.workloads import deployment
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PHASES = {"baseline": "3s", "chaos": "4s", "recovery": "2s"}  # 40 req/s: 120 requests in the baseline

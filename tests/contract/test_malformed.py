@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from chaos_operator.cli.validate.document import crd_problems, model_problems, validate_manifest
-from tests.contract.manifests import Mutation, both, drop, mutated, names_field, set_
+from tests.support.manifests import Mutation, both, drop, mutated, names_field, set_
 
 EXPR = "spec.target.selector.matchExpressions"
 LABELS = "spec.target.selector.matchLabels"

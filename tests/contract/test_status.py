@@ -28,7 +28,7 @@ from chaos_operator.models.status import (
     TimelineWindow,
     Verdict,
 )
-from tests.contract.manifests import base_manifest
+from tests.support.manifests import base_manifest
 
 
 def _latency(scale: float) -> Latency:

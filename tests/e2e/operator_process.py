@@ -10,7 +10,7 @@ import time
 
 from chaos_sandbox.operator_thread import OperatorThread
 
-from tests.integration.harness import StaticResolver
+from tests.support.harness import StaticResolver
 
 
 def main() -> int:

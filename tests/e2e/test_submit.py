@@ -17,9 +17,9 @@ import yaml
 from chaos_sandbox.cluster import Sandbox
 from junitparser import Failure, JUnitXml
 
-from tests.sandbox.workloads import deployment, pretty
+from tests.support.waits import wait_for
+from tests.support.workloads import deployment, pretty
 from tests.unit.test_report_files import assert_self_contained, png_size
-from tests.waits import wait_for
 
 pytestmark = pytest.mark.usefixtures("operator")  # the real operator runs during each test
 

@@ -8,9 +8,9 @@ import asyncio
 import logging
 import sys
 
-from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.runtime.leader.rules import Timing
 from chaos_operator.runtime.operator import LeadershipLost, OperatorConfig, run_operator
+from tests.support.resolver import StaticResolver
 
 
 def main() -> int:

@@ -13,9 +13,9 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from tests.contract.manifests import base_manifest, mutated, set_
 from tests.contract.test_malformed import CASES
 from tests.integration.conftest import BASE_SPEC
+from tests.support.manifests import base_manifest, mutated, set_
 
 HUGE = 64 * 1024  # characters: far beyond any field's limit (1024 at most), well within an object's 1.5 MB
 

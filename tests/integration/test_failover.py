@@ -13,16 +13,14 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from chaos_sandbox.emulator import EmulatorThread
 
 from chaos_operator.runtime.leader.rules import LEASE_NAME
 from tests.integration.conftest import experiment, make_pod, make_service
-from tests.integration.harness import ServiceThread
 from tests.integration.kubelet import FakeKubelet
-from tests.waits import status_of, wait_for, wait_phase
+from tests.support.harness import ServiceThread
+from tests.support.waits import status_of, wait_for, wait_phase
 
-pytestmark = pytest.mark.integration
 NS = "shop"
 OPS = "chaos-system"
 TERMINAL = ("Completed", "Failed", "Aborted")

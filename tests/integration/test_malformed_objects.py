@@ -21,11 +21,10 @@ from chaos_sandbox.operator_thread import OperatorThread
 
 from chaos_operator.models.crd import load_crd
 from tests.integration.conftest import make_pod
-from tests.integration.harness import OPERATOR_TOKEN, StaticResolver
 from tests.integration.malformed import Malformed, cases
-from tests.waits import DONE, wait_for
+from tests.support.harness import OPERATOR_TOKEN, StaticResolver
+from tests.support.waits import DONE, wait_for
 
-pytestmark = pytest.mark.integration
 NS = "shop"  # where the base manifest's targets are
 CASES = cases()
 RUNNING = ("Baseline", "Chaos", "Recovery", "Analyzing")  # phases only a (re-)run writes

@@ -9,16 +9,14 @@ import socket
 import urllib.error
 import urllib.request
 
-import pytest
 from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.operator_thread import OperatorThread
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import ROOT, experiment, make_pod
-from tests.integration.harness import OPERATOR_TOKEN, StaticResolver
-from tests.waits import wait_phase
+from tests.support.harness import OPERATOR_TOKEN, StaticResolver
+from tests.support.waits import wait_phase
 
-pytestmark = pytest.mark.integration
 NS = "shop"
 DASHBOARD = ROOT / "helm" / "chaos-operator" / "dashboards" / "chaos-operator.json"
 # PromQL words that look like metric names but are not.

@@ -18,13 +18,12 @@ from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.faults.helpers.pod_spec import TARGET_LABEL
 from chaos_operator.models.spec import NetworkLatencyFault
 from chaos_operator.models.timestamps import parse_time
-from tests import faultpods
 from tests.integration.conftest import experiment, replicas
-from tests.integration.harness import OPERATOR_TOKEN, StaticResolver
 from tests.integration.kubelet import IMAGE, FakeKubelet, running, terminated
-from tests.waits import status_of, wait_for, wait_phase
+from tests.support import faultpods
+from tests.support.harness import OPERATOR_TOKEN, StaticResolver
+from tests.support.waits import status_of, wait_for, wait_phase
 
-pytestmark = pytest.mark.integration
 NS = "shop"
 LABELS = {"app": "checkout"}
 NODE = "node-7"

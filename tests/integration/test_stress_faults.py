@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.emulator.replicas import ReplicaKeeper
 
@@ -14,7 +13,6 @@ from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.faults.helpers.pod_spec import TARGET_LABEL
 from tests.integration import test_network_faults as net
 from tests.integration.conftest import experiment
-from tests.integration.harness import StaticResolver
 from tests.integration.kubelet import FakeKubelet, terminated
 from tests.integration.test_network_faults import (
     LABELS,
@@ -24,9 +22,9 @@ from tests.integration.test_network_faults import (
     operator,
     wait_injected,
 )
-from tests.waits import status_of, wait_for, wait_phase
+from tests.support.harness import StaticResolver
+from tests.support.waits import status_of, wait_for, wait_phase
 
-pytestmark = pytest.mark.integration
 keeper, kubelet = net.keeper, net.kubelet  # the same fixtures and fake kubelet; resolver is in conftest
 
 

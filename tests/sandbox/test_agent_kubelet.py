@@ -21,10 +21,10 @@ from chaos_operator.agent import procfs
 from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.faults.helpers.report import view
 from chaos_operator.models.spec import CPUStressFault, NetworkBandwidthFault
-from tests import faultpods
-from tests.sandbox.system import commands_in, root_qdisc, why_not
-from tests.sandbox.workloads import deployment
-from tests.waits import wait_for
+from tests.support import faultpods
+from tests.support.system import commands_in, root_qdisc, why_not
+from tests.support.waits import wait_for
+from tests.support.workloads import deployment
 
 REASON = why_not()
 pytestmark = pytest.mark.timeout(60)

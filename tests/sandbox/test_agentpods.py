@@ -13,7 +13,7 @@ from chaos_sandbox.node.agentpods import OPERATOR_IMAGE, ReadyProbe, Refused, ex
 
 from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.models.spec import CPUStressFault, NetworkBandwidthFault
-from tests import faultpods
+from tests.support import faultpods
 
 UID = "1f2e3d4c-0000-4000-8000-00000000000a"
 FILES = pathlib.Path("/run/sandbox-test/agents/x")

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from chaos_sandbox.demo_app import BUCKETS, validate_knobs
 
-from tests.waits import wait_for
+from tests.support.waits import wait_for
 
 APP = [sys.executable, "-m", "chaos_sandbox.demo_app", "--max-seconds", "60"]
 

@@ -15,7 +15,7 @@ from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.node.podnet import RouteRefused, check_route
 
 from tests.sandbox.conftest import needs_netns
-from tests.sandbox.workloads import deployment
+from tests.support.workloads import deployment
 
 pytestmark = needs_netns
 NS = "net"

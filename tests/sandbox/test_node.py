@@ -13,8 +13,8 @@ from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.node.controllers import PORT_ANNOTATION, pod_ready
 from chaos_sandbox.node.podnet import netns_supported
 
-from tests.sandbox.workloads import deployment, endpoint_names, served_by
-from tests.waits import wait_for
+from tests.support.waits import wait_for
+from tests.support.workloads import deployment, endpoint_names, served_by
 
 NS = "shop"
 

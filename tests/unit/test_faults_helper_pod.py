@@ -12,7 +12,7 @@ from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.faults.registry import FAULTS, fault_for
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import Injection, RecordState
-from tests.unit.fake_kube import NS, UID, FakeKube, FastClock, running, terminated
+from tests.support.fake_kube import NS, UID, FakeKube, FastClock, running, terminated
 
 EXP_UID = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
 

@@ -12,8 +12,8 @@ from chaos_operator.faults.base import FaultContext, FaultError
 from chaos_operator.faults.helpers.pod_spec import helper_name
 from chaos_operator.models.spec import ExperimentSpec, Fault
 from chaos_operator.models.status import Injection, RecordState
-from tests import faultpods
-from tests.unit.fake_kube import NS, UID, FakeKube, FastClock, running
+from tests.support import faultpods
+from tests.support.fake_kube import NS, UID, FakeKube, FastClock, running
 
 EXP_UID = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
 READY = ["--ready-file", "/run/chaos-agent/applied"]

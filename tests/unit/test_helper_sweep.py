@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from chaos_operator.engine import lost_helpers
 from chaos_operator.faults.helpers import pod_spec
-from tests.unit.fake_kube import NS, FakeKube
+from tests.support.fake_kube import NS, FakeKube
 
 
 def leftover(kube: FakeKube, pod_name: str, owner: tuple[str, str] | None, role: str = "fault",

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.faults.helpers.pod_spec import Helper, helper_name
 from chaos_operator.models.spec import DNS_LABEL, LABEL_VALUE, Fault
-from tests import faultpods
+from tests.support import faultpods
 
 UID = "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10"
 EXP_UID = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"

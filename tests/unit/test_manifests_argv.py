@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from chaos_operator.agent import cli, modes, tc
 from chaos_operator.models.duration import DURATION_PATTERN
 from chaos_operator.models.spec import BUCKET_SIZE, INTERFACE, MEMORY_SIZE, RATE, Fault
-from tests import faultpods
+from tests.support import faultpods
 
 UID = "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10"
 SAFE_ELEMENT = re.compile(r"^[A-Za-z0-9_./%:-]+$")  # ":" for IPv6 destinations
