@@ -10,8 +10,7 @@ import time
 import pytest
 
 from tests.agent.conftest import FakePod
-from tests.agent.kernel import NetPair, Procs, finish, run, stop
-from tests.agent.test_kernel_shaping import applied, default_root, figure, qdisc_setup
+from tests.agent.kernel import NetPair, Procs, applied, default_root, figure, finish, qdisc_setup, run, stop
 from tests.support.waits import wait_for
 
 OWNER_A = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"

@@ -36,11 +36,10 @@ from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.emulator import ALL_CALLS
 
 from chaos_operator.cli.submit.new_experiment import SCHEDULE_LABEL
-from tests.e2e.test_submit import APP_ARGS
 from tests.support.chart import NAMESPACE, one, render, schedule_values
 from tests.support.rbac import Call, denied, grants_for
 from tests.support.waits import wait_for
-from tests.support.workloads import deployment, pretty
+from tests.support.workloads import APP_ARGS, deployment, pretty
 
 pytestmark = pytest.mark.usefixtures("operator")  # the real operator runs during each test
 

@@ -11,10 +11,9 @@ from chaos_sandbox.emulator.replicas import ReplicaKeeper
 
 from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.faults.helpers.pod_spec import TARGET_LABEL
-from tests.integration import test_network_faults as net
+from tests.integration import helper_pods
 from tests.integration.conftest import experiment
-from tests.integration.kubelet import FakeKubelet, terminated
-from tests.integration.test_network_faults import (
+from tests.integration.helper_pods import (
     LABELS,
     NODE,
     NS,
@@ -22,10 +21,11 @@ from tests.integration.test_network_faults import (
     operator,
     wait_injected,
 )
+from tests.integration.kubelet import FakeKubelet, terminated
 from tests.support.harness import StaticResolver
 from tests.support.waits import status_of, wait_for, wait_phase
 
-keeper, kubelet = net.keeper, net.kubelet  # the same fixtures and fake kubelet; resolver is in conftest
+keeper, kubelet = helper_pods.keeper, helper_pods.kubelet  # the same fixtures and fake kubelet; resolver is in conftest
 
 
 def stress(name: str, fault: dict[str, Any], chaos: str = "6s", mode: str = "all") -> dict[str, Any]:

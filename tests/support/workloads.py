@@ -51,3 +51,6 @@ def endpoint_names(endpoints: dict[str, Any] | None) -> tuple[set[str], set[str]
 
 def pretty(obj: Any) -> str:
     return json.dumps(obj, indent=1)[:3000]
+
+
+APP_ARGS = ["--latency-ms", "10", "--jitter-ms", "5"]
