@@ -35,5 +35,5 @@ async def test_sweep_deletes_helpers_of_finished_or_gone_experiments() -> None:
 
 async def test_sweep_never_raises() -> None:
     kube = FakeKube()
-    kube.fail_list = True
+    kube.fail_listing = RuntimeError("API down")
     assert await lost_helpers.sweep(kube, (NS,)) == []  # type: ignore[arg-type]
