@@ -33,7 +33,7 @@ def operators(emulator: EmulatorThread, service: ServiceThread, tmp: pathlib.Pat
     for name in ("op-a", "op-b"):
         with (tmp / f"{name}.log").open("wb") as log:  # the child keeps its own copy of the descriptor
             procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "tests.integration.elected_operator", "--server", emulator.url, "--identity",
+                [sys.executable, "-m", "tests.support.operator_process", "--server", emulator.url, "--identity",
                  name,
                  "--service", f"{NS}/checkout/8080={service.url}", "--lease", *map(str, LEASE)],
                 stdout=log, stderr=subprocess.STDOUT)
