@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+TIERS := unit contract agent emulator integration sandbox e2e packaging
+TIER_TARGETS := $(addprefix test-,$(TIERS))
 # command:Debian package the tests use — kubectl (CLI tests), prometheus (the real server for SLI
 # tests), stress-ng/ip/tc/nsenter (the in-pod agent's kernel tests), buildah/debootstrap (the image build).
 APT_TOOLS := kubectl:kubectl prometheus:prometheus stress-ng:stress-ng ip:iproute2 tc:iproute2 nsenter:util-linux \
@@ -18,7 +20,7 @@ BUILDAH_OPTS := --root $(IMAGE_CACHE)/storage --runroot /run/chaos-operator-imag
 # mounted for the RUN steps only, never stored in the image.
 IMAGE_MOUNTS := $(foreach f,/etc/pip.conf /etc/ssl/certs/ca-certificates.crt,$(if $(wildcard $(f)),--volume $(f):$(f):ro))
 
-.PHONY: test deps lint unit kernel-test bench demo chaos-campaign clean image image-test
+.PHONY: test deps lint unit kernel-test bench demo chaos-campaign clean image image-test $(TIER_TARGETS) test-kernel-vm
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +58,12 @@ image-test: image
 
 unit: deps
 	$(PY) -m pytest -q tests/unit tests/contract
+
+# One target per test tier (docs/testing.md): `make test-unit`, `make test-integration`, ... Each runs the tests its
+# marker selects in its directory (tests/conftest.py gives every test its tier's marker); the VM tier is kernel-test.
+test-kernel-vm: kernel-test
+$(TIER_TARGETS): test-%: deps
+	$(PY) -m pytest -q -ra -m $* tests/$*
 
 demo: deps
 	$(VENV)/bin/chaos-operator demo

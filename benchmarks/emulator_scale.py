@@ -20,6 +20,7 @@ import logging
 import pathlib
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -27,11 +28,14 @@ from typing import Any
 
 import aiohttp
 import yaml
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))  # tests.support (StaticResolver)
+
 from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.operator_thread import OperatorThread
 
-from chaos_operator.load.resolver import StaticResolver
 from chaos_operator.models.crd import load_crd
+from tests.support.resolver import StaticResolver
 
 NS = "shop"
 CHECKPOINTS = (1, 100, 1000)

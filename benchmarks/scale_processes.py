@@ -12,6 +12,7 @@ import yaml
 from chaos_sandbox.emulator import EmulatorThread
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.support (StaticResolver)
 
 
 def run_emulator() -> None:
@@ -36,8 +37,8 @@ def serve(port: int) -> None:
 
 
 def run_child(server: str, service: str, port: int, namespaces: list[str]) -> None:
-    from chaos_operator.load.resolver import StaticResolver
     from chaos_operator.runtime.operator import OperatorConfig, run_operator
+    from tests.support.resolver import StaticResolver
 
     # BENCH_OPERATOR_LOG=path keeps the operator's log, at BENCH_LOG_LEVEL (default INFO).
     logging.basicConfig(level=os.environ.get("BENCH_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s: %(message)s")

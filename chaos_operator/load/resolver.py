@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 # Namespaces are RFC 1123 labels, Service names RFC 1035 labels; this accepts both.
@@ -61,16 +60,3 @@ class ClusterDnsResolver:
         # The name, not the address: keeps Host headers and virtual hosting right.
         return [f"http://{host}:{port}"]
 
-
-class StaticResolver:
-    """Fixed answers, for tests and the local sandbox."""
-
-    def __init__(self, mapping: Mapping[tuple[str, str, int], Sequence[str]]) -> None:
-        self._mapping = {key: list(urls) for key, urls in mapping.items()}
-
-    async def resolve(self, namespace: str, name: str, port: int) -> list[str]:
-        check_service_ref(namespace, name, port)
-        urls = self._mapping.get((namespace, name, port))
-        if not urls:
-            raise ServiceNotFound(f"service {namespace}/{name}:{port} is not known")
-        return list(urls)

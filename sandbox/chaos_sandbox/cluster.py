@@ -1,7 +1,7 @@
 """`Sandbox`: the local stand-in for a small cluster that the demo and the end-to-end tests use.
 
 The API emulator (real HTTP on 127.0.0.1, kubectl works against it) with the ChaosExperiment CRD, plus
-one node (`node.py`) whose pods are real processes, in their own network namespaces and cgroups when root and
+one node (`node/node.py`) whose pods are real processes, in their own network namespaces and cgroups when root and
 on loopback ports otherwise. As root, the operator's helper and stress pods (image `OPERATOR_IMAGE`, which
 `OperatorThread` configures) run the real agent. A test and demo device, never a production path.
 """
@@ -21,15 +21,15 @@ from typing import Any
 import yaml
 
 from chaos_operator.models.crd import load_crd
-from chaos_sandbox import cgroups
-from chaos_sandbox.controllers import pod_ready, terminating
 from chaos_sandbox.emulator import EmulatorThread
-from chaos_sandbox.emulator_patching import MERGE_PATCH
-from chaos_sandbox.emulator_resources import ApiError
-from chaos_sandbox.emulator_store import Obj
-from chaos_sandbox.node import Node
-from chaos_sandbox.podnet import RunNet, netns_supported
-from chaos_sandbox.proxy import SandboxResolver
+from chaos_sandbox.emulator.patching import MERGE_PATCH
+from chaos_sandbox.emulator.resources import ApiError
+from chaos_sandbox.emulator.store import Obj
+from chaos_sandbox.node import cgroups
+from chaos_sandbox.node.controllers import pod_ready, terminating
+from chaos_sandbox.node.node import Node
+from chaos_sandbox.node.podnet import RunNet, netns_supported
+from chaos_sandbox.node.proxy import SandboxResolver
 
 log = logging.getLogger(__name__)
 DEMO_DIR = pathlib.Path(__file__).resolve().parents[2] / "examples" / "demo"

@@ -81,7 +81,7 @@ def shielded() -> Iterator[None]:
 def _setup_logging(started: float, out: TextIO) -> None:
     handler = logging.StreamHandler(out)
     handler.setFormatter(_Elapsed(started))
-    node = logging.getLogger("chaos_sandbox.node")
+    node = logging.getLogger("chaos_sandbox.node.node")
     node.setLevel(logging.INFO)
     node.addHandler(handler)
     node.propagate = False

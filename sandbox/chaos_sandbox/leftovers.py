@@ -16,8 +16,9 @@ import signal
 import subprocess
 from dataclasses import dataclass, field
 
-from chaos_sandbox import cgroups, runs
-from chaos_sandbox.podnet import NET_BASE, PREFIX, NetError, ip_sync
+from chaos_sandbox import runs
+from chaos_sandbox.node import cgroups
+from chaos_sandbox.node.podnet import NET_BASE, PREFIX, NetError, ip_sync
 
 APP_MODULE = "chaos_sandbox.demo_app"
 

@@ -11,7 +11,7 @@ from types import TracebackType
 
 from chaos_operator.load.resolver import ServiceResolver
 from chaos_operator.runtime.operator import OperatorConfig, run_operator
-from chaos_sandbox.agentpods import OPERATOR_IMAGE
+from chaos_sandbox.node.agentpods import OPERATOR_IMAGE
 
 
 class OperatorThread:

@@ -267,3 +267,34 @@ def stop(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> f
     sent = time.monotonic()
     proc.send_signal(sig)
     return sent
+
+
+OURS = "c4a0:"  # the agent's qdisc handle
+
+
+def figure(text: str) -> None:
+    print(f"\n[agent figures] {text}", flush=True)
+
+
+def applied(pair: NetPair) -> bool:
+    return OURS in pair.qdisc()
+
+
+def qdisc_setup(pair: NetPair) -> list[dict[str, object]]:
+    """The qdiscs and their configuration, without traffic counters (background packets move them)."""
+    items = json.loads(pair.tc("-j", "qdisc", "show", "dev", pair.dev_a).stdout)
+    for item in items:
+        item.get("options", {}).pop("direct_packets_stat", None)
+    return list(items)
+
+
+def default_root(pair: NetPair) -> bool:
+    return pair.qdisc().startswith("qdisc noqueue 0: root")
+
+
+def stress_tree(agent_pid: int) -> dict[int, str]:
+    """stress-ng processes under the agent: its child and that child's workers."""
+    table = processes()
+    parents = {pid for pid, (comm, ppid, _, _) in table.items() if ppid == agent_pid and comm == "stress-ng"}
+    return {pid: comm for pid, (comm, ppid, _, _) in table.items()
+            if pid in parents or (ppid in parents and comm.startswith("stress-ng"))}

@@ -23,7 +23,7 @@ import pytest
 
 from tests.agent.conftest import FakePod
 from tests.agent.kernel import NetPair, Procs, finish, stop
-from tests.waits import wait_for
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.kernel_vm
 OURS = "c4a0:"

@@ -17,9 +17,8 @@ import signal
 import pytest
 
 from tests.agent.conftest import FakePod
-from tests.agent.kernel import NetPair, Procs, finish, stop
-from tests.agent.test_kernel_shaping import applied, default_root, figure
-from tests.waits import wait_for
+from tests.agent.kernel import NetPair, Procs, applied, default_root, figure, finish, stop
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.kernel_vm
 COUNT = 2000

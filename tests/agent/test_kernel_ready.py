@@ -17,10 +17,8 @@ import sys
 import pytest
 
 from tests.agent.conftest import FakePod
-from tests.agent.kernel import NetPair, Procs, finish, stop
-from tests.agent.test_kernel_shaping import applied, default_root
-from tests.agent.test_kernel_stress import stress_tree
-from tests.waits import wait_for
+from tests.agent.kernel import NetPair, Procs, applied, default_root, finish, stop, stress_tree
+from tests.support.waits import wait_for
 
 CHANGES = ("add", "replace", "change", "del", "delete", "-batch")
 NOTING_TC = """import os, sys

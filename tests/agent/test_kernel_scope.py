@@ -10,9 +10,8 @@ import time
 import pytest
 
 from tests.agent.conftest import FakePod
-from tests.agent.kernel import NetPair, Procs, finish, run, stop
-from tests.agent.test_kernel_shaping import applied, default_root, figure, qdisc_setup
-from tests.waits import wait_for
+from tests.agent.kernel import NetPair, Procs, applied, default_root, figure, finish, qdisc_setup, run, stop
+from tests.support.waits import wait_for
 
 OWNER_A = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
 OWNER_B = "0f0e0d0c-0b0a-4909-8807-060504030201"

@@ -18,31 +18,10 @@ import time
 import pytest
 
 from tests.agent.conftest import FakePod
-from tests.agent.kernel import Cgroup, NetPair, Procs, finish, stop
-from tests.waits import wait_for
+from tests.agent.kernel import Cgroup, NetPair, Procs, applied, default_root, figure, finish, qdisc_setup, stop
+from tests.support.waits import wait_for
 
 RATE_BPS = 2_000_000
-OURS = "c4a0:"
-
-
-def figure(text: str) -> None:
-    print(f"\n[agent figures] {text}", flush=True)
-
-
-def applied(pair: NetPair) -> bool:
-    return OURS in pair.qdisc()
-
-
-def qdisc_setup(pair: NetPair) -> list[dict[str, object]]:
-    """The qdiscs and their configuration, without traffic counters (background packets move them)."""
-    items = json.loads(pair.tc("-j", "qdisc", "show", "dev", pair.dev_a).stdout)
-    for item in items:
-        item.get("options", {}).pop("direct_packets_stat", None)
-    return list(items)
-
-
-def default_root(pair: NetPair) -> bool:
-    return pair.qdisc().startswith("qdisc noqueue 0: root")
 
 
 def test_bandwidth_shapes_traffic_and_sigterm_reverts(

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from tests.agent.kernel import Cgroup, Procs, finish, own_memory_cgroup, processes, stop
-from tests.waits import wait_for
+from tests.agent.kernel import Cgroup, Procs, finish, own_memory_cgroup, processes, stop, stress_tree
+from tests.support.waits import wait_for
 
 # Moves itself into a cgroup, then becomes the agent: no shell string, no race with stress-ng's start.
 ENTER_CGROUP = "import os, sys; open(sys.argv[1], 'w').write(str(os.getpid())); os.execv(sys.argv[2], sys.argv[2:])"
@@ -23,14 +23,6 @@ ENTER_CGROUP = "import os, sys; open(sys.argv[1], 'w').write(str(os.getpid())); 
 def stress_ng() -> None:
     if shutil.which("stress-ng") is None:
         pytest.skip("stress-ng is not installed (apt-get install stress-ng)")
-
-
-def stress_tree(agent_pid: int) -> dict[int, str]:
-    """stress-ng processes under the agent: its child and that child's workers."""
-    table = processes()
-    parents = {pid for pid, (comm, ppid, _, _) in table.items() if ppid == agent_pid and comm == "stress-ng"}
-    return {pid: comm for pid, (comm, ppid, _, _) in table.items()
-            if pid in parents or (ppid in parents and comm.startswith("stress-ng"))}
 
 
 def group_members(pgid: int) -> list[int]:

@@ -2,7 +2,7 @@
 (baseline, the injection step, chaos, recovery, analysis), restart it, and check what it leaves.
 
 The sandbox runs real pod processes, helper pods with the real agent, tbf qdiscs and stress-ng (root only). The
-operator runs as a process of its own (tests/e2e/operator_process.py), so a SIGKILL is a real crash. One operator
+operator runs as a process of its own (tests/support/operator_process.py), so a SIGKILL is a real crash. One operator
 process lives from one kill to the next: it finishes the killed run, then the next run starts under it.
 
 Each run is checked: the experiment reaches a terminal phase; no record still says `Injected` once it ended (its
@@ -32,9 +32,9 @@ from chaos_sandbox.cluster import Sandbox
 
 from tests.campaign.report import render
 from tests.e2e.faults import assert_nothing_left
-from tests.sandbox.system import netem_missing
-from tests.sandbox.workloads import deployment
-from tests.waits import DONE, status_of, wait_for
+from tests.support.system import netem_missing
+from tests.support.waits import DONE, status_of, wait_for
+from tests.support.workloads import deployment
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PHASES = {"baseline": "3s", "chaos": "4s", "recovery": "2s"}  # 40 req/s: 120 requests in the baseline
@@ -86,7 +86,7 @@ class Operator:
     """The real operator in its own process; `kill()` is a crash (SIGKILL: nothing is recovered on the way out)."""
 
     def __init__(self, box: Sandbox, services: dict[str, str]) -> None:
-        argv = [sys.executable, "-m", "tests.e2e.operator_process", "--server", box.url, "--max-seconds", "3600"]
+        argv = [sys.executable, "-m", "tests.support.operator_process", "--server", box.url, "--max-seconds", "3600"]
         for ns, url in services.items():
             argv += ["--service", f"{ns}/app/8080={url}"]
         self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -16,7 +16,7 @@ import re2  # type: ignore[import-untyped]
 
 from chaos_operator.cli.validate.cel import Schema, apply_defaults, compile_rule, iter_rules
 from chaos_operator.models.crd import crd_text, crd_version, load_crd, openapi_schema
-from tests.contract.manifests import CRD_FILE, EXAMPLES, load_yaml
+from tests.support.manifests import CRD_FILE, EXAMPLES, load_yaml
 
 # Status figures with a floor but no meaningful ceiling (counters, rates, generations, seeds).
 UNBOUNDED_ABOVE = {

@@ -20,7 +20,7 @@ from chaos_operator.cli.validate.cel import (
 from chaos_operator.cli.validate.document import crd_problems, model_problems, validate_manifest
 from chaos_operator.models.crd import openapi_schema
 from chaos_operator.models.spec import ExperimentSpec
-from tests.contract.manifests import EXAMPLES, load_yaml
+from tests.support.manifests import EXAMPLES, load_yaml
 
 IDS = [path.name for path in EXAMPLES]
 MINIMAL: dict[str, Any] = {

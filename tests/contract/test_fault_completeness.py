@@ -13,8 +13,8 @@ from chaos_operator.faults.helpers.pod import HelperPodFault
 from chaos_operator.faults.registry import FAULTS
 from chaos_operator.models.crd import openapi_schema
 from chaos_operator.models.spec import ExperimentSpec
-from tests import faultpods
-from tests.contract.manifests import EXAMPLES, REPO, load_yaml
+from tests.support import faultpods
+from tests.support.manifests import EXAMPLES, REPO, load_yaml
 
 UID = "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10"
 CRD_KINDS: list[str] = openapi_schema()["properties"]["spec"]["properties"]["fault"]["properties"]["kind"]["enum"]

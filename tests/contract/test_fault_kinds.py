@@ -13,8 +13,8 @@ from chaos_operator.faults.registry import FAULTS as REGISTRY
 from chaos_operator.models.crd import openapi_schema
 from chaos_operator.models.spec import FAULT_KINDS, ExperimentSpec
 from tests.campaign.kill_anywhere import FAULTS as CAMPAIGN_FAULTS
-from tests.contract.manifests import EXAMPLES, load_yaml, mutated, names_field, set_
-from tests.contract.test_malformed import FAULTS
+from tests.support.malformed_cases import FAULTS
+from tests.support.manifests import EXAMPLES, load_yaml, mutated, names_field, set_
 
 # A valid value of every fault field (valid together with each kind's required fields in FAULTS).
 SAMPLES: dict[str, Any] = {

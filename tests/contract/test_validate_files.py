@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from chaos_operator.cli.validate.document import Problem, main_validate, validate_files, validate_manifest
-from tests.contract.manifests import BASE_EXAMPLE, EXAMPLES, base_manifest
+from chaos_operator.cli.main import main
+from chaos_operator.cli.validate.document import Problem, validate_files, validate_manifest
+from tests.support.manifests import BASE_EXAMPLE, EXAMPLES, base_manifest
 
 
 def _write(tmp_path: Path, name: str, *docs: Any) -> str:
@@ -27,7 +28,7 @@ def test_invalid_file_names_file_and_field(tmp_path: Path, capsys: pytest.Captur
     doc = base_manifest()
     doc["spec"]["load"]["rate"] = 5001
     bad = _write(tmp_path, "bad.yaml", doc)
-    assert main_validate([str(BASE_EXAMPLE), bad]) == 1
+    assert main(["validate", str(BASE_EXAMPLE), bad]) == 1  # the command itself
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"{BASE_EXAMPLE}: OK"
     assert lines[1:] == [f"{bad}: spec.load.rate: 5001 is greater than the maximum of 5000"]

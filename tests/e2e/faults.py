@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from chaos_sandbox import cgroups
 from chaos_sandbox.cluster import DEMO_DIR, Sandbox
+from chaos_sandbox.node import cgroups
 
 from chaos_operator.faults.helpers.pod_spec import HELPER_SELECTOR
 from chaos_operator.models.duration import parse_duration
-from tests.sandbox.system import agent_processes, commands_in, root_qdisc
-from tests.waits import status_of, wait_for
+from tests.support.system import agent_processes, commands_in, root_qdisc
+from tests.support.waits import status_of, wait_for
 
 
 def example(name: str, ns: str, app: str, **spec: Any) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import pathlib
 import pytest
 
 from tests.campaign.kill_anywhere import FAULTS, STAGES, campaign
-from tests.sandbox.system import why_not
-from tests.waits import DONE
+from tests.support.system import why_not
+from tests.support.waits import DONE
 
 REASON = why_not()
 pytestmark = [pytest.mark.skipif(REASON is not None, reason=REASON or ""), pytest.mark.timeout(600)]

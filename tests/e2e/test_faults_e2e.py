@@ -19,9 +19,9 @@ from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.operator_thread import OperatorThread
 
 from tests.e2e.faults import QdiscWatch, assert_nothing_left, example, figures, injected, latency
-from tests.sandbox.system import agent_processes, commands_in, netem_missing, root_qdisc, why_not
-from tests.sandbox.workloads import deployment, pretty
-from tests.waits import status_of, wait_for, wait_phase
+from tests.support.system import agent_processes, commands_in, netem_missing, root_qdisc, why_not
+from tests.support.waits import status_of, wait_for, wait_phase
+from tests.support.workloads import deployment, pretty
 
 REASON = why_not()
 pytestmark = [pytest.mark.skipif(REASON is not None, reason=REASON or ""), pytest.mark.timeout(90)]
@@ -132,7 +132,7 @@ def test_abort_mid_chaos_leaves_nothing_behind(fault: str, box: Sandbox, operato
 def test_an_operator_killed_mid_chaos_is_recovered_by_the_next_one(box: Sandbox) -> None:
     ns = "e2e-restart"
     pod = start(box, ns, "bulk", [])
-    argv = [sys.executable, "-m", "tests.e2e.operator_process", "--server", box.url,
+    argv = [sys.executable, "-m", "tests.support.operator_process", "--server", box.url,
             "--service", f"{ns}/bulk/8080={pod['url']}", "--max-seconds", "60"]
     root = pathlib.Path(__file__).resolve().parents[2]
     crashed = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -10,8 +10,8 @@ import pytest
 from chaos_sandbox.cluster import Sandbox
 
 from chaos_operator.models.duration import parse_duration
-from tests.sandbox.workloads import deployment, pretty
-from tests.waits import status_of, wait_for, wait_phase
+from tests.support.waits import status_of, wait_for, wait_phase
+from tests.support.workloads import deployment, pretty
 
 pytestmark = pytest.mark.usefixtures("operator")  # the real operator runs during each test
 APP_ARGS = ["--latency-ms", "10", "--jitter-ms", "10"]

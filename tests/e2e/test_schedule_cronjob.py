@@ -1,10 +1,10 @@
 """The chart's scheduled run (helm/chaos-operator/ci/schedule-values.yaml) executed the way its CronJob's Job runs it.
 
-What runs for real: the chart rendered by the real Helm engine (tests/packaging/chart.py); the CronJob's
+What runs for real: the chart rendered by the real Helm engine (tests/support/chart.py); the CronJob's
 jobTemplate container `command` + `args` executed as a process (the `chaos-operator` console script of this
 install, the entry point the image's PATH has); the ConfigMap's `experiment.yaml` byte for byte; the sandbox's API
 emulator over HTTP and the real operator (kopf) judging every run; the Job's calls checked against the Role the
-chart renders for the schedule's ServiceAccount (tests/packaging/rbac.py's evaluator).
+chart renders for the schedule's ServiceAccount (tests/support/rbac.py's evaluator).
 
 What it stands in for, and how:
 - No CronJob controller: the test starts each "Job" itself, one after another (and one while the previous run is
@@ -36,11 +36,10 @@ from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.emulator import ALL_CALLS
 
 from chaos_operator.cli.submit.new_experiment import SCHEDULE_LABEL
-from tests.e2e.test_submit import APP_ARGS
-from tests.packaging.chart import NAMESPACE, one, render, schedule_values
-from tests.packaging.rbac import Call, denied, grants_for
-from tests.sandbox.workloads import deployment, pretty
-from tests.waits import wait_for
+from tests.support.chart import NAMESPACE, one, render, schedule_values
+from tests.support.rbac import Call, denied, grants_for
+from tests.support.waits import wait_for
+from tests.support.workloads import APP_ARGS, deployment, pretty
 
 pytestmark = pytest.mark.usefixtures("operator")  # the real operator runs during each test
 

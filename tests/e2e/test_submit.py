@@ -17,13 +17,12 @@ import yaml
 from chaos_sandbox.cluster import Sandbox
 from junitparser import Failure, JUnitXml
 
-from tests.sandbox.workloads import deployment, pretty
-from tests.unit.test_report_files import assert_self_contained, png_size
-from tests.waits import wait_for
+from tests.support.reports import assert_self_contained, png_size
+from tests.support.waits import wait_for
+from tests.support.workloads import APP_ARGS, deployment, pretty
 
 pytestmark = pytest.mark.usefixtures("operator")  # the real operator runs during each test
 
-APP_ARGS = ["--latency-ms", "10", "--jitter-ms", "5"]
 # 100 req/s for 2 s: a baseline of ~200 requests (fewer than 100 would end Inconclusive/TooFewSamples).
 SPEC: dict[str, Any] = {
     "target": {"selector": {"matchLabels": {"app": "checkout"}}, "mode": "fixed", "value": 1},

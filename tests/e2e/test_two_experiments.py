@@ -14,9 +14,9 @@ from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.operator_thread import OperatorThread
 
 from tests.e2e.faults import assert_nothing_left, example, injected
-from tests.sandbox.system import root_qdisc, why_not
-from tests.sandbox.workloads import deployment, pretty
-from tests.waits import status_of, wait_phase
+from tests.support.system import root_qdisc, why_not
+from tests.support.waits import status_of, wait_phase
+from tests.support.workloads import deployment, pretty
 
 REASON = why_not()
 pytestmark = [pytest.mark.skipif(REASON is not None, reason=REASON or ""), pytest.mark.timeout(120)]

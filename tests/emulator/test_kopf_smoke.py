@@ -9,7 +9,7 @@ from typing import Any
 import kopf
 from chaos_sandbox.emulator import EmulatorThread
 
-from tests.waits import wait_for
+from tests.support.waits import wait_for
 
 NS = "smoke"
 

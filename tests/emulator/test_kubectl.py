@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
 
-from tests.kubectl import Kubectl
+from tests.support.kubectl import Kubectl
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 NS = "demo"

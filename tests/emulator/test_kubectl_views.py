@@ -13,7 +13,7 @@ import pytest
 import yaml
 from chaos_sandbox.emulator import EmulatorThread
 
-from tests.kubectl import run as kubectl
+from tests.support.kubectl import run as kubectl
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 EXAMPLE = pathlib.Path(__file__).parents[2] / "examples" / "pod-kill.yaml"

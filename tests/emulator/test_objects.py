@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import Emulator, EmulatorThread, ResourceType
-from chaos_sandbox.emulator_store import Obj
+from chaos_sandbox.emulator.store import Obj
 from kubernetes import client
 
 GROUP, VERSION, PLURAL = "chaosoperator.dev", "v1alpha1", "chaosexperiments"

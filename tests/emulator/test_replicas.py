@@ -8,7 +8,7 @@ from typing import Any
 from chaos_sandbox.emulator import EmulatorThread
 from kubernetes import client
 
-from tests.waits import wait_for
+from tests.support.waits import wait_for
 
 NS = "shop"
 LABELS = {"app": "checkout"}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
-from chaos_sandbox.emulator_selectors import (
+from chaos_sandbox.emulator.selectors import (
     Selector,
     SelectorError,
     parse_field_selector,

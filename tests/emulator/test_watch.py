@@ -13,7 +13,7 @@ import pytest
 from chaos_sandbox.emulator import Emulator, EmulatorThread, kube_client_config
 from kubernetes import client, watch
 
-from tests.waits import wait_for
+from tests.support.waits import wait_for
 
 Watch: Any = watch.Watch  # kubernetes.watch is untyped
 GROUP, VERSION, PLURAL, NS = "chaosoperator.dev", "v1alpha1", "chaosexperiments", "ns1"

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
-from chaos_sandbox.replicas import ReplicaKeeper
+from chaos_sandbox.emulator.replicas import ReplicaKeeper
 
-from tests.integration.harness import ServiceThread, StaticResolver
-from tests.waits import wait_for
+from tests.support.harness import ServiceThread, StaticResolver
+from tests.support.waits import wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CRD = ROOT / "crds" / "chaosoperator.dev_chaosexperiments.yaml"

@@ -1,7 +1,7 @@
 """Malformed ChaosExperiments as the operator may meet them when the API server did not validate them (stored
 under an older CRD, or written with validation off): what each is, and what the operator must make of it.
 
-Spec cases: every mutation of tests/contract/test_malformed.py (wrong types, missing fields, out-of-range values,
+Spec cases: every mutation of tests/support/malformed_cases.py (wrong types, missing fields, out-of-range values,
 unknown fields, shell metacharacters, option injection) plus shapes no schema-valid object can have (a spec that is
 not an object, huge strings). Each must end `Failed`/`InvalidSpec` with the field named in the message.
 Status cases: a valid spec whose status cannot be read. Each must fail closed: never run again, touch nothing.
@@ -13,9 +13,9 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from tests.contract.manifests import base_manifest, mutated, set_
-from tests.contract.test_malformed import CASES
 from tests.integration.conftest import BASE_SPEC
+from tests.support.malformed_cases import CASES
+from tests.support.manifests import base_manifest, mutated, set_
 
 HUGE = 64 * 1024  # characters: far beyond any field's limit (1024 at most), well within an object's 1.5 MB
 

@@ -6,12 +6,9 @@ import json
 import subprocess
 import sys
 
-import pytest
 from chaos_sandbox.emulator import EmulatorThread
 
 from tests.integration.conftest import experiment
-
-pytestmark = pytest.mark.integration
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

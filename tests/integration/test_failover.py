@@ -13,16 +13,14 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from chaos_sandbox.emulator import EmulatorThread
 
 from chaos_operator.runtime.leader.rules import LEASE_NAME
 from tests.integration.conftest import experiment, make_pod, make_service
-from tests.integration.harness import ServiceThread
 from tests.integration.kubelet import FakeKubelet
-from tests.waits import status_of, wait_for, wait_phase
+from tests.support.harness import ServiceThread
+from tests.support.waits import status_of, wait_for, wait_phase
 
-pytestmark = pytest.mark.integration
 NS = "shop"
 OPS = "chaos-system"
 TERMINAL = ("Completed", "Failed", "Aborted")
@@ -35,7 +33,7 @@ def operators(emulator: EmulatorThread, service: ServiceThread, tmp: pathlib.Pat
     for name in ("op-a", "op-b"):
         with (tmp / f"{name}.log").open("wb") as log:  # the child keeps its own copy of the descriptor
             procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "tests.integration.elected_operator", "--server", emulator.url, "--identity",
+                [sys.executable, "-m", "tests.support.operator_process", "--server", emulator.url, "--identity",
                  name,
                  "--service", f"{NS}/checkout/8080={service.url}", "--lease", *map(str, LEASE)],
                 stdout=log, stderr=subprocess.STDOUT)

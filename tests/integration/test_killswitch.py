@@ -15,12 +15,11 @@ from chaos_sandbox.operator_thread import OperatorThread
 
 from chaos_operator.runtime.killswitch import CONFIGMAP
 from tests.integration.conftest import experiment, make_pod, make_service
-from tests.integration.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
 from tests.integration.kubelet import IMAGE, FakeKubelet
-from tests.integration.test_metrics import free_port, get
-from tests.waits import status_of, wait_for, wait_phase
+from tests.support.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
+from tests.support.net import free_port, get
+from tests.support.waits import status_of, wait_for, wait_phase
 
-pytestmark = pytest.mark.integration
 NS = "shop"
 OPS = "chaos-system"
 TERMINAL = ("Completed", "Failed", "Aborted")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 import yaml
 from chaos_sandbox.emulator import EmulatorThread, kube_client_config
 from chaos_sandbox.operator_thread import OperatorThread
@@ -16,10 +15,9 @@ from chaos_operator.runtime.leader.elector import Elector
 from chaos_operator.runtime.leader.rules import LEASE_NAME, Timing
 from chaos_operator.runtime.operator import LeadershipLost
 from tests.integration.conftest import CRD
-from tests.integration.harness import OPERATOR_TOKEN, StaticResolver
-from tests.waits import wait_for
+from tests.support.harness import OPERATOR_TOKEN, StaticResolver
+from tests.support.waits import wait_for
 
-pytestmark = pytest.mark.integration
 NS = "chaos-system"
 FAST = Timing(lease_s=4.0, renew_deadline_s=2.0, retry_s=0.25)
 

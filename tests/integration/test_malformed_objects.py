@@ -16,16 +16,15 @@ from typing import Any, cast
 
 import pytest
 from chaos_sandbox.emulator import Emulator, EmulatorThread
-from chaos_sandbox.emulator_store import Event
+from chaos_sandbox.emulator.store import Event
 from chaos_sandbox.operator_thread import OperatorThread
 
 from chaos_operator.models.crd import load_crd
 from tests.integration.conftest import make_pod
-from tests.integration.harness import OPERATOR_TOKEN, StaticResolver
 from tests.integration.malformed import Malformed, cases
-from tests.waits import DONE, wait_for
+from tests.support.harness import OPERATOR_TOKEN, StaticResolver
+from tests.support.waits import DONE, wait_for
 
-pytestmark = pytest.mark.integration
 NS = "shop"  # where the base manifest's targets are
 CASES = cases()
 RUNNING = ("Baseline", "Chaos", "Recovery", "Analyzing")  # phases only a (re-)run writes

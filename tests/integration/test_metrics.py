@@ -5,40 +5,22 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import urllib.error
-import urllib.request
 
-import pytest
 from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.operator_thread import OperatorThread
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import ROOT, experiment, make_pod
-from tests.integration.harness import OPERATOR_TOKEN, StaticResolver
-from tests.waits import wait_phase
+from tests.support.harness import OPERATOR_TOKEN, StaticResolver
+from tests.support.net import free_port, get
+from tests.support.waits import wait_phase
 
-pytestmark = pytest.mark.integration
 NS = "shop"
 DASHBOARD = ROOT / "helm" / "chaos-operator" / "dashboards" / "chaos-operator.json"
 # PromQL words that look like metric names but are not.
 PROMQL = {"sum", "max", "min", "avg", "count", "rate", "increase", "irate", "by", "without", "on", "ignoring",
           "histogram_quantile", "le", "pod", "phase", "verdict", "kind", "outcome", "operation", "code", "job", "h",
           "m", "s", "d", "failed", "offset", "bool", "and", "or", "unless", "topk", "bottomk", "abs", "clamp_min"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def get(url: str, method: str = "GET") -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

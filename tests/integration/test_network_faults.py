@@ -6,63 +6,23 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
-from chaos_sandbox.operator_thread import OperatorThread
-from chaos_sandbox.replicas import ReplicaKeeper
+from chaos_sandbox.emulator.replicas import ReplicaKeeper
 
 from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.faults.helpers.pod_spec import TARGET_LABEL
 from chaos_operator.models.spec import NetworkLatencyFault
 from chaos_operator.models.timestamps import parse_time
-from tests import faultpods
-from tests.integration.conftest import experiment, replicas
-from tests.integration.harness import OPERATOR_TOKEN, StaticResolver
+from tests.integration import helper_pods
+from tests.integration.helper_pods import NODE, NS, bandwidth, events, operator, wait_injected
 from tests.integration.kubelet import IMAGE, FakeKubelet, running, terminated
-from tests.waits import status_of, wait_for, wait_phase
+from tests.support import faultpods
+from tests.support.harness import StaticResolver
+from tests.support.waits import status_of, wait_for, wait_phase
 
-pytestmark = pytest.mark.integration
-NS = "shop"
-LABELS = {"app": "checkout"}
-NODE = "node-7"
-BANDWIDTH = {"kind": "NetworkBandwidth", "rate": "1mbit"}
-
-
-@pytest.fixture
-def keeper(emulator: EmulatorThread) -> Iterator[ReplicaKeeper]:
-    with replicas(emulator, LABELS, 2, start_delay=0.2, node_name=NODE) as keep:
-        yield keep
-
-
-@pytest.fixture
-def kubelet(emulator: EmulatorThread) -> Iterator[FakeKubelet]:
-    with FakeKubelet(emulator) as fake:
-        yield fake
-
-
-def operator(emulator: EmulatorThread, resolver: StaticResolver) -> OperatorThread:
-    op = OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN)
-    op.config.image = IMAGE
-    return op
-
-
-
-
-def wait_injected(emu: EmulatorThread, name: str, count: int = 1) -> list[dict[str, Any]]:
-    return list(wait_for(f"{count} injected", lambda: len(
-        r := [i for i in status_of(emu, name).get("injections", []) if i["state"] == "Injected"]) >= count and r))
-
-
-def events(emu: EmulatorThread, name: str) -> list[str]:
-    return [e["reason"] for e in emu.list("events", NS) if e["involvedObject"]["name"] == name]
-
-
-def bandwidth(name: str, chaos: str = "6s", mode: str = "all") -> dict[str, Any]:
-    return experiment(name, NS, target={"selector": {"matchLabels": LABELS}, "mode": mode}, fault=dict(BANDWIDTH),
-                      phases={"baseline": "2s", "chaos": chaos, "recovery": "2s"})
+keeper, kubelet = helper_pods.keeper, helper_pods.kubelet  # the scenarios' fixtures
 
 
 def test_bandwidth_experiment_one_helper_per_target(emulator: EmulatorThread, keeper: ReplicaKeeper,

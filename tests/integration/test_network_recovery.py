@@ -7,17 +7,16 @@ from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
-from chaos_sandbox.replicas import ReplicaKeeper
+from chaos_sandbox.emulator.replicas import ReplicaKeeper
 
 from chaos_operator.faults.helpers.pod_spec import TARGET_LABEL
-from tests.integration import test_network_faults as net
-from tests.integration.harness import StaticResolver
+from tests.integration import helper_pods
+from tests.integration.helper_pods import NS, bandwidth, events, operator, wait_injected
 from tests.integration.kubelet import FakeKubelet, Report, running, terminated
-from tests.integration.test_network_faults import NS, bandwidth, events, operator, wait_injected
-from tests.waits import status_of, wait_for, wait_phase
+from tests.support.harness import StaticResolver
+from tests.support.waits import status_of, wait_for, wait_phase
 
-pytestmark = pytest.mark.integration
-keeper, kubelet = net.keeper, net.kubelet  # the same fixtures as the other network scenarios
+keeper, kubelet = helper_pods.keeper, helper_pods.kubelet  # the same fixtures as the other network scenarios
 
 
 def arg(pod: dict[str, Any], flag: str) -> str | None:

@@ -9,10 +9,9 @@ from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.operator_thread import OperatorThread
 
 from tests.integration.conftest import experiment, make_pod, make_service
-from tests.integration.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
-from tests.waits import wait_for, wait_phase
+from tests.support.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
+from tests.support.waits import wait_for, wait_phase
 
-pytestmark = pytest.mark.integration
 NS = "shop"
 
 

@@ -8,15 +8,14 @@ from typing import Any
 
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.emulator.replicas import ReplicaKeeper
 from chaos_sandbox.operator_thread import OperatorThread
-from chaos_sandbox.replicas import ReplicaKeeper
 
 from chaos_operator.models.duration import parse_duration
 from tests.integration.conftest import experiment, make_pod, replicas
-from tests.integration.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
-from tests.waits import status_of, wait_for, wait_phase
+from tests.support.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
+from tests.support.waits import status_of, wait_for, wait_phase
 
-pytestmark = pytest.mark.integration
 NS = "shop"
 LABELS = {"app": "checkout", "track": "stable"}
 

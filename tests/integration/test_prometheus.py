@@ -9,11 +9,10 @@ from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.operator_thread import OperatorThread
 
 from tests.integration.conftest import experiment, replicas
-from tests.integration.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
 from tests.integration.prom import PrometheusProcess, free_port
-from tests.waits import wait_phase
+from tests.support.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
+from tests.support.waits import wait_phase
 
-pytestmark = pytest.mark.integration
 NS = "shop"
 ERROR_RATIO = ('(sum(rate(test_requests_total{code=~"5.."}[$__range])) or vector(0))'
                ' / sum(rate(test_requests_total[$__range]))')

@@ -17,10 +17,8 @@ from chaos_operator.models import KIND
 from chaos_operator.models.status import ExperimentStatus, Phase
 from chaos_operator.ports import ExperimentRef, StatusConflict
 from tests.integration.conftest import SHOP, experiment, make_pod, make_service
-from tests.integration.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
-from tests.waits import status_of, wait_for, wait_phase
-
-pytestmark = pytest.mark.integration
+from tests.support.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
+from tests.support.waits import status_of, wait_for, wait_phase
 
 
 def _created(emulator: EmulatorThread, name: str) -> tuple[ExperimentRef, str]:

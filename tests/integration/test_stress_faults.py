@@ -6,17 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from chaos_sandbox.emulator import EmulatorThread
-from chaos_sandbox.replicas import ReplicaKeeper
+from chaos_sandbox.emulator.replicas import ReplicaKeeper
 
 from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.faults.helpers.pod_spec import TARGET_LABEL
-from tests.integration import test_network_faults as net
+from tests.integration import helper_pods
 from tests.integration.conftest import experiment
-from tests.integration.harness import StaticResolver
-from tests.integration.kubelet import FakeKubelet, terminated
-from tests.integration.test_network_faults import (
+from tests.integration.helper_pods import (
     LABELS,
     NODE,
     NS,
@@ -24,10 +21,11 @@ from tests.integration.test_network_faults import (
     operator,
     wait_injected,
 )
-from tests.waits import status_of, wait_for, wait_phase
+from tests.integration.kubelet import FakeKubelet, terminated
+from tests.support.harness import StaticResolver
+from tests.support.waits import status_of, wait_for, wait_phase
 
-pytestmark = pytest.mark.integration
-keeper, kubelet = net.keeper, net.kubelet  # the same fixtures and fake kubelet; resolver is in conftest
+keeper, kubelet = helper_pods.keeper, helper_pods.kubelet  # the same fixtures and fake kubelet; resolver is in conftest
 
 
 def stress(name: str, fault: dict[str, Any], chaos: str = "6s", mode: str = "all") -> dict[str, Any]:

@@ -24,8 +24,8 @@ import pytest
 from chaos_sandbox.emulator import ALL_CALLS
 
 import chaos_operator.runtime.operator
-from tests.integration.harness import OPERATOR_TOKEN
-from tests.packaging.rbac import Call
+from tests.support.harness import OPERATOR_TOKEN
+from tests.support.rbac import Call
 
 _original_run = chaos_operator.runtime.operator.run_operator
 

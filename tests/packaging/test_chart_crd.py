@@ -10,7 +10,7 @@ import shutil
 import helm_python as helm
 import yaml
 
-from tests.packaging.chart import CANONICAL_CRD, CHART, one, render, render_files
+from tests.support.chart import CANONICAL_CRD, CHART, one, render, render_files
 
 TEMPLATE = "chaos-operator/templates/crd.yaml"
 KEEP = "  annotations:\n    helm.sh/resource-policy: keep\n"

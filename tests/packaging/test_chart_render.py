@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from chaos_operator.cli import main as cli
-from tests.packaging.chart import (
+from tests.support.chart import (
     CHART,
     NAMESPACE,
     NAMESPACED,

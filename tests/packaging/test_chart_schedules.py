@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from chaos_operator.cli.validate.document import validate_manifest
-from tests.packaging.chart import NAMESPACE, find, one, render, schedule_values
+from tests.support.chart import NAMESPACE, find, one, render, schedule_values
 
 SUBMIT_FLAGS = ("--namespace", "--schedule", "--keep-history", "--wait", "--timeout")
 

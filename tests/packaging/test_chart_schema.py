@@ -9,7 +9,7 @@ import helm_python as helm
 import pytest
 import yaml
 
-from tests.packaging.chart import CHART, render
+from tests.support.chart import CHART, render
 
 SPEC: dict[str, Any] = {"target": {}, "fault": {}, "load": {}, "phases": {}}
 BAD: list[tuple[str, dict[str, Any], str]] = [

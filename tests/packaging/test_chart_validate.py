@@ -15,8 +15,8 @@ import pytest
 import yaml
 from chaos_sandbox.emulator import EmulatorThread
 
-from tests.kubectl import Kubectl
-from tests.packaging.chart import NAMESPACE, NAMESPACED, ROOT, render, schedule_values
+from tests.support.chart import NAMESPACE, NAMESPACED, ROOT, render, schedule_values
+from tests.support.kubectl import Kubectl
 
 K8S_VERSIONS = ("1.28.0", "1.33.0")  # the chart's minimum (Chart.yaml kubeVersion) and a recent one
 EVERYTHING = {"metrics": {"serviceMonitor": {"enabled": True}}, "grafanaDashboard": {"enabled": True},

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 
-from tests.packaging.chart import ROOT
+from tests.support.chart import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 

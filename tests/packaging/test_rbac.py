@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import OPERATOR_TOKEN  # the operator's identity in the integration tests
-from tests.packaging.chart import NAMESPACE, RELEASE, render, schedule_values
-from tests.packaging.rbac import Call, Grant, denied, forbidden, grants_for, usage
+from tests.support.chart import NAMESPACE, RELEASE, render, schedule_values
+from tests.support.harness import OPERATOR_TOKEN  # the operator's identity in the integration tests
+from tests.support.rbac import Call, Grant, denied, forbidden, grants_for, usage
 
 RECORDED = pathlib.Path(__file__).parent / "data" / "operator_calls.json"
 WATCHED = "shop"  # the namespace the namespaced recording watched

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from chaos_sandbox import leftovers
 from chaos_sandbox.cluster import Sandbox
-from chaos_sandbox.podnet import netns_supported
+from chaos_sandbox.node.podnet import netns_supported
 
 NETNS, WHY_NOT = netns_supported()
 needs_netns = pytest.mark.skipif(not NETNS, reason=f"network namespaces need root: {WHY_NOT}")

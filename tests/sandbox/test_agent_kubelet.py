@@ -12,18 +12,19 @@ import urllib.request
 from typing import Any
 
 import pytest
-from chaos_sandbox import cgroups, leftovers
-from chaos_sandbox.agentpods import OPERATOR_IMAGE
+from chaos_sandbox import leftovers
 from chaos_sandbox.cluster import Sandbox
+from chaos_sandbox.node import cgroups
+from chaos_sandbox.node.agentpods import OPERATOR_IMAGE
 
 from chaos_operator.agent import procfs
 from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.faults.helpers.report import view
 from chaos_operator.models.spec import CPUStressFault, NetworkBandwidthFault
-from tests import faultpods
-from tests.sandbox.system import commands_in, root_qdisc, why_not
-from tests.sandbox.workloads import deployment
-from tests.waits import wait_for
+from tests.support import faultpods
+from tests.support.system import commands_in, root_qdisc, why_not
+from tests.support.waits import wait_for
+from tests.support.workloads import deployment
 
 REASON = why_not()
 pytestmark = pytest.mark.timeout(60)
@@ -211,7 +212,7 @@ def test_the_sweep_removes_a_dead_runs_cgroups_and_whatever_runs_in_them() -> No
     dead = cgroups.RunCgroups(token, base)
     dead.open()
     container = dead.container("1f2e3d4c-0000-4000-8000-00000000000c")
-    proc = subprocess.Popen([sys.executable, "-m", "chaos_sandbox.cgexec", str(container), "sleep", "60"])
+    proc = subprocess.Popen([sys.executable, "-m", "chaos_sandbox.node.cgexec", str(container), "sleep", "60"])
     try:
         wait_for("sleep in its cgroup", lambda: cgroups.procs(dead.root) == [proc.pid], 5)
         found = leftovers.scan(token)

@@ -9,11 +9,11 @@ import sys
 from typing import Any
 
 import pytest
-from chaos_sandbox.agentpods import OPERATOR_IMAGE, ReadyProbe, Refused, exit_code_of, plan, termination_message
+from chaos_sandbox.node.agentpods import OPERATOR_IMAGE, ReadyProbe, Refused, exit_code_of, plan, termination_message
 
 from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.models.spec import CPUStressFault, NetworkBandwidthFault
-from tests import faultpods
+from tests.support import faultpods
 
 UID = "1f2e3d4c-0000-4000-8000-00000000000a"
 FILES = pathlib.Path("/run/sandbox-test/agents/x")

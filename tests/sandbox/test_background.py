@@ -13,7 +13,7 @@ import pytest
 from chaos_sandbox import leftovers
 from chaos_sandbox.background import main_sandbox, read_state
 
-from tests.waits import wait_for
+from tests.support.waits import wait_for
 
 
 @pytest.fixture

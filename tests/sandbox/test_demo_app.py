@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from chaos_sandbox.demo_app import BUCKETS, validate_knobs
 
-from tests.waits import wait_for
+from tests.support.waits import wait_for
 
 APP = [sys.executable, "-m", "chaos_sandbox.demo_app", "--max-seconds", "60"]
 
@@ -166,7 +166,7 @@ def test_it_exits_when_its_parent_dies() -> None:
 
 
 def test_http_status_probe_reads_the_status_line(app_factory: type[App]) -> None:
-    from chaos_sandbox.kubelet import http_status
+    from chaos_sandbox.node.podprocess import http_status
 
     app = app_factory()
     host, port = app.url.removeprefix("http://").split(":")

@@ -8,8 +8,8 @@ import shutil
 import pytest
 from chaos_sandbox.cluster import DEMO_DIR, Sandbox
 
-from tests.kubectl import Kubectl, run
-from tests.waits import wait_for
+from tests.support.kubectl import Kubectl, run
+from tests.support.waits import wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from chaos_sandbox import leftovers, runs
 from chaos_sandbox.cluster import Sandbox
-from chaos_sandbox.podnet import RouteRefused, check_route
+from chaos_sandbox.node.podnet import RouteRefused, check_route
 
 from tests.sandbox.conftest import needs_netns
-from tests.sandbox.workloads import deployment
+from tests.support.workloads import deployment
 
 pytestmark = needs_netns
 NS = "net"

@@ -10,11 +10,11 @@ import time
 import pytest
 from chaos_sandbox import leftovers
 from chaos_sandbox.cluster import Sandbox
-from chaos_sandbox.controllers import PORT_ANNOTATION, pod_ready
-from chaos_sandbox.podnet import netns_supported
+from chaos_sandbox.node.controllers import PORT_ANNOTATION, pod_ready
+from chaos_sandbox.node.podnet import netns_supported
 
-from tests.sandbox.workloads import deployment, endpoint_names, served_by
-from tests.waits import wait_for
+from tests.support.waits import wait_for
+from tests.support.workloads import deployment, endpoint_names, served_by
 
 NS = "shop"
 
@@ -158,7 +158,7 @@ def test_loopback_mode_serves_each_pod_on_its_own_port() -> None:
 
 
 def test_replicas_are_capped_because_each_pod_is_a_real_process(sandbox: Sandbox) -> None:
-    from chaos_sandbox.controllers import MAX_REPLICAS
+    from chaos_sandbox.node.controllers import MAX_REPLICAS
 
     sandbox.apply(deployment(NS, "big", MAX_REPLICAS + 5))
     wait_for("the cap", lambda: len(sandbox.pods(NS, "big")) == MAX_REPLICAS)

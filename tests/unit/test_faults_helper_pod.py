@@ -12,7 +12,7 @@ from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.faults.registry import FAULTS, fault_for
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import Injection, RecordState
-from tests.unit.fake_kube import NS, UID, FakeKube, FastClock, running, terminated
+from tests.support.fake_kube import NS, UID, FakeKube, fast_clock, running, terminated
 
 EXP_UID = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
 
@@ -22,7 +22,7 @@ def ctx(kube: FakeKube, fault: dict[str, Any] | None = None, step: float = 1.0) 
         "target": {"selector": {"matchLabels": {"app": "checkout"}}},
         "fault": fault or {"kind": "NetworkLatency", "latency": "100ms"},
         "load": {"service": {"name": "checkout", "port": 8080}}, "phases": {"chaos": "30s"}})
-    return FaultContext(kube=kube, clock=FastClock(step), namespace=NS, experiment="exp", spec=spec,  # type: ignore[arg-type]
+    return FaultContext(kube=kube, clock=fast_clock(step), namespace=NS, experiment="exp", spec=spec,  # type: ignore[arg-type]
                         label_selector="app=checkout", ready_before=1, experiment_uid=EXP_UID, image="img:1")
 
 

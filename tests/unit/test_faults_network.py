@@ -12,8 +12,8 @@ from chaos_operator.faults.base import FaultContext, FaultError
 from chaos_operator.faults.helpers.pod_spec import helper_name
 from chaos_operator.models.spec import ExperimentSpec, Fault
 from chaos_operator.models.status import Injection, RecordState
-from tests import faultpods
-from tests.unit.fake_kube import NS, UID, FakeKube, FastClock, running
+from tests.support import faultpods
+from tests.support.fake_kube import NS, UID, FakeKube, fast_clock, running
 
 EXP_UID = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
 READY = ["--ready-file", "/run/chaos-agent/applied"]
@@ -58,7 +58,7 @@ def ctx(kube: FakeKube, fault: dict[str, Any]) -> FaultContext:
     spec = ExperimentSpec.model_validate({
         "target": {"selector": {"matchLabels": {"app": "checkout"}}}, "fault": fault,
         "load": {"service": {"name": "checkout", "port": 8080}}, "phases": {"chaos": "30s"}})
-    return FaultContext(kube=kube, clock=FastClock(), namespace=NS, experiment="exp", spec=spec,  # type: ignore[arg-type]
+    return FaultContext(kube=kube, clock=fast_clock(), namespace=NS, experiment="exp", spec=spec,  # type: ignore[arg-type]
                         label_selector="app=checkout", ready_before=1, experiment_uid=EXP_UID, image="img:1")
 
 

@@ -10,7 +10,7 @@ import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from chaos_operator.cli.submit.follow import Progress, exit_code, junit
-from tests.unit.test_report_files import experiment
+from tests.support.reports import experiment
 
 
 @pytest.mark.parametrize(("status", "code"), [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from chaos_operator.engine import lost_helpers
 from chaos_operator.faults.helpers import pod_spec
-from tests.unit.fake_kube import NS, FakeKube
+from tests.support.fake_kube import NS, FakeKube
 
 
 def leftover(kube: FakeKube, pod_name: str, owner: tuple[str, str] | None, role: str = "fault",
@@ -35,5 +35,5 @@ async def test_sweep_deletes_helpers_of_finished_or_gone_experiments() -> None:
 
 async def test_sweep_never_raises() -> None:
     kube = FakeKube()
-    kube.fail_list = True
+    kube.fail_listing = RuntimeError("API down")
     assert await lost_helpers.sweep(kube, (NS,)) == []  # type: ignore[arg-type]

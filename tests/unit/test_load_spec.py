@@ -9,7 +9,7 @@ import pytest
 
 from chaos_operator.load.generator import LoadSpec, run_phase, scheduled_count
 from chaos_operator.load.resolver import ServiceNotFound, service_host
-from tests.integration.harness import StaticResolver
+from tests.support.harness import StaticResolver
 
 BASE = ("http://127.0.0.1:8080",)
 

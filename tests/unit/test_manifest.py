@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chaos_operator.cli.submit.new_experiment import SCHEDULE_LABEL, SUBMITTED_ANNOTATION, BadInput, build, set_value
-from tests.contract.manifests import base_manifest
+from tests.support.manifests import base_manifest
 
 NOW = datetime.datetime(2025, 3, 4, 10, 0, 0, 123456, tzinfo=datetime.UTC)
 

@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from chaos_operator.agent import cli, modes, tc
+from chaos_operator.agent import modes, tc
 from chaos_operator.models.duration import DURATION_PATTERN
 from chaos_operator.models.spec import BUCKET_SIZE, INTERFACE, MEMORY_SIZE, RATE, Fault
-from tests import faultpods
+from tests.support import faultpods
+from tests.support.helper_pods import agent_accepts
 
 UID = "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10"
 SAFE_ELEMENT = re.compile(r"^[A-Za-z0-9_./%:-]+$")  # ":" for IPv6 destinations
@@ -29,11 +30,6 @@ OWNER = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
 def agent_argv(fault: Any, role: str = "fault", chaos_s: float = 90.0, destinations: tuple[str, ...] = ()) -> list[str]:
     owner = OWNER if faultpods.helper_fault(fault.kind).needs_revert else None
     return faultpods.argv(fault, UID, chaos_s, role, owner, destinations)  # type: ignore[arg-type]
-
-
-def agent_accepts(argv: list[str]) -> modes.Plan:
-    """Parse as the agent does and plan with the agent's own table of modes: every value validated, nothing run."""
-    return modes.plan(cli.build_parser().parse_args(argv))
 
 
 def ms(value: int) -> str:

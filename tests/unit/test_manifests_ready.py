@@ -11,8 +11,7 @@ from pydantic import TypeAdapter
 
 from chaos_operator.agent import modes
 from chaos_operator.models.spec import Fault
-from tests.unit.test_manifests import NETWORK, STRESS, container, helper_pod
-from tests.unit.test_manifests_argv import agent_accepts
+from tests.support.helper_pods import NETWORK, STRESS, agent_accepts, container, helper_pod
 
 READY_FILE = "/run/chaos-agent/applied"
 ALL = (*NETWORK, *STRESS, "NetworkLoss", "NetworkPartition")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.models.status import ExperimentStatus, Injection, Phase, RecordState
 from chaos_operator.ports import ExperimentRef
+from tests.support.clock import FakeClock
 
 
 class SlowStatusApi:
@@ -27,18 +27,10 @@ class SlowStatusApi:
         return None
 
 
-class FixedClock:
-    def now(self) -> datetime.datetime:
-        return datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-
-    def monotonic(self) -> float:
-        return 0.0
-
-
 def _recorder(api: SlowStatusApi, n: int) -> Recorder:
     status = ExperimentStatus(phase=Phase.CHAOS, injections=[
         Injection(target=f"p{i}", uid=f"u{i}", state=RecordState.PENDING) for i in range(n)])
-    return Recorder(api, FixedClock(), ExperimentRef("ns", "exp", "uid"), status)  # type: ignore[arg-type]
+    return Recorder(api, FakeClock(), ExperimentRef("ns", "exp", "uid"), status)  # type: ignore[arg-type]
 
 
 async def test_concurrent_record_updates_are_all_kept() -> None:

@@ -3,40 +3,16 @@ message when matplotlib is absent (a real interpreter where importing it fails).
 
 from __future__ import annotations
 
-import re
-import struct
 import subprocess
 import sys
-from typing import Any
 
 import pytest
 
 from chaos_operator.cli.report.html import render_html
 from chaos_operator.cli.report.plot import PlottingUnavailable, png
-from tests.contract.test_status import full_status
+from tests.support.reports import assert_self_contained, experiment, png_size
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from the IHDR chunk, which a valid PNG has first."""
-    assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR", data[:16]
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
-
-
-def assert_self_contained(page: str) -> None:
-    """Nothing a browser would fetch: no script, stylesheet, font, frame or image but inline data."""
-    assert not re.search(r"<script|<link|<iframe|@import|url\(|@font-face", page, re.IGNORECASE), page[:2000]
-    for ref in re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', page):
-        assert ref.startswith("data:image/png;base64,"), ref[:80]
-    assert "http://" not in page and "https://" not in page
-
-
-def experiment() -> dict[str, Any]:
-    return {"metadata": {"name": "checkout-kill", "namespace": "shop"},
-            "spec": {"fault": {"kind": "PodKill"}, "slos": {"maxErrorRate": 0.01, "maxLatencyP95": "500ms"}},
-            "status": full_status().to_api()}
 
 
 def test_the_picture_is_a_png_of_the_stated_size() -> None:
@@ -64,7 +40,7 @@ def test_a_run_without_a_timeline_gets_a_page_without_a_picture() -> None:
 def test_without_matplotlib_the_message_says_how_to_install_it() -> None:
     code = ("import sys; sys.modules['matplotlib'] = None\n"
             "from chaos_operator.cli.report.plot import png, PlottingUnavailable\n"
-            "from tests.unit.test_report_files import experiment\n"
+            "from tests.support.reports import experiment\n"
             "try:\n    png(experiment())\nexcept PlottingUnavailable as exc:\n    print(exc)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert "pip install 'chaos-operator[report]'" in done.stdout, done.stdout + done.stderr

@@ -18,7 +18,7 @@ from chaos_operator.models.status import (
     Timeline,
 )
 from chaos_operator.ports import LoadResult
-from tests.contract.manifests import base_manifest
+from tests.support.manifests import base_manifest
 
 T0 = datetime.datetime(2025, 3, 4, 10, 0, 0, tzinfo=datetime.UTC)
 SUMMARY = PhaseResult(started_at="2025-03-04T10:00:00Z", finished_at="2025-03-04T10:01:00Z", requests=0, errors=0,

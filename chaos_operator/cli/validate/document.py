@@ -10,12 +10,10 @@ A manifest is checked three ways and the problems are merged, each naming the fi
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import math
 import re
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -266,17 +264,3 @@ def validate_files(paths: Iterable[str]) -> int:
         print("\n".join(lines) if lines else f"{path}: OK")
     return status
 
-
-def main_validate(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="chaos-operator validate",
-        description="Validate ChaosExperiment manifests offline against the CRD (strict, with its CEL rules) "
-                    "and the operator's models.",
-    )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="YAML file, possibly with several documents")
-    args = parser.parse_args(argv)
-    return validate_files(args.files)
-
-
-if __name__ == "__main__":
-    sys.exit(main_validate(sys.argv[1:]))

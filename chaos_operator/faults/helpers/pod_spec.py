@@ -70,7 +70,6 @@ class Helper:
     family: str  # "net" or "stress": the name prefix, so `kubectl get pods` says what a helper does
     chaos_s: float  # the chaos window the fault is held for
     role: Role = "fault"
-    round: int = 0
 
 
 def helper_name(experiment: str, experiment_uid: str, target_uid: str, kind: str, role: Role, round_: int = 0,
@@ -86,7 +85,7 @@ def helper_name(experiment: str, experiment_uid: str, target_uid: str, kind: str
 
 
 def name_of(h: Helper) -> str:
-    return helper_name(h.experiment, h.experiment_uid, h.target_uid, h.kind, h.role, h.round, h.family)
+    return helper_name(h.experiment, h.experiment_uid, h.target_uid, h.kind, h.role, family=h.family)
 
 
 def _label_value(text: str) -> str:

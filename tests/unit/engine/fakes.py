@@ -1,146 +1,22 @@
-"""A virtual clock, an in-memory cluster, a scripted load and a recording fault: the runner's ports, faked, so
-every decision of the runner runs in milliseconds of real time."""
+"""A scripted load, a recording fault and fixed metrics: the runner's ports, faked (with tests/support/clock.py's
+FakeClock and tests/support/fake_kube.py's FakeKube), so every decision of the runner runs in milliseconds of real
+time."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
-import heapq
-import itertools
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from chaos_operator.analysis.recovery import SecondSample
 from chaos_operator.faults.base import FaultContext, FaultError, HelperWatch
 from chaos_operator.models.duration import Duration
-from chaos_operator.models.status import ExperimentStatus, Injection, Latency, PhaseResult, Ramp
+from chaos_operator.models.status import Injection, Latency, PhaseResult, Ramp
 from chaos_operator.models.timestamps import format_time
-from chaos_operator.ports import ExperimentRef, LoadResult
-
-T = TypeVar("T")
-EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-SETTLE_ROUNDS = 40  # loop turns that let every runnable task reach its next wait before time moves
-
-
-class FakeClock:
-    """Virtual time: it moves only when every task waits, straight to the next sleeper's deadline."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
-
-    def now(self) -> datetime.datetime:
-        return EPOCH + datetime.timedelta(seconds=self.t)
-
-    def monotonic(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (self.t + max(0.0, seconds), next(self._seq), future))
-        await future
-
-    async def wait_for(self, event: asyncio.Event, seconds: float) -> bool:
-        if event.is_set():
-            return True
-        sleeper = asyncio.ensure_future(self.sleep(seconds))
-        waiter = asyncio.ensure_future(event.wait())
-        await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (sleeper, waiter):
-            task.cancel()
-        return event.is_set()
-
-    async def bounded(self, work: Awaitable[T], seconds: float) -> T:
-        task = asyncio.ensure_future(work)
-        sleeper = asyncio.ensure_future(self.sleep(seconds))
-        try:
-            await asyncio.wait({task, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            if not task.done():
-                task.cancel()
-        if task.done() and not task.cancelled():
-            return task.result()
-        await asyncio.gather(task, return_exceptions=True)  # the cancellation lands before the timeout is said
-        raise TimeoutError
-
-    def at(self, when: float, action: Callable[[], object]) -> None:
-        """Run ``action`` at virtual time ``when``."""
-        async def later() -> None:
-            await self.sleep(when - self.t)
-            action()
-        asyncio.ensure_future(later())
-
-    async def drive(self, work: Coroutine[Any, Any, T], limit_s: float = 100_000.0) -> T:
-        task = asyncio.ensure_future(work)
-        while True:
-            for _ in range(SETTLE_ROUNDS):
-                await asyncio.sleep(0)
-            if task.done():
-                return task.result()
-            while self._sleepers and self._sleepers[0][2].done():
-                heapq.heappop(self._sleepers)  # cancelled waits
-            if not self._sleepers:
-                task.cancel()
-                raise AssertionError("the run waits for something no clock will bring")
-            deadline = self._sleepers[0][0]
-            if deadline > limit_s:
-                task.cancel()
-                raise AssertionError(f"the run is still going at {deadline:g} s of virtual time")
-            self.t = max(self.t, deadline)
-            while self._sleepers and self._sleepers[0][0] <= self.t:
-                future = heapq.heappop(self._sleepers)[2]
-                if not future.done():
-                    future.set_result(None)
-
-
-def pod(name: str, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
-    return {"metadata": {"name": name, "namespace": "shop", "uid": f"uid-{name}",
-                         "labels": dict(labels or {"app": "checkout"})},
-            "spec": {"nodeName": "node-a"},
-            "status": {"phase": "Running", "podIP": "10.0.0.1", "conditions": [{"type": "Ready", "status": "True"}]}}
-
-
-class FakeKube:
-    """Pods to select from; every status write and Event kept in order, each with the virtual time it came at."""
-
-    def __init__(self, clock: FakeClock, pods: int = 3) -> None:
-        self.clock = clock
-        self.pods = [pod(f"checkout-{i}") for i in range(pods)]
-        self.writes: list[tuple[float, dict[str, Any]]] = []
-        self.events: list[tuple[float, str]] = []
-        self.fail_listing: Exception | None = None
-
-    async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
-        if self.fail_listing is not None:
-            raise self.fail_listing
-        return list(self.pods)
-
-    async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any],
-                                      resource_version: str | None = None) -> str | None:
-        self.writes.append((self.clock.t, dict(status)))
-        return str(len(self.writes))
-
-    async def create_event(self, ref: ExperimentRef, type_: str, reason: str, message: str,
-                           time: datetime.datetime) -> None:
-        self.events.append((self.clock.t, reason))
-
-    @property
-    def status(self) -> ExperimentStatus:
-        return ExperimentStatus.model_validate(self.writes[-1][1])
-
-    def phases(self) -> list[str]:
-        """Phases in the order they were written (repeats dropped)."""
-        seen: list[str] = []
-        for _, status in self.writes:
-            if not seen or seen[-1] != status["phase"]:
-                seen.append(status["phase"])
-        return seen
-
-    def reasons(self) -> list[str]:
-        return [reason for _, reason in self.events]
+from chaos_operator.ports import LoadResult
+from tests.support.clock import FakeClock
 
 
 @dataclass

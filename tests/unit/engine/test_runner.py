@@ -19,7 +19,9 @@ from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import ExperimentStatus, Injection, PhaseResults, RecordState
 from chaos_operator.ports import ExperimentRef
 from chaos_operator.sli.source import MetricsError, MetricsSource
-from tests.unit.engine.fakes import FakeClock, FakeKube, FakeLoad, FakeMetrics, Health, RecordingFault
+from tests.support.clock import FakeClock
+from tests.support.fake_kube import FakeKube
+from tests.unit.engine.fakes import FakeLoad, FakeMetrics, Health, RecordingFault
 
 BASELINE, CHAOS, RECOVERY = 10.0, 20.0, 10.0
 CHAOS_START, CHAOS_END = BASELINE, BASELINE + CHAOS
@@ -42,7 +44,7 @@ class World:
     metrics: MetricsSource | None = None
 
     def __post_init__(self) -> None:
-        self.kube = FakeKube(self.clock)
+        self.kube = FakeKube(self.clock, pods=3)
         self.load = FakeLoad(self.clock)
         self.fault = RecordingFault(self.clock)
         self.loads_opened = 0
@@ -233,7 +235,7 @@ async def test_dry_run_selects_and_touches_nothing() -> None:
 
 async def test_refused_namespace_and_no_targets_fail_before_load() -> None:
     world = World()
-    world.kube.pods = []
+    world.kube.pods.clear()
     await world.run()
     assert world.kube.status.reason == "NoTargets" and world.fault.calls == []
 

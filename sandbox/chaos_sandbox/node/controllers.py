@@ -15,10 +15,10 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from chaos_sandbox.emulator_patching import MERGE_PATCH
-from chaos_sandbox.emulator_resources import ApiError
-from chaos_sandbox.emulator_server import Emulator
-from chaos_sandbox.emulator_store import Obj
+from chaos_sandbox.emulator.patching import MERGE_PATCH
+from chaos_sandbox.emulator.resources import ApiError
+from chaos_sandbox.emulator.server import Emulator
+from chaos_sandbox.emulator.store import Obj
 
 ANNOTATION = "sandbox.chaosoperator.dev/"
 PORT_ANNOTATION = ANNOTATION + "port"  # where a pod's process really listens (differs per pod on loopback)

@@ -21,15 +21,13 @@ import pathlib
 import shutil
 import tempfile
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from chaos_sandbox import agentpods
-from chaos_sandbox.agentpods import AgentProcess, Plan, Refused
-from chaos_sandbox.emulator_store import now_rfc3339
-from chaos_sandbox.podstatus import Terminated
-
-if TYPE_CHECKING:
-    from chaos_sandbox.node import Node, Slot
+from chaos_sandbox.emulator.store import now_rfc3339
+from chaos_sandbox.node import agentpods
+from chaos_sandbox.node.agentpods import AgentProcess, Plan, Refused
+from chaos_sandbox.node.podstatus import Terminated
+from chaos_sandbox.node.slot import NodeSide, Slot
 
 log = logging.getLogger(__name__)
 FINAL_STATUS_S = 0.5  # the terminated status stays visible this long before a deleted pod's object goes
@@ -37,20 +35,20 @@ DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadlin
 
 
 class AgentKubelet:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: NodeSide) -> None:
         self.node = node
         self._own_dir: pathlib.Path | None = None
 
     def _files(self, uid: str) -> pathlib.Path:
-        if self.node.log_dir is not None:
-            return self.node.log_dir / "agents" / uid
+        if self.node.config.log_dir is not None:
+            return self.node.config.log_dir / "agents" / uid
         if self._own_dir is None:
             self._own_dir = pathlib.Path(tempfile.mkdtemp(prefix="chaos-sandbox-agents-"))
         return self._own_dir / uid
 
     def plan(self, pod: dict[str, Any]) -> Plan:
         """How to run this pod; Refused when the sandbox will not (nor can without root)."""
-        if self.node.cgroups is None:
+        if self.node.config.cgroups is None:
             raise Refused("SandboxNeedsRoot", "the sandbox runs operator-image pods only as root (own cgroups and "
                                               "network namespaces)")
         return agentpods.plan(pod, self._files(pod["metadata"]["uid"]))
@@ -65,23 +63,23 @@ class AgentKubelet:
             self._own_dir = None
 
     async def run(self, slot: Slot, plan: Plan) -> None:
-        node = self.node
+        node, config = self.node, self.node.config
         loop = asyncio.get_running_loop()
         born = loop.time()
         slot.plan = plan
         try:
-            await asyncio.sleep(node.start_delay)
-            assert node.cgroups is not None
-            slot.cgroup = node.cgroups.container(slot.uid)
+            await asyncio.sleep(config.start_delay)
+            assert config.cgroups is not None
+            slot.cgroup = config.cgroups.container(slot.uid)
             slot.container = dataclasses.replace(slot.container, container_id=slot.cgroup.name)
-            slot.proc = AgentProcess(plan, cgroup=slot.cgroup, log_path=node.log_path(slot), cpus=node.cpus)
+            slot.proc = AgentProcess(plan, cgroup=slot.cgroup, log_path=config.log_path(slot), cpus=config.cpus)
             await slot.proc.start()
         except OSError as exc:
             log.warning("pod %s/%s could not start: %s", slot.namespace, slot.name, exc)
             node.status(slot, "Failed", False, reason="StartError", message=f"could not start: {exc}")
             await self.finish(slot)
             if not slot.deleting:
-                node.slots.pop(slot.uid, None)
+                node.forget(slot)
             return
         slot.started_at = now_rfc3339()
         node.status(slot, "Running", plan.probe is None)
@@ -98,7 +96,7 @@ class AgentKubelet:
             log.info("pod %s/%s: deadline exceeded, %s", slot.namespace, slot.name, how)
         await self.finish(slot)
         if not slot.deleting:
-            node.slots.pop(slot.uid, None)
+            node.forget(slot)
 
     async def hold(self, slot: Slot, plan: Plan) -> None:
         """Until the process ends; meanwhile the readiness probe, as a kubelet's prober runs it: every period, and
@@ -131,7 +129,7 @@ class AgentKubelet:
         proc = slot.proc if isinstance(slot.proc, AgentProcess) else None
         code = proc.exit_code if proc is not None else None
         if code is not None:
-            message = agentpods.termination_message(slot.plan, code, self.node.log_path(slot))
+            message = agentpods.termination_message(slot.plan, code, self.node.config.log_path(slot))
             ended = Terminated(exit_code=code, reason="Completed" if code == 0 else "Error", message=message,
                                started_at=slot.started_at, finished_at=now_rfc3339())
             phase = "Failed" if slot.deadline_exceeded or code != 0 else "Succeeded"

@@ -11,18 +11,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from chaos_sandbox import controllers as ctl
-from chaos_sandbox.agentpods import Refused
 from chaos_sandbox.demo_app import validate_knobs
-from chaos_sandbox.emulator_store import now_rfc3339
-from chaos_sandbox.kubelet import PodProcess, http_status
-from chaos_sandbox.podnet import NetError, RouteRefused, check_route
-from chaos_sandbox.podstatus import Container
-
-if TYPE_CHECKING:
-    from chaos_sandbox.node import Node, Slot
+from chaos_sandbox.emulator.store import now_rfc3339
+from chaos_sandbox.node.agentpods import Refused
+from chaos_sandbox.node.controllers import PORT_ANNOTATION
+from chaos_sandbox.node.podnet import NetError, RouteRefused, check_route
+from chaos_sandbox.node.podprocess import PodProcess, http_status
+from chaos_sandbox.node.podstatus import Container
+from chaos_sandbox.node.slot import NodeSide, Slot
 
 log = logging.getLogger(__name__)
 PROBE_EVERY_S = 0.05  # until a pod is first Ready
@@ -31,7 +29,7 @@ FAILURE_THRESHOLD = 3
 
 
 class DemoKubelet:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: NodeSide) -> None:
         self.node = node
 
     def start(self, pod: dict[str, Any], slot: Slot) -> Coroutine[Any, Any, None]:
@@ -46,27 +44,26 @@ class DemoKubelet:
         return self.run(slot, knobs, port, path)
 
     async def run(self, slot: Slot, knobs: list[str], port: int, probe_path: str) -> None:
-        node = self.node
+        node, config = self.node, self.node.config
         loop = asyncio.get_running_loop()
         born = loop.time()
         try:
-            await asyncio.sleep(node.start_delay)
-            if node.net is not None:
-                slot.net = node.net.allocate()
-                await node.net.setup(slot.net)
-                node.routes[slot.net.pod_ip] = slot.net.veth
-            if node.cgroups is not None:
-                slot.cgroup = node.cgroups.container(slot.uid)
+            await asyncio.sleep(config.start_delay)
+            if config.net is not None:
+                slot.net = config.net.allocate()
+                await config.net.setup(slot.net)
+                node.add_route(slot)
+            if config.cgroups is not None:
+                slot.cgroup = config.cgroups.container(slot.uid)
                 slot.container = Container(slot.container.name, slot.container.image, slot.cgroup.name)
-            slot.proc = proc = PodProcess(knobs, pod=slot.name, token=node.token, net=slot.net, port=port,
-                                          max_seconds=node.max_seconds, log_path=node.log_path(slot),
-                                          cgroup=slot.cgroup, cpus=node.cpus)
+            slot.proc = proc = PodProcess(knobs, pod=slot.name, token=config.token, net=slot.net, port=port,
+                                          max_seconds=config.max_seconds, log_path=config.log_path(slot),
+                                          cgroup=slot.cgroup, cpus=config.cpus)
             host, real_port = await proc.start()
             slot.started_at = now_rfc3339()
-            node.api.patch("v1/pods", slot.namespace, slot.name,
-                           {"metadata": {"annotations": {ctl.PORT_ANNOTATION: str(real_port)}}})
+            node.annotate(slot, {PORT_ANNOTATION: str(real_port)})
             node.status(slot, "Running", False, ip=host)
-            await check_route(host, set(node.routes.values()))  # the kernel's word, right before the first dial
+            await check_route(host, node.veths())  # the kernel's word, right before the first dial
             await self._probe(slot, proc, host, real_port, probe_path, born)
             message = f"the process exited with code {proc.proc.returncode if proc.proc else '?'}"
         except (OSError, RuntimeError, TimeoutError, RouteRefused, NetError, ValueError) as exc:
@@ -77,7 +74,7 @@ class DemoKubelet:
             if slot.proc is not None:
                 await slot.proc.stop(0)  # e.g. started but never said where it listens
             await node.release(slot)
-            node.slots.pop(slot.uid, None)
+            node.forget(slot)
 
     async def _probe(self, slot: Slot, proc: PodProcess, host: str, port: int, path: str, born: float) -> None:
         """Readiness probe until the process exits: fast until first Ready, then every READY_PERIOD_S;

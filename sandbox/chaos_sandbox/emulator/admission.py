@@ -18,7 +18,7 @@ from typing import Any
 
 from chaos_operator.cli.validate.cel import UNSET, apply_defaults, format_path, prune_nulls
 from chaos_operator.cli.validate.document import Problem, schema_problems, schema_validator
-from chaos_sandbox.emulator_resources import ApiError, api_error
+from chaos_sandbox.emulator.resources import ApiError, api_error
 
 Obj = dict[str, Any]
 ENVELOPE = ("apiVersion", "kind", "metadata")

@@ -9,8 +9,8 @@ import shutil
 import subprocess
 from typing import Any
 
-from chaos_sandbox import cgroups
-from chaos_sandbox.podnet import netns_supported
+from chaos_sandbox.node import cgroups
+from chaos_sandbox.node.podnet import netns_supported
 
 TOOLS = ("tc", "nsenter", "stress-ng", "ip", "unshare")
 

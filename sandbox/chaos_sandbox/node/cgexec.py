@@ -1,4 +1,4 @@
-"""`python -m chaos_sandbox.cgexec [--cpus 1,3] CGROUP ARGV...`: join a sandbox cgroup, then exec ARGV.
+"""`python -m chaos_sandbox.node.cgexec [--cpus 1,3] CGROUP ARGV...`: join a sandbox cgroup, then exec ARGV.
 
 The sandbox starts every pod process through this, so the process is in its pod's cgroup before it runs
 anything of its own, and nothing it starts later can be outside it (no window in which a child could be
@@ -14,7 +14,7 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-from chaos_sandbox.cgroups import PREFIX, hierarchy
+from chaos_sandbox.node.cgroups import PREFIX, hierarchy
 
 
 def join(cgroup: str) -> None:
@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args[:1] == ["--cpus"] and len(args) > 1:
             cpus, args = cpu_list(args[1]), args[2:]
         if len(args) < 2:
-            raise ValueError("usage: python -m chaos_sandbox.cgexec [--cpus LIST] CGROUP ARGV...")
+            raise ValueError("usage: python -m chaos_sandbox.node.cgexec [--cpus LIST] CGROUP ARGV...")
         if cpus is not None:
             os.sched_setaffinity(0, cpus)
         join(args[0])

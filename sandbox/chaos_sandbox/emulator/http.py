@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import aiohttp.web
 import yaml
 
-from chaos_sandbox.emulator_resources import ApiError, api_error
+from chaos_sandbox.emulator.resources import ApiError, api_error
 
 JSON = "application/json"
 # Subresources of a Namespace: /api/v1/namespaces/NAME/status is not "the status resource in namespace NAME".

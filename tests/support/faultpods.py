@@ -19,11 +19,10 @@ def helper_fault(kind: str) -> HelperPodFault[Any]:
 
 
 def helper(fault: Any, *, experiment: str = "exp", experiment_uid: str, namespace: str, target_uid: str,
-           node_name: str, image: str, chaos_s: float, role: Role = "fault", round_: int = 0) -> Helper:
+           node_name: str, image: str, chaos_s: float, role: Role = "fault") -> Helper:
     impl = helper_fault(fault.kind)
     return Helper(experiment=experiment, experiment_uid=experiment_uid, namespace=namespace, target_uid=target_uid,
-                  node_name=node_name, image=image, kind=impl.kind, family=impl.family, chaos_s=chaos_s, role=role,
-                  round=round_)
+                  node_name=node_name, image=image, kind=impl.kind, family=impl.family, chaos_s=chaos_s, role=role)
 
 
 def pod(fault: Any, *, owner: str | None = None, destinations: Sequence[str] = (), **identity: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from chaos_sandbox.node import DEMO_IMAGE
+from chaos_sandbox.node.node import DEMO_IMAGE
 
 
 def deployment(ns: str, app: str, replicas: int, args: Sequence[str] = (), grace: int | None = None,
@@ -51,3 +51,6 @@ def endpoint_names(endpoints: dict[str, Any] | None) -> tuple[set[str], set[str]
 
 def pretty(obj: Any) -> str:
     return json.dumps(obj, indent=1)[:3000]
+
+
+APP_ARGS = ["--latency-ms", "10", "--jitter-ms", "5"]

@@ -13,11 +13,11 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from chaos_sandbox.emulator_patching import MERGE_PATCH
-from chaos_sandbox.emulator_resources import ResourceType
-from chaos_sandbox.emulator_selectors import Selector, parse_label_selector
-from chaos_sandbox.emulator_server import Emulator
-from chaos_sandbox.emulator_store import Obj, now_rfc3339
+from chaos_sandbox.emulator.patching import MERGE_PATCH
+from chaos_sandbox.emulator.resources import ResourceType
+from chaos_sandbox.emulator.selectors import Selector, parse_label_selector
+from chaos_sandbox.emulator.server import Emulator
+from chaos_sandbox.emulator.store import Obj, now_rfc3339
 
 
 class ReplicaKeeper:

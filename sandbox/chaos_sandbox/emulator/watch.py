@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos_sandbox.emulator_selectors import Selector
+from chaos_sandbox.emulator.selectors import Selector
 
 Obj = dict[str, Any]
 

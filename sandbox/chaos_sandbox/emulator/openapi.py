@@ -12,7 +12,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chaos_sandbox.emulator_resources import ResKey, ResourceInfo
+from chaos_sandbox.emulator.resources import ResKey, ResourceInfo
 
 Entries = Iterable[tuple[ResKey, ResourceInfo]]
 META_REF = "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from chaos_sandbox.podnet import PodNet
+from chaos_sandbox.node.podnet import PodNet
 
 START_TIMEOUT_S = 20.0
 KILL_WAIT_S = 5.0
@@ -57,7 +57,7 @@ def in_cgroup(cgroup: pathlib.Path | None, argv: list[str], cpus: frozenset[int]
     if cgroup is None:
         return argv
     pin = ["--cpus", ",".join(map(str, sorted(cpus)))] if cpus else []
-    return [sys.executable, "-m", "chaos_sandbox.cgexec", *pin, str(cgroup), *argv]
+    return [sys.executable, "-m", "chaos_sandbox.node.cgexec", *pin, str(cgroup), *argv]
 
 
 async def stop_process(proc: asyncio.subprocess.Process | None, grace_s: float) -> str:

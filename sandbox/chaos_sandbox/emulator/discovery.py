@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chaos_sandbox import emulator_openapi as openapi
-from chaos_sandbox.emulator_resources import ResKey, ResourceInfo, api_error
+from chaos_sandbox.emulator import openapi
+from chaos_sandbox.emulator.resources import ResKey, ResourceInfo, api_error
 
 Entries = Iterable[tuple[ResKey, ResourceInfo]]
 NOT_FOUND = "the server could not find the requested resource"

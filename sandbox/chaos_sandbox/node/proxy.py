@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from chaos_operator.load.resolver import ServiceNotFound, check_service_ref
-from chaos_sandbox.kubelet import abort_socket
+from chaos_sandbox.node.podprocess import abort_socket
 
 log = logging.getLogger(__name__)
 Backend = tuple[str, int]

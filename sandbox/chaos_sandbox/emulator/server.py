@@ -20,9 +20,9 @@ from typing import Any
 
 import aiohttp.web
 
-from chaos_sandbox import emulator_discovery as discovery
-from chaos_sandbox.emulator_admission import Admission, DryRun
-from chaos_sandbox.emulator_http import (
+from chaos_sandbox.emulator import discovery
+from chaos_sandbox.emulator.admission import Admission, DryRun
+from chaos_sandbox.emulator.http import (
     ALL_CALLS,
     JSON,
     ApiCall,
@@ -35,8 +35,8 @@ from chaos_sandbox.emulator_http import (
     respond_error,
     verb_of,
 )
-from chaos_sandbox.emulator_patching import JSON_PATCH, MERGE_PATCH
-from chaos_sandbox.emulator_resources import (
+from chaos_sandbox.emulator.patching import JSON_PATCH, MERGE_PATCH
+from chaos_sandbox.emulator.resources import (
     CRD_GROUP,
     CRD_PLURAL,
     ApiError,
@@ -48,9 +48,9 @@ from chaos_sandbox.emulator_resources import (
     crd_resources,
     crd_status,
 )
-from chaos_sandbox.emulator_selectors import Selector, SelectorError
-from chaos_sandbox.emulator_store import Event, Obj, Store
-from chaos_sandbox.emulator_tables import table, wants_table
+from chaos_sandbox.emulator.selectors import Selector, SelectorError
+from chaos_sandbox.emulator.store import Event, Obj, Store
+from chaos_sandbox.emulator.tables import table, wants_table
 
 NOT_FOUND = "the server could not find the requested resource"
 

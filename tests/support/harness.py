@@ -8,7 +8,7 @@ import threading
 
 from aiohttp import web
 
-from chaos_operator.load.resolver import StaticResolver as StaticResolver  # where the tests take it from
+from tests.support.resolver import StaticResolver as StaticResolver  # where the tests take it from
 
 # The operator's identity in the emulator: its calls are recorded under this bearer token, and
 # tests/packaging/test_rbac.py checks them against the Helm chart's RBAC rules. Pass it as OperatorThread(token=...).

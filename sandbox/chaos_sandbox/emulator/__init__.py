@@ -35,13 +35,13 @@ import aiohttp.web
 import yaml
 from kubernetes import client
 
-from chaos_sandbox.emulator_http import ALL_CALLS, ApiCall
-from chaos_sandbox.emulator_patching import MERGE_PATCH
-from chaos_sandbox.emulator_resources import ApiError, ResourceType
-from chaos_sandbox.emulator_selectors import Selector
-from chaos_sandbox.emulator_server import Emulator
-from chaos_sandbox.emulator_store import Obj
-from chaos_sandbox.replicas import ReplicaKeeper
+from chaos_sandbox.emulator.http import ALL_CALLS, ApiCall
+from chaos_sandbox.emulator.patching import MERGE_PATCH
+from chaos_sandbox.emulator.replicas import ReplicaKeeper
+from chaos_sandbox.emulator.resources import ApiError, ResourceType
+from chaos_sandbox.emulator.selectors import Selector
+from chaos_sandbox.emulator.server import Emulator
+from chaos_sandbox.emulator.store import Obj
 
 __all__ = ["ALL_CALLS", "ApiCall", "Emulator", "EmulatorThread", "ReplicaKeeper", "ResourceType", "kube_client_config"]
 

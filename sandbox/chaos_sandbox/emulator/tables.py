@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from chaos_sandbox.emulator_resources import ResourceInfo
+from chaos_sandbox.emulator.resources import ResourceInfo
 
 Obj = dict[str, Any]
 _TOKEN = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']*)'\]")

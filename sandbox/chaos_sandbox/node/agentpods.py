@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos_sandbox.kubelet import in_cgroup, stop_process
+from chaos_sandbox.node.podprocess import in_cgroup, stop_process
 
 OPERATOR_IMAGE = "chaos-operator/operator:sandbox"  # what the sandbox's operator puts in its helper pods
 AGENT_MODULE = "chaos_operator.agent"

@@ -15,10 +15,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from chaos_sandbox.emulator_patching import PatchError, UnsupportedPatchType, apply_patch
-from chaos_sandbox.emulator_resources import INITIAL_STATUS, ResourceType, api_error
-from chaos_sandbox.emulator_selectors import Selector
-from chaos_sandbox.emulator_watch import Event, Obj, Watcher
+from chaos_sandbox.emulator.patching import PatchError, UnsupportedPatchType, apply_patch
+from chaos_sandbox.emulator.resources import INITIAL_STATUS, ResourceType, api_error
+from chaos_sandbox.emulator.selectors import Selector
+from chaos_sandbox.emulator.watch import Event, Obj, Watcher
 
 __all__ = ["Admit", "Event", "Obj", "Store", "Watcher", "now_rfc3339"]
 ObjKey = tuple[str, str, str, str]  # group, plural, namespace ('' when cluster-scoped), name

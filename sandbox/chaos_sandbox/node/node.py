@@ -18,21 +18,21 @@ import ipaddress
 import logging
 import pathlib
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
-from chaos_sandbox import controllers as ctl
-from chaos_sandbox.agent_kubelet import FINAL_STATUS_S, AgentKubelet
-from chaos_sandbox.agentpods import OPERATOR_IMAGE, AgentProcess, Plan, Refused
-from chaos_sandbox.cgroups import RunCgroups
-from chaos_sandbox.demo_kubelet import DemoKubelet
-from chaos_sandbox.emulator_resources import ResourceType
-from chaos_sandbox.emulator_server import Emulator
-from chaos_sandbox.emulator_store import Event, Obj, now_rfc3339
-from chaos_sandbox.kubelet import PodProcess
-from chaos_sandbox.podnet import PodNet, RouteRefused, RunNet
-from chaos_sandbox.podstatus import Container, Terminated, pod_status
-from chaos_sandbox.proxy import Backend, SandboxResolver, ServiceKey, ServiceProxy
+from chaos_sandbox.emulator.resources import ResourceType
+from chaos_sandbox.emulator.server import Emulator
+from chaos_sandbox.emulator.store import Event, Obj, now_rfc3339
+from chaos_sandbox.node import controllers as ctl
+from chaos_sandbox.node.agent_kubelet import FINAL_STATUS_S, AgentKubelet
+from chaos_sandbox.node.agentpods import OPERATOR_IMAGE, Refused
+from chaos_sandbox.node.cgroups import RunCgroups
+from chaos_sandbox.node.demo_kubelet import DemoKubelet
+from chaos_sandbox.node.podnet import RouteRefused, RunNet
+from chaos_sandbox.node.podprocess import PodProcess
+from chaos_sandbox.node.podstatus import Container, Terminated, pod_status
+from chaos_sandbox.node.proxy import Backend, SandboxResolver, ServiceKey, ServiceProxy
+from chaos_sandbox.node.slot import PodConfig, Slot
 
 log = logging.getLogger(__name__)
 DEMO_IMAGE = "chaos-operator/demo-app"
@@ -42,35 +42,18 @@ MAX_PROCESSES = 40  # pod processes at once; further pods wait in Pending
 PROXY_ANNOTATION = ctl.ANNOTATION + "proxy"
 
 
-@dataclass(eq=False)
-class Slot:
-    namespace: str
-    name: str
-    uid: str
-    container: Container
-    start_time: str = field(default_factory=now_rfc3339)
-    task: asyncio.Task[None] | None = None
-    net: PodNet | None = None
-    proc: PodProcess | AgentProcess | None = None
-    cgroup: pathlib.Path | None = None
-    plan: Plan | None = None  # operator-image pods
-    started_at: str = ""
-    deleting: bool = False
-    deadline_exceeded: bool = False
-    finished: bool = False
-
-
 class Node:
+    """Implements `NodeSide` (slot.py) for its two kubelets."""
+
     def __init__(self, emulator: Emulator, *, token: str, net: RunNet | None = None, start_delay: float = 1.0,
                  max_seconds: float = 3600.0, log_dir: pathlib.Path | None = None, name: str = "sandbox-node",
                  stop_grace_s: float = 1.0, cgroups: RunCgroups | None = None,
                  cpus: frozenset[int] | None = None) -> None:
         self.api = ctl.Api(emulator)
-        self.token, self.net, self.name, self.cgroups = token, net, name, cgroups
-        self.cpus = cpus if cgroups is not None else None  # pods are bound to these CPUs (through cgexec)
+        self.name, self.net, self.cgroups, self.stop_grace_s = name, net, cgroups, stop_grace_s
+        self._config = PodConfig(token=token, start_delay=start_delay, max_seconds=max_seconds, log_dir=log_dir,
+                                 cgroups=cgroups, net=net, cpus=cpus if cgroups is not None else None)
         self.agents, self.demo = AgentKubelet(self), DemoKubelet(self)
-        self.start_delay, self.max_seconds, self.log_dir = start_delay, max_seconds, log_dir
-        self.stop_grace_s = stop_grace_s
         self.resolver = SandboxResolver()
         self.proxies: dict[ServiceKey, ServiceProxy] = {}
         self.slots: dict[str, Slot] = {}
@@ -161,8 +144,23 @@ class Node:
             self.slots[uid] = slot
             slot.task = self._spawn(run)
 
-    def log_path(self, slot: Slot) -> pathlib.Path | None:
-        return self.log_dir / f"{slot.namespace}_{slot.name}.log" if self.log_dir else None
+    # ---- NodeSide: what the kubelets use ----
+    @property
+    def config(self) -> PodConfig:
+        return self._config
+
+    def annotate(self, slot: Slot, annotations: dict[str, str]) -> None:
+        self.api.patch("v1/pods", slot.namespace, slot.name, {"metadata": {"annotations": annotations}})
+
+    def add_route(self, slot: Slot) -> None:
+        assert slot.net is not None
+        self.routes[slot.net.pod_ip] = slot.net.veth
+
+    def veths(self) -> set[str]:
+        return set(self.routes.values())
+
+    def forget(self, slot: Slot) -> None:
+        self.slots.pop(slot.uid, None)
 
     def status(self, slot: Slot, phase: str, ready: bool, *, ip: str | None = None, reason: str | None = None,
                message: str | None = None, terminated: Terminated | None = None, still_running: bool = False) -> None:
