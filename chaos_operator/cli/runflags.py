@@ -29,6 +29,9 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
                           "listens on (default 8080; 0 disables)")
     run.add_argument("--require-opt-in", action="store_true",
                      help="run experiments only in namespaces labelled chaosoperator.dev/allow=true")
+    run.add_argument("--recovery-retry", type=float, default=120.0, metavar="SECONDS",
+                     help="a failing revert is retried with backoff this long before its record is RecoveryFailed "
+                          "and the experiment fails (default 120)")
     run.add_argument("--log-level", choices=LEVELS, default=None, help="default info (-v: debug)")
     run.add_argument("--log-format", choices=("text", "json"), default="text",
                      help="json: one JSON object per line, for log pipelines")
@@ -42,6 +45,9 @@ def apply_run_flags(args: argparse.Namespace, config: OperatorConfig) -> None:
         sys.exit(f"chaos-operator run: {exc}")
     if not 0 <= args.metrics_port <= 65535:
         sys.exit("chaos-operator run: --metrics-port must be 0..65535")
+    if not 0 < args.recovery_retry <= 3600:
+        sys.exit("chaos-operator run: --recovery-retry must be within (0, 3600] seconds")
+    config.recover_retry_s = args.recovery_retry
     config.leader_election = args.leader_election
     config.metrics_port = args.metrics_port or None
     config.require_opt_in = args.require_opt_in

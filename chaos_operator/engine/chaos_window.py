@@ -20,7 +20,8 @@ from chaos_operator.faults.base import Fault, FaultContext, FaultError
 from chaos_operator.models.status import MAX_RECORDS, Injection, RecordState, TargetRef, clip
 
 log = logging.getLogger(__name__)
-RECOVER_TIMEOUT_S = 60.0  # per record: a helper's deletion, and a revert-only helper when one is needed
+RECOVER_TIMEOUT_S = 60.0  # per attempt: a helper's deletion, and a revert-only helper when one is needed
+RETRY_FIRST_S, RETRY_MAX_S = 1.0, 30.0  # backoff between recovery attempts, doubling
 PARALLEL = 16  # fault calls in flight at once
 
 Outcome = dict[str, Any] | BaseException | None
@@ -39,8 +40,9 @@ def record_fields(changes: dict[str, Any] | None) -> tuple[str | None, str | Non
 
 class ChaosWindow:
     def __init__(self, recorder: Recorder, fault: Fault, ctx: FaultContext, stop: asyncio.Event,
-                 poll_s: float) -> None:
+                 poll_s: float, retry_s: float) -> None:
         self.recorder = recorder
+        self.retry_s = retry_s  # how long a failing recovery is retried before its record is RecoveryFailed
         self.fault = fault
         self.ctx = ctx
         self.stop = stop
@@ -85,27 +87,42 @@ class ChaosWindow:
         return len(injected)
 
     async def recover_all(self) -> None:
-        """Recover every record that may be live. Idempotent, bounded per record."""
+        """Recover every record that may be live, each retried with backoff for ``retry_s``. Idempotent."""
         if self._tender is not None:
             await self._tender.stop()  # it must not handle a record while we recover it
-
-        async def bounded(ctx: FaultContext, record: Injection) -> dict[str, Any] | None:
-            return await ctx.clock.bounded(self.fault.recover(ctx, record), RECOVER_TIMEOUT_S)
-
         indexes = lifecycle.pending_recovery(self.recorder.status)
-        outcomes = await self._call_all(indexes, bounded, stoppable=False, catch=Exception)
+        await self.recorder.mark_reverting(indexes)  # before any revert begins
+        outcomes = await self._call_all(indexes, self._recover_one, stoppable=False, catch=Exception)
         recovered: list[str] = []
         for index in indexes:
             record = self.recorder.status.injections[index]
             outcome = outcomes.get(index)
             if isinstance(outcome, BaseException):
-                await self.recorder.mark_failed(index, f"recovery failed: {outcome}")
+                await self.recorder.mark_recovery_failed(index, f"recovery failed: {outcome}")
                 await self.recorder.event("RecoveryFailed", f"{record.target}: {outcome}", warning=True)
                 continue
             await self.recorder.mark_recovered(index, record_fields(outcome)[1])
             recovered.append(record.target)
         if recovered:
             await self.recorder.event("Recovered", f"{self.fault.kind} recovered on {', '.join(recovered)}")
+
+    async def _recover_one(self, ctx: FaultContext, record: Injection) -> dict[str, Any] | None:
+        """One record's recovery: each attempt bounded, failures retried with a doubling backoff until
+        ``retry_s`` has passed; then the last error, with the attempts it took."""
+        started, delay, attempts = ctx.clock.monotonic(), RETRY_FIRST_S, 0
+        while True:
+            attempts += 1
+            try:
+                return await ctx.clock.bounded(self.fault.recover(ctx, record), RECOVER_TIMEOUT_S)
+            except Exception as exc:
+                elapsed = ctx.clock.monotonic() - started
+                if elapsed + delay > self.retry_s:
+                    why = str(exc) or repr(exc)
+                    raise FaultError(f"{attempts} attempt(s) over {elapsed:.0f}s, the last: {why}") from exc
+                log.warning("%s: recovering %s failed (attempt %d), again in %gs: %s", ctx.experiment,
+                            record.target, attempts, delay, exc)
+            await ctx.clock.sleep(delay)
+            delay = min(2 * delay, RETRY_MAX_S)
 
     async def _call_all(self, indexes: list[int],
                         call: Callable[[FaultContext, Injection], Awaitable[dict[str, Any] | None]],

@@ -26,7 +26,10 @@ from chaos_operator.models.status import TERMINAL_PHASES, ExperimentStatus, Inje
 
 ENDING_FIELDS = ("verdict", "reason", "message", "finished_at", "score", "grade")
 DERIVED_FIELDS = ("phase", "conditions", "observed_generation", "injections")
-_RANK = {RecordState.PENDING: 0, RecordState.INJECTED: 1, RecordState.RECOVERED: 2, RecordState.FAILED: 2}
+# A record only moves up; RecoveryFailed is not final (a later attempt may still recover it).
+_RANK = {RecordState.PENDING: 0, RecordState.INJECTED: 1, RecordState.REVERTING: 2, RecordState.RECOVERY_FAILED: 3,
+         RecordState.RECOVERED: 4, RecordState.FAILED: 4}
+_FINAL = 4
 
 
 def rebase(base: ExperimentStatus, mine: ExperimentStatus, theirs: ExperimentStatus) -> ExperimentStatus:
@@ -60,7 +63,7 @@ def merge_records(base: list[Injection], mine: list[Injection], theirs: list[Inj
         other = theirs[index]
         if (other.uid, other.target) != (record.uid, record.target):
             continue
-        if _RANK[other.state] >= 2:
+        if _RANK[other.state] >= _FINAL:
             continue  # a finished record is never replaced
         mine_ahead = _RANK[record.state] > _RANK[other.state]
         tie_mine = _RANK[record.state] == _RANK[other.state] and record != base[index]

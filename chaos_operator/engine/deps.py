@@ -31,6 +31,7 @@ class Deps:
     protected_namespaces: frozenset[str] = frozenset()  # on top of the built-in ones
     operator_pods: frozenset[str] = frozenset()
     poll_s: float = 1.0
+    recover_retry_s: float = 120.0  # a failing recovery is retried (with backoff) this long before RecoveryFailed
     open_metrics: Callable[[str], MetricsSource] | None = None  # Prometheus URL -> source
     halt_poll_s: float = 2.0
     image: str = DEFAULT_IMAGE  # the operator's image: helper and stress pods run the agent from it

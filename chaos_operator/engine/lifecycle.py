@@ -48,5 +48,5 @@ def resume(status: ExperimentStatus) -> Decision:
 
 def pending_recovery(status: ExperimentStatus) -> list[int]:
     """Indexes of injection records that may still be live."""
-    live = (RecordState.PENDING, RecordState.INJECTED)
+    live = (RecordState.PENDING, RecordState.INJECTED, RecordState.REVERTING, RecordState.RECOVERY_FAILED)
     return [i for i, record in enumerate(status.injections) if record.state in live]

@@ -66,7 +66,7 @@ class HelperTender:
         for index, record in enumerate(list(self.recorder.status.injections)):
             if self._stopping.is_set():
                 break
-            if record.state != RecordState.INJECTED:
+            if record.state != RecordState.INJECTED:  # a RecoveryFailed one waits for the window's recovery
                 continue
             lost = await self.fault.helper_lost(self.ctx, record)
             if lost is None:
@@ -74,13 +74,14 @@ class HelperTender:
             why, clean = lost
             handled += 1
             await self.recorder.event("HelperLost", f"{record.target}: {why}", warning=not clean)
+            await self.recorder.mark_reverting([index])
             try:
                 if clean:
                     done = (await self.fault.recover(self.ctx, record) or {}).get("message", "cleaned up")
                 else:
                     done = await self.fault.revert_lost(self.ctx, record)
-            except FaultError as exc:
-                await self.recorder.mark_failed(index, f"{why}; {exc}")
+            except FaultError as exc:  # the window's recovery retries it
+                await self.recorder.mark_recovery_failed(index, f"{why}; {exc}")
                 await self.recorder.event("RecoveryFailed", f"{record.target}: {exc}", warning=True)
                 continue
             await self.recorder.mark_recovered(index, clip(f"{why}; {done}"))

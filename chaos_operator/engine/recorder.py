@@ -123,6 +123,21 @@ class Recorder:
     async def mark_failed(self, index: int, message: str) -> None:
         await self._set_record(index, state=RecordState.FAILED, message=clip(message))
 
+    async def mark_recovery_failed(self, index: int, message: str) -> None:
+        await self._set_record(index, state=RecordState.RECOVERY_FAILED, message=clip(message))
+
+    async def mark_reverting(self, indexes: list[int]) -> None:
+        """Injected records about to be reverted, in one write (before any revert begins)."""
+        async with self._lock:
+            records = list(self.status.injections)
+            changed = False
+            for index in indexes:
+                if records[index].state == RecordState.INJECTED:
+                    records[index] = records[index].model_copy(update={"state": RecordState.REVERTING})
+                    changed = True
+            if changed:
+                await self._write({"injections": records})
+
     async def event(self, reason: str, message: str, warning: bool = False) -> None:
         try:
             await self._kube.create_event(self.ref, "Warning" if warning else "Normal", reason, message,
@@ -208,13 +223,11 @@ class Recorder:
     def _conditions(self, status: ExperimentStatus) -> list[Condition]:
         now = self.timestamp()
         running = status.phase in RUNNING_PHASES
-        active = any(record.state == RecordState.INJECTED for record in status.injections)
         reason = status.reason or ("Running" if running else status.phase)
         wanted: dict[str, tuple[Literal["True", "False"], str, str]] = {
             "Progressing": ("True" if running else "False", reason if not running else status.phase,
                             status.message or f"experiment is {status.phase}"),
-            "FaultActive": ("True" if active else "False", "Injected" if active else "NoFaultActive",
-                            "a fault is in effect" if active else "no fault is in effect"),
+            "FaultActive": fault_active(status),
         }
         old = {c.type: c for c in status.conditions}
         result = []
@@ -227,3 +240,14 @@ class Recorder:
                 observed_generation=self._generation,
             ))
         return result
+
+
+def fault_active(status: ExperimentStatus) -> tuple[Literal["True", "False"], str, str]:
+    """The FaultActive condition: a fault being reverted, or whose revert failed, may still be in effect."""
+    states = {record.state for record in status.injections}
+    for state, message in ((RecordState.RECOVERY_FAILED, "a revert failed: a fault may still be in effect"),
+                           (RecordState.REVERTING, "a fault is being reverted"),
+                           (RecordState.INJECTED, "a fault is in effect")):
+        if state in states:
+            return "True", state.value, message
+    return "False", "NoFaultActive", "no fault is in effect"

@@ -22,9 +22,10 @@ def fault_context(deps: Deps, spec: ExperimentSpec, ref: ExperimentRef, ready_be
 
 
 async def recover_records(deps: Deps, spec: ExperimentSpec, recorder: Recorder) -> None:
-    """Recover every Pending or Injected record of ``recorder``'s status (each bounded); a no-op when none is."""
+    """Recover every record of ``recorder``'s status that may be live (each retried, bounded); a no-op when none is."""
     if not lifecycle.pending_recovery(recorder.status):
         return
     ctx = fault_context(deps, spec, recorder.ref, recorder.status.ready_before or 0)
     # Recovery is never cut short, so the window's stop event is never set.
-    await ChaosWindow(recorder, deps.fault_for(spec.fault.kind), ctx, asyncio.Event(), deps.poll_s).recover_all()
+    await ChaosWindow(recorder, deps.fault_for(spec.fault.kind), ctx, asyncio.Event(), deps.poll_s,
+                      deps.recover_retry_s).recover_all()

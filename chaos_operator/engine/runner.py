@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from chaos_operator.analysis import verdict
+from chaos_operator.analysis import evidence, verdict
 from chaos_operator.engine import analyze, gating, lifecycle, timeline
 from chaos_operator.engine.chaos_window import ChaosWindow, until_whole
 from chaos_operator.engine.deps import Control, Deps, LoadTargetNotFound
@@ -85,11 +85,15 @@ class Runner:
             await self.clock.sleep(CONTROL_POLL_S)
 
     async def _end(self, ending: Ending) -> None:
-        await self.recorder.finish(ending.phase, ending.verdict, ending.reason, ending.message, checks=ending.checks,
-                              score=ending.score, grade=ending.grade,
-                              timeline=timeline.build_for(self.load, self.recorder.status.injections, self.clock))
+        records = self.recorder.status.injections
+        # Last, the records: a fault not known to be reverted, or on part of its targets, limits what may be claimed.
+        said = evidence.weigh(ending.phase, ending.verdict, ending.reason, ending.message, records)
+        await self.recorder.finish(ending.phase, said.verdict, said.reason, said.message, checks=ending.checks,
+                                   score=ending.score, grade=ending.grade,
+                                   timeline=timeline.build_for(self.load, records, self.clock))
         event = {Phase.COMPLETED: "Completed", Phase.ABORTED: "Aborted"}.get(ending.phase, "Failed")
-        await self.recorder.event(event, ending.message, warning=ending.phase != Phase.COMPLETED)
+        warn = ending.phase != Phase.COMPLETED or said.verdict != ending.verdict
+        await self.recorder.event(event, said.message, warning=warn)
 
     async def _check_stop(self) -> Early | None:
         """After a phase step: abort ends the experiment; a daemon stop leaves it to resume logic."""
@@ -174,7 +178,7 @@ class Runner:
         # The chaos window ends early on abort/stop, or on a halt condition (which still measures recovery).
         chaos_end = asyncio.Event()
         ctx = fault_context(self.deps, self.spec, self.recorder.ref, prepared.ready_before)
-        window = ChaosWindow(self.recorder, self.fault, ctx, chaos_end, self.deps.poll_s)
+        window = ChaosWindow(self.recorder, self.fault, ctx, chaos_end, self.deps.poll_s, self.deps.recover_retry_s)
         await self.recorder.enter(Phase.CHAOS, f"injecting {self.spec.fault.kind}")
         started = self.clock.monotonic()
         relay = asyncio.create_task(self._relay_stop(chaos_end))

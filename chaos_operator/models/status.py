@@ -34,12 +34,16 @@ class Verdict(enum.StrEnum):
 
 
 class RecordState(enum.StrEnum):
-    """One injection record: Pending (write-ahead) -> Injected -> Recovered, or Failed."""
+    """One injection record: Pending (write-ahead) -> Injected -> Reverting -> Recovered; Failed when the fault was
+    never applied; RecoveryFailed when every revert attempt failed (the fault may still hold: a resumed or deleted
+    experiment tries again)."""
 
     PENDING = "Pending"
     INJECTED = "Injected"
+    REVERTING = "Reverting"  # written before a revert begins: no reader sees Injected for a fault being removed
     RECOVERED = "Recovered"
     FAILED = "Failed"
+    RECOVERY_FAILED = "RecoveryFailed"
 
 
 Grade = Literal["GOOD", "MODERATE", "POOR"]

@@ -58,6 +58,7 @@ class OperatorConfig:
     operator_pods: frozenset[str] = frozenset()
     resolver: ServiceResolver | None = None  # default: cluster DNS
     poll_s: float = 1.0
+    recover_retry_s: float = 120.0  # --recovery-retry
     liveness_endpoint: str | None = None
     # The operator's own image, which helper and stress pods run the agent from (the Deployment sets the env).
     image: str = field(default_factory=lambda: os.environ.get("OPERATOR_IMAGE") or DEFAULT_IMAGE)
@@ -166,6 +167,7 @@ async def _lead(config: OperatorConfig, cfg: Any, kube: KubeClient, gates: Gates
         operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
         protected_namespaces=config.protected_namespaces,
         operator_pods=config.operator_pods, poll_s=config.poll_s, open_metrics=PrometheusSource,
+        recover_retry_s=config.recover_retry_s,
         image=config.image, gates=gates, observer=telemetry.observe_status,
     )
     registry = kopf.OperatorRegistry()

@@ -111,16 +111,22 @@ def test_helper_lost_while_injected_gets_a_revert_only_helper(
 def test_a_failed_revert_fails_the_record(emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
                                           kubelet: FakeKubelet) -> None:
     kubelet.revert = lambda pod: ({"state": "revert-failed", "reason": "RevertFailed", "error": "tc: busy"}, 6)
-    with operator(emulator, resolver):
+    op = operator(emulator, resolver)
+    op.config.recover_retry_s = 3.0  # the end of the window retries it, this long
+    with op:
         emulator.create("chaosexperiments", bandwidth("bad-revert", chaos="60s", mode="one"), NS)
         (record,) = wait_injected(emulator, "bad-revert")
         emulator.call(emulator.emulator.store.remove, emulator.rtype("pods"), NS, record["helperPod"])
         failed = wait_for("record failed", lambda: [r for r in status_of(emulator, "bad-revert")["injections"]
-                                                    if r["state"] == "Failed"])
+                                                    if r["state"] == "RecoveryFailed"])
         emulator.patch("chaosexperiments", NS, "bad-revert", {"spec": {"abort": True}})
-        wait_phase(emulator, "bad-revert", ("Aborted",), timeout=30)
+        ended = wait_phase(emulator, "bad-revert", ("Aborted",), timeout=30)
     assert "RevertFailed" in failed[0]["message"] and "tc: busy" in failed[0]["message"]
     assert "RecoveryFailed" in events(emulator, "bad-revert")
+    # Never an ending that says the fault is gone: the reason names the pod whose revert failed.
+    assert ended["reason"] == "RecoveryFailed" and record["target"] in ended["message"], ended
+    assert [r["state"] for r in ended["injections"]] == ["RecoveryFailed"]
+    assert "attempt(s)" in ended["injections"][0]["message"]
 
 
 def test_restart_after_a_crash_mid_chaos_recovers_the_helpers(

@@ -103,6 +103,22 @@ def test_interval_repeats_kills_on_fresh_pods(emulator: EmulatorThread, keeper: 
     assert not set(killed) & uids(emulator)
 
 
+def test_a_target_replaced_during_the_baseline_is_no_kill_and_never_passes(
+        emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver) -> None:
+    phases = {"baseline": "3s", "chaos": "3s", "recovery": "2s"}
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+        emulator.create("chaosexperiments", experiment("stale", NS, phases=phases), NS)
+        (chosen,) = wait_for("targets chosen", lambda: status_of(emulator, "stale").get("targets"))
+        emulator.delete("pods", NS, chosen["name"], grace=0)  # a rollout replaces it before the chaos window
+        status = wait_phase(emulator, "stale", ("Completed", "Failed", "Aborted"))
+    (record,) = status["injections"]
+    assert record["state"] == "Failed" and "nothing deleted" in record["message"], record
+    assert "injectedAt" not in record
+    assert (status["phase"], status["reason"]) == ("Failed", "InjectionFailed"), status
+    assert status.get("verdict") != "Passed"
+    assert "InjectionFailed" in events(emulator, "stale")
+
+
 def _long_chaos(name: str) -> dict[str, Any]:
     return experiment(name, NS, phases={"baseline": "2s", "chaos": "60s", "recovery": "2s"})
 

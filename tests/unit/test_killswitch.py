@@ -38,15 +38,18 @@ def _args(*argv: str) -> argparse.Namespace:
 def test_run_flags_fill_the_config() -> None:
     config = OperatorConfig()
     apply_run_flags(_args("--leader-election", "--lease-duration", "20", "--renew-deadline", "12",
-                          "--retry-period", "3", "--metrics-port", "9090", "--require-opt-in"), config)
+                          "--retry-period", "3", "--metrics-port", "9090", "--require-opt-in",
+                          "--recovery-retry", "30"), config)
     assert config.leader_election and config.require_opt_in and config.metrics_port == 9090
+    assert config.recover_retry_s == 30 and OperatorConfig().recover_retry_s == 120
     assert (config.lease.lease_s, config.lease.renew_deadline_s, config.lease.retry_s) == (20, 12, 3)
     off = OperatorConfig()
     apply_run_flags(_args("--no-leader-election", "--metrics-port", "0"), off)
     assert not off.leader_election and off.metrics_port is None
 
 
-@pytest.mark.parametrize("argv", [("--lease-duration", "5", "--renew-deadline", "10"), ("--metrics-port", "70000")])
+@pytest.mark.parametrize("argv", [("--lease-duration", "5", "--renew-deadline", "10"), ("--metrics-port", "70000"),
+                                  ("--recovery-retry", "0")])
 def test_bad_run_flags_exit_with_a_message(argv: tuple[str, ...]) -> None:
     with pytest.raises(SystemExit) as exc:
         apply_run_flags(_args(*argv), OperatorConfig())

@@ -27,8 +27,8 @@ class PodKill:
             deleted = await ctx.kube.delete_pod(ctx.namespace, record.target, record.uid, grace)
         except Exception as exc:
             raise FaultError(f"could not delete pod {record.target}: {exc}") from exc
-        if not deleted:
-            return {"message": "pod was already gone or replaced; nothing deleted"}
+        if not deleted:  # no kill, no fault: the record must not say Injected (the run cannot pass on it)
+            raise FaultError(f"pod {record.target} was already gone or replaced; nothing deleted")
         return {"message": f"pod deleted with grace period {grace}s"}
 
     async def verify(self, ctx: FaultContext, record: Injection) -> bool:

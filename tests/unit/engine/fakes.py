@@ -13,7 +13,7 @@ from typing import Any
 from chaos_operator.analysis.recovery import SecondSample
 from chaos_operator.faults.base import FaultContext, FaultError, HelperWatch
 from chaos_operator.models.duration import Duration
-from chaos_operator.models.status import Injection, Latency, PhaseResult, Ramp
+from chaos_operator.models.status import ExperimentStatus, Injection, Latency, PhaseResult, Ramp
 from chaos_operator.models.timestamps import format_time
 from chaos_operator.ports import LoadResult
 from tests.support.clock import FakeClock
@@ -87,13 +87,17 @@ class RecordingFault:
     apply_s: float = 0.0  # how long an injection takes to be in effect (a helper pod starting)
     whole_after: float = 0.0  # virtual time from which verify() finds the workload whole again
     recover_s: float = 0.0  # how long a recovery takes (a helper pod being deleted)
+    refuse_targets: frozenset[str] = frozenset()  # targets whose injection fails
+    failing_recoveries: int = 0  # recover calls that fail (per target) before one succeeds
+    seen_on_recover: list[str] = field(default_factory=list)  # the record's state in status when recover began
     calls: list[tuple[float, str, str]] = field(default_factory=list)  # (time, apply|recover, target)
+    status: Callable[[], ExperimentStatus] | None = None  # the status written last, when a test looks at it
 
     async def apply(self, ctx: FaultContext, record: Injection) -> dict[str, Any]:
         if self.apply_s:
             await self.clock.sleep(self.apply_s)
         self.calls.append((self.clock.t, "apply", record.target))
-        if self.refuse:
+        if self.refuse or record.target in self.refuse_targets:
             raise FaultError("refused by the test")
         return {"message": "injected by the test"}
 
@@ -101,6 +105,12 @@ class RecordingFault:
         return self.clock.t >= self.whole_after
 
     async def recover(self, ctx: FaultContext, record: Injection) -> dict[str, Any] | None:
+        if self.status is not None:
+            self.seen_on_recover.append(next(r.state for r in self.status().injections if r.uid == record.uid))
+        if sum(1 for _, call, target in self.calls if call == "recover-failed" and target == record.target) < \
+                self.failing_recoveries:
+            self.calls.append((self.clock.t, "recover-failed", record.target))
+            raise FaultError("tc: busy (the test)")
         if self.recover_s:
             await self.clock.sleep(self.recover_s)
         self.calls.append((self.clock.t, "recover", record.target))
@@ -116,7 +126,10 @@ class RecordingFault:
         """Targets applied and not recovered since."""
         live: set[str] = set()
         for _, call, target in self.calls:
-            (live.add if call == "apply" else live.discard)(target)
+            if call == "apply":
+                live.add(target)
+            elif call == "recover":
+                live.discard(target)
         return live
 
 

@@ -59,6 +59,15 @@ ROWS = [
      status("Recovery", ("Injected",)), status("Recovery", ("Recovered",), recoveryTime="3s"),
      status("Failed", ("Injected",), reason="OperatorError"),
      "Failed", ("Recovered",), {"recovery_time": None}),
+    ("a record they marked Reverting is not moved back to Injected by mine",
+     status("Chaos", ("Pending",)), status("Chaos", ("Injected",)), status("Chaos", ("Reverting",)),
+     "Chaos", ("Reverting",), {}),
+    ("a RecoveryFailed record is not final: a later recovery of mine moves it on",
+     status("Recovery", ("Reverting",)), status("Recovery", ("Recovered",)), status("Recovery", ("RecoveryFailed",)),
+     "Recovery", ("Recovered",), {}),
+    ("a Recovered record of theirs stays: my failed retry does not undo it",
+     status("Recovery", ("Reverting",)), status("Recovery", ("RecoveryFailed",)), status("Recovery", ("Recovered",)),
+     "Recovery", ("Recovered",), {}),
 ]
 
 

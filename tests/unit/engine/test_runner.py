@@ -5,69 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from chaos_operator.engine.chaos_window import RECOVER_TIMEOUT_S
-from chaos_operator.engine.deps import Control, Deps
+from chaos_operator.engine.deps import Deps
 from chaos_operator.engine.prom import UNREADABLE_GRACE_S
-from chaos_operator.engine.recorder import Recorder
-from chaos_operator.engine.runner import Runner
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import ExperimentStatus, Injection, PhaseResults, RecordState
-from chaos_operator.ports import ExperimentRef
-from chaos_operator.sli.source import MetricsError, MetricsSource
+from chaos_operator.sli.source import MetricsError
 from tests.support.clock import FakeClock
-from tests.support.fake_kube import FakeKube
-from tests.unit.engine.fakes import FakeLoad, FakeMetrics, Health, RecordingFault
-
-BASELINE, CHAOS, RECOVERY = 10.0, 20.0, 10.0
-CHAOS_START, CHAOS_END = BASELINE, BASELINE + CHAOS
-
-
-def make_spec(**extra: Any) -> ExperimentSpec:
-    return ExperimentSpec.model_validate({
-        "target": {"selector": {"matchLabels": {"app": "checkout"}}, "mode": "all"},
-        "fault": {"kind": "PodKill"},
-        "load": {"service": {"name": "checkout", "port": 8080}},
-        "phases": {"baseline": f"{BASELINE:g}s", "chaos": f"{CHAOS:g}s", "recovery": f"{RECOVERY:g}s"},
-        **extra})
-
-
-@dataclass
-class World:
-    clock: FakeClock = field(default_factory=FakeClock)
-    abort: bool = False
-    stopping: bool = False
-    metrics: MetricsSource | None = None
-
-    def __post_init__(self) -> None:
-        self.kube = FakeKube(self.clock, pods=3)
-        self.load = FakeLoad(self.clock)
-        self.fault = RecordingFault(self.clock)
-        self.loads_opened = 0
-
-    async def _open_load(self, spec: ExperimentSpec, namespace: str) -> FakeLoad:
-        self.loads_opened += 1
-        return self.load
-
-    def _open_metrics(self, url: str) -> MetricsSource:
-        assert self.metrics is not None
-        return self.metrics
-
-    async def run(self, spec: ExperimentSpec | None = None, status: ExperimentStatus | None = None) -> None:
-        deps = Deps(kube=self.kube, clock=self.clock, open_load=self._open_load,  # type: ignore[arg-type]
-                    operator_namespace="chaos-system", fault_for=lambda kind: self.fault,
-                    open_metrics=None if self.metrics is None else self._open_metrics)
-        recorder = Recorder(self.kube, self.clock, ExperimentRef("shop", "exp", "exp-uid"),  # type: ignore[arg-type]
-                            status or ExperimentStatus())
-        control = Control(abort_requested=lambda: self.abort, stopping=lambda: self.stopping)
-        await self.clock.drive(Runner(deps, spec or make_spec(), recorder, control).run())
-
-    def calls(self, kind: str) -> list[float]:
-        return [t for t, call, _ in self.fault.calls if call == kind]
+from tests.unit.engine.fakes import FakeMetrics, Health
+from tests.unit.engine.world import BASELINE, CHAOS, CHAOS_END, CHAOS_START, RECOVERY, World, make_spec
 
 
 async def test_a_healthy_run_passes_with_each_phase_its_own_length() -> None:
@@ -383,6 +333,7 @@ async def test_a_recovery_that_hangs_is_bounded_on_the_clock_and_its_record_fail
     world.fault.recover_s = 10 * RECOVER_TIMEOUT_S
     await world.run()
     status = world.kube.status
-    assert [r.state for r in status.injections] == ["Failed"] * 3
+    assert [r.state for r in status.injections] == ["RecoveryFailed"] * 3
     assert all("recovery failed" in (r.message or "") for r in status.injections)
     assert world.calls("recover") == []  # each was cancelled at its bound, in virtual time
+    assert (status.phase, status.verdict, status.reason) == ("Completed", "Failed", "RecoveryFailed")
