@@ -183,7 +183,8 @@ class Runner:
         ctx = FaultContext(kube=self.deps.kube, clock=self.clock, namespace=self.rec.ref.namespace,
                            experiment=self.rec.ref.name, spec=self.spec,
                            label_selector=to_query(self.spec.target.selector), ready_before=ready_before,
-                           experiment_uid=self.rec.ref.uid, image=self.deps.image)
+                           operator_namespace=self.deps.operator_namespace, experiment_uid=self.rec.ref.uid,
+                           image=self.deps.image)
         return ChaosWindow(self.rec, self.fault, ctx, stop or self.stop, self.deps.poll_s)
 
     async def _chaos(self, prepared: Prepared) -> ChaosResult | Early:

@@ -137,7 +137,7 @@ async def run_operator(config: OperatorConfig, stop_flag: Flag | None = None, re
             telemetry.set_leader(True)
         background.append(asyncio.create_task(telemetry.collect(
             lambda: kube.list_all_experiments(tuple(config.namespaces)),
-            lambda: _helper_pods(kube, tuple(config.namespaces)))))
+            lambda: kube.list_pods(config.operator_namespace, HELPER_SELECTOR))))
         await _lead(config, cfg, kube, Gates(pause.reason, config.require_opt_in), elector,
                     stop_flag, ready_flag, kopf_ready)
     finally:
@@ -148,13 +148,6 @@ async def run_operator(config: OperatorConfig, stop_flag: Flag | None = None, re
             await server.stop()
         kube.close()
         own.close()
-
-
-async def _helper_pods(kube: KubeClient, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Helper pods in the watched namespaces (all namespaces when cluster-wide): only what RBAC grants."""
-    if not namespaces:
-        return await kube.list_pods_all_namespaces(HELPER_SELECTOR)
-    return [pod for ns in namespaces for pod in await kube.list_pods(ns, HELPER_SELECTOR)]
 
 
 async def _lead(config: OperatorConfig, cfg: Any, kube: KubeClient, gates: Gates, elector: Elector | None,
