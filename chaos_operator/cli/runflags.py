@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 
+from chaos_operator.models.spec import FAULT_KINDS
 from chaos_operator.runtime.leader.rules import Timing
 from chaos_operator.runtime.operator import OperatorConfig
 
@@ -29,6 +30,9 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
                           "listens on (default 8080; 0 disables)")
     run.add_argument("--require-opt-in", action="store_true",
                      help="run experiments only in namespaces labelled chaosoperator.dev/allow=true")
+    run.add_argument("--disable-fault", action="append", default=[], choices=FAULT_KINDS, metavar="KIND",
+                     help="refuse experiments of this kind (Failed/FaultDisabled); repeatable. The chart sets "
+                          "PodKill when faults.podKill.enabled is false, and grants no pods delete then")
     run.add_argument("--log-level", choices=LEVELS, default=None, help="default info (-v: debug)")
     run.add_argument("--log-format", choices=("text", "json"), default="text",
                      help="json: one JSON object per line, for log pipelines")
@@ -45,6 +49,7 @@ def apply_run_flags(args: argparse.Namespace, config: OperatorConfig) -> None:
     config.leader_election = args.leader_election
     config.metrics_port = args.metrics_port or None
     config.require_opt_in = args.require_opt_in
+    config.disabled_faults = frozenset(args.disable_fault)
 
 
 class JsonFormatter(logging.Formatter):

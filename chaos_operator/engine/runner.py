@@ -128,7 +128,8 @@ class Runner:
         await self.rec.begin("resolving targets and load")
         await self.rec.event("Started", f"{self.spec.fault.kind} experiment started")
         if gate := await gating.refusal(self.deps.kube, ns, self.deps.gates, self.deps.operator_namespace,
-                                       self.deps.allowed_namespaces, self.deps.protected_namespaces):
+                                       self.deps.allowed_namespaces, self.deps.protected_namespaces,
+                                       self.spec.fault.kind):
             return _failed(*gate)
         if self.spec.prometheus is not None:
             refused = await self._probe_prometheus()

@@ -67,6 +67,7 @@ class OperatorConfig:
     metrics_port: int | None = None  # /metrics, /healthz, /readyz (0: any free port); None: no listener
     metrics_host: str = "0.0.0.0"
     require_opt_in: bool = False
+    disabled_faults: frozenset[str] = frozenset()  # kinds refused with FaultDisabled
     pause_poll_s: float = 0.5
 
 
@@ -138,7 +139,7 @@ async def run_operator(config: OperatorConfig, stop_flag: Flag | None = None, re
         background.append(asyncio.create_task(telemetry.collect(
             lambda: kube.list_all_experiments(tuple(config.namespaces)),
             lambda: kube.list_pods(config.operator_namespace, HELPER_SELECTOR))))
-        await _lead(config, cfg, kube, Gates(pause.reason, config.require_opt_in), elector,
+        await _lead(config, cfg, kube, Gates(pause.reason, config.require_opt_in, config.disabled_faults), elector,
                     stop_flag, ready_flag, kopf_ready)
     finally:
         for task in background:

@@ -76,6 +76,9 @@ annotations:
 {{- if .Values.requireNamespaceOptIn }}
 - --require-opt-in
 {{- end }}
+{{- if not .Values.faults.podKill.enabled }}
+- --disable-fault=PodKill
+{{- end }}
 - {{ if .Values.leaderElection.enabled }}--leader-election{{ else }}--no-leader-election{{ end }}
 - --metrics-port={{ .Values.metrics.port }}
 - --log-level={{ .Values.logLevel }}
