@@ -33,6 +33,9 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--disable-fault", action="append", default=[], choices=FAULT_KINDS, metavar="KIND",
                      help="refuse experiments of this kind (Failed/FaultDisabled); repeatable. The chart sets "
                           "PodKill when faults.podKill.enabled is false, and grants no pods delete then")
+    run.add_argument("--allow-prometheus-url", action="append", default=[], metavar="URL",
+                     help="a spec.prometheus.url experiments may name; repeatable. None: Prometheus features "
+                          "are refused (Failed/PrometheusRefused). Link-local and metadata addresses never")
     run.add_argument("--log-level", choices=LEVELS, default=None, help="default info (-v: debug)")
     run.add_argument("--log-format", choices=("text", "json"), default="text",
                      help="json: one JSON object per line, for log pipelines")
@@ -50,6 +53,7 @@ def apply_run_flags(args: argparse.Namespace, config: OperatorConfig) -> None:
     config.metrics_port = args.metrics_port or None
     config.require_opt_in = args.require_opt_in
     config.disabled_faults = frozenset(args.disable_fault)
+    config.prometheus_urls = tuple(args.allow_prometheus_url)
 
 
 class JsonFormatter(logging.Formatter):

@@ -21,7 +21,7 @@ from chaos_operator.faults.base import FaultContext
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import TERMINAL_PHASES, Check, Phase, Verdict
 from chaos_operator.ports import LoadDriver, LoadResult
-from chaos_operator.sli.source import MetricsError
+from chaos_operator.sli.source import MetricsError, MetricsRefused
 from chaos_operator.targeting.selection import NoTargets, new_seed
 from chaos_operator.targeting.selector import to_query
 
@@ -137,8 +137,8 @@ class Runner:
                 return refused
         try:
             self.load = timeline.Recording(await self.deps.open_load(self.spec, ns))
-        except LoadTargetNotFound as exc:
-            return _failed("LoadTargetNotFound", str(exc))
+        except LoadTargetNotFound as exc:  # or LoadTargetRefused
+            return _failed(exc.reason, str(exc))
         seed = self.rec.status.seed if self.rec.status.seed is not None else self.spec.target.seed
         seed = seed if seed is not None else new_seed()
         try:
@@ -159,7 +159,8 @@ class Runner:
         try:
             await self.prom.probe(self.clock.now())
         except MetricsError as exc:
-            return _failed("PrometheusUnreachable", str(exc))
+            return _failed("PrometheusRefused" if isinstance(exc, MetricsRefused) else "PrometheusUnreachable",
+                           str(exc))
         return None
 
     async def _measure(self, seconds: float, stop: asyncio.Event | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -68,6 +69,7 @@ class OperatorConfig:
     metrics_host: str = "0.0.0.0"
     require_opt_in: bool = False
     disabled_faults: frozenset[str] = frozenset()  # kinds refused with FaultDisabled
+    prometheus_urls: tuple[str, ...] = ()  # the only spec.prometheus.url values queried (none: refused)
     pause_poll_s: float = 0.5
 
 
@@ -159,7 +161,8 @@ async def _lead(config: OperatorConfig, cfg: Any, kube: KubeClient, gates: Gates
         open_load=HttpLoadFactory(kube, config.resolver or ClusterDnsResolver(), clock),
         operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
         protected_namespaces=config.protected_namespaces,
-        operator_pods=config.operator_pods, poll_s=config.poll_s, open_metrics=PrometheusSource,
+        operator_pods=config.operator_pods, poll_s=config.poll_s,
+        open_metrics=functools.partial(PrometheusSource, allowed=config.prometheus_urls),
         image=config.image, gates=gates, observer=telemetry.observe_status,
     )
     registry = kopf.OperatorRegistry()

@@ -46,6 +46,9 @@ def test_run_flags_fill_the_config() -> None:
     assert not off.leader_election and off.metrics_port is None and off.disabled_faults == frozenset()
     apply_run_flags(_args("--disable-fault", "PodKill"), off)
     assert off.disabled_faults == frozenset({"PodKill"})
+    assert not off.prometheus_urls
+    apply_run_flags(_args("--allow-prometheus-url", "http://prom:9090", "--allow-prometheus-url", "https://p"), off)
+    assert off.prometheus_urls == ("http://prom:9090", "https://p")
     with pytest.raises(SystemExit):
         _args("--disable-fault", "RmRf")  # only a known kind
 

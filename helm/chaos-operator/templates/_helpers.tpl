@@ -76,6 +76,9 @@ annotations:
 {{- if .Values.requireNamespaceOptIn }}
 - --require-opt-in
 {{- end }}
+{{- range .Values.prometheus.allowedUrls }}
+- {{ printf "--allow-prometheus-url=%s" . | quote }}
+{{- end }}
 {{- if not .Values.faults.podKill.enabled }}
 - --disable-fault=PodKill
 {{- end }}
