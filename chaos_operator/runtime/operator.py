@@ -66,7 +66,8 @@ class OperatorConfig:
     lease: Timing = field(default_factory=Timing)
     identity: str = field(default_factory=default_identity)
     metrics_port: int | None = None  # /metrics, /healthz, /readyz (0: any free port); None: no listener
-    metrics_host: str = "0.0.0.0"
+    # Bandit B104 here: the metrics Service and kubelet probes reach the pod's IP; the listener is GET-only.
+    metrics_host: str = "0.0.0.0"  # nosec B104
     require_opt_in: bool = False
     disabled_faults: frozenset[str] = frozenset()  # kinds refused with FaultDisabled
     prometheus_urls: tuple[str, ...] = ()  # the only spec.prometheus.url values queried (none: refused)

@@ -8,6 +8,7 @@ sandbox or kmock code is in it.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -77,3 +78,18 @@ def test_no_sandbox_or_kmock_in_the_image(container: str) -> None:
     finally:
         buildah("umount", container)
     assert found == []
+
+
+def test_installed_python_packages_are_exactly_the_locked_versions(container: str) -> None:
+    """The Dockerfile installed from packaging/image-requirements.txt with --require-hashes: every locked pin is
+    in the image at its locked version."""
+    from tests.packaging.test_dockerfile import LOCK
+
+    locked = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^ ]+) \\$", LOCK.read_text(), re.MULTILINE))
+    frozen = run(container, "python", "-m", "pip", "list", "--format=freeze")
+    assert frozen.returncode == 0, frozen.stderr
+    installed = {name.lower().replace("_", "-"): version for name, version in
+                 (line.split("==", 1) for line in frozen.stdout.splitlines() if "==" in line)}
+    wrong = {name: (version, installed.get(name.lower())) for name, version in locked.items()
+             if installed.get(name.lower()) != version}
+    assert wrong == {}, wrong

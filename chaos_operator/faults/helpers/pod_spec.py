@@ -144,7 +144,8 @@ def ready_probe() -> dict[str, Any]:
 
 def helper_pod(h: Helper, needs: PodNeeds) -> dict[str, Any]:
     """The whole Pod manifest of one helper."""
-    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    # Bandit B108 here: /tmp is the pod's own emptyDir mount point, not a shared host directory.
+    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]  # nosec B108
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}]
     if needs.host_proc:
         mounts.append({"name": "host-proc", "mountPath": HOST_PROC, "readOnly": True})
