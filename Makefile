@@ -20,7 +20,7 @@ BUILDAH_OPTS := --root $(IMAGE_CACHE)/storage --runroot /run/chaos-operator-imag
 # mounted for the RUN steps only, never stored in the image.
 IMAGE_MOUNTS := $(foreach f,/etc/pip.conf /etc/ssl/certs/ca-certificates.crt,$(if $(wildcard $(f)),--volume $(f):$(f):ro))
 
-.PHONY: test deps lint unit kernel-test bench demo chaos-campaign clean image image-test $(TIER_TARGETS) test-kernel-vm
+.PHONY: test deps lint unit kernel-test bench demo chaos-campaign clean image image-test image-lock $(TIER_TARGETS) test-kernel-vm
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ lint: deps
 	$(VENV)/bin/ruff check chaos_operator sandbox/chaos_sandbox tests benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/bandit -q -r chaos_operator --severity-level medium
+
+# The image's lock (packaging/image-requirements.txt): every dependency and the build backend with hashes, from
+# PyPI only (this machine's pip configuration is ignored), for `pip install --require-hashes` in the Dockerfile.
+image-lock: deps
+	PIP_CONFIG_FILE=/dev/null $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links --index-url https://pypi.org/simple \
+		--output-file packaging/image-requirements.txt pyproject.toml packaging/image-requirements.in
 
 # The host suite, the image test (where buildah is installed; slow the first time), then the kernel VM tier:
 # all always run, and any failing fails `make test`.

@@ -33,7 +33,6 @@ class StatusConflict(Exception):
 class KubeApi(Protocol):
     async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]: ...
 
-    async def list_pods_all_namespaces(self, label_selector: str) -> list[dict[str, Any]]: ...
 
     async def get_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The pod, or None when there is none of that name."""

@@ -106,12 +106,6 @@ class KubeClient:
             return list(_json(resp).get("items", []))
         return await self._run("list_pods", call)
 
-    async def list_pods_all_namespaces(self, label_selector: str) -> list[dict[str, Any]]:
-        def call() -> list[dict[str, Any]]:
-            resp = self._core.list_pod_for_all_namespaces(label_selector=label_selector, _preload_content=False)
-            return list(_json(resp).get("items", []))
-        return await self._run("list_pods_all_namespaces", call)
-
     async def get_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self._run("get_pod", lambda: json_unless(
             lambda: self._core.read_namespaced_pod(name, namespace, _preload_content=False), NOT_FOUND))

@@ -7,7 +7,7 @@ import datetime
 from typing import Any
 
 from chaos_operator.analysis.recovery import SecondSample
-from chaos_operator.engine.deps import LoadTargetNotFound
+from chaos_operator.engine.deps import LoadTargetNotFound, LoadTargetRefused
 from chaos_operator.load.generator import LoadGenerator, LoadSpec, PhaseRun
 from chaos_operator.load.resolver import ServiceNotFound, ServiceResolver
 from chaos_operator.load.stats import PhaseSummary
@@ -29,6 +29,9 @@ class HttpLoadFactory:
         svc = await self._kube.get_service(namespace, ref.name)
         if svc is None:
             raise LoadTargetNotFound(f"Service {namespace}/{ref.name} does not exist")
+        if (svc.get("spec") or {}).get("type") == "ExternalName":
+            raise LoadTargetRefused(f"Service {namespace}/{ref.name} is an ExternalName Service: load is sent only "
+                                    "to Services inside the cluster")
         ports = [p.get("port") for p in (svc.get("spec") or {}).get("ports") or []]
         if ref.port not in ports:
             raise LoadTargetNotFound(f"Service {namespace}/{ref.name} has no port {ref.port} (ports: {ports})")

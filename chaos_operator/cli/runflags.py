@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 
+from chaos_operator.models.spec import FAULT_KINDS
 from chaos_operator.runtime.leader.rules import Timing
 from chaos_operator.runtime.operator import OperatorConfig
 
@@ -32,6 +33,12 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--recovery-retry", type=float, default=120.0, metavar="SECONDS",
                      help="a failing revert is retried with backoff this long before its record is RecoveryFailed "
                           "and the experiment fails (default 120)")
+    run.add_argument("--disable-fault", action="append", default=[], choices=FAULT_KINDS, metavar="KIND",
+                     help="refuse experiments of this kind (Failed/FaultDisabled); repeatable. The chart sets "
+                          "PodKill when faults.podKill.enabled is false, and grants no pods delete then")
+    run.add_argument("--allow-prometheus-url", action="append", default=[], metavar="URL",
+                     help="a spec.prometheus.url experiments may name; repeatable. None: Prometheus features "
+                          "are refused (Failed/PrometheusRefused). Link-local and metadata addresses never")
     run.add_argument("--log-level", choices=LEVELS, default=None, help="default info (-v: debug)")
     run.add_argument("--log-format", choices=("text", "json"), default="text",
                      help="json: one JSON object per line, for log pipelines")
@@ -51,6 +58,8 @@ def apply_run_flags(args: argparse.Namespace, config: OperatorConfig) -> None:
     config.leader_election = args.leader_election
     config.metrics_port = args.metrics_port or None
     config.require_opt_in = args.require_opt_in
+    config.disabled_faults = frozenset(args.disable_fault)
+    config.prometheus_urls = tuple(args.allow_prometheus_url)
 
 
 class JsonFormatter(logging.Formatter):

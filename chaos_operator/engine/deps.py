@@ -17,6 +17,15 @@ from chaos_operator.sli.source import MetricsSource
 class LoadTargetNotFound(Exception):
     """The Service named in spec.load does not exist or has no address."""
 
+    reason = "LoadTargetNotFound"
+
+
+class LoadTargetRefused(LoadTargetNotFound):
+    """The Service named in spec.load exists but is not sent load (an ExternalName points outside the cluster,
+    anywhere its creator chose: the load would be a request forgery on their behalf)."""
+
+    reason = "LoadTargetRefused"
+
 
 LoadFactory = Callable[[ExperimentSpec, str], Awaitable[LoadDriver]]
 

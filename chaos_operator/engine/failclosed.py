@@ -2,7 +2,7 @@
 
 A status can fail validation after a version skew, a rollback, or a write made with validation off. Treating it
 as a fresh experiment would inject again into a service that may still carry the first run's fault. Instead the
-experiment is recovered by what can be known without the status — helper pods owned by its UID, and every record
+experiment is recovered by what can be known without the status — helper pods labelled with its UID, and every record
 that still names a pod — and ends Failed/UnreadableStatus.
 """
 
@@ -73,8 +73,9 @@ def unreadable_recorder(deps: Deps, ref: ExperimentRef, found: Unreadable, gener
 
 
 async def recover_unreadable(deps: Deps, ref: ExperimentRef, raw_spec: Any, recorder: Recorder) -> str:
-    """Recover what can be known; returns one sentence of what was done."""
-    helpers = await lost_helpers.delete_helpers_of(deps.kube, ref.namespace, ref.uid)
+    """Recover what can be known (its helpers: in the operator's namespace, by their UID label); returns one
+    sentence of what was done."""
+    helpers = await lost_helpers.delete_helpers_of(deps.kube, deps.operator_namespace, ref.uid)
     done = [f"{len(helpers)} helper pod(s) of this experiment deleted"]
     try:
         spec = ExperimentSpec.model_validate(dict(raw_spec or {}))

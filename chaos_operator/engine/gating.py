@@ -21,14 +21,19 @@ def never_paused() -> str | None:
 class Gates:
     paused: Callable[[], str | None] = never_paused  # the kill switch: None while not paused, else why
     require_opt_in: bool = False  # act only in namespaces labelled chaosoperator.dev/allow=true
+    # Fault kinds this installation does not run (the chart drops PodKill's pods delete grant with it).
+    disabled_faults: frozenset[str] = frozenset()
 
 
 async def refusal(kube: KubeApi, namespace: str, gates: Gates, operator_namespace: str,
-                  allowed: frozenset[str] | None, protected: frozenset[str]) -> tuple[str, str] | None:
+                  allowed: frozenset[str] | None, protected: frozenset[str], kind: str = "") -> tuple[str, str] | None:
     """(reason, message) when a new experiment must end Failed before anything is touched, else None."""
     why = gates.paused()
     if why is not None:
         return "Paused", clip(f"the chaos operator is paused (kill switch): {why}")
+    if kind in gates.disabled_faults:
+        return "FaultDisabled", (f"{kind} is disabled in this installation (--disable-fault {kind}; the chart's "
+                                 f"value faults.podKill.enabled=false also withholds the RBAC it needs)")
     try:
         check_namespace(namespace, operator_namespace, allowed, protected)
     except NamespaceRefused as exc:

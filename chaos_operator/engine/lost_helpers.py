@@ -4,8 +4,9 @@ by hand), and helpers whose experiment is finished or gone when the operator sta
 - During the chaos window, `HelperTender` polls the helper of every Injected record. A lost helper may have
   left its qdisc in the target's network namespace (it outlives the process that added it), so a revert-only
   helper runs for that target; the record then says Recovered (or Failed when the revert failed), and why.
-- On operator start, `sweep` deletes every helper pod (label app.kubernetes.io/managed-by=chaos-operator) whose
-  owning experiment is gone, was replaced (another uid), or has finished. SIGTERM makes the agent revert.
+- On operator start, `sweep` deletes every helper pod (label app.kubernetes.io/managed-by=chaos-operator, in the
+  operator's namespace: helpers live nowhere else) whose experiment (named by the helper's labels and annotation)
+  is gone, was replaced (another uid), or has finished. SIGTERM makes the agent revert.
   Helpers of running experiments are left to their daemon, which recovers them by their deterministic names.
 """
 
@@ -13,12 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from chaos_operator.engine.recorder import Recorder
-from chaos_operator.faults.base import HELPER_SELECTOR, ROLE_LABEL, FaultContext, FaultError, HelperWatch
-from chaos_operator.models import KIND
+from chaos_operator.faults.base import (
+    EXPERIMENT_ANNOTATION,
+    EXPERIMENT_LABEL,
+    EXPERIMENT_NS_LABEL,
+    EXPERIMENT_UID_LABEL,
+    HELPER_SELECTOR,
+    ROLE_LABEL,
+    FaultContext,
+    FaultError,
+    HelperWatch,
+)
 from chaos_operator.models.status import TERMINAL_PHASES, RecordState, clip
 from chaos_operator.ports import KubeApi
 from chaos_operator.targeting.pods import PodInfo, pod_info
@@ -89,6 +98,16 @@ class HelperTender:
         return handled
 
 
+def _owner(pod: PodInfo) -> tuple[str, str, str] | None:
+    """(namespace, name, uid) of the helper's experiment, from its labels and annotation (the full name: a label
+    value is cut at 63 characters). An owner reference cannot cross namespaces, so it is not one."""
+    namespace, uid = pod.labels.get(EXPERIMENT_NS_LABEL), pod.labels.get(EXPERIMENT_UID_LABEL)
+    name = pod.annotations.get(EXPERIMENT_ANNOTATION) or pod.labels.get(EXPERIMENT_LABEL)
+    if not (namespace and name and uid):
+        return None
+    return namespace, name, uid
+
+
 def _reverting(pod: PodInfo) -> bool:
     """A revert-only helper still at work."""
     return pod.labels.get(ROLE_LABEL) == "revert" and pod.phase not in ("Succeeded", "Failed")
@@ -100,53 +119,51 @@ def _finished(experiment: dict[str, Any] | None, uid: str) -> bool:
     return (experiment.get("status") or {}).get("phase") in TERMINAL_PHASES
 
 
-async def sweep(kube: KubeApi, namespaces: Sequence[str] = ()) -> list[str]:
+async def sweep(kube: KubeApi, operator_namespace: str) -> list[str]:
     """Delete helper pods whose experiment is finished or gone; returns ``namespace/name`` of each deleted.
 
     Never raises: a failure is logged and the next pod is tried (startup must not hang on a sweep).
     """
     deleted: list[str] = []
     try:
-        if namespaces:
-            pods = [pod for ns in namespaces for pod in await kube.list_pods(ns, HELPER_SELECTOR)]
-        else:
-            pods = await kube.list_pods_all_namespaces(HELPER_SELECTOR)
+        pods = await kube.list_pods(operator_namespace, HELPER_SELECTOR)
     except Exception as exc:
         log.warning("helper sweep: could not list helper pods: %s", exc)
         return deleted
     experiments: dict[tuple[str, str], dict[str, Any] | None] = {}
     for pod in map(pod_info, pods):
-        namespace, name, owner = pod.namespace, pod.name, pod.owned_by(KIND)
+        name, owner = pod.name, _owner(pod)
         if owner is None or pod.terminating:
             continue
         if _reverting(pod):
             continue  # a revert in progress is let finish; its deadline bounds it
         try:
-            key = (namespace, owner.name)
+            key = owner[:2]
             if key not in experiments:
-                experiments[key] = await kube.get_experiment(namespace, owner.name)
-            if not _finished(experiments[key], owner.uid):
+                experiments[key] = await kube.get_experiment(*key)
+            if not _finished(experiments[key], owner[2]):
                 continue
-            if await kube.delete_pod_by_name(namespace, name, None):
-                deleted.append(f"{namespace}/{name}")
+            if await kube.delete_pod_by_name(operator_namespace, name, None):
+                deleted.append(f"{operator_namespace}/{name}")
         except Exception as exc:
-            log.warning("helper sweep: %s/%s: %s", namespace, name, exc)
+            log.warning("helper sweep: %s/%s: %s", operator_namespace, name, exc)
     if deleted:
         log.info("helper sweep deleted %d helper pod(s) of finished or deleted experiments: %s",
                  len(deleted), ", ".join(deleted))
     return deleted
 
 
-async def delete_helpers_of(kube: KubeApi, namespace: str, experiment_uid: str) -> list[str]:
-    """Delete every helper pod owned by this experiment (by uid); returns the names. A revert in progress is let
-    finish. SIGTERM makes each agent revert its fault before it exits."""
+async def delete_helpers_of(kube: KubeApi, operator_namespace: str, experiment_uid: str) -> list[str]:
+    """Delete every helper pod of this experiment (by its UID label); returns the names. A revert in progress is
+    let finish. SIGTERM makes each agent revert its fault before it exits."""
     deleted = []
-    for pod in map(pod_info, await kube.list_pods(namespace, HELPER_SELECTOR)):
-        owner = pod.owned_by(KIND)
-        if owner is None or owner.uid != experiment_uid or pod.terminating:
+    query = f"{HELPER_SELECTOR},{EXPERIMENT_UID_LABEL}={experiment_uid}"
+    for pod in map(pod_info, await kube.list_pods(operator_namespace, query)):
+        owner = _owner(pod)
+        if owner is None or owner[2] != experiment_uid or pod.terminating:
             continue
         if _reverting(pod):
             continue
-        if await kube.delete_pod_by_name(namespace, pod.name, None):
+        if await kube.delete_pod_by_name(operator_namespace, pod.name, None):
             deleted.append(pod.name)
     return deleted

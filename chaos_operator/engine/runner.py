@@ -22,7 +22,7 @@ from chaos_operator.engine.timeline import PhaseName, Recording
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import TERMINAL_PHASES, Check, Phase, Verdict, clip
 from chaos_operator.ports import LoadResult
-from chaos_operator.sli.source import MetricsError
+from chaos_operator.sli.source import MetricsError, MetricsRefused
 from chaos_operator.targeting.selection import NoTargets, new_seed
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,8 @@ class Runner:
         await self.recorder.begin("resolving targets and load")
         await self.recorder.event("Started", f"{self.spec.fault.kind} experiment started")
         if gate := await gating.refusal(self.deps.kube, ns, self.deps.gates, self.deps.operator_namespace,
-                                       self.deps.allowed_namespaces, self.deps.protected_namespaces):
+                                       self.deps.allowed_namespaces, self.deps.protected_namespaces,
+                                       self.spec.fault.kind):
             return _failed(*gate)
         if self.spec.prometheus is not None:
             refused = await self._probe_prometheus()
@@ -132,8 +133,8 @@ class Runner:
                 return refused
         try:
             self.load = Recording(await self.deps.open_load(self.spec, ns))
-        except LoadTargetNotFound as exc:
-            return _failed("LoadTargetNotFound", str(exc))
+        except LoadTargetNotFound as exc:  # or LoadTargetRefused
+            return _failed(exc.reason, str(exc))
         seed = self.recorder.status.seed if self.recorder.status.seed is not None else self.spec.target.seed
         seed = seed if seed is not None else new_seed()
         try:
@@ -154,7 +155,8 @@ class Runner:
         try:
             await self.prom.probe(self.clock.now())
         except MetricsError as exc:
-            return _failed("PrometheusUnreachable", str(exc))
+            return _failed("PrometheusRefused" if isinstance(exc, MetricsRefused) else "PrometheusUnreachable",
+                           str(exc))
         return None
 
     async def _measure(self, phase: PhaseName, seconds: float, stop: asyncio.Event | None = None,

@@ -16,10 +16,15 @@ from chaos_operator.ports import Clock, KubeApi
 # The operator's own image runs the agent in helper pods; the deployment sets OPERATOR_IMAGE to its exact tag.
 DEFAULT_IMAGE = "chaos-operator:latest"
 
-# Labels of every helper pod (the startup sweep finds them by these).
+# Labels of every helper pod (the startup sweep finds them by these). Helpers live in the operator's namespace
+# and an owner reference cannot name an object in another namespace, so these labels (and the annotation with the
+# experiment's full name, which may be longer than a label value) say whose a helper is.
 MANAGED_BY = "app.kubernetes.io/managed-by"
 OPERATOR = "chaos-operator"
 EXPERIMENT_LABEL = f"{GROUP}/experiment"
+EXPERIMENT_NS_LABEL = f"{GROUP}/experiment-namespace"
+EXPERIMENT_UID_LABEL = f"{GROUP}/experiment-uid"
+EXPERIMENT_ANNOTATION = f"{GROUP}/experiment"
 TARGET_LABEL = f"{GROUP}/target-uid"
 ROLE_LABEL = f"{GROUP}/role"
 HELPER_SELECTOR = f"{MANAGED_BY}={OPERATOR}"
@@ -33,12 +38,13 @@ class FaultError(Exception):
 class FaultContext:
     kube: KubeApi
     clock: Clock
-    namespace: str
+    namespace: str  # the experiment's and its targets'
     experiment: str
     spec: ExperimentSpec
     label_selector: str  # server-side form of spec.target.selector
     ready_before: int  # Ready pods matching the selector before anything was touched
-    experiment_uid: str = ""  # owner reference of helper pods, and part of their deterministic names
+    operator_namespace: str  # where helper pods are created: never a tenant's namespace
+    experiment_uid: str = ""  # a label of helper pods, and part of their deterministic names
     image: str = DEFAULT_IMAGE  # the image helper pods run the agent from
 
 

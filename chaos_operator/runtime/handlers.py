@@ -74,7 +74,7 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
     @kopf.on.startup(registry=registry)
     async def sweep_helpers(**_: Any) -> None:
         # Helper pods left by a previous operator for experiments that finished or were deleted meanwhile.
-        await lost_helpers.sweep(deps.kube, namespaces)
+        await lost_helpers.sweep(deps.kube, deps.operator_namespace)
 
     @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, id="experiment",
                  cancellation_backoff=CANCELLATION_BACKOFF_S, cancellation_timeout=CANCELLATION_TIMEOUT_S)

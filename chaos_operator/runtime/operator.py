@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -66,8 +67,11 @@ class OperatorConfig:
     lease: Timing = field(default_factory=Timing)
     identity: str = field(default_factory=default_identity)
     metrics_port: int | None = None  # /metrics, /healthz, /readyz (0: any free port); None: no listener
-    metrics_host: str = "0.0.0.0"
+    # Bandit B104 here: the metrics Service and kubelet probes reach the pod's IP; the listener is GET-only.
+    metrics_host: str = "0.0.0.0"  # nosec B104
     require_opt_in: bool = False
+    disabled_faults: frozenset[str] = frozenset()  # kinds refused with FaultDisabled
+    prometheus_urls: tuple[str, ...] = ()  # the only spec.prometheus.url values queried (none: refused)
     pause_poll_s: float = 0.5
 
 
@@ -138,8 +142,8 @@ async def run_operator(config: OperatorConfig, stop_flag: Flag | None = None, re
             telemetry.set_leader(True)
         background.append(asyncio.create_task(telemetry.collect(
             lambda: kube.list_all_experiments(tuple(config.namespaces)),
-            lambda: _helper_pods(kube, tuple(config.namespaces)))))
-        await _lead(config, cfg, kube, Gates(pause.reason, config.require_opt_in), elector,
+            lambda: kube.list_pods(config.operator_namespace, HELPER_SELECTOR))))
+        await _lead(config, cfg, kube, Gates(pause.reason, config.require_opt_in, config.disabled_faults), elector,
                     stop_flag, ready_flag, kopf_ready)
     finally:
         for task in background:
@@ -151,13 +155,6 @@ async def run_operator(config: OperatorConfig, stop_flag: Flag | None = None, re
         own.close()
 
 
-async def _helper_pods(kube: KubeClient, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Helper pods in the watched namespaces (all namespaces when cluster-wide): only what RBAC grants."""
-    if not namespaces:
-        return await kube.list_pods_all_namespaces(HELPER_SELECTOR)
-    return [pod for ns in namespaces for pod in await kube.list_pods(ns, HELPER_SELECTOR)]
-
-
 async def _lead(config: OperatorConfig, cfg: Any, kube: KubeClient, gates: Gates, elector: Elector | None,
                 stop_flag: Flag | None, ready_flag: Flag | None, kopf_ready: asyncio.Event) -> None:
     clock = SystemClock()
@@ -166,7 +163,8 @@ async def _lead(config: OperatorConfig, cfg: Any, kube: KubeClient, gates: Gates
         open_load=HttpLoadFactory(kube, config.resolver or ClusterDnsResolver(), clock),
         operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
         protected_namespaces=config.protected_namespaces,
-        operator_pods=config.operator_pods, poll_s=config.poll_s, open_metrics=PrometheusSource,
+        operator_pods=config.operator_pods, poll_s=config.poll_s,
+        open_metrics=functools.partial(PrometheusSource, allowed=config.prometheus_urls),
         recover_retry_s=config.recover_retry_s,
         image=config.image, gates=gates, observer=telemetry.observe_status,
     )

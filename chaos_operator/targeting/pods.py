@@ -24,6 +24,7 @@ class PodInfo:
     namespace: str
     uid: str
     labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+    annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
     node_name: str | None = None
     pod_ip: str | None = None
     phase: str = "Unknown"
@@ -54,6 +55,7 @@ def pod_info(obj: Mapping[str, Any]) -> PodInfo:
         namespace=str(meta.get("namespace") or ""),
         uid=str(meta.get("uid") or ""),
         labels=labels,
+        annotations={str(k): str(v) for k, v in _mapping(meta.get("annotations")).items()},
         node_name=_optional_str(spec.get("nodeName")),
         pod_ip=_optional_str(status.get("podIP")),
         phase=phase,

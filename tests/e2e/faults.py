@@ -21,6 +21,10 @@ from chaos_operator.models.duration import parse_duration
 from tests.support.system import agent_processes, commands_in, root_qdisc
 from tests.support.waits import status_of, wait_for
 
+OPERATOR_NS = "chaos-system"  # where the operator creates every helper pod, whatever the target's namespace
+
+BANDWIDTH_PHASES = {"baseline": "6s", "chaos": "6s", "recovery": "4s"}  # 20 req/s: 100 in the baseline at least
+
 
 def example(name: str, ns: str, app: str, **spec: Any) -> dict[str, Any]:
     """A demo example experiment, moved to namespace `ns`, aimed at `app`, with `spec` overrides."""
@@ -56,7 +60,7 @@ def figures(st: dict[str, Any]) -> str:
 def assert_nothing_left(box: Sandbox, ns: str, targets: set[str], timeout: float = 15) -> None:
     """No helper pod, no agent or stress-ng process, no qdisc of ours, no cgroup but the demo pods' own."""
     assert box.cgroups is not None and box.node is not None
-    wait_for("no helper pod", lambda: not box.emu.list("pods", ns, label_selector=HELPER_SELECTOR), timeout)
+    wait_for("no helper pod", lambda: not box.emu.list("pods", OPERATOR_NS, label_selector=HELPER_SELECTOR), timeout)
     demo = {p["metadata"]["uid"]: p["metadata"]["name"] for p in box.emu.list("pods", None)}
     pids = {box.pod_pid(p_ns, name) for p_ns, name in
             ((p["metadata"]["namespace"], p["metadata"]["name"]) for p in box.emu.list("pods", None))}
@@ -96,10 +100,10 @@ def assert_nothing_left(box: Sandbox, ns: str, targets: set[str], timeout: float
 
 @dataclass
 class QdiscWatch:
-    """Polls a pod's root qdisc and the helper pods of its namespace every `every` s: when our qdisc (of `kind`)
-    came and went, and when the helper pod was first seen deleting (for the revert time). With `experiment`, also
-    when its status first showed each phase (and "Injected": a record in that state), and then the value of `counter`
-    (e.g. connections opened)."""
+    """Polls a pod's root qdisc and the helper pods (in the operator's namespace) every `every` s: when our qdisc
+    (of `kind`) came and went, and when a helper pod was first seen deleting (for the revert time). With
+    `experiment`, also when its status first showed each phase (and "Injected": a record in that state), and then
+    the value of `counter` (e.g. connections opened)."""
 
     box: Sandbox
     ns: str
@@ -127,7 +131,7 @@ class QdiscWatch:
                     if phase and phase not in self.phases:
                         self.phases[phase] = (time.monotonic() - self.started, self.counter() if self.counter else 0)
             if self.deleting is None and any(p["metadata"].get("deletionTimestamp") for p in self.box.emu.list(
-                    "pods", self.ns, label_selector=HELPER_SELECTOR)):
+                    "pods", OPERATOR_NS, label_selector=HELPER_SELECTOR)):
                 self.deleting = time.monotonic() - self.started
             kind = root_qdisc(self.netns).split()[0]
             now = time.monotonic() - self.started

@@ -18,7 +18,16 @@ import pytest
 from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.operator_thread import OperatorThread
 
-from tests.e2e.faults import QdiscWatch, assert_nothing_left, example, figures, injected, latency
+from tests.e2e.faults import (
+    BANDWIDTH_PHASES,
+    OPERATOR_NS,
+    QdiscWatch,
+    assert_nothing_left,
+    example,
+    figures,
+    injected,
+    latency,
+)
 from tests.support.system import agent_processes, commands_in, netem_missing, root_qdisc, why_not
 from tests.support.waits import status_of, wait_for, wait_phase
 from tests.support.workloads import deployment, pretty
@@ -26,7 +35,6 @@ from tests.support.workloads import deployment, pretty
 REASON = why_not()
 pytestmark = [pytest.mark.skipif(REASON is not None, reason=REASON or ""), pytest.mark.timeout(90)]
 PHASES = {"baseline": "3s", "chaos": "6s", "recovery": "3s"}
-BANDWIDTH_PHASES = {"baseline": "6s", "chaos": "6s", "recovery": "4s"}  # 20 req/s: 100 in the baseline at least
 LATENCY_PHASES = {"baseline": "12s", "chaos": "60s", "recovery": "12s"}
 LATENCY_RATE = 10  # requests/s: 120, 300, 120 requests; light, for a guest under software emulation
 LONG = {"baseline": "3s", "chaos": "60s", "recovery": "2s"}
@@ -84,7 +92,7 @@ def test_bandwidth_limit_slows_large_responses_only_while_it_holds(box: Sandbox,
     assert watch.revert_s is not None and watch.revert_s < 2.0
     # The helper pod ran the agent for real: its log has the agent's own report.
     assert box.work_dir is not None
-    log = (box.work_dir / "pods" / f"{ns}_{record['helperPod']}.log").read_text()
+    log = (box.work_dir / "pods" / f"{OPERATOR_NS}_{record['helperPod']}.log").read_text()
     assert '"state":"reverted"' in log and '"revert":"reverted"' in log and '"device":"eth0"' in log, log
     assert root_qdisc(pod["netns"]).split()[0] != "tbf"
     assert_nothing_left(box, ns, {pod["uid"]})
@@ -154,7 +162,7 @@ def test_an_operator_killed_mid_chaos_is_recovered_by_the_next_one(box: Sandbox)
     assert not operator.crashed, operator.error
     assert (st["phase"], st["verdict"], st["reason"]) == ("Completed", "Inconclusive", "OperatorRestarted"), pretty(st)
     assert [r["state"] for r in st["injections"]] == ["Recovered"], pretty(st["injections"])
-    assert record["helperPod"] and box.emu.get("pods", ns, record["helperPod"]) is None
+    assert record["helperPod"] and box.emu.get("pods", OPERATOR_NS, record["helperPod"]) is None
     assert_nothing_left(box, ns, {pod["uid"]})
 
 

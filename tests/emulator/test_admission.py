@@ -5,10 +5,7 @@ switch that turns it off."""
 from __future__ import annotations
 
 import copy
-import json
 import pathlib
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,21 +14,11 @@ import yaml
 from chaos_sandbox.emulator import Emulator, EmulatorThread
 
 from chaos_operator.models.crd import load_crd as chaos_crd
+from tests.emulator.http import call
 
 EXAMPLE = yaml.safe_load((pathlib.Path(__file__).parents[2] / "examples" / "pod-kill.yaml").read_text())
 NS = "shop"
 PATH = f"/apis/chaosoperator.dev/v1alpha1/namespaces/{NS}/chaosexperiments"
-
-
-def call(emu: EmulatorThread, method: str, path: str, body: Any = None,
-         content_type: str = "application/json") -> tuple[int, dict[str, Any], list[str]]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(emu.url + path, data=data, method=method, headers={"Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.load(response), response.headers.get_all("Warning") or []
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc), []
 
 
 def experiment(**spec_changes: Any) -> dict[str, Any]:

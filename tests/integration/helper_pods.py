@@ -17,6 +17,7 @@ from tests.support.harness import OPERATOR_TOKEN, StaticResolver
 from tests.support.waits import status_of, wait_for
 
 NS = "shop"
+OPS = "chaos-system"  # the operator's namespace: its helper pods live there
 
 
 LABELS = {"app": "checkout"}

@@ -16,7 +16,7 @@ from chaos_operator.faults.helpers.pod_spec import TARGET_LABEL
 from chaos_operator.models.spec import NetworkLatencyFault
 from chaos_operator.models.timestamps import parse_time
 from tests.integration import helper_pods
-from tests.integration.helper_pods import NODE, NS, bandwidth, events, operator, wait_injected
+from tests.integration.helper_pods import NODE, NS, OPS, bandwidth, events, operator, wait_injected
 from tests.integration.kubelet import IMAGE, FakeKubelet, running, terminated
 from tests.support import faultpods
 from tests.support.harness import StaticResolver
@@ -47,9 +47,11 @@ def test_bandwidth_experiment_one_helper_per_target(emulator: EmulatorThread, ke
         assert ctr["securityContext"]["capabilities"] == {"add": ["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"],
                                                           "drop": ["ALL"]}
         assert ctr["args"][:2] == ["bandwidth", "--duration"] and ctr["args"][ctr["args"].index("--pod-uid") + 1] == uid
-        (owner,) = pod["metadata"]["ownerReferences"]
-        assert (owner["kind"], owner["name"], owner["uid"]) == ("ChaosExperiment", "slow-net",
-                                                                created["metadata"]["uid"])
+        meta = pod["metadata"]
+        assert meta["namespace"] == OPS and "ownerReferences" not in meta  # never in the tenant's namespace
+        assert meta["annotations"][manifests.EXPERIMENT_ANNOTATION] == "slow-net"
+        assert (meta["labels"][manifests.EXPERIMENT_NS_LABEL], meta["labels"][manifests.EXPERIMENT_UID_LABEL]) == (
+            NS, created["metadata"]["uid"])
     assert kubelet.helpers() == []
     assert {"Injected", "Recovered", "Completed"} <= set(events(emulator, "slow-net"))
 
@@ -90,7 +92,7 @@ def test_helper_lost_while_injected_gets_a_revert_only_helper(
         emulator.create("chaosexperiments", bandwidth("lost", chaos="60s", mode="one"), NS)
         (record,) = wait_injected(emulator, "lost")
         # SIGKILLed or evicted without a word: the pod vanishes, no report.
-        emulator.call(emulator.emulator.store.remove, emulator.rtype("pods"), NS, record["helperPod"])
+        emulator.call(emulator.emulator.store.remove, emulator.rtype("pods"), OPS, record["helperPod"])
         recovered = wait_for("record recovered", lambda: [r for r in status_of(emulator, "lost")["injections"]
                                                           if r["state"] != "Injected"])
         (revert,) = kubelet.seen_role("revert")
@@ -116,7 +118,7 @@ def test_a_failed_revert_fails_the_record(emulator: EmulatorThread, keeper: Repl
     with op:
         emulator.create("chaosexperiments", bandwidth("bad-revert", chaos="60s", mode="one"), NS)
         (record,) = wait_injected(emulator, "bad-revert")
-        emulator.call(emulator.emulator.store.remove, emulator.rtype("pods"), NS, record["helperPod"])
+        emulator.call(emulator.emulator.store.remove, emulator.rtype("pods"), OPS, record["helperPod"])
         failed = wait_for("record failed", lambda: [r for r in status_of(emulator, "bad-revert")["injections"]
                                                     if r["state"] == "RecoveryFailed"])
         emulator.patch("chaosexperiments", NS, "bad-revert", {"spec": {"abort": True}})
@@ -139,9 +141,9 @@ def test_restart_after_a_crash_mid_chaos_recovers_the_helpers(
     assert all(r["state"] == "Recovered" for r in status_of(emulator, "crash")["injections"])
     kept = [kubelet.seen[r["helperPod"]] for r in records]
     for pod in kept:
-        body = {"metadata": {k: pod["metadata"][k] for k in ("name", "labels", "ownerReferences")},
+        body = {"metadata": {k: pod["metadata"][k] for k in ("name", "labels", "annotations")},
                 "spec": pod["spec"]}
-        emulator.create("pods", body, NS)
+        emulator.create("pods", body, OPS)
     status = status_of(emulator, "crash")
     assert status["phase"] == "Chaos"
     emulator.patch("chaosexperiments", NS, "crash", {"status": {"injections": [
@@ -158,9 +160,9 @@ def test_restart_after_a_crash_mid_chaos_recovers_the_helpers(
 def _leftover(emulator: EmulatorThread, experiment: str, experiment_uid: str, role: manifests.Role = "fault",
               uid: str = "1f2e3d4c-0000-4000-8000-00000000000a") -> str:
     fault = NetworkLatencyFault.model_validate({"kind": "NetworkLatency", "latency": "50ms"})
-    body = faultpods.pod(fault, experiment=experiment, experiment_uid=experiment_uid, namespace=NS, target_uid=uid,
-                         node_name=NODE, image=IMAGE, chaos_s=60, role=role)
-    return str(emulator.create("pods", body, NS)["metadata"]["name"])
+    body = faultpods.pod(fault, experiment=experiment, experiment_uid=experiment_uid, namespace=OPS,
+                         experiment_namespace=NS, target_uid=uid, node_name=NODE, image=IMAGE, chaos_s=60, role=role)
+    return str(emulator.create("pods", body, OPS)["metadata"]["name"])
 
 
 def test_startup_sweeps_helpers_of_finished_or_gone_experiments(
@@ -179,7 +181,7 @@ def test_startup_sweeps_helpers_of_finished_or_gone_experiments(
         "terminated" in str(p.get("status")) for p in kubelet.helpers("revert")), 10)
     kubelet.revert = lambda pod: None  # this one keeps running: a revert in progress is let finish
     running_revert = _leftover(emulator, "gone", "5a5a5a5a-0000-4000-8000-000000000003", role="revert")
-    emulator.patch("pods", NS, running_revert, {"status": running()}, subresource="status")
+    emulator.patch("pods", OPS, running_revert, {"status": running()}, subresource="status")
     with operator(emulator, resolver):
         wait_for("swept", lambda: {p["metadata"]["name"] for p in kubelet.helpers()} == {running_revert}, 15)
     assert {of_done, of_gone, of_old_uid, reverting}.isdisjoint(p["metadata"]["name"] for p in kubelet.helpers())

@@ -12,13 +12,22 @@ from chaos_sandbox.operator_thread import OperatorThread
 from chaos_operator.adapters.clock import SystemClock
 from chaos_operator.adapters.kube import KubeClient, client_config
 from chaos_operator.engine.recorder import Recorder
-from chaos_operator.faults.helpers.pod_spec import HELPER_SELECTOR, MANAGED_BY, OPERATOR, ROLE_LABEL
-from chaos_operator.models import KIND
+from chaos_operator.faults.helpers.pod_spec import (
+    EXPERIMENT_ANNOTATION,
+    EXPERIMENT_NS_LABEL,
+    EXPERIMENT_UID_LABEL,
+    HELPER_SELECTOR,
+    MANAGED_BY,
+    OPERATOR,
+    ROLE_LABEL,
+)
 from chaos_operator.models.status import ExperimentStatus, Phase
 from chaos_operator.ports import ExperimentRef, StatusConflict
 from tests.integration.conftest import SHOP, experiment, make_pod, make_service
 from tests.support.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
 from tests.support.waits import status_of, wait_for, wait_phase
+
+OPS = "chaos-system"  # the operator's namespace
 
 
 def _created(emulator: EmulatorThread, name: str) -> tuple[ExperimentRef, str]:
@@ -67,12 +76,12 @@ def test_an_unreadable_status_fails_closed_and_recovers_what_it_can(emulator: Em
         "phase": "Draining", "seed": "7", "futureField": {"x": 1},
         "injections": [{"target": "checkout-0", "uid": victim_uid, "state": "Injected"},
                        {"target": "gone-1", "uid": "u-1", "state": "Recovered"}]}}, subresource="status")
+    labels = {MANAGED_BY: OPERATOR, ROLE_LABEL: "inject", EXPERIMENT_NS_LABEL: SHOP, EXPERIMENT_UID_LABEL: ref.uid}
     helper = {"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "name": "chaos-net-skewed-1", "namespace": SHOP, "labels": {MANAGED_BY: OPERATOR, ROLE_LABEL: "inject"},
-        "ownerReferences": [{"apiVersion": "chaosoperator.dev/v1alpha1", "kind": KIND, "name": "skewed",
-                             "uid": ref.uid}]},
+        "name": "chaos-net-skewed-1", "namespace": OPS, "labels": labels,
+        "annotations": {EXPERIMENT_ANNOTATION: "skewed"}},
         "spec": {"containers": [{"name": "agent", "image": "chaos-operator:test"}]}}
-    emulator.create("pods", helper, SHOP)
+    emulator.create("pods", helper, OPS)  # helpers live in the operator's namespace, found by their labels
     resolver = StaticResolver({(SHOP, "checkout", 8080): [service.url]})
     with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
         wait_phase(emulator, "skewed", ("Failed", "Completed", "Aborted"))  # written first, before recovery
@@ -86,4 +95,4 @@ def test_an_unreadable_status_fails_closed_and_recovers_what_it_can(emulator: Em
     assert service.hits == 0  # no load: nothing ran again
     pods = {p["metadata"]["name"] for p in emulator.list("pods", SHOP)}
     assert "checkout-0" in pods  # PodKill was not applied again
-    assert not emulator.list("pods", SHOP, label_selector=HELPER_SELECTOR)
+    assert not emulator.list("pods", OPS, label_selector=HELPER_SELECTOR)

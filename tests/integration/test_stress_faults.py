@@ -17,6 +17,7 @@ from tests.integration.helper_pods import (
     LABELS,
     NODE,
     NS,
+    OPS,
     events,
     operator,
     wait_injected,
@@ -57,7 +58,8 @@ def test_cpu_stress_pods_are_pinned_bounded_and_unprivileged(
         assert ctr["resources"]["limits"] == {"cpu": "1100m", "memory": "128Mi"}
         sc = ctr["securityContext"]
         assert sc["capabilities"] == {"drop": ["ALL"]} and sc["allowPrivilegeEscalation"] is False
-        assert pod["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+        assert pod["metadata"]["namespace"] == OPS  # the operator's, not the tenant's
+        assert pod["metadata"]["labels"][manifests.EXPERIMENT_UID_LABEL] == created["metadata"]["uid"]
     assert all(r["state"] == "Recovered" and "agent stopped" in r["message"] for r in status["injections"])
     assert kubelet.helpers() == []
 
@@ -72,7 +74,7 @@ def test_lost_stress_pod_needs_no_revert(emulator: EmulatorThread, keeper: Repli
         assert pod["spec"]["containers"][0]["args"][-4:] == ["--vm", "2", "--vm-bytes", "128M"]
         assert pod["spec"]["containers"][0]["resources"]["limits"]["memory"] == "320Mi"
         # The kernel's OOM killer took the whole pod: it ends without a report.
-        emulator.patch("pods", NS, record["helperPod"], {"status": {"phase": "Failed", "containerStatuses": [
+        emulator.patch("pods", OPS, record["helperPod"], {"status": {"phase": "Failed", "containerStatuses": [
             {"name": "agent", "ready": False, "restartCount": 0, "image": "x", "imageID": "x",
              "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}}, subresource="status")
         (done,) = wait_for("record recovered", lambda: [r for r in status_of(emulator, "hog")["injections"]

@@ -150,7 +150,8 @@ def run_parser() -> argparse.ArgumentParser:
 def test_operator_arguments_parse_with_the_operators_own_parser() -> None:
     values = {"watchNamespaces": ["shop"], "allowedNamespaces": ["shop", "payments"],
               "protectedNamespaces": ["billing"], "requireNamespaceOptIn": True, "logLevel": "debug",
-              "logFormat": "json", "leaderElection": {"enabled": True}, "metrics": {"port": 9400}}
+              "logFormat": "json", "leaderElection": {"enabled": True}, "metrics": {"port": 9400},
+              "prometheus": {"allowedUrls": ["http://prometheus-operated.monitoring:9090"]}}
     args = container_args(render(values))
     assert args[0] == "run"
     known = {flag for action in run_parser()._actions for flag in action.option_strings}
@@ -160,9 +161,14 @@ def test_operator_arguments_parse_with_the_operators_own_parser() -> None:
     assert parsed.operator_namespace == NAMESPACE
     assert parsed.namespace == ["shop"] and parsed.allow_namespace == ["shop", "payments"]
     assert parsed.protect_namespace == ["billing"]
+    assert parsed.allow_prometheus_url == ["http://prometheus-operated.monitoring:9090"]
     expected = {"--leader-election", "--metrics-port=9400", "--log-level=debug", "--log-format=json",
                 "--require-opt-in", "--protect-namespace=billing"}
     assert expected <= set(args)
+
+
+def test_no_prometheus_url_is_allowed_unless_given_at_install() -> None:
+    assert not any(a.startswith("--allow-prometheus-url") for a in container_args(render({})))
 
 
 def test_notes_tell_how_to_run_an_example_and_read_the_verdict() -> None:

@@ -8,6 +8,8 @@ sandbox or kmock code is in it.
 from __future__ import annotations
 
 import os
+import pathlib
+import re
 import shlex
 import shutil
 import subprocess
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 IMAGE = os.environ.get("CHAOS_IMAGE", "")
+LOCK = pathlib.Path(__file__).parents[2] / "packaging" / "image-requirements.txt"
 BUILDAH = ["buildah", *shlex.split(os.environ.get("CHAOS_BUILDAH_OPTS", ""))]
 
 pytestmark = pytest.mark.skipif(not IMAGE or shutil.which("buildah") is None,
@@ -77,3 +80,16 @@ def test_no_sandbox_or_kmock_in_the_image(container: str) -> None:
     finally:
         buildah("umount", container)
     assert found == []
+
+
+def test_installed_python_packages_are_exactly_the_locked_versions(container: str) -> None:
+    """The Dockerfile installed from packaging/image-requirements.txt with --require-hashes: every locked pin is
+    in the image at its locked version."""
+    locked = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^ ]+) \\$", LOCK.read_text(), re.MULTILINE))
+    frozen = run(container, "python", "-m", "pip", "list", "--format=freeze")
+    assert frozen.returncode == 0, frozen.stderr
+    installed = {name.lower().replace("_", "-"): version for name, version in
+                 (line.split("==", 1) for line in frozen.stdout.splitlines() if "==" in line)}
+    wrong = {name: (version, installed.get(name.lower())) for name, version in locked.items()
+             if installed.get(name.lower()) != version}
+    assert wrong == {}, wrong

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.chart import NAMESPACE, RELEASE, render, schedule_values
+from tests.support.chart import NAMESPACE, RELEASE, container_args, render, schedule_values
 from tests.support.harness import OPERATOR_TOKEN  # the operator's identity in the integration tests
 from tests.support.rbac import Call, Grant, denied, forbidden, grants_for, usage
 
@@ -30,8 +30,6 @@ REASONS: dict[tuple[str, str, str], str] = {
     **{("coordination.k8s.io", "leases", verb): "leader election (Lease chaos-operator-leader in the operator's "
        "namespace, implemented on the ops branch): get it, create it once, update it to renew"
        for verb in ("get", "create", "update")},
-    ("", "configmaps", "get"): "the kill switch: the operator polls the ConfigMap chaos-operator-pause in its "
-    "own namespace (ops branch)",
 }
 
 
@@ -80,6 +78,47 @@ def test_the_namespaced_mode_really_is_narrower() -> None:
     assert denied(grants, outside) == sorted(outside)
 
 
+VALUE_SETS = [{}, {"watchNamespaces": ["shop", "payments"]}, {"requireNamespaceOptIn": True},
+              {"faults": {"podKill": {"enabled": False}}}, {"leaderElection": {"enabled": False}}, schedule_values()]
+VALUE_IDS = ["cluster", "namespaced", "opt-in", "no-pod-kill", "no-leader-election", "schedules"]
+
+
+@pytest.mark.parametrize("values", VALUE_SETS, ids=VALUE_IDS)
+def test_no_rule_grants_pods_create_outside_the_operators_namespace(values: dict[str, Any]) -> None:
+    """Privileged helper pods can only ever be made in the operator's namespace (labelled privileged there)."""
+    objects = render(values)
+    accounts = [(o["metadata"]["name"], o["metadata"]["namespace"]) for o in objects if o["kind"] == "ServiceAccount"]
+    for name, namespace in accounts:
+        grants = grants_for(objects, name, namespace)
+        for grant in grants:
+            where = grant.namespace
+            pods_create = grant.allows(Call("create", "", "pods", "", where or "anywhere"))
+            assert not (pods_create and where != NAMESPACE), f"{name}: {grant.source} grants pods create in {where}"
+    operator = operator_grants(values)
+    assert denied(operator, [Call("create", "", "pods", "", NAMESPACE)]) == []  # the helpers' home
+    outside = [Call("create", "", "pods", "", ns) for ns in ("shop", "payments", "kube-system", "")]
+    assert denied(operator, outside) == sorted(outside)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_pods_delete_in_tenant_namespaces_only_while_pod_kill_is_enabled(enabled: bool) -> None:
+    for watch in ([], [WATCHED]):
+        grants = operator_grants({"watchNamespaces": watch, "faults": {"podKill": {"enabled": enabled}}})
+        kill = Call("delete", "", "pods", "", WATCHED)
+        assert (denied(grants, [kill]) == []) is enabled
+        reads = [Call(verb, "", "pods", "", WATCHED) for verb in ("get", "list")]
+        assert denied(grants, reads + [Call("delete", "", "pods", "", NAMESPACE)]) == []  # helpers: always
+    args = container_args(render({"faults": {"podKill": {"enabled": enabled}}}))
+    assert ("--disable-fault=PodKill" in args) is not enabled
+
+
+def test_without_pod_kill_only_its_own_calls_are_refused() -> None:
+    """Every recorded call but PodKill's deletes in a tenant namespace stays granted."""
+    grants = operator_grants({"faults": {"podKill": {"enabled": False}}})
+    refused = denied(grants, calls_for("cluster"))
+    assert refused and all((c.verb, c.resource) == ("delete", "pods") and c.namespace != NAMESPACE for c in refused)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_no_rule_goes_unused_without_a_reason(mode: str) -> None:
     table = usage(operator_grants(MODES[mode]), calls_for(mode))
@@ -89,10 +128,7 @@ def test_no_rule_goes_unused_without_a_reason(mode: str) -> None:
     assert set(REASONS) <= {(group, resource, verb) for (_, group, resource, verb) in table}
 
 
-@pytest.mark.parametrize("values", [
-    {}, {"watchNamespaces": ["shop", "payments"]}, {"requireNamespaceOptIn": True},
-    {"leaderElection": {"enabled": False}}, schedule_values(),
-], ids=["cluster", "namespaced", "opt-in", "no-leader-election", "schedules"])
+@pytest.mark.parametrize("values", VALUE_SETS, ids=VALUE_IDS)
 def test_never_granted(values: dict[str, Any]) -> None:
     objects = render(values)
     accounts = [(o["metadata"]["name"], o["metadata"]["namespace"]) for o in objects if o["kind"] == "ServiceAccount"]

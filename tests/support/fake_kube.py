@@ -16,6 +16,8 @@ from chaos_operator.ports import ExperimentRef
 from tests.support.clock import FakeClock, SteppingClock
 
 NS = "shop"
+OPS = "chaos-system"  # the operator's namespace: helper pods live there
+OPS = "chaos-system"  # the operator's namespace: helper pods live there
 UID = "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10"
 Pod = dict[str, Any]
 
@@ -41,9 +43,9 @@ class FakeKube:
             target = target_pod(f"checkout-{i}")
             self.pods[(NS, target["metadata"]["name"])] = target
 
-    def add_pod(self, name: str, uid: str = UID, node: str | None = "n1", **meta: Any) -> Pod:
-        pod = {"metadata": {"name": name, "namespace": NS, "uid": uid, **meta}, "spec": {"nodeName": node}}
-        self.pods[(NS, name)] = pod
+    def add_pod(self, name: str, uid: str = UID, node: str | None = "n1", namespace: str = NS, **meta: Any) -> Pod:
+        pod = {"metadata": {"name": name, "namespace": namespace, "uid": uid, **meta}, "spec": {"nodeName": node}}
+        self.pods[(namespace, name)] = pod
         return pod
 
     async def get_pod(self, namespace: str, name: str) -> Pod | None:
@@ -89,9 +91,6 @@ class FakeKube:
 
     async def get_service(self, namespace: str, name: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.services.get((namespace, name)))
-
-    async def list_pods_all_namespaces(self, label_selector: str) -> list[Pod]:
-        return await self.list_pods(NS, label_selector)
 
     async def get_experiment(self, namespace: str, name: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.experiments.get((namespace, name)))

@@ -19,9 +19,12 @@ def helper_fault(kind: str) -> HelperPodFault[Any]:
 
 
 def helper(fault: Any, *, experiment: str = "exp", experiment_uid: str, namespace: str, target_uid: str,
-           node_name: str, image: str, chaos_s: float, role: Role = "fault") -> Helper:
+           node_name: str, image: str, chaos_s: float, role: Role = "fault",
+           experiment_namespace: str | None = None) -> Helper:
+    """``namespace`` is the helper's (the operator's); the experiment's defaults to the same."""
     impl = helper_fault(fault.kind)
-    return Helper(experiment=experiment, experiment_uid=experiment_uid, namespace=namespace, target_uid=target_uid,
+    return Helper(experiment=experiment, experiment_uid=experiment_uid, namespace=namespace,
+                  experiment_namespace=experiment_namespace or namespace, target_uid=target_uid,
                   node_name=node_name, image=image, kind=impl.kind, family=impl.family, chaos_s=chaos_s, role=role)
 
 

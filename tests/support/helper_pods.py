@@ -38,8 +38,9 @@ def fault(kind: str, **changes: Any) -> Any:
 
 
 def identity(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = dict(experiment="checkout-latency", experiment_uid=EXP_UID, namespace="shop",
-                                target_uid=UID, node_name="node-b", image="registry.example/chaos-operator:1.2.3",
+    base: dict[str, Any] = dict(experiment="checkout-latency", experiment_uid=EXP_UID, namespace="chaos-system",
+                                experiment_namespace="shop", target_uid=UID, node_name="node-b",
+                                image="registry.example/chaos-operator:1.2.3",
                                 chaos_s=120.0)
     return {**base, **changes}
 

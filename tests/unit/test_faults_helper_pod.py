@@ -12,7 +12,7 @@ from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.faults.registry import FAULTS, fault_for
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import Injection, RecordState
-from tests.support.fake_kube import NS, UID, FakeKube, fast_clock, running, terminated
+from tests.support.fake_kube import NS, OPS, UID, FakeKube, fast_clock, running, terminated
 
 EXP_UID = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
 
@@ -23,7 +23,8 @@ def ctx(kube: FakeKube, fault: dict[str, Any] | None = None, step: float = 1.0) 
         "fault": fault or {"kind": "NetworkLatency", "latency": "100ms"},
         "load": {"service": {"name": "checkout", "port": 8080}}, "phases": {"chaos": "30s"}})
     return FaultContext(kube=kube, clock=fast_clock(step), namespace=NS, experiment="exp", spec=spec,  # type: ignore[arg-type]
-                        label_selector="app=checkout", ready_before=1, experiment_uid=EXP_UID, image="img:1")
+                        label_selector="app=checkout", ready_before=1, operator_namespace=OPS, experiment_uid=EXP_UID,
+                        image="img:1")
 
 
 def record(helper: str | None = None) -> Injection:
@@ -46,16 +47,20 @@ async def test_apply_creates_a_pinned_helper_and_waits_until_it_holds() -> None:
     kube.on_create = lambda pod: running()
     changes = await fault().apply(ctx(kube), record())
     assert changes["helper_pod"] == name() and "node-9" in changes["message"]
-    pod = kube.pods[(NS, name())]
+    pod = kube.pods[(OPS, name())]
     assert pod["spec"]["nodeName"] == "node-9" and pod["spec"]["containers"][0]["image"] == "img:1"
-    assert kube.created == [name()]
+    assert kube.created == [name()] and not any(ns == NS for ns, n in kube.pods if n == name())
+    # Never in the tenant's namespace; its experiment is named by labels (no owner reference across namespaces).
+    assert "ownerReferences" not in pod["metadata"]
+    assert pod["metadata"]["labels"][manifests.EXPERIMENT_NS_LABEL] == NS
+    assert pod["metadata"]["labels"][manifests.EXPERIMENT_UID_LABEL] == EXP_UID
 
 
 async def test_apply_adopts_its_own_helper_from_an_earlier_attempt() -> None:
     kube = FakeKube()
     kube.add_pod("checkout-1")
-    kube.add_pod(name(), uid="helper", ownerReferences=[{"kind": "ChaosExperiment", "uid": EXP_UID}])
-    kube.pods[(NS, name())]["status"] = running()
+    kube.add_pod(name(), uid="helper", namespace=OPS, labels={manifests.EXPERIMENT_UID_LABEL: EXP_UID})
+    kube.pods[(OPS, name())]["status"] = running()
     assert (await fault().apply(ctx(kube), record()))["helper_pod"] == name()
     assert kube.created == [] and kube.deleted == []
 
@@ -63,7 +68,7 @@ async def test_apply_adopts_its_own_helper_from_an_earlier_attempt() -> None:
 async def test_apply_refuses_a_pod_of_that_name_it_does_not_own() -> None:
     kube = FakeKube()
     kube.add_pod("checkout-1")
-    kube.add_pod(name(), uid="other", ownerReferences=[{"kind": "ChaosExperiment", "uid": "someone-else"}])
+    kube.add_pod(name(), uid="other", namespace=OPS, labels={manifests.EXPERIMENT_UID_LABEL: "someone-else"})
     with pytest.raises(FaultError, match="does not belong to this experiment"):
         await fault().apply(ctx(kube), record())
 
@@ -98,7 +103,7 @@ async def test_apply_fails_with_the_agents_words_and_removes_the_helper(status: 
     kube.on_create = lambda pod: status
     with pytest.raises(FaultError, match=error):
         await fault().apply(ctx(kube, step=10.0), record())
-    assert (NS, name()) not in kube.pods and kube.deleted == [name()]
+    assert (OPS, name()) not in kube.pods and kube.deleted == [name()]
 
 
 async def test_apply_waits_for_ready_not_for_running_time() -> None:
@@ -114,7 +119,7 @@ async def test_apply_waits_for_ready_not_for_running_time() -> None:
         nonlocal polls
         polls += 1
         if polls == 4 and pod_name == name():  # the agent's ready file appears ~20 clock seconds after Running
-            kube.pods[(NS, name())]["status"] = running(ready=True)
+            kube.pods[(OPS, name())]["status"] = running(ready=True)
         return await real_get(namespace, pod_name)
 
     kube.get_pod = get_pod  # type: ignore[method-assign,assignment]
@@ -124,19 +129,19 @@ async def test_apply_waits_for_ready_not_for_running_time() -> None:
 
 async def test_recover_reads_the_report_while_the_helper_stops() -> None:
     kube = FakeKube()
-    kube.add_pod(name(), uid="helper")
-    kube.pods[(NS, name())]["status"] = running()
+    kube.add_pod(name(), uid="helper", namespace=OPS)
+    kube.pods[(OPS, name())]["status"] = running()
     kube.graceful = {"state": "reverted", "revert": "reverted"}
     changes = await fault().recover(ctx(kube), record(name()))
     assert changes == {"message": f"helper pod {name()} deleted; agent reverted"}
-    assert (NS, name()) not in kube.pods
+    assert (OPS, name()) not in kube.pods
 
 
 async def test_recover_is_idempotent_and_finds_the_helper_by_its_name() -> None:
     kube = FakeKube()  # no target either: its network namespace, and any qdisc, went with it
     gone = "nothing to revert: target pod checkout-1 is gone"
     assert await fault().recover(ctx(kube), record()) == {"message": f"no helper pod {name()} was left; {gone}"}
-    kube.add_pod(name(), uid="helper")  # created, but the record never learnt it (a crash in between)
+    kube.add_pod(name(), uid="helper", namespace=OPS)  # created, but the record never learnt it (a crash in between)
     assert await fault().recover(ctx(kube), record()) == {"message": f"helper pod {name()} deleted; {gone}"}
     assert kube.deleted == [name()] and kube.created == []
 
@@ -148,7 +153,7 @@ async def test_recover_of_a_vanished_helper_runs_a_revert_only_helper(helper_lef
     kube = FakeKube()
     kube.add_pod("checkout-1")
     if helper_left:
-        kube.add_pod(name(), uid="helper")  # deleted at once, no terminated status ever seen
+        kube.add_pod(name(), uid="helper", namespace=OPS)  # deleted at once, no terminated status ever seen
     kube.on_create = lambda pod: terminated({"state": "reverted", "revert": "reverted"})
     changes = await fault().recover(ctx(kube), record(name()))
     assert changes is not None and f"revert-only helper {name('revert')}: agent reverted" in changes["message"]
@@ -175,8 +180,8 @@ async def test_a_vanished_stress_pod_needs_no_revert() -> None:
 async def test_recover_runs_a_revert_only_helper_when_the_revert_failed() -> None:
     kube = FakeKube()
     kube.add_pod("checkout-1")
-    kube.add_pod(name(), uid="helper")
-    kube.pods[(NS, name())]["status"] = terminated({"state": "revert-failed", "reason": "RevertFailed"}, 6)
+    kube.add_pod(name(), uid="helper", namespace=OPS)
+    kube.pods[(OPS, name())]["status"] = terminated({"state": "revert-failed", "reason": "RevertFailed"}, 6)
     kube.on_create = lambda pod: terminated({"state": "reverted"})
     changes = await fault().recover(ctx(kube), record(name()))
     assert changes is not None and f"revert-only helper {name('revert')}: agent reverted" in changes["message"]
@@ -187,8 +192,8 @@ async def test_recover_runs_a_revert_only_helper_when_the_revert_failed() -> Non
 async def test_recover_fails_when_the_revert_only_helper_fails_too() -> None:
     kube = FakeKube()
     kube.add_pod("checkout-1")
-    kube.add_pod(name(), uid="helper")
-    kube.pods[(NS, name())]["status"] = terminated(None, 137)
+    kube.add_pod(name(), uid="helper", namespace=OPS)
+    kube.pods[(OPS, name())]["status"] = terminated(None, 137)
     kube.on_create = lambda pod: terminated({"state": "revert-failed", "reason": "RevertFailed", "error": "busy"}, 6)
     with pytest.raises(FaultError, match="RevertFailed"):
         await fault().recover(ctx(kube), record(name()))
@@ -197,8 +202,8 @@ async def test_recover_fails_when_the_revert_only_helper_fails_too() -> None:
 async def test_a_stress_pod_is_never_reverted() -> None:
     kube = FakeKube()
     stress = {"kind": "CPUStress", "workers": 2}
-    kube.add_pod(name(kind="CPUStress"), uid="helper")
-    kube.pods[(NS, name(kind="CPUStress"))]["status"] = terminated(None, 137)
+    kube.add_pod(name(kind="CPUStress"), uid="helper", namespace=OPS)
+    kube.pods[(OPS, name(kind="CPUStress"))]["status"] = terminated(None, 137)
     changes = await fault("CPUStress").recover(ctx(kube, stress), record())
     assert changes is not None and "without a report" in changes["message"]
     assert await fault("CPUStress").revert_lost(ctx(kube, stress), record()) == (
@@ -209,15 +214,15 @@ async def test_a_stress_pod_is_never_reverted() -> None:
 async def test_helper_lost() -> None:
     kube, f = FakeKube(), fault()
     assert await f.helper_lost(ctx(kube), record(name())) == (f"helper pod {name()} disappeared", False)
-    kube.add_pod(name(), uid="helper")
-    kube.pods[(NS, name())]["status"] = running()
+    kube.add_pod(name(), uid="helper", namespace=OPS)
+    kube.pods[(OPS, name())]["status"] = running()
     assert await f.helper_lost(ctx(kube), record(name())) is None
-    kube.pods[(NS, name())]["status"] = running(ready=False)  # its agent removed its ready file, or the probe failed
+    kube.pods[(OPS, name())]["status"] = running(ready=False)  # its agent removed its ready file, or the probe failed
     why_clean = await f.helper_lost(ctx(kube), record(name()))
     assert why_clean == (f"helper pod {name()} is no longer ready: its agent does not hold the fault", False)
-    kube.pods[(NS, name())]["metadata"]["deletionTimestamp"] = "now"  # SIGTERM: it reverts and reports
+    kube.pods[(OPS, name())]["metadata"]["deletionTimestamp"] = "now"  # SIGTERM: it reverts and reports
     assert await f.helper_lost(ctx(kube), record(name())) is None
-    kube.pods[(NS, name())]["status"] = terminated({"state": "reverted"})
+    kube.pods[(OPS, name())]["status"] = terminated({"state": "reverted"})
     why_clean = await f.helper_lost(ctx(kube), record(name()))
     assert why_clean is not None and why_clean[1] is True and "ended early: agent reverted" in why_clean[0]
 

@@ -13,7 +13,7 @@ from chaos_operator.faults.helpers.pod_spec import helper_name
 from chaos_operator.models.spec import ExperimentSpec, Fault
 from chaos_operator.models.status import Injection, RecordState
 from tests.support import faultpods
-from tests.support.fake_kube import NS, UID, FakeKube, fast_clock, running
+from tests.support.fake_kube import NS, OPS, UID, FakeKube, fast_clock, running
 
 EXP_UID = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
 READY = ["--ready-file", "/run/chaos-agent/applied"]
@@ -59,7 +59,8 @@ def ctx(kube: FakeKube, fault: dict[str, Any]) -> FaultContext:
         "target": {"selector": {"matchLabels": {"app": "checkout"}}}, "fault": fault,
         "load": {"service": {"name": "checkout", "port": 8080}}, "phases": {"chaos": "30s"}})
     return FaultContext(kube=kube, clock=fast_clock(), namespace=NS, experiment="exp", spec=spec,  # type: ignore[arg-type]
-                        label_selector="app=checkout", ready_before=1, experiment_uid=EXP_UID, image="img:1")
+                        label_selector="app=checkout", ready_before=1, operator_namespace=OPS,
+                        experiment_uid=EXP_UID, image="img:1")
 
 
 def peer(kube: FakeKube, name: str, labels: dict[str, str], ips: list[str]) -> None:
@@ -108,6 +109,6 @@ async def test_apply_gives_the_helper_the_resolved_destinations_and_the_owner() 
     changes = await impl.apply(ctx(kube, fault), Injection(target="checkout-1", uid=UID, state=RecordState.PENDING))
     name = helper_name("exp", EXP_UID, UID, "NetworkLoss", "fault", family="net")
     assert changes["helper_pod"] == name
-    args = kube.pods[(NS, name)]["spec"]["containers"][0]["args"]
+    args = kube.pods[(OPS, name)]["spec"]["containers"][0]["args"]
     assert args == ["loss", "--duration", "30", *READY, *HEAD, "--percent", "5", "--destination", "10.1.0.5/32",
                     "--owner", EXP_UID]

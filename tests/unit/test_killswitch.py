@@ -45,7 +45,14 @@ def test_run_flags_fill_the_config() -> None:
     assert (config.lease.lease_s, config.lease.renew_deadline_s, config.lease.retry_s) == (20, 12, 3)
     off = OperatorConfig()
     apply_run_flags(_args("--no-leader-election", "--metrics-port", "0"), off)
-    assert not off.leader_election and off.metrics_port is None
+    assert not off.leader_election and off.metrics_port is None and off.disabled_faults == frozenset()
+    apply_run_flags(_args("--disable-fault", "PodKill"), off)
+    assert off.disabled_faults == frozenset({"PodKill"})
+    assert not off.prometheus_urls
+    apply_run_flags(_args("--allow-prometheus-url", "http://prom:9090", "--allow-prometheus-url", "https://p"), off)
+    assert off.prometheus_urls == ("http://prom:9090", "https://p")
+    with pytest.raises(SystemExit):
+        _args("--disable-fault", "RmRf")  # only a known kind
 
 
 @pytest.mark.parametrize("argv", [("--lease-duration", "5", "--renew-deadline", "10"), ("--metrics-port", "70000"),

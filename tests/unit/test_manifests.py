@@ -86,12 +86,13 @@ def test_common_pod_settings(kind: str, role: str) -> None:
     assert ctr["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert set(ctr["resources"]) == {"requests", "limits"}
     assert set(ctr["resources"]["limits"]) == {"cpu", "memory"}
-    assert meta["namespace"] == "shop" and meta["name"] == manifests.name_of(h)
-    assert meta["ownerReferences"] == [{"apiVersion": "chaosoperator.dev/v1alpha1", "kind": "ChaosExperiment",
-                                        "name": "checkout-latency", "uid": EXP_UID, "controller": True,
-                                        "blockOwnerDeletion": False}]
+    assert meta["namespace"] == "chaos-system" and meta["name"] == manifests.name_of(h)
+    assert "ownerReferences" not in meta  # cannot cross namespaces: labels name the experiment
+    assert meta["annotations"] == {"chaosoperator.dev/experiment": "checkout-latency"}
     assert meta["labels"] == {"app.kubernetes.io/managed-by": "chaos-operator", "app.kubernetes.io/name": "chaos-agent",
-                              "chaosoperator.dev/experiment": "checkout-latency", "chaosoperator.dev/target-uid": UID,
+                              "chaosoperator.dev/experiment": "checkout-latency",
+                              "chaosoperator.dev/experiment-namespace": "shop",
+                              "chaosoperator.dev/experiment-uid": EXP_UID, "chaosoperator.dev/target-uid": UID,
                               "chaosoperator.dev/role": role}
 
 
@@ -110,7 +111,7 @@ def test_a_long_experiment_name_gives_valid_names_and_labels() -> None:
     assert len(pod["metadata"]["name"]) <= 63 and re.fullmatch(DNS_LABEL, pod["metadata"]["name"])
     label = pod["metadata"]["labels"]["chaosoperator.dev/experiment"]
     assert len(label) <= 63 and re.fullmatch(LABEL_VALUE, label)
-    assert pod["metadata"]["ownerReferences"][0]["name"] == name  # the full name, for the sweep
+    assert pod["metadata"]["annotations"]["chaosoperator.dev/experiment"] == name  # the full name, for the sweep
 
 
 def test_names_are_stable_and_distinct() -> None:

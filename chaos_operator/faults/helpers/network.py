@@ -11,7 +11,8 @@ Privileges of a network helper, and why each is there:
   helper leaves it unset.
 - ``SYS_PTRACE``: opening ``/proc/PID/ns/net`` of a process owned by another UID (most applications do not run
   as root) needs ptrace read access to it.
-Everything else is dropped. Such pods need a namespace whose Pod Security level is ``privileged``.
+Everything else is dropped. Such pods need a namespace whose Pod Security level is ``privileged``: they are created in
+the operator's own namespace only, never the target's.
 """
 
 from __future__ import annotations

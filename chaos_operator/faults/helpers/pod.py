@@ -83,7 +83,7 @@ class HelperPodFault(Generic[M]):
 
     async def verify(self, ctx: FaultContext, record: Injection) -> bool:
         """True once nothing of ours is left: the helper is gone, or it ended and its report says so."""
-        pod = await ctx.kube.get_pod(ctx.namespace, record.helper_pod or self._name(ctx, record, "fault"))
+        pod = await ctx.kube.get_pod(ctx.operator_namespace, record.helper_pod or self._name(ctx, record, "fault"))
         return pod is None or ended_cleanly(view(pod))
 
     async def recover(self, ctx: FaultContext, record: Injection) -> dict[str, Any] | None:
@@ -118,7 +118,7 @@ class HelperPodFault(Generic[M]):
         and report. A running helper no longer Ready does not hold the fault (its agent is reverting, or its
         probe failed): lost, and not known to be clean."""
         name = record.helper_pod or self._name(ctx, record, "fault")
-        pod = await ctx.kube.get_pod(ctx.namespace, name)
+        pod = await ctx.kube.get_pod(ctx.operator_namespace, name)
         if pod is None:
             return f"helper pod {name} disappeared", False
         v = view(pod)
@@ -168,9 +168,10 @@ class HelperPodFault(Generic[M]):
         fault = ctx.spec.fault
         if not isinstance(fault, self.model):
             raise FaultError(f"the experiment's fault is {fault.kind}, not {self.kind}")
-        helper = Helper(experiment=ctx.experiment, experiment_uid=ctx.experiment_uid, namespace=ctx.namespace,
-                        target_uid=record.uid, node_name=node, image=ctx.image, kind=self.kind,
-                        family=self.family, chaos_s=float(ctx.spec.phases.chaos), role=role)
+        helper = Helper(experiment=ctx.experiment, experiment_uid=ctx.experiment_uid,
+                        namespace=ctx.operator_namespace, experiment_namespace=ctx.namespace, target_uid=record.uid,
+                        node_name=str(node), image=ctx.image, kind=self.kind, family=self.family,
+                        chaos_s=float(ctx.spec.phases.chaos), role=role)
         destinations = await self.destinations(ctx, fault) if role == "fault" else ()
         run = Run(record.uid, helper.chaos_s, role, ctx.experiment_uid or None, destinations)
         try:
@@ -181,21 +182,21 @@ class HelperPodFault(Generic[M]):
     async def _create(self, ctx: FaultContext, helper: Helper, body: dict[str, Any]) -> None:
         name = pod_spec.name_of(helper)
         try:
-            created = await ctx.kube.create_pod(ctx.namespace, body)
+            created = await ctx.kube.create_pod(ctx.operator_namespace, body)
         except Exception as exc:
             raise FaultError(f"could not create helper pod {name}: {exc}") from exc
         if created is not None:
             return
         # 409: a pod of this deterministic name exists. Ours from an earlier attempt: adopt it.
-        existing = await ctx.kube.get_pod(ctx.namespace, name)
-        if existing is not None and ctx.experiment_uid not in {owner.uid for owner in pod_info(existing).owners}:
+        existing = await ctx.kube.get_pod(ctx.operator_namespace, name)
+        if existing is not None and pod_info(existing).labels.get(pod_spec.EXPERIMENT_UID_LABEL) != ctx.experiment_uid:
             raise FaultError(f"pod {name} exists and does not belong to this experiment")
 
     async def _wait_active(self, ctx: FaultContext, name: str) -> None:
         deadline = ctx.clock.monotonic() + min(ACTIVE_TIMEOUT_S, float(ctx.spec.phases.chaos))
         while True:
             now = ctx.clock.monotonic()
-            pod = await ctx.kube.get_pod(ctx.namespace, name)
+            pod = await ctx.kube.get_pod(ctx.operator_namespace, name)
             if pod is None:
                 raise FaultError(f"helper pod {name} vanished before it held the fault")
             v = view(pod)
@@ -216,7 +217,7 @@ class HelperPodFault(Generic[M]):
         deadline = ctx.clock.monotonic() + REVERT_TIMEOUT_S
         last: HelperView | None = None
         while ctx.clock.monotonic() < deadline:
-            pod = await ctx.kube.get_pod(ctx.namespace, name)
+            pod = await ctx.kube.get_pod(ctx.operator_namespace, name)
             if pod is None:
                 return last
             last = view(pod)
@@ -227,14 +228,14 @@ class HelperPodFault(Generic[M]):
 
     async def _delete_and_wait(self, ctx: FaultContext, name: str) -> HelperView | None:
         """Delete a helper and wait (bounded) until it is gone; the last view of it seen, None if there was none."""
-        pod = await ctx.kube.get_pod(ctx.namespace, name)
+        pod = await ctx.kube.get_pod(ctx.operator_namespace, name)
         if pod is None:
             return None
         last = view(pod)
-        await ctx.kube.delete_pod_by_name(ctx.namespace, name, None)
+        await ctx.kube.delete_pod_by_name(ctx.operator_namespace, name, None)
         deadline = ctx.clock.monotonic() + GONE_TIMEOUT_S
         while ctx.clock.monotonic() < deadline:
-            pod = await ctx.kube.get_pod(ctx.namespace, name)
+            pod = await ctx.kube.get_pod(ctx.operator_namespace, name)
             if pod is None:
                 return last
             last = view(pod)

@@ -1,12 +1,15 @@
-"""Generic, pure assembly of helper pods: names, labels, owner, deadline and the pod around one agent run.
+"""Generic, pure assembly of helper pods: names, labels, deadline and the pod around one agent run.
 
 What runs in the pod (the agent's arguments), what it may use (resources) and which privileges it holds (with the
 reason for each) come from the fault's own module through `PodNeeds`; nothing here knows a fault kind. Every
-helper gets: the target's node by name, no service-account token, a read-only root filesystem, `drop: [ALL]`,
-`activeDeadlineSeconds` (so it ends even if the operator is gone; the agent reverts on SIGTERM and at its own
-``--duration``), and an owner reference to its experiment. A fault-holding helper also gets its readiness: the
-agent creates ``READY_FILE`` (on a tiny in-memory emptyDir) once its fault is in place and removes it first when it
-reverts, and an exec readinessProbe tests it every second, so the pod is Ready exactly while the fault is in effect.
+helper lives in the operator's namespace (never a tenant's: its privileges stay where only the operator's
+admins reach) and gets: the target's node by name, no service-account token, a read-only root filesystem,
+`drop: [ALL]`, `activeDeadlineSeconds` (so it ends even if the operator is gone; the agent reverts on SIGTERM and
+at its own ``--duration``), and labels naming its experiment's namespace and UID plus an annotation with its full
+name (an owner reference cannot cross namespaces; the finalizer, the startup sweep and the deadline remove
+helpers). A fault-holding helper also gets its readiness: the agent creates ``READY_FILE`` (on a tiny in-memory
+emptyDir) once its fault is in place and removes it first when it reverts, and an exec readinessProbe tests it
+every second, so the pod is Ready exactly while the fault is in effect.
 """
 
 from __future__ import annotations
@@ -18,16 +21,19 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chaos_operator.faults.base import (
+    EXPERIMENT_ANNOTATION,
     EXPERIMENT_LABEL,
+    EXPERIMENT_NS_LABEL,
+    EXPERIMENT_UID_LABEL,
     HELPER_SELECTOR,
     MANAGED_BY,
     OPERATOR,
     ROLE_LABEL,
     TARGET_LABEL,
 )
-from chaos_operator.models import GROUP, KIND, VERSION
 
-__all__ = ["EXPERIMENT_LABEL", "HELPER_SELECTOR", "MANAGED_BY", "OPERATOR", "ROLE_LABEL", "TARGET_LABEL"]
+__all__ = ["EXPERIMENT_ANNOTATION", "EXPERIMENT_LABEL", "EXPERIMENT_NS_LABEL", "EXPERIMENT_UID_LABEL",
+           "HELPER_SELECTOR", "MANAGED_BY", "OPERATOR", "ROLE_LABEL", "TARGET_LABEL"]
 
 Role = Literal["fault", "revert"]
 AGENT_COMMAND = ["python", "-m", "chaos_operator.agent"]
@@ -62,7 +68,8 @@ class Helper:
 
     experiment: str
     experiment_uid: str
-    namespace: str
+    namespace: str  # the helper's own: the operator's namespace
+    experiment_namespace: str  # the experiment's and its target's
     target_uid: str
     node_name: str
     image: str
@@ -89,13 +96,14 @@ def name_of(h: Helper) -> str:
 
 
 def _label_value(text: str) -> str:
-    """A valid label value (at most 63, alphanumeric at both ends); the full name is in the owner reference."""
+    """A valid label value (at most 63, alphanumeric at both ends); the full name is in the annotation."""
     return _LABEL_VALUE_UNSAFE.sub("-", text)[:MAX_NAME].strip("-_.")
 
 
 def labels(h: Helper) -> dict[str, str]:
     return {MANAGED_BY: OPERATOR, "app.kubernetes.io/name": "chaos-agent",
-            EXPERIMENT_LABEL: _label_value(h.experiment), TARGET_LABEL: _label_value(h.target_uid),
+            EXPERIMENT_LABEL: _label_value(h.experiment), EXPERIMENT_NS_LABEL: h.experiment_namespace,
+            EXPERIMENT_UID_LABEL: _label_value(h.experiment_uid), TARGET_LABEL: _label_value(h.target_uid),
             ROLE_LABEL: h.role}
 
 
@@ -121,13 +129,6 @@ def deadline_s(h: Helper) -> int:
     return REVERT_DEADLINE_S if h.role == "revert" else math.ceil(h.chaos_s) + GRACE_S
 
 
-def owner_reference(experiment: str, experiment_uid: str) -> dict[str, Any]:
-    # controller: this experiment manages the pod; blockOwnerDeletion false: deleting the experiment never
-    # waits on its helpers (the finalizer recovers them first, garbage collection removes any left).
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "name": experiment, "uid": experiment_uid,
-            "controller": True, "blockOwnerDeletion": False}
-
-
 def ready_args() -> list[str]:
     """The agent's option that makes it say, through READY_FILE, that its fault is in place."""
     return ["--ready-file", READY_FILE]
@@ -142,7 +143,8 @@ def ready_probe() -> dict[str, Any]:
 
 def helper_pod(h: Helper, needs: PodNeeds) -> dict[str, Any]:
     """The whole Pod manifest of one helper."""
-    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    # Bandit B108 here: /tmp is the pod's own emptyDir mount point, not a shared host directory.
+    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]  # nosec B108
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}]
     if needs.host_proc:
         mounts.append({"name": "host-proc", "mountPath": HOST_PROC, "readOnly": True})
@@ -175,6 +177,6 @@ def helper_pod(h: Helper, needs: PodNeeds) -> dict[str, Any]:
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name_of(h), "namespace": h.namespace, "labels": labels(h),
-                     "ownerReferences": [owner_reference(h.experiment, h.experiment_uid)]},
+                     "annotations": {EXPERIMENT_ANNOTATION: h.experiment}},
         "spec": spec,
     }

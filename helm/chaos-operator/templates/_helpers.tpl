@@ -76,6 +76,12 @@ annotations:
 {{- if .Values.requireNamespaceOptIn }}
 - --require-opt-in
 {{- end }}
+{{- range .Values.prometheus.allowedUrls }}
+- {{ printf "--allow-prometheus-url=%s" . | quote }}
+{{- end }}
+{{- if not .Values.faults.podKill.enabled }}
+- --disable-fault=PodKill
+{{- end }}
 - {{ if .Values.leaderElection.enabled }}--leader-election{{ else }}--no-leader-election{{ end }}
 - --metrics-port={{ .Values.metrics.port }}
 - --log-level={{ .Values.logLevel }}

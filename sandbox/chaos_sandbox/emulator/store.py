@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from chaos_sandbox.emulator import pod_security
 from chaos_sandbox.emulator.patching import PatchError, UnsupportedPatchType, apply_patch
 from chaos_sandbox.emulator.resources import INITIAL_STATUS, ResourceType, api_error
 from chaos_sandbox.emulator.selectors import Selector
@@ -95,6 +96,10 @@ class Store:
             if not meta.get("generateName"):
                 raise api_error(422, "Invalid", "metadata.name or metadata.generateName is required")
             meta["name"] = self._generate_name(rt, namespace, meta["generateName"])
+        if rt.key == ("", "pods"):  # Pod Security Admission, by the namespace's labels
+            ns_obj = self.objects.get(("", "namespaces", "", namespace or ""), {})
+            if refused := pod_security.violations(obj, ns_obj.get("metadata", {}).get("labels")):
+                raise api_error(403, "Forbidden", refused, name=meta["name"], kind="pods")
         if self._key(rt, namespace, meta["name"]) in self.objects:
             raise api_error(409, "AlreadyExists", f'{rt.plural} "{meta["name"]}" already exists',
                             name=meta["name"], group=rt.group, kind=rt.plural)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaos_operator.engine.deps import Control, Deps
+from chaos_operator.engine.gating import Gates
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.runner import Runner
 from chaos_operator.models.spec import ExperimentSpec
@@ -35,6 +36,7 @@ class World:
     abort: bool = False
     stopping: bool = False
     metrics: MetricsSource | None = None
+    gates: Gates = field(default_factory=Gates)
 
     def __post_init__(self) -> None:
         self.kube = FakeKube(self.clock, pods=3)
@@ -53,7 +55,7 @@ class World:
     async def run(self, spec: ExperimentSpec | None = None, status: ExperimentStatus | None = None) -> None:
         deps = Deps(kube=self.kube, clock=self.clock, open_load=self._open_load,  # type: ignore[arg-type]
                     operator_namespace="chaos-system", fault_for=lambda kind: self.fault,
-                    open_metrics=None if self.metrics is None else self._open_metrics)
+                    open_metrics=None if self.metrics is None else self._open_metrics, gates=self.gates)
         recorder = Recorder(self.kube, self.clock, ExperimentRef("shop", "exp", "exp-uid"),  # type: ignore[arg-type]
                             status or ExperimentStatus())
         control = Control(abort_requested=lambda: self.abort, stopping=lambda: self.stopping)
