@@ -33,6 +33,12 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--recovery-retry", type=float, default=120.0, metavar="SECONDS",
                      help="a failing revert is retried with backoff this long before its record is RecoveryFailed "
                           "and the experiment fails (default 120)")
+    run.add_argument("--max-running-experiments", type=int, default=0, metavar="N",
+                     help="experiments running at once; more wait Pending/Queued, first come first served "
+                          "(default 0: no cap; the chart sets one)")
+    run.add_argument("--max-helpers-per-node", type=int, default=0, metavar="N",
+                     help="this operator's helper and stress pods on one node; past it an injection fails with the "
+                          "reason (reverts are never held back; default 0: no cap; the chart sets one)")
     run.add_argument("--disable-fault", action="append", default=[], choices=FAULT_KINDS, metavar="KIND",
                      help="refuse experiments of this kind (Failed/FaultDisabled); repeatable. The chart sets "
                           "PodKill when faults.podKill.enabled is false, and grants no pods delete then")
@@ -55,6 +61,10 @@ def apply_run_flags(args: argparse.Namespace, config: OperatorConfig) -> None:
     if not 0 < args.recovery_retry <= 3600:
         sys.exit("chaos-operator run: --recovery-retry must be within (0, 3600] seconds")
     config.recover_retry_s = args.recovery_retry
+    if args.max_running_experiments < 0 or args.max_helpers_per_node < 0:
+        sys.exit("chaos-operator run: --max-running-experiments and --max-helpers-per-node must be 0 (no cap) or more")
+    config.max_running = args.max_running_experiments or None
+    config.max_helpers_per_node = args.max_helpers_per_node or None
     config.leader_election = args.leader_election
     config.metrics_port = args.metrics_port or None
     config.require_opt_in = args.require_opt_in

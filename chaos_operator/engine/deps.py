@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chaos_operator.engine import gating
 from chaos_operator.engine.recorder import StatusObserver
+from chaos_operator.engine.slots import Slots
 from chaos_operator.faults.base import DEFAULT_IMAGE, Fault
 from chaos_operator.faults.registry import fault_for
 from chaos_operator.models.spec import ExperimentSpec
@@ -47,6 +48,8 @@ class Deps:
     fault_for: Callable[[str], Fault] = fault_for  # kind -> its Fault; tests drive the runner with their own
     gates: gating.Gates = gating.Gates()  # the kill switch and the namespace opt-in
     observer: StatusObserver | None = None  # told of every status write (metrics)
+    slots: Slots = field(default_factory=Slots)  # the cap on experiments running at once (none by default)
+    max_helpers_per_node: int | None = None  # helper and stress pods of this operator on one node
 
 
 @dataclass(frozen=True)

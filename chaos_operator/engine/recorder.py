@@ -77,6 +77,10 @@ class Recorder:
     async def add_targets(self, targets: list[TargetRef]) -> None:
         await self._change(targets=[*self.status.targets, *targets][:MAX_TARGETS])
 
+    async def queued(self, message: str) -> None:
+        """Still Pending: waiting for a slot among the experiments running at once."""
+        await self._change(reason="Queued", message=message)
+
     async def enter(self, phase: Phase, message: str) -> None:
         await self._change(phase=phase, reason="Running", message=message)
 

@@ -18,7 +18,8 @@ from chaos_operator.targeting.selector import to_query
 def fault_context(deps: Deps, spec: ExperimentSpec, ref: ExperimentRef, ready_before: int) -> FaultContext:
     return FaultContext(kube=deps.kube, clock=deps.clock, namespace=ref.namespace, experiment=ref.name, spec=spec,
                         label_selector=to_query(spec.target.selector), ready_before=ready_before,
-                        operator_namespace=deps.operator_namespace, experiment_uid=ref.uid, image=deps.image)
+                        operator_namespace=deps.operator_namespace, experiment_uid=ref.uid, image=deps.image,
+                        max_helpers_per_node=deps.max_helpers_per_node)
 
 
 async def recover_records(deps: Deps, spec: ExperimentSpec, recorder: Recorder) -> None:

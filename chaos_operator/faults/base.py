@@ -46,6 +46,7 @@ class FaultContext:
     operator_namespace: str  # where helper pods are created: never a tenant's namespace
     experiment_uid: str = ""  # a label of helper pods, and part of their deterministic names
     image: str = DEFAULT_IMAGE  # the image helper pods run the agent from
+    max_helpers_per_node: int | None = None  # this operator's helper and stress pods on one node (None: no cap)
 
 
 class HelperWatch(Protocol):

@@ -14,7 +14,7 @@ from chaos_operator.engine.deps import Control, Deps
 from chaos_operator.engine.failclosed import Unreadable
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.recover import recover_records
-from chaos_operator.engine.runner import Runner
+from chaos_operator.engine.start import run_experiment
 from chaos_operator.models import GROUP, PLURAL, VERSION
 from chaos_operator.models.errors import describe
 from chaos_operator.models.spec import ExperimentSpec
@@ -98,7 +98,7 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
         # `body` is live in kopf daemons: spec.abort changes show up here while the daemon runs.
         control = Control(abort_requested=lambda: bool((body.get("spec") or {}).get("abort")),
                           stopping=stopped.is_set)
-        await Runner(deps, spec, recorder_for(deps, ref, status, meta, spec), control).run()
+        await run_experiment(deps, spec, recorder_for(deps, ref, status, meta, spec), control)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="cleanup")
     async def cleanup(body: kopf.Body, meta: kopf.Meta, **_: Any) -> None:

@@ -25,6 +25,7 @@ from chaos_operator.adapters.kube import KubeClient, client_config
 from chaos_operator.adapters.load import HttpLoadFactory
 from chaos_operator.engine.deps import Deps
 from chaos_operator.engine.gating import Gates
+from chaos_operator.engine.slots import Slots
 from chaos_operator.faults.base import DEFAULT_IMAGE
 from chaos_operator.faults.helpers.pod_spec import HELPER_SELECTOR
 from chaos_operator.load.resolver import ClusterDnsResolver, ServiceResolver
@@ -60,6 +61,8 @@ class OperatorConfig:
     resolver: ServiceResolver | None = None  # default: cluster DNS
     poll_s: float = 1.0
     recover_retry_s: float = 120.0  # --recovery-retry
+    max_running: int | None = None  # --max-running-experiments
+    max_helpers_per_node: int | None = None  # --max-helpers-per-node
     liveness_endpoint: str | None = None
     # The operator's own image, which helper and stress pods run the agent from (the Deployment sets the env).
     image: str = field(default_factory=lambda: os.environ.get("OPERATOR_IMAGE") or DEFAULT_IMAGE)
@@ -165,7 +168,8 @@ async def _lead(config: OperatorConfig, cfg: Any, kube: KubeClient, gates: Gates
         protected_namespaces=config.protected_namespaces,
         operator_pods=config.operator_pods, poll_s=config.poll_s,
         open_metrics=functools.partial(PrometheusSource, allowed=config.prometheus_urls),
-        recover_retry_s=config.recover_retry_s,
+        recover_retry_s=config.recover_retry_s, slots=Slots(config.max_running),
+        max_helpers_per_node=config.max_helpers_per_node,
         image=config.image, gates=gates, observer=telemetry.observe_status,
     )
     registry = kopf.OperatorRegistry()

@@ -151,7 +151,8 @@ def test_operator_arguments_parse_with_the_operators_own_parser() -> None:
     values = {"watchNamespaces": ["shop"], "allowedNamespaces": ["shop", "payments"],
               "protectedNamespaces": ["billing"], "requireNamespaceOptIn": True, "logLevel": "debug",
               "logFormat": "json", "leaderElection": {"enabled": True}, "metrics": {"port": 9400},
-              "prometheus": {"allowedUrls": ["http://prometheus-operated.monitoring:9090"]}}
+              "prometheus": {"allowedUrls": ["http://prometheus-operated.monitoring:9090"]},
+              "limits": {"maxRunningExperiments": 5, "maxHelpersPerNode": 0}}
     args = container_args(render(values))
     assert args[0] == "run"
     known = {flag for action in run_parser()._actions for flag in action.option_strings}
@@ -162,9 +163,15 @@ def test_operator_arguments_parse_with_the_operators_own_parser() -> None:
     assert parsed.namespace == ["shop"] and parsed.allow_namespace == ["shop", "payments"]
     assert parsed.protect_namespace == ["billing"]
     assert parsed.allow_prometheus_url == ["http://prometheus-operated.monitoring:9090"]
+    assert (parsed.max_running_experiments, parsed.max_helpers_per_node) == (5, 0)
     expected = {"--leader-election", "--metrics-port=9400", "--log-level=debug", "--log-format=json",
                 "--require-opt-in", "--protect-namespace=billing"}
     assert expected <= set(args)
+
+
+def test_the_chart_caps_experiments_and_helpers_by_default() -> None:
+    args = container_args(render({}))
+    assert {"--max-running-experiments=20", "--max-helpers-per-node=32"} <= set(args)
 
 
 def test_no_prometheus_url_is_allowed_unless_given_at_install() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -241,3 +242,37 @@ def test_every_helper_kind_is_registered() -> None:
         assert impl.kind == kind and impl.instant is False and impl.repeat_interval(ctx(FakeKube())) is None
         assert impl.needs_revert is kind.startswith("Network") and impl.helpers() is impl
     assert fault_for("PodKill").helpers() is None
+
+
+def busy_node(kube: FakeKube, count: int, node: str = "node-9", phase: str = "Running") -> None:
+    for i in range(count):
+        kube.add_pod(f"other-helper-{i}", uid=f"h{i}", node=node, namespace=OPS,
+                     labels={manifests.MANAGED_BY: manifests.OPERATOR})
+        kube.pods[(OPS, f"other-helper-{i}")]["status"] = {"phase": phase}
+
+
+async def test_past_the_helpers_per_node_cap_an_injection_fails_with_the_reason() -> None:
+    kube = FakeKube()
+    kube.add_pod("checkout-1", node="node-9")
+    kube.on_create = lambda pod: running()
+    busy_node(kube, 2)
+    capped = dataclasses.replace(ctx(kube), max_helpers_per_node=2)
+    with pytest.raises(FaultError, match=r"node node-9 already runs 2 helper pods .*--max-helpers-per-node 2"):
+        await fault().apply(capped, record())
+    assert kube.created == []
+    # Finished helpers and other nodes do not count; under the cap it goes ahead.
+    busy_node(kube, 2, phase="Succeeded")
+    kube.add_pod("far-helper", uid="far", node="node-1", namespace=OPS,
+                 labels={manifests.MANAGED_BY: manifests.OPERATOR})
+    roomy = dataclasses.replace(ctx(kube), max_helpers_per_node=3)
+    assert (await fault().apply(roomy, record()))["helper_pod"] == name()
+
+
+async def test_a_revert_is_never_held_back_by_the_cap() -> None:
+    kube = FakeKube()
+    kube.add_pod("checkout-1", node="node-9")
+    busy_node(kube, 5)
+    kube.on_create = lambda pod: terminated({"state": "reverted", "reverted": True})
+    capped = dataclasses.replace(ctx(kube), max_helpers_per_node=1)
+    done = await fault().revert_lost(capped, record(helper=name()))
+    assert name("revert") in kube.created and "revert-only helper" in done

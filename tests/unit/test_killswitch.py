@@ -39,9 +39,11 @@ def test_run_flags_fill_the_config() -> None:
     config = OperatorConfig()
     apply_run_flags(_args("--leader-election", "--lease-duration", "20", "--renew-deadline", "12",
                           "--retry-period", "3", "--metrics-port", "9090", "--require-opt-in",
-                          "--recovery-retry", "30"), config)
+                          "--recovery-retry", "30", "--max-running-experiments", "4",
+                          "--max-helpers-per-node", "8"), config)
     assert config.leader_election and config.require_opt_in and config.metrics_port == 9090
     assert config.recover_retry_s == 30 and OperatorConfig().recover_retry_s == 120
+    assert (config.max_running, config.max_helpers_per_node) == (4, 8)
     assert (config.lease.lease_s, config.lease.renew_deadline_s, config.lease.retry_s) == (20, 12, 3)
     off = OperatorConfig()
     apply_run_flags(_args("--no-leader-election", "--metrics-port", "0"), off)
@@ -56,7 +58,7 @@ def test_run_flags_fill_the_config() -> None:
 
 
 @pytest.mark.parametrize("argv", [("--lease-duration", "5", "--renew-deadline", "10"), ("--metrics-port", "70000"),
-                                  ("--recovery-retry", "0")])
+                                  ("--recovery-retry", "0"), ("--max-running-experiments", "-1")])
 def test_bad_run_flags_exit_with_a_message(argv: tuple[str, ...]) -> None:
     with pytest.raises(SystemExit) as exc:
         apply_run_flags(_args(*argv), OperatorConfig())

@@ -181,6 +181,8 @@ class HelperPodFault(Generic[M]):
 
     async def _create(self, ctx: FaultContext, helper: Helper, body: dict[str, Any]) -> None:
         name = pod_spec.name_of(helper)
+        if helper.role == "fault" and ctx.max_helpers_per_node is not None:  # a revert is never held back
+            await _room_on_node(ctx, helper.node_name, name, ctx.max_helpers_per_node)
         try:
             created = await ctx.kube.create_pod(ctx.operator_namespace, body)
         except Exception as exc:
@@ -241,3 +243,13 @@ class HelperPodFault(Generic[M]):
             last = view(pod)
             await ctx.clock.sleep(POLL_S)
         raise FaultError(f"helper pod {name} was not gone {GONE_TIMEOUT_S:g}s after its deletion")
+
+
+async def _room_on_node(ctx: FaultContext, node: str, name: str, cap: int) -> None:
+    """Refuse a helper past the cap on this operator's helper and stress pods on one node."""
+    pods = [pod_info(p) for p in await ctx.kube.list_pods(ctx.operator_namespace, pod_spec.HELPER_SELECTOR)]
+    busy = [p for p in pods if p.node_name == node and p.name != name and not p.terminating
+            and p.phase not in ("Succeeded", "Failed")]
+    if len(busy) >= cap:
+        raise FaultError(f"node {node} already runs {len(busy)} helper pods of this operator, the cap "
+                         f"(--max-helpers-per-node {cap}): not injected")

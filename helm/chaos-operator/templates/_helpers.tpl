@@ -79,6 +79,8 @@ annotations:
 {{- range .Values.prometheus.allowedUrls }}
 - {{ printf "--allow-prometheus-url=%s" . | quote }}
 {{- end }}
+- --max-running-experiments={{ .Values.limits.maxRunningExperiments }}
+- --max-helpers-per-node={{ .Values.limits.maxHelpersPerNode }}
 {{- if not .Values.faults.podKill.enabled }}
 - --disable-fault=PodKill
 {{- end }}
