@@ -15,9 +15,6 @@ from chaos_operator.models.base import ApiModel
 
 SECURITY_CONTEXT: dict[str, Any] = {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "runAsUser": 65534,
                                     "runAsGroup": 65534, "capabilities": {"drop": ["ALL"]}}
-# Small requests so the pinned pod is admitted on a busy node; a small memory request also keeps it first in line
-# for the OOM killer if the node runs out.
-REQUESTS = {"cpu": "10m", "memory": "32Mi"}
 
 S = TypeVar("S", bound=ApiModel)
 
@@ -36,5 +33,8 @@ class StressFault(HelperPodFault[S]):
         if run.role == "revert":
             raise ValueError(f"{self.kind} has nothing to revert: its pod is simply deleted")
         args = ["stress", "--duration", duration_arg(run.chaos_s), *ready_args(), *self.stress_args(fault)]
-        return PodNeeds(args=args, resources={"requests": dict(REQUESTS), "limits": self.limits(fault)},
+        # It requests what it uses (requests = limits): the kubelet admits it only where the node has that room,
+        # and the node's accounting shows the load it adds instead of taking it from other tenants unseen.
+        limits = self.limits(fault)
+        return PodNeeds(args=args, resources={"requests": dict(limits), "limits": limits},
                         security_context=SECURITY_CONTEXT, ready_file=True)
