@@ -82,7 +82,7 @@ def observe_status(ref: ExperimentRef, kind: str | None, old: ExperimentStatus, 
             continue
         if was == "Pending" and record.state in ("Injected", "Failed"):
             INJECTIONS.labels(kind, "succeeded" if record.state == "Injected" else "failed").inc()
-        elif was == "Injected" and record.state in ("Recovered", "Failed"):
+        elif was in ("Injected", "Reverting", "RecoveryFailed") and record.state in ("Recovered", "RecoveryFailed"):
             RECOVERIES.labels(kind, "succeeded" if record.state == "Recovered" else "failed").inc()
     for phase in ("baseline", "chaos", "recovery"):
         result = getattr(new.phases, phase)

@@ -50,6 +50,7 @@ class FakeKubelet:
     def __init__(self, cluster: EmulatorThread) -> None:
         self.cluster = cluster
         self.seen: dict[str, dict[str, Any]] = {}  # name -> the pod as created
+        self.instances: dict[str, str] = {}  # uid -> role: each pod created, names reused or not
         self.start: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda pod: running(ready=False)
         self.ready_after: float | None = 0.0
         self.ready_at: dict[str, float] = {}  # helper name -> when (time.time()) it was made Ready
@@ -101,6 +102,7 @@ class FakeKubelet:
         meta = pod["metadata"]
         key = f"{meta['name']}/{meta['uid']}"
         self.seen.setdefault(meta["name"], pod)
+        self.instances.setdefault(meta["uid"], meta["labels"].get(ROLE_LABEL, ""))
         if meta.get("deletionTimestamp"):
             if key + "/deleted" not in self._handled:
                 self._handled.add(key + "/deleted")

@@ -94,7 +94,7 @@ def test_helper_lost_while_injected_gets_a_revert_only_helper(
         # SIGKILLed or evicted without a word: the pod vanishes, no report.
         emulator.call(emulator.emulator.store.remove, emulator.rtype("pods"), OPS, record["helperPod"])
         recovered = wait_for("record recovered", lambda: [r for r in status_of(emulator, "lost")["injections"]
-                                                          if r["state"] != "Injected"])
+                                                          if r["state"] not in ("Injected", "Reverting")])
         (revert,) = kubelet.seen_role("revert")
         emulator.patch("chaosexperiments", NS, "lost", {"spec": {"abort": True}})
         wait_phase(emulator, "lost", ("Aborted",), timeout=30)
