@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from chaos_operator.analysis.buckets import merged, quantile, value_of
+from chaos_operator.analysis.buckets import SecondHistogram, merged, quantile, value_of
 from chaos_operator.analysis.recovery import SecondSample
 
 QUANTILES: dict[str, float] = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
@@ -47,6 +47,7 @@ class PhaseDraws:
     draws: dict[str, list[float]]
     errors_per_second: tuple[int, ...] = field(default=())
     requests_per_second: tuple[int, ...] = field(default=())
+    whole: SecondHistogram = field(default=())  # every second merged
 
 
 @dataclass
@@ -74,7 +75,7 @@ def resample(samples: Sequence[SecondSample], failed_at_s: float, resamples: int
         _draw(blocks, max(1, round(seconds / b)), resamples, random.Random(seed), failed_at_s, draws)
     return PhaseDraws(seconds=seconds, requests=requests, errors=errors, latency_n=latency_n, block=b,
                       point=point, draws=draws, errors_per_second=tuple(s.errors for s in ordered),
-                      requests_per_second=tuple(s.requests for s in ordered))
+                      requests_per_second=tuple(s.requests for s in ordered), whole=whole)
 
 
 def percentile_interval(draws: Sequence[float], confidence: float) -> tuple[float, float] | None:

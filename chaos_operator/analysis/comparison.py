@@ -20,8 +20,9 @@ from statistics import NormalDist
 
 from chaos_operator.analysis.bootstrap import QUANTILES, PhaseDraws, percentile_interval
 from chaos_operator.analysis.intervals import CONFIDENCE, design_effect, error_blocks, newcombe_difference, z_for
+from chaos_operator.models.duration import Duration
 from chaos_operator.models.spec import Slos
-from chaos_operator.models.status import ComparisonClass, ComparisonMetric, ComparisonName
+from chaos_operator.models.status import Comparison, ComparisonClass, ComparisonMetric, ComparisonName
 
 DEFAULT_LATENCY_TOLERANCE = 0.5  # 50 % slower: where the grade leaves GOOD
 DEFAULT_ERROR_TOLERANCE = 0.01  # one percentage point more errors
@@ -142,3 +143,18 @@ def _judged(finding: Finding, baseline: PhaseDraws, other: PhaseDraws, too_few: 
         reason = STRADDLES if klass is ComparisonClass.INCONCLUSIVE else None
     return Finding(finding.metric, finding.comparison, klass, finding.tolerance, finding.n, finding.baseline_n,
                    finding.estimate, finding.lo, finding.hi, mde, needed, reason)
+
+
+def to_status(finding: Finding) -> Comparison:
+    """The status form: figures to 6 significant digits, the phase length as a duration."""
+    interval = None if finding.lo is None or finding.hi is None else [_short(finding.lo), _short(finding.hi)]
+    needed = None if finding.seconds_needed is None else Duration(float(math.ceil(finding.seconds_needed)))
+    return Comparison(metric=finding.metric, comparison=finding.comparison, class_=finding.verdict_class,
+                      tolerance=_short(finding.tolerance), n=finding.n, baseline_n=finding.baseline_n,
+                      estimate=None if finding.estimate is None else _short(finding.estimate), interval=interval,
+                      min_detectable=None if finding.min_detectable is None else _short(finding.min_detectable),
+                      phase_needed=needed, reason=finding.reason)
+
+
+def _short(value: float) -> float:
+    return float(f"{value:.6g}")

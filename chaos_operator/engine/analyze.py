@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import replace
 
-from chaos_operator.analysis import recovery, verdict
+from chaos_operator.analysis import bootstrap, recovery, verdict
+from chaos_operator.analysis.comparison import compare, to_status
+from chaos_operator.analysis.evidence import Evidence, slo_evidence
 from chaos_operator.analysis.recovery import NOT_APPLICABLE, SecondSample, WorkloadRecovery
 from chaos_operator.engine.run import RunFigures
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import Check, PhaseResult, PhaseResults, Verdict
+from chaos_operator.models.status import Check, Comparison, ComparisonName, PhaseResult, PhaseResults, Verdict
 from chaos_operator.ports import LoadResult
 
 
@@ -47,13 +51,37 @@ def _shift(result: LoadResult, reference: float) -> list[SecondSample]:
 
 
 MAX_CHECKS = 64  # the CRD's maxItems for status.checks
+COMPARED: tuple[tuple[str, ComparisonName], ...] = (("chaos", "baselineVsChaos"), ("recovery", "baselineVsRecovery"))
+
+
+def phase_seconds(load: LoadResult) -> list[SecondSample]:
+    """The whole seconds a phase's figures cover: for chaos, only those wholly after the split (the ramp is out)."""
+    if load.split_offset_s is None:
+        return list(load.samples)
+    first = math.ceil(round(load.split_offset_s, 9))
+    return [s for s in load.samples if s.offset_s >= first]
+
+
+def statistics(spec: ExperimentSpec, seconds: dict[str, Sequence[SecondSample]]) -> tuple[list[Comparison],
+                                                                                          list[Evidence]]:
+    """Each phase against the baseline with its interval and class, and each SLO check's interval."""
+    draws = {phase: bootstrap.resample(secs, float(spec.load.timeout), seed=index)
+             for index, (phase, secs) in enumerate(sorted(seconds.items())) if secs}
+    comparisons: list[Comparison] = []
+    if "baseline" in draws:
+        for phase, name in COMPARED:
+            if phase in draws:
+                comparisons += [to_status(f) for f in compare(draws["baseline"], draws[phase], name, spec.slos)]
+    return comparisons, slo_evidence(spec.slos, draws)
 
 
 def final(spec: ExperimentSpec, figures: RunFigures, instant: bool, extra: list[Check]) -> verdict.Outcome:
     """The built-in verdict, then Prometheus SLIs (``extra``) and any halt recorded during chaos."""
     phases = PhaseResults(baseline=figures.baseline, chaos=figures.chaos, recovery=figures.recovery)
+    comparisons, evidence = statistics(spec, figures.seconds)
     outcome = verdict.decide(spec.slos, phases, figures.recovery_s, recovery_window(spec, instant),
-                             failed_at_s=float(spec.load.timeout))
+                             failed_at_s=float(spec.load.timeout), evidence=evidence)
+    outcome = replace(outcome, analysis=comparisons)
     halts = figures.halts
     checks = [*outcome.checks, *extra, *halts][:MAX_CHECKS]
     if halts:
@@ -62,7 +90,7 @@ def final(spec: ExperimentSpec, figures: RunFigures, instant: bool, extra: list[
                    "the fault was recovered at once and recovery was measured.")
         return replace(outcome, verdict=Verdict.FAILED, reason="Halted", message=message, checks=checks)
     failed = [c for c in extra if not c.passed]
-    if failed and outcome.verdict == Verdict.PASSED:
+    if failed and (outcome.verdict == Verdict.PASSED or outcome.reason == verdict.NOT_ENOUGH_EVIDENCE):
         names = ", ".join(f"{c.name} in {c.phase} ({c.observed} vs {c.limit})" for c in failed)
         return replace(outcome, verdict=Verdict.FAILED, reason="SLOsViolated", checks=checks,
                        message=f"Prometheus SLIs failed: {names}."[:1024])

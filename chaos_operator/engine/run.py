@@ -7,14 +7,24 @@ an experiment that a previous one left in Analyzing.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from chaos_operator.models.status import Check, ExperimentStatus, Grade, Phase, PhaseResult, TargetRef, Verdict
+from chaos_operator.models.status import (
+    Check,
+    Comparison,
+    ExperimentStatus,
+    Grade,
+    Phase,
+    PhaseResult,
+    TargetRef,
+    Verdict,
+)
 from chaos_operator.models.timestamps import parse_time
 
 if TYPE_CHECKING:
+    from chaos_operator.analysis.recovery import SecondSample
     from chaos_operator.engine.chaos_window import ChaosWindow
     from chaos_operator.ports import LoadResult
 
@@ -30,6 +40,7 @@ class Ending:
     checks: list[Check] | None = None
     score: int | None = None
     grade: Grade | None = None
+    analysis: list[Comparison] | None = None
 
 
 class Stopped:
@@ -66,6 +77,9 @@ class RunFigures:
     recovery: PhaseResult | None = None
     recovery_s: float | None = None
     halts: list[Check] = field(default_factory=list)  # halt conditions that ended the chaos window
+    # Per phase, the whole seconds its figures cover: what the statistical comparisons resample. Empty for a
+    # run resumed from status (the per-second figures lived in the previous daemon's memory).
+    seconds: dict[str, Sequence[SecondSample]] = field(default_factory=dict)
 
     @classmethod
     def from_status(cls, status: ExperimentStatus, halt_names: Collection[str]) -> RunFigures:

@@ -93,7 +93,7 @@ class Runner:
 
     async def _end(self, ending: Ending) -> None:
         await self.rec.finish(ending.phase, ending.verdict, ending.reason, ending.message, checks=ending.checks,
-                              score=ending.score, grade=ending.grade,
+                              score=ending.score, grade=ending.grade, analysis=ending.analysis,
                               timeline=timeline.build_for(self.load, self.rec.status.injections, self.clock))
         event = {Phase.COMPLETED: "Completed", Phase.ABORTED: "Aborted"}.get(ending.phase, "Failed")
         await self.rec.event(event, ending.message, warning=ending.phase != Phase.COMPLETED)
@@ -170,6 +170,7 @@ class Runner:
         await self.rec.enter(Phase.BASELINE, "measuring the baseline")
         result = await self._measure(self.spec.phases.baseline)
         self.figures.baseline = result.result
+        self.figures.seconds["baseline"] = analyze.phase_seconds(result)
         await self.rec.record_phase("baseline", result.result)
         early = await self._check_stop(None)
         if early is not None:
@@ -219,6 +220,7 @@ class Runner:
             halt.cancel()
         await window.recover_all()
         self.figures.chaos = result.result
+        self.figures.seconds["chaos"] = analyze.phase_seconds(result)
         await self.rec.record_phase("chaos", result.result)
         early = await self._check_stop(window)
         return early if early is not None else ChaosResult(result, window)
@@ -273,6 +275,7 @@ class Runner:
         window = chaos.window
         await window.stop_watch()
         self.figures.recovery = result.result
+        self.figures.seconds["recovery"] = analyze.phase_seconds(result)
         self.figures.recovery_s = analyze.recovery_seconds(
             self.spec, self.figures.baseline, chaos.load, result, window.last_injection_mono,
             window.whole_at_mono, self.fault.instant)
@@ -284,7 +287,7 @@ class Runner:
         extra = await self.prom.phase_checks(self.figures) if self.prom is not None else []
         outcome = analyze.final(self.spec, self.figures, self.fault.instant, extra)
         return Ending(Phase.COMPLETED, outcome.verdict, outcome.reason, outcome.message, checks=outcome.checks,
-                      score=outcome.score, grade=outcome.grade)
+                      score=outcome.score, grade=outcome.grade, analysis=outcome.analysis)
 
     def _halt_names(self) -> set[str]:
         return {c.name for c in self.spec.prometheus.halt_when} if self.spec.prometheus else set()

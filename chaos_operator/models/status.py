@@ -149,12 +149,12 @@ class Comparison(ApiModel):
     metric: ComparisonMetric
     comparison: ComparisonName
     class_: Annotated[ComparisonClass, _Lax, Field(alias="class")]
-    tolerance: Annotated[float, Field(ge=0)]
-    n: Annotated[int, Field(ge=0)]
-    baseline_n: Annotated[int, Field(ge=0)]
-    estimate: float | None = None
-    interval: Annotated[list[float] | None, Field(min_length=2, max_length=2)] = None
-    min_detectable: Annotated[float | None, Field(ge=0)] = None
+    tolerance: Annotated[float, Field(ge=0, le=1e6)]
+    n: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    baseline_n: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    estimate: Annotated[float | None, Field(ge=-1e6, le=1e6)] = None
+    interval: Annotated[list[Annotated[float, Field(ge=-1e6, le=1e6)]] | None, Field(min_length=2, max_length=2)] = None
+    min_detectable: Annotated[float | None, Field(ge=0, le=1e6)] = None
     phase_needed: Duration | None = None
     reason: Annotated[str | None, Field(max_length=64, pattern=r"^[A-Z][A-Za-z0-9]*$")] = None
 
