@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
-CONFIDENCE = 0.98
+CONFIDENCE = 0.95
 
 
 def z_for(confidence: float = CONFIDENCE) -> float:
