@@ -150,7 +150,8 @@ def to_status(finding: Finding) -> Comparison:
     interval = None if finding.lo is None or finding.hi is None else [_short(finding.lo), _short(finding.hi)]
     needed = None if finding.seconds_needed is None else Duration(float(math.ceil(finding.seconds_needed)))
     return Comparison(metric=finding.metric, comparison=finding.comparison, class_=finding.verdict_class,
-                      tolerance=_short(finding.tolerance), n=finding.n, baseline_n=finding.baseline_n,
+                      tolerance=_short(finding.tolerance), samples=finding.n,
+                      baseline_samples=finding.baseline_n,
                       estimate=None if finding.estimate is None else _short(finding.estimate), interval=interval,
                       min_detectable=None if finding.min_detectable is None else _short(finding.min_detectable),
                       phase_needed=needed, reason=finding.reason)

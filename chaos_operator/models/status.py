@@ -141,8 +141,9 @@ class Comparison(ApiModel):
 
     Latency metrics: ``estimate`` and ``interval`` are the relative change of the quantile (0.2 is 20 % slower)
     and ``tolerance`` a fraction; errorRate: the difference of the error rates (0.01 is one percentage point
-    more errors). ``n`` counts the phase's samples (requests with a latency, or requests), ``baselineN`` the
-    baseline's. ``minDetectable`` is the smallest change this many samples would reliably show, and
+    more errors). ``samples`` counts the phase's samples (requests with a latency, or requests),
+    ``baselineSamples`` the baseline's (not ``n``: YAML 1.1 tools read a bare ``n`` key as false).
+    ``minDetectable`` is the smallest change this many samples would reliably show, and
     ``phaseNeeded`` how long both phases would have to run for that to reach the tolerance.
     """
 
@@ -150,8 +151,8 @@ class Comparison(ApiModel):
     comparison: ComparisonName
     class_: Annotated[ComparisonClass, _Lax, Field(alias="class")]
     tolerance: Annotated[float, Field(ge=0, le=1e6)]
-    n: Annotated[int, Field(ge=0, le=2**53 - 1)]
-    baseline_n: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    samples: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    baseline_samples: Annotated[int, Field(ge=0, le=2**53 - 1)]
     estimate: Annotated[float | None, Field(ge=-1e6, le=1e6)] = None
     interval: Annotated[list[Annotated[float, Field(ge=-1e6, le=1e6)]] | None, Field(min_length=2, max_length=2)] = None
     min_detectable: Annotated[float | None, Field(ge=0, le=1e6)] = None

@@ -84,10 +84,10 @@ def full_status() -> ExperimentStatus:
         ),
         analysis=[
             Comparison(metric="latencyP95", comparison="baselineVsChaos", class_=ComparisonClass.INCONCLUSIVE,
-                       tolerance=0.5, n=5904, baseline_n=2996, estimate=0.42, interval=[0.31, 0.58],
+                       tolerance=0.5, samples=5904, baseline_samples=2996, estimate=0.42, interval=[0.31, 0.58],
                        min_detectable=0.19, phase_needed=Duration(240.0), reason="IntervalStraddles"),
             Comparison(metric="errorRate", comparison="baselineVsRecovery", class_=ComparisonClass.INCONCLUSIVE,
-                       tolerance=0.01, n=6000, baseline_n=3000, estimate=0.0147, interval=[0.0112, 0.0184],
+                       tolerance=0.01, samples=6000, baseline_samples=3000, estimate=0.0147, interval=[0.0112, 0.0184],
                        min_detectable=0.0052, phase_needed=Duration(120.0), reason="TooFewSeconds"),
         ],
         started_at="2025-03-04T10:00:00Z", finished_at="2025-03-04T10:04:05Z", observed_generation=2,

@@ -131,5 +131,5 @@ def test_the_status_form_rounds_and_names_the_phase_length() -> None:
                       "baselineVsRecovery", Slos())[-1]
     status = to_status(finding).to_api()
     assert status["class"] == "Inconclusive" and status["comparison"] == "baselineVsRecovery"
-    assert status["n"] == 500 and status["baselineN"] == 500 and status["reason"] == "TooFewSeconds"
+    assert status["samples"] == 500 and status["baselineSamples"] == 500 and status["reason"] == "TooFewSeconds"
     assert isinstance(status["phaseNeeded"], str) and status["phaseNeeded"].endswith("s")

@@ -40,9 +40,10 @@ def test_render_pending_experiment() -> None:
 def test_render_shows_each_comparison_with_its_interval_against_the_tolerance() -> None:
     obj = {**OBJ, "status": {**OBJ["status"], "analysis": [  # type: ignore[dict-item]
         {"metric": "latencyP95", "comparison": "baselineVsChaos", "class": "Degraded", "tolerance": 0.5,
-         "n": 5904, "baselineN": 2996, "estimate": 0.82, "interval": [0.61, 1.05]},
+         "samples": 5904, "baselineSamples": 2996, "estimate": 0.82, "interval": [0.61, 1.05]},
         {"metric": "errorRate", "comparison": "baselineVsRecovery", "class": "Inconclusive", "tolerance": 0.01,
-         "n": 500, "baselineN": 500, "estimate": 0.0, "interval": [-0.0107, 0.0107], "reason": "IntervalStraddles"},
+         "samples": 500, "baselineSamples": 500, "estimate": 0.0, "interval": [-0.0107, 0.0107],
+         "reason": "IntervalStraddles"},
     ]}}
     lines = render(obj).splitlines()
     chaos = next(line for line in lines if line.startswith("chaos vs baseline"))

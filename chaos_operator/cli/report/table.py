@@ -37,7 +37,7 @@ def comparison_rows(status: dict[str, Any]) -> list[list[str]]:
         rows.append([COMPARISON_NAMES.get(c["comparison"], c["comparison"]), metric,
                      "-" if estimate is None else _change(metric, estimate),
                      "-" if not interval else f"[{_change(metric, interval[0])}, {_change(metric, interval[1])}]",
-                     "±" + _change(metric, c["tolerance"], sign=False), f"{c['n']} vs {c['baselineN']}",
+                     "±" + _change(metric, c["tolerance"], sign=False), f"{c['samples']} vs {c['baselineSamples']}",
                      c["class"] + why])
     return rows
 

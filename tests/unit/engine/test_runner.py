@@ -88,7 +88,7 @@ async def test_the_status_lists_each_comparison_with_its_interval_and_class() ->
     chaos_p50 = analysis[("baselineVsChaos", "latencyP50")]
     assert chaos_p50.estimate is not None and chaos_p50.interval is not None
     assert abs(chaos_p50.estimate - 2.0) < 0.05 and chaos_p50.class_.value == "Degraded"  # 10 ms -> 30 ms
-    assert chaos_p50.n == 40 * int(CHAOS) and chaos_p50.baseline_n == 50 * int(BASELINE)
+    assert chaos_p50.samples == 40 * int(CHAOS) and chaos_p50.baseline_samples == 50 * int(BASELINE)
     assert analysis[("baselineVsChaos", "errorRate")].class_.value == "Degraded"  # +20 points, tolerance 0.5
     assert analysis[("baselineVsRecovery", "latencyP95")].class_.value == "Equivalent"
     # 0 errors in 500 requests on both sides: the upper bound (0.76 %) still reaches past the 0.5 point tolerance.
