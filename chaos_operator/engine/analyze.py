@@ -55,10 +55,14 @@ COMPARED: tuple[tuple[str, ComparisonName], ...] = (("chaos", "baselineVsChaos")
 
 
 def phase_seconds(load: LoadResult) -> list[SecondSample]:
-    """The whole seconds a phase's figures cover: for chaos, only those wholly after the split (the ramp is out)."""
+    """The whole seconds a phase's figures cover: for chaos, from the second in which the fault took hold.
+
+    That second is counted whole, ramp requests included: it is where an instant fault (a kill) does its harm,
+    and leaving it out would hide an outage shorter than a second or two.
+    """
     if load.split_offset_s is None:
         return list(load.samples)
-    first = math.ceil(round(load.split_offset_s, 9))
+    first = math.floor(round(load.split_offset_s, 9))
     return [s for s in load.samples if s.offset_s >= first]
 
 
