@@ -93,6 +93,7 @@ class LoadResult:
     result: PhaseResult
     started_mono: float  # Clock.monotonic() when the phase's first request was due (the adapter converts)
     samples: Sequence[SecondSample] = field(default_factory=tuple)  # offsets from started_mono
+    split_offset_s: float | None = None  # when ``split`` was set, from started_mono: the figures start there
 
 
 class LoadDriver(Protocol):

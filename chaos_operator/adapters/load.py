@@ -67,7 +67,9 @@ class HttpLoad:
             ramp = Ramp(started_at=format_time(started), finished_at=at, requests=requests, errors=errors,
                         error_rate=errors / requests if requests else 0.0)
             result = to_phase_result(run.after_split, at, format_time(finished), ramp)
-        return LoadResult(result=result, started_mono=run.started_mono + to_clock, samples=to_samples(run))
+        split = None if run.split_mono is None else max(0.0, run.split_mono - run.started_mono)
+        return LoadResult(result=result, started_mono=run.started_mono + to_clock, samples=to_samples(run),
+                          split_offset_s=split)
 
     async def close(self) -> None:
         await self._gen.close()
@@ -90,5 +92,6 @@ def to_samples(run: PhaseRun) -> list[SecondSample]:
     """Whole seconds only: a trailing partial second would read as a stall."""
     whole = int(run.summary.wall_s)
     return [SecondSample(offset_s=float(p.second), requests=p.requests, errors=p.errors, p95_s=p.p95,
-                         p50_s=p.p50)
+                         p50_s=p.p50, latency_count=p.latency_count, latency_sum_s=p.latency_sum,
+                         histogram=p.histogram)
             for p in run.timeline if p.second < whole]

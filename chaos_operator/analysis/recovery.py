@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from chaos_operator.analysis.buckets import SecondHistogram
 from chaos_operator.models.spec import Slos
 from chaos_operator.models.status import PhaseResult
 
@@ -41,6 +42,11 @@ class SecondSample:
     errors: int
     p95_s: float | None  # None when no request completed with a latency
     p50_s: float | None = None  # the timeline in status draws it; recovery analysis does not use it
+    # What the statistical comparisons resample (bootstrap.py): the requests that had a latency, their sum,
+    # and their buckets. Empty when the source kept no per-second distribution.
+    latency_count: int = 0
+    latency_sum_s: float = 0.0
+    histogram: SecondHistogram = ()
 
 
 class _NotApplicable(enum.Enum):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from chaos_operator.analysis.checks import baseline_checks, evaluate
+from chaos_operator.analysis.checks import baseline_checks, evaluate, format_percent, format_rate
+from chaos_operator.analysis.evidence import Evidence
 from chaos_operator.analysis.grade import DEFAULT_FAILED_AT_S, OUTAGE_ERROR_RATE, degradation, effective_mean, grade
 from chaos_operator.analysis.score import score
 from chaos_operator.models.duration import format_duration
 from chaos_operator.models.spec import Slos
-from chaos_operator.models.status import Check, Grade, PhaseResult, PhaseResults, Verdict
+from chaos_operator.models.status import Check, Comparison, Grade, PhaseResult, PhaseResults, Verdict
 
+NOT_ENOUGH_EVIDENCE = "NotEnoughEvidence"
 MIN_SAMPLES = 100  # fewer requests than this in a phase and its percentiles are noise
 MESSAGE_LIMIT = 1024  # status.message maxLength
 
@@ -25,12 +28,17 @@ class Outcome:
     score: int | None = None  # None when the figures are too thin to score
     grade: Grade | None = None
     recovery_time: float | None = None
+    analysis: list[Comparison] = field(default_factory=list)  # status.analysis, filled by the engine
 
 
 def decide(slos: Slos, phases: PhaseResults, recovery_s: float | None, recovery_window_s: float,
-           failed_at_s: float = DEFAULT_FAILED_AT_S) -> Outcome:
+           failed_at_s: float = DEFAULT_FAILED_AT_S, evidence: Sequence[Evidence] | None = None) -> Outcome:
     """Judge a finished experiment: too few samples, then failed checks, else passed. ``failed_at_s`` is the
-    load's timeout: what a failed request counts as in the degradation and the grade."""
+    load's timeout: what a failed request counts as in the degradation and the grade.
+
+    With ``evidence`` (evidence.py), a check that has an interval is decided by it rather than by its point
+    figure: broken beyond its interval fails the run, undecided makes it Inconclusive (NotEnoughEvidence).
+    Without it (a run resumed from status has no per-second figures) the point figures decide, as they did."""
     checks = evaluate(slos, phases, recovery_s, recovery_window_s, failed_at_s)
     short = _short_phases(phases)
     if short:
@@ -38,10 +46,16 @@ def decide(slos: Slos, phases: PhaseResults, recovery_s: float | None, recovery_
                        recovery_time=recovery_s)
     points = score(slos, phases, recovery_s, recovery_window_s)
     letter = grade_of(phases, failed_at_s)
-    failed = [c for c in checks if not c.passed]
+    judged = {(e.name, e.phase): e for e in evidence or ()}
+    failed = [c for c in checks if _broken(c, judged.get((c.name, c.phase)))]
     if failed:
-        message = f"{len(failed)} of {_count(len(checks), 'check')} failed: {_list_failed(failed)}."
+        message = f"{len(failed)} of {_count(len(checks), 'check')} failed: {_list_failed(failed, judged)}."
         return Outcome(Verdict.FAILED, "SLOsViolated", _bounded(message), checks, points, letter, recovery_s)
+    open_ = [e for c in checks if (e := judged.get((c.name, c.phase))) is not None and e.state == "undecided"]
+    if open_:
+        message = "The evidence cannot decide " + "; ".join(_undecided(e) for e in open_) + "."
+        return Outcome(Verdict.INCONCLUSIVE, NOT_ENOUGH_EVIDENCE, _bounded(message), checks, points, letter,
+                       recovery_s)
     recovered = "" if recovery_s is None else f", recovered after {format_duration(max(0.0, recovery_s))}"
     grade_text = "" if letter is None else f", grade {letter}"
     held = "The only check passed" if len(checks) == 1 else f"All {len(checks)} checks passed"
@@ -91,8 +105,34 @@ def _too_few_message(short: Sequence[tuple[str, int]]) -> str:
     return f"Too few requests to judge: {joined}, fewer than the {MIN_SAMPLES} each phase needs."
 
 
-def _list_failed(failed: Sequence[Check]) -> str:
-    return "; ".join(f"{c.name} ({c.phase}) {c.observed} vs limit {c.limit}" for c in failed)
+def _broken(check: Check, evidence: Evidence | None) -> bool:
+    return not check.passed if evidence is None else evidence.state == "broken"
+
+
+def _list_failed(failed: Sequence[Check], judged: dict[tuple[str, str], Evidence] | None = None) -> str:
+    def one(c: Check) -> str:
+        e = (judged or {}).get((c.name, c.phase))
+        interval = "" if e is None else f" [{_figure(e, e.lo)}, {_figure(e, e.hi)}]"
+        return f"{c.name} ({c.phase}) {c.observed}{interval} vs limit {c.limit}"
+    return "; ".join(one(c) for c in failed)
+
+
+def _figure(e: Evidence, value: float) -> str:
+    if e.name == "maxErrorRate":
+        return format_rate(value)
+    if e.name == "maxLatencyDegradation":
+        return format_percent(value)
+    return format_duration(max(0.0, value))
+
+
+def _undecided(e: Evidence) -> str:
+    text = (f"{e.name} ({e.phase}): its interval [{_figure(e, e.lo)}, {_figure(e, e.hi)}] straddles the limit "
+            f"{_figure(e, e.limit)}")
+    if e.min_detectable is not None:
+        text += f"; at this sample size only a distance of {_figure(e, e.min_detectable)} from it is detectable"
+    if e.seconds_needed is not None:
+        text += f", a phase of about {format_duration(math.ceil(e.seconds_needed))} would decide it"
+    return text
 
 
 def _count(n: int, noun: str) -> str:

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from chaos_operator.analysis import recovery, verdict
+from chaos_operator.analysis import bootstrap, recovery, verdict
+from chaos_operator.analysis.comparison import compare, to_status
+from chaos_operator.analysis.evidence import Evidence, slo_evidence
 from chaos_operator.analysis.recovery import NOT_APPLICABLE, SecondSample, WorkloadRecovery
 from chaos_operator.engine.run import RunFigures
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import MAX_CHECKS, Check, PhaseResult, PhaseResults, Verdict, clip
+from chaos_operator.models.status import (
+    MAX_CHECKS,
+    Check,
+    Comparison,
+    ComparisonName,
+    PhaseResult,
+    PhaseResults,
+    Verdict,
+    clip,
+)
 from chaos_operator.ports import LoadResult
 
 
@@ -46,11 +58,29 @@ def _shift(result: LoadResult, reference: float) -> list[SecondSample]:
             for s in result.samples]
 
 
+COMPARED: tuple[tuple[str, ComparisonName], ...] = (("chaos", "baselineVsChaos"), ("recovery", "baselineVsRecovery"))
+
+
+def statistics(spec: ExperimentSpec, seconds: Mapping[str, Sequence[SecondSample]]) -> tuple[list[Comparison],
+                                                                                              list[Evidence]]:
+    """Each phase against the baseline with its interval and class, and each SLO check's interval."""
+    draws = {phase: bootstrap.resample(secs, float(spec.load.timeout), seed=index)
+             for index, (phase, secs) in enumerate(sorted(seconds.items())) if secs}
+    comparisons: list[Comparison] = []
+    if "baseline" in draws:
+        for phase, name in COMPARED:
+            if phase in draws:
+                comparisons += [to_status(f) for f in compare(draws["baseline"], draws[phase], name, spec.slos)]
+    return comparisons, slo_evidence(spec.slos, draws)
+
+
 def final(spec: ExperimentSpec, figures: RunFigures, instant: bool, extra: list[Check]) -> verdict.Outcome:
     """The built-in verdict, then Prometheus SLIs (``extra``) and any halt recorded during chaos."""
     phases = PhaseResults(baseline=figures.baseline, chaos=figures.chaos, recovery=figures.recovery)
+    comparisons, evidence = statistics(spec, figures.seconds)
     outcome = verdict.decide(spec.slos, phases, figures.recovery_s, recovery_window(spec, instant),
-                             failed_at_s=float(spec.load.timeout))
+                             failed_at_s=float(spec.load.timeout), evidence=evidence)
+    outcome = replace(outcome, analysis=comparisons)
     halts = figures.halts
     checks = [*outcome.checks, *extra, *halts][:MAX_CHECKS]
     if halts:
@@ -59,7 +89,7 @@ def final(spec: ExperimentSpec, figures: RunFigures, instant: bool, extra: list[
                    "the fault was recovered at once and recovery was measured.")
         return replace(outcome, verdict=Verdict.FAILED, reason="Halted", message=message, checks=checks)
     failed = [c for c in extra if not c.passed]
-    if failed and outcome.verdict == Verdict.PASSED:
+    if failed and (outcome.verdict == Verdict.PASSED or outcome.reason == verdict.NOT_ENOUGH_EVIDENCE):
         names = ", ".join(f"{c.name} in {c.phase} ({c.observed} vs {c.limit})" for c in failed)
         return replace(outcome, verdict=Verdict.FAILED, reason="SLOsViolated", checks=checks,
                        message=clip(f"Prometheus SLIs failed: {names}."))

@@ -19,6 +19,7 @@ from chaos_operator.models.duration import Duration
 from chaos_operator.models.status import (
     MAX_TARGETS,
     Check,
+    Comparison,
     Condition,
     ExperimentStatus,
     Grade,
@@ -97,12 +98,15 @@ class Recorder:
 
     async def finish(self, phase: Phase, verdict: Verdict | None, reason: str, message: str, *,
                      checks: list[Check] | None = None, score: int | None = None,
-                     grade: Grade | None = None, timeline: Timeline | None = None) -> None:
+                     grade: Grade | None = None, timeline: Timeline | None = None,
+                     analysis: list[Comparison] | None = None) -> None:
         async with self._lock:
             changes: dict[str, object] = dict(phase=phase, verdict=verdict, reason=reason, message=clip(message),
                                               finished_at=self.timestamp())
             if checks is not None:
                 changes.update(checks=checks, score=score, grade=grade)
+            if analysis:
+                changes["analysis"] = analysis
             if timeline is not None:  # written once, with the end: the status stays small while running
                 changes["timeline"] = timeline
             await self._write(changes)

@@ -7,11 +7,22 @@ an experiment that a previous one left in Analyzing.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Collection
-from dataclasses import dataclass
+import math
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from chaos_operator.models.status import Check, ExperimentStatus, Grade, Phase, PhaseResult, TargetRef, Verdict
+from chaos_operator.analysis.recovery import SecondSample
+from chaos_operator.models.status import (
+    Check,
+    Comparison,
+    ExperimentStatus,
+    Grade,
+    Phase,
+    PhaseResult,
+    TargetRef,
+    Verdict,
+)
 from chaos_operator.models.timestamps import parse_time
 
 if TYPE_CHECKING:
@@ -30,6 +41,7 @@ class Ending:
     checks: list[Check] | None = None
     score: int | None = None
     grade: Grade | None = None
+    analysis: list[Comparison] | None = None
 
 
 class Stopped:
@@ -73,11 +85,16 @@ class RunFigures:
     recovery: PhaseResult | None = None
     recovery_s: float | None = None
     halts: tuple[Check, ...] = ()  # halt conditions that ended the chaos window
+    # Per phase, the whole seconds its figures cover: what the statistical comparisons resample. Empty for a
+    # run resumed from status (the per-second figures lived in the previous daemon's memory).
+    seconds: Mapping[str, Sequence[SecondSample]] = field(default_factory=dict)
 
     @classmethod
     def measured(cls, baseline: LoadResult, chaos: ChaosResult, recovered: Recovered) -> RunFigures:
+        seconds = {"baseline": phase_seconds(baseline), "chaos": phase_seconds(chaos.load),
+                   "recovery": phase_seconds(recovered.load)}
         return cls(baseline=baseline.result, chaos=chaos.load.result, recovery=recovered.load.result,
-                   recovery_s=recovered.seconds, halts=chaos.halts)
+                   recovery_s=recovered.seconds, halts=chaos.halts, seconds=seconds)
 
     @classmethod
     def from_status(cls, status: ExperimentStatus, halt_names: Collection[str]) -> RunFigures:
@@ -93,3 +110,15 @@ class RunFigures:
         if result is None:
             return None
         return parse_time(result.started_at), parse_time(result.finished_at)
+
+
+def phase_seconds(load: LoadResult) -> list[SecondSample]:
+    """The whole seconds a phase's figures cover: for chaos, from the second in which the fault took hold.
+
+    That second is counted whole, ramp requests included: it is where an instant fault (a kill) does its harm,
+    and leaving it out would hide an outage shorter than a second or two.
+    """
+    if load.split_offset_s is None:
+        return list(load.samples)
+    first = math.floor(round(load.split_offset_s, 9))
+    return [s for s in load.samples if s.offset_s >= first]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from chaos_operator.analysis import evidence, verdict
+from chaos_operator.analysis import verdict
+from chaos_operator.analysis.records import weigh
 from chaos_operator.engine import analyze, gating, lifecycle, timeline
 from chaos_operator.engine.chaos_window import ChaosWindow, until_whole
 from chaos_operator.engine.deps import Control, Deps, LoadTargetNotFound
@@ -87,9 +88,9 @@ class Runner:
     async def _end(self, ending: Ending) -> None:
         records = self.recorder.status.injections
         # Last, the records: a fault not known to be reverted, or on part of its targets, limits what may be claimed.
-        said = evidence.weigh(ending.phase, ending.verdict, ending.reason, ending.message, records)
+        said = weigh(ending.phase, ending.verdict, ending.reason, ending.message, records)
         await self.recorder.finish(ending.phase, said.verdict, said.reason, said.message, checks=ending.checks,
-                                   score=ending.score, grade=ending.grade,
+                                   score=ending.score, grade=ending.grade, analysis=ending.analysis,
                                    timeline=timeline.build_for(self.load, records, self.clock))
         event = {Phase.COMPLETED: "Completed", Phase.ABORTED: "Aborted"}.get(ending.phase, "Failed")
         warn = ending.phase != Phase.COMPLETED or said.verdict != ending.verdict
@@ -282,7 +283,7 @@ class Runner:
         extra = await self.prom.phase_checks(figures) if self.prom is not None else []
         outcome = analyze.final(self.spec, figures, self.fault.instant, extra)
         return Ending(Phase.COMPLETED, outcome.verdict, outcome.reason, outcome.message, checks=outcome.checks,
-                      score=outcome.score, grade=outcome.grade)
+                      score=outcome.score, grade=outcome.grade, analysis=outcome.analysis)
 
     def _halt_names(self) -> set[str]:
         return {c.name for c in self.spec.prometheus.halt_when} if self.spec.prometheus else set()

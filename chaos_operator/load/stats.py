@@ -18,6 +18,7 @@ from array import array
 from collections.abc import Container
 from dataclasses import dataclass
 
+from chaos_operator.analysis.buckets import SecondHistogram, histogram_of
 from chaos_operator.load.histogram import LatencyHistogram
 
 SUMMARY_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
@@ -88,6 +89,9 @@ class TimelinePoint:
     errors: int
     p50: float | None  # None when no request in that second produced a latency
     p95: float | None
+    latency_count: int = 0
+    latency_sum: float = 0.0
+    histogram: SecondHistogram = ()  # the second's latencies in 2 % buckets, for the statistical comparisons
 
 
 def nearest_rank(sorted_values: list[float], q: float) -> float:
@@ -200,7 +204,9 @@ class PhaseRecorder:
         if bucket.latencies:
             values = sorted(bucket.latencies)
             p50, p95 = nearest_rank(values, 50.0), nearest_rank(values, 95.0)
-        return TimelinePoint(second=second, requests=bucket.requests, errors=bucket.errors, p50=p50, p95=p95)
+        return TimelinePoint(second=second, requests=bucket.requests, errors=bucket.errors, p50=p50, p95=p95,
+                             latency_count=len(bucket.latencies), latency_sum=math.fsum(bucket.latencies),
+                             histogram=histogram_of(bucket.latencies))
 
 
 def _summary(counts: dict[Outcome, int], histogram: LatencyHistogram, wall_s: float) -> PhaseSummary:

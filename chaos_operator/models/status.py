@@ -136,6 +136,44 @@ class Check(ApiModel):
     passed: bool
 
 
+class ComparisonClass(enum.StrEnum):
+    """How a phase compares with the baseline on one metric, against a tolerance (docs/scoring.md)."""
+
+    DEGRADED = "Degraded"  # the whole interval lies beyond the tolerance, on the bad side
+    EQUIVALENT = "Equivalent"  # the whole interval lies within ±tolerance
+    INCONCLUSIVE = "Inconclusive"  # the interval straddles a bound, or too few samples or seconds to judge
+    NO_DATA = "NoData"  # one of the two phases has nothing to compare
+
+
+ComparisonMetric = Literal["latencyP50", "latencyP95", "latencyP99", "errorRate"]
+ComparisonName = Literal["baselineVsChaos", "baselineVsRecovery"]
+ANALYSIS_ITEMS = 16
+
+
+class Comparison(ApiModel):
+    """One metric of one phase against the baseline, with its uncertainty.
+
+    Latency metrics: ``estimate`` and ``interval`` are the relative change of the quantile (0.2 is 20 % slower)
+    and ``tolerance`` a fraction; errorRate: the difference of the error rates (0.01 is one percentage point
+    more errors). ``samples`` counts the phase's samples (requests with a latency, or requests),
+    ``baselineSamples`` the baseline's (not ``n``: YAML 1.1 tools read a bare ``n`` key as false).
+    ``minDetectable`` is the smallest change this many samples would reliably show, and
+    ``phaseNeeded`` how long both phases would have to run for that to reach the tolerance.
+    """
+
+    metric: ComparisonMetric
+    comparison: ComparisonName
+    class_: Annotated[ComparisonClass, _Lax, Field(alias="class")]
+    tolerance: Annotated[float, Field(ge=0, le=1e6)]
+    samples: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    baseline_samples: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    estimate: Annotated[float | None, Field(ge=-1e6, le=1e6)] = None
+    interval: Annotated[list[Annotated[float, Field(ge=-1e6, le=1e6)]] | None, Field(min_length=2, max_length=2)] = None
+    min_detectable: Annotated[float | None, Field(ge=0, le=1e6)] = None
+    phase_needed: Duration | None = None
+    reason: Annotated[str | None, Field(max_length=64, pattern=r"^[A-Z][A-Za-z0-9]*$")] = None
+
+
 # Bounds of status.timeline (engine/timeline.py downsamples to them; docs/timeline.md states the byte size).
 TIMELINE_POINTS = 240  # the default 1m/2m/1m run keeps whole-second resolution
 TIMELINE_MARKS = 64
@@ -197,6 +235,7 @@ class ExperimentStatus(ApiModel):
     checks: Annotated[list[Check], Field(max_length=MAX_CHECKS)] = []
     recovery_time: Duration | None = None
     timeline: Timeline | None = None
+    analysis: Annotated[list[Comparison], Field(max_length=ANALYSIS_ITEMS)] = []
     started_at: Timestamp | None = None
     finished_at: Timestamp | None = None
     observed_generation: Annotated[int, Field(ge=0)] | None = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.status import (
     Check,
+    Comparison,
+    ComparisonClass,
     Condition,
     ErrorCounts,
     ExperimentStatus,
@@ -73,6 +75,14 @@ def full_status() -> ExperimentStatus:
                     TimelinePoint(t=61.012, requests=50, errors=4, p50_ms=70.1, p95_ms=812.0)],
             marks=[TimelineMark(t=61.5, kind="Injected", count=2), TimelineMark(t=181.5, kind="Recovered", count=2)],
         ),
+        analysis=[
+            Comparison(metric="latencyP95", comparison="baselineVsChaos", class_=ComparisonClass.INCONCLUSIVE,
+                       tolerance=0.5, samples=5904, baseline_samples=2996, estimate=0.42, interval=[0.31, 0.58],
+                       min_detectable=0.19, phase_needed=Duration(240.0), reason="IntervalStraddles"),
+            Comparison(metric="errorRate", comparison="baselineVsRecovery", class_=ComparisonClass.INCONCLUSIVE,
+                       tolerance=0.01, samples=6000, baseline_samples=3000, estimate=0.0147, interval=[0.0112, 0.0184],
+                       min_detectable=0.0052, phase_needed=Duration(120.0), reason="TooFewSeconds"),
+        ],
         started_at="2025-03-04T10:00:00Z", finished_at="2025-03-04T10:04:05Z", observed_generation=2,
         conditions=[
             Condition(type="Progressing", status="False", reason="SLOsViolated", message="experiment is Completed",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from chaos_operator.analysis.buckets import histogram_of
 from chaos_operator.load.stats import (
     ErrorCounts,
     Outcome,
@@ -50,8 +51,10 @@ def test_timeline_buckets_by_intended_second() -> None:
         (3.2, 0.005, Outcome.CONNECTION),  # a second with only connection errors
     ])
     assert recorder.timeline() == [
-        TimelinePoint(second=0, requests=3, errors=1, p50=0.020, p95=0.030),
-        TimelinePoint(second=1, requests=2, errors=2, p50=0.200, p95=0.200),
+        TimelinePoint(second=0, requests=3, errors=1, p50=0.020, p95=0.030, latency_count=3, latency_sum=0.060,
+                      histogram=histogram_of([0.010, 0.030, 0.020])),
+        TimelinePoint(second=1, requests=2, errors=2, p50=0.200, p95=0.200, latency_count=1, latency_sum=0.200,
+                      histogram=histogram_of([0.200])),
         TimelinePoint(second=3, requests=1, errors=1, p50=None, p95=None),
     ]
 

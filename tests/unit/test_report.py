@@ -35,3 +35,20 @@ def test_render_shows_phases_checks_and_verdict() -> None:
 def test_render_pending_experiment() -> None:
     text = render({"metadata": {"name": "new", "namespace": "ns"}, "spec": {"fault": {"kind": "PodKill"}}})
     assert "Phase: Pending" in text and "verdict: -" in text
+
+
+def test_render_shows_each_comparison_with_its_interval_against_the_tolerance() -> None:
+    obj = {**OBJ, "status": {**OBJ["status"], "analysis": [  # type: ignore[dict-item]
+        {"metric": "latencyP95", "comparison": "baselineVsChaos", "class": "Degraded", "tolerance": 0.5,
+         "samples": 5904, "baselineSamples": 2996, "estimate": 0.82, "interval": [0.61, 1.05]},
+        {"metric": "errorRate", "comparison": "baselineVsRecovery", "class": "Inconclusive", "tolerance": 0.01,
+         "samples": 500, "baselineSamples": 500, "estimate": 0.0, "interval": [-0.0107, 0.0107],
+         "reason": "IntervalStraddles"},
+    ]}}
+    lines = render(obj).splitlines()
+    chaos = next(line for line in lines if line.startswith("chaos vs baseline"))
+    assert chaos.split()[3:] == ["latencyP95", "+82.0%", "[+61.0%,", "+105.0%]", "±50.0%", "5904", "vs", "2996",
+                                 "Degraded"]
+    recovery = next(line for line in lines if line.startswith("recovery vs baseline"))
+    assert "[-1.07 pt, +1.07 pt]" in recovery and "±1.00 pt" in recovery
+    assert recovery.endswith("Inconclusive (IntervalStraddles)")

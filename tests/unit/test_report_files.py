@@ -26,6 +26,10 @@ def test_the_page_holds_the_figures_and_fetches_nothing() -> None:
     for text in ("shop/checkout-kill", "SLOsViolated", ">6000<", ">96<", "812ms", "maxLatencyP95", "FAIL",
                  "checkout-7d9f8b6c4-x2k9p"):
         assert text in page, text
+    # status.analysis: each estimate with its interval against the tolerance band
+    for text in ("Comparisons with the baseline", "[+31.0%, +58.0%]", "±50.0%", "[+1.12 pt, +1.84 pt]", "±1.00 pt",
+                 "Inconclusive (TooFewSeconds)"):
+        assert text in page, text
 
 
 def test_a_run_without_a_timeline_gets_a_page_without_a_picture() -> None:

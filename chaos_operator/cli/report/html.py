@@ -8,13 +8,14 @@ import html
 from typing import Any
 
 from chaos_operator.cli.report.plot import PlottingUnavailable, png, title
-from chaos_operator.cli.report.table import PHASES
+from chaos_operator.cli.report.table import COMPARISON_HEADER, PHASES, comparison_rows
 
 STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: left; }
 th { background: #f2f2f2; }
+.Degraded { color: #c62828; font-weight: bold; } .Equivalent { color: #2e7d32; }
 .Passed { color: #2e7d32; } .Failed, .fail { color: #c62828; font-weight: bold; } .Inconclusive { color: #8d6e00; }
 img { max-width: 100%; }
 """
@@ -72,6 +73,13 @@ def render_html(obj: dict[str, Any], picture: bytes | None = None) -> str:
         "<h2>Checks</h2>", _table(["check", "phase", "observed", "limit", "result"], check_rows, check_classes)
         if checks else "<p>No checks were made.</p>",
     ]
+    comparisons = comparison_rows(status)
+    if comparisons:
+        parts += ["<h2>Comparisons with the baseline</h2>",
+                  "<p>Each estimate with its confidence interval; a comparison is Degraded when the whole interval "
+                  "lies beyond the tolerance, Equivalent when it lies within plus or minus the tolerance.</p>",
+                  _table([h.lower() for h in COMPARISON_HEADER], comparisons,
+                         [row[-1].split(" ")[0] for row in comparisons])]
     if records:
         parts += ["<h2>Injections</h2>", _table(["target", "state", "injected", "recovered"], records)]
     parts.append("</body></html>\n")

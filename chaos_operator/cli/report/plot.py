@@ -46,8 +46,16 @@ def png(obj: dict[str, Any]) -> bytes:
     step = float(timeline.get("stepSeconds", 1))
     # Each point covers [t, t + step): draw it at the middle of its step.
     xs = [p["t"] + step / 2 for p in points]
-    fig, (lat, err) = plt.subplots(2, 1, sharex=True, figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI,
-                                   gridspec_kw={"height_ratios": [3, 2]})
+    comparisons = [c for c in status.get("analysis") or [] if c.get("interval") and c.get("tolerance")]
+    if comparisons:
+        fig = plt.figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+        grid = fig.add_gridspec(2, 2, width_ratios=[3, 1], height_ratios=[3, 2])
+        lat = fig.add_subplot(grid[0, 0])
+        err = fig.add_subplot(grid[1, 0], sharex=lat)
+        _comparisons(fig.add_subplot(grid[:, 1]), comparisons)
+    else:
+        fig, (lat, err) = plt.subplots(2, 1, sharex=True, figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI,
+                                       gridspec_kw={"height_ratios": [3, 2]})
     try:
         lat.plot(xs, [p.get("p50Ms") for p in points], color="#1565c0", marker=".", label="p50")
         lat.plot(xs, [p.get("p95Ms") for p in points], color="#ef6c00", marker=".", label="p95")
@@ -81,6 +89,30 @@ def png(obj: dict[str, Any]) -> bytes:
         return buffer.getvalue()
     finally:
         plt.close(fig)
+
+
+CLASS_COLOURS = {"Degraded": "#c62828", "Equivalent": "#2e7d32", "Inconclusive": "#8d6e00"}
+
+
+def _comparisons(ax: Any, comparisons: list[dict[str, Any]]) -> None:
+    """Each comparison's interval and estimate in units of its tolerance, against the shaded ±tolerance band."""
+    ax.axvspan(-1.0, 1.0, color="#e8f5e9", linewidth=0)
+    ax.axvline(0.0, color="#999999", linewidth=0.8)
+    labels = []
+    for row, c in enumerate(comparisons):
+        tolerance = float(c["tolerance"])
+        lo, hi = (float(v) / tolerance for v in c["interval"])
+        colour = CLASS_COLOURS.get(c["class"], "#555555")
+        ax.plot([lo, hi], [row, row], color=colour, linewidth=2.5)
+        if c.get("estimate") is not None:
+            ax.plot([float(c["estimate"]) / tolerance], [row], marker="o", color=colour)
+        phase = "chaos" if c["comparison"] == "baselineVsChaos" else "recovery"
+        labels.append(f"{phase} {c['metric'].removeprefix('latency')}")
+    ax.set_yticks(range(len(comparisons)), labels, fontsize=7)
+    ax.set_ylim(max(len(comparisons), 8) - 0.5, -0.5)  # top down; a few rows do not stretch
+    ax.set_xlabel("change / tolerance (band: ±1)", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_title("vs baseline", fontsize=9)
 
 
 def _windows(ax: Any, timeline: dict[str, Any], labels: bool) -> None:

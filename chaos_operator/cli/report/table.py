@@ -16,6 +16,32 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [_row(header, widths), *(_row(r, widths) for r in rows)]
 
 
+COMPARISON_HEADER = ["COMPARISON", "METRIC", "ESTIMATE", "INTERVAL", "TOLERANCE", "N", "CLASS"]
+COMPARISON_NAMES = {"baselineVsChaos": "chaos vs baseline", "baselineVsRecovery": "recovery vs baseline"}
+
+
+def _change(metric: str, value: float, sign: bool = True) -> str:
+    """Latency as a relative change (+12.5%), the error rate as percentage points (+0.42 pt)."""
+    text = f"{value * 100:+.1f}%" if metric != "errorRate" else f"{value * 100:+.2f} pt"
+    return text if sign else text.lstrip("+")
+
+
+def comparison_rows(status: dict[str, Any]) -> list[list[str]]:
+    """status.analysis as table rows: each estimate with its interval against the ±tolerance band."""
+    rows = []
+    for c in status.get("analysis") or []:
+        metric = c["metric"]
+        interval = c.get("interval")
+        estimate = c.get("estimate")
+        why = f" ({c['reason']})" if c.get("reason") else ""
+        rows.append([COMPARISON_NAMES.get(c["comparison"], c["comparison"]), metric,
+                     "-" if estimate is None else _change(metric, estimate),
+                     "-" if not interval else f"[{_change(metric, interval[0])}, {_change(metric, interval[1])}]",
+                     "±" + _change(metric, c["tolerance"], sign=False), f"{c['samples']} vs {c['baselineSamples']}",
+                     c["class"] + why])
+    return rows
+
+
 def render(obj: dict[str, Any]) -> str:
     meta = obj.get("metadata", {})
     spec = obj.get("spec", {})
@@ -44,6 +70,10 @@ def render(obj: dict[str, Any]) -> str:
         lines += _table(["CHECK", "PHASE", "OBSERVED", "LIMIT", "RESULT"],
                         [[c["name"], c["phase"], c["observed"], c["limit"], "pass" if c["passed"] else "FAIL"]
                          for c in checks])
+    comparisons = comparison_rows(status)
+    if comparisons:
+        lines.append("")
+        lines += _table(COMPARISON_HEADER, comparisons)
     targets = status.get("injections", [])
     if targets:
         lines.append("")

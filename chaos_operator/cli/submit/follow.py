@@ -15,7 +15,7 @@ EXIT_PASSED, EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_ERROR, EXIT_TIMEOUT = 0, 1, 2,
 EXIT_CODES_HELP = """exit codes (with --wait):
   0  Passed (also a dry run, which completes without a verdict)
   1  Failed: an SLO check failed
-  2  Inconclusive: e.g. an unhealthy baseline or too few samples
+  2  Inconclusive: e.g. an unhealthy baseline, too few samples, or an SLO check its interval cannot decide
   3  Aborted, or an error: invalid input (nothing created), the experiment Failed to run (e.g. NoTargets),
      was deleted, the API could not be reached, or a scheduled run was refused because the previous run
      of the same --schedule is still running

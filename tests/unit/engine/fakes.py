@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaos_operator.analysis.buckets import bucket_of
 from chaos_operator.analysis.recovery import SecondSample
 from chaos_operator.faults.base import FaultContext, FaultError, HelperWatch
 from chaos_operator.models.duration import Duration
@@ -51,8 +52,12 @@ class FakeLoad:
             watcher.cancel()
         end = self.clock.monotonic()
         self.phases_run.append((started, end))
-        samples = [SecondSample(offset_s=float(s), requests=self.rate, errors=self.rate * health.error_pct // 100,
-                                p95_s=health.latency_s) for s in range(int(end - started))]
+        errors = self.rate * health.error_pct // 100
+        timed = self.rate - errors  # failed requests here are refused connections: no latency
+        samples = [SecondSample(offset_s=float(s), requests=self.rate, errors=errors, p95_s=health.latency_s,
+                                latency_count=timed, latency_sum_s=health.latency_s * timed,
+                                histogram=((bucket_of(health.latency_s), timed),) if timed else ())
+                   for s in range(int(end - started))]
         if not split_at:
             return LoadResult(self._result(health, wall, end - started), started, samples)
         ramp_s = split_at[0] - started
@@ -60,7 +65,7 @@ class FakeLoad:
         result = self._result(health, wall + datetime.timedelta(seconds=ramp_s), end - split_at[0])
         figures = Ramp(started_at=ramp.started_at, finished_at=ramp.finished_at, requests=ramp.requests,
                        errors=ramp.errors, error_rate=ramp.error_rate)
-        return LoadResult(result.model_copy(update={"ramp": figures}), started, samples)
+        return LoadResult(result.model_copy(update={"ramp": figures}), started, samples, split_offset_s=ramp_s)
 
     def _result(self, health: Health, start: datetime.datetime, seconds: float) -> PhaseResult:
         requests = int(self.rate * seconds)

@@ -33,6 +33,24 @@ async def test_a_healthy_run_passes_with_each_phase_its_own_length() -> None:
     assert world.load.closed and world.fault.live() == set()
 
 
+async def test_the_status_lists_each_comparison_with_its_interval_and_class() -> None:
+    world = World()
+    world.load.script = [Health(), Health(error_pct=20, latency_s=0.030), Health()]
+    await world.run(make_spec(slos={"maxErrorRate": 0.005}))
+    analysis = {(c.comparison, c.metric): c for c in world.kube.status.analysis}
+    assert len(analysis) == 8
+    chaos_p50 = analysis[("baselineVsChaos", "latencyP50")]
+    assert chaos_p50.estimate is not None and chaos_p50.interval is not None
+    assert abs(chaos_p50.estimate - 2.0) < 0.05 and chaos_p50.class_.value == "Degraded"  # 10 ms -> 30 ms
+    assert chaos_p50.samples == 40 * int(CHAOS) and chaos_p50.baseline_samples == 50 * int(BASELINE)
+    assert analysis[("baselineVsChaos", "errorRate")].class_.value == "Degraded"  # +20 points, tolerance 0.5
+    assert analysis[("baselineVsRecovery", "latencyP95")].class_.value == "Equivalent"
+    # 0 errors in 500 requests on both sides: the upper bound (0.76 %) still reaches past the 0.5 point tolerance.
+    errors = analysis[("baselineVsRecovery", "errorRate")]
+    assert (errors.class_.value, errors.reason, errors.estimate) == ("Inconclusive", "IntervalStraddles", 0.0)
+    assert errors.phase_needed is not None and float(errors.phase_needed) > RECOVERY
+
+
 async def test_unhealthy_baseline_injects_nothing() -> None:
     world = World()
     world.load.script = [Health(error_pct=20)]

@@ -1,10 +1,10 @@
-"""analysis/evidence.py, as a table: what an ending may claim given its injection records."""
+"""analysis/records.py, as a table: what an ending may claim given its injection records."""
 
 from __future__ import annotations
 
 import pytest
 
-from chaos_operator.analysis.evidence import weigh
+from chaos_operator.analysis.records import weigh
 from chaos_operator.models.status import Injection, Phase, RecordState, Verdict
 
 AT = "2026-01-01T00:00:00Z"
