@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Literal, TypeVar
 
 from pydantic import ValidationError
 
@@ -35,9 +35,11 @@ from chaos_operator.models.timestamps import format_time
 from chaos_operator.ports import Clock, ExperimentRef, KubeApi, StatusConflict
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RUNNING_PHASES = (Phase.BASELINE, Phase.CHAOS, Phase.RECOVERY, Phase.ANALYZING)
 MAX_CONFLICTS = 5  # re-reads of one write before giving up (each conflict means another writer made progress)
+CALL_TIMEOUT_S = 30.0  # each status write or re-read, on the Clock: a hung API server fails the call, not the run
 PhaseName = Literal["baseline", "chaos", "recovery"]
 _FIELDS = frozenset(ExperimentStatus.model_fields)
 # Told of every status write (ref, fault kind, old, new): the metrics adapter's hook. Must not raise.
@@ -140,8 +142,8 @@ class Recorder:
 
     async def event(self, reason: str, message: str, warning: bool = False) -> None:
         try:
-            await self._kube.create_event(self.ref, "Warning" if warning else "Normal", reason, message,
-                                          self._clock.now())
+            await self._bounded(self._kube.create_event(self.ref, "Warning" if warning else "Normal", reason,
+                                                        message, self._clock.now()), "event")
         except Exception as exc:  # an Event is advisory; losing one must not stop the experiment
             log.warning("could not post event %s: %s", reason, exc)
 
@@ -180,8 +182,8 @@ class Recorder:
             body = new.to_api()
             body.update({key: None for key in self._clear if key not in body})
             try:
-                version = await self._kube.patch_experiment_status(self.ref.namespace, self.ref.name, body,
-                                                                   resource_version=self.resource_version)
+                version = await self._bounded(self._kube.patch_experiment_status(
+                    self.ref.namespace, self.ref.name, body, resource_version=self.resource_version), "write")
             except StatusConflict:
                 # Someone wrote since: re-read, re-apply only what this write changed, never backwards.
                 theirs = await self._reread()
@@ -197,6 +199,13 @@ class Recorder:
             return new
         raise StatusConflict(f"status of {self.ref.namespace}/{self.ref.name} kept changing under the operator")
 
+    async def _bounded(self, call: Awaitable[T], what: str) -> T:
+        try:
+            return await self._clock.bounded(call, CALL_TIMEOUT_S)
+        except TimeoutError:
+            raise TimeoutError(f"status {what} of {self.ref.namespace}/{self.ref.name} took over "
+                               f"{CALL_TIMEOUT_S:g}s") from None
+
     def _finished_draft(self, draft: ExperimentStatus) -> ExperimentStatus:
         draft = draft.model_copy(update={
             "conditions": self._conditions(draft),
@@ -207,7 +216,7 @@ class Recorder:
 
     async def _reread(self) -> ExperimentStatus | None:
         """The status on the server now; None while it is still the unreadable one this recorder replaces."""
-        obj = await self._kube.get_experiment(self.ref.namespace, self.ref.name)
+        obj = await self._bounded(self._kube.get_experiment(self.ref.namespace, self.ref.name), "re-read")
         if obj is None or (obj.get("metadata") or {}).get("uid") != self.ref.uid:
             raise StatusConflict(f"{self.ref.namespace}/{self.ref.name} is gone or was replaced")
         self.resource_version = str(obj["metadata"]["resourceVersion"])
