@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
 from chaos_operator.engine import conflict, lifecycle
 from chaos_operator.models.duration import Duration
+from chaos_operator.models.errors import describe
 from chaos_operator.models.status import (
     MAX_TARGETS,
     Check,
@@ -46,6 +47,15 @@ _FIELDS = frozenset(ExperimentStatus.model_fields)
 StatusObserver = Callable[[ExperimentRef, str | None, ExperimentStatus, ExperimentStatus], None]
 
 
+class UnreadableStatus(Exception):
+    """A re-read (after a 409) found a status that fails validation: the run fails closed (engine/failclosed.py)
+    rather than guess, or escape as a ValidationError that kopf would retry."""
+
+    def __init__(self, raw: Mapping[str, Any], problem: str) -> None:
+        super().__init__(f"the status could not be read ({problem})")
+        self.raw, self.problem = raw, problem
+
+
 class Recorder:
     def __init__(self, kube: KubeApi, clock: Clock, ref: ExperimentRef, status: ExperimentStatus, *,
                  kind: str | None = None, generation: int | None = None, resource_version: str | None = None,
@@ -60,8 +70,15 @@ class Recorder:
         # Each write carries the resourceVersion its status was computed from (None: unconditional).
         self.resource_version = resource_version
         self._clear = clear  # wire keys to remove on the first write (of a status that could not be read)
+        # Once a re-read found the status unreadable, no later write guesses over it (a caller that swallowed
+        # the first UnreadableStatus meets it again): the run fails closed (engine/failclosed.py).
+        self._unreadable: UnreadableStatus | None = None
         # Several tasks write (chaos rounds, halt and orphan watchers): each read-modify-write is atomic.
         self._lock = asyncio.Lock()
+
+    @property
+    def generation(self) -> int | None:
+        return self._generation
 
     def timestamp(self) -> str:
         return format_time(self._clock.now())
@@ -176,6 +193,8 @@ class Recorder:
         if phase is not None and phase != self.status.phase and not lifecycle.can_move(self.status.phase,
                                                                                          Phase(str(phase))):
             raise ValueError(f"illegal phase change {self.status.phase} -> {phase}")
+        if self._unreadable is not None:
+            raise UnreadableStatus(self._unreadable.raw, self._unreadable.problem)
         base = self.status
         new = self._finished_draft(base.model_copy(update=changes))
         for _ in range(MAX_CONFLICTS):
@@ -223,9 +242,10 @@ class Recorder:
         raw = dict(obj.get("status") or {})
         try:
             return ExperimentStatus.model_validate(raw)
-        except ValidationError:
-            if not self._clear:
-                raise  # a status that turned unreadable under a running writer: fail rather than guess
+        except ValidationError as exc:
+            if not self._clear:  # turned unreadable under a running writer (or before its first write)
+                self._unreadable = UnreadableStatus(raw, describe(exc, prefix="status"))
+                raise self._unreadable from None
             self._clear = self._clear | frozenset(raw)
             return None
 

@@ -14,7 +14,7 @@ from chaos_operator.engine import analyze, gating, halt, lifecycle, timeline
 from chaos_operator.engine.chaos_window import ChaosWindow, until_whole
 from chaos_operator.engine.deps import Control, Deps, LoadTargetNotFound
 from chaos_operator.engine.prom import PromChecks
-from chaos_operator.engine.recorder import Recorder
+from chaos_operator.engine.recorder import Recorder, UnreadableStatus
 from chaos_operator.engine.recover import fault_context, recover_records
 from chaos_operator.engine.run import STOPPED, ChaosResult, Early, Ending, Prepared, Recovered, RunFigures
 from chaos_operator.engine.targets import resolve
@@ -65,6 +65,9 @@ class Runner:
                 early = await self._run_from_start()
             if isinstance(early, Ending):
                 await self._end(early)
+        except UnreadableStatus:
+            self.stop.set()  # failclosed.guarded takes over: writing on would guess over a status it cannot read
+            raise
         except Exception as exc:
             # A bug or an API outage: never leave a fault behind, and never re-run the experiment.
             log.exception("%s: unexpected error", self.recorder.ref.name)

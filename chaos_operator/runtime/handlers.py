@@ -98,7 +98,8 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
         # `body` is live in kopf daemons: spec.abort changes show up here while the daemon runs.
         control = Control(abort_requested=lambda: bool((body.get("spec") or {}).get("abort")),
                           stopping=stopped.is_set)
-        await Runner(deps, spec, recorder_for(deps, ref, status, meta, spec), control).run()
+        recorder = recorder_for(deps, ref, status, meta, spec)
+        await failclosed.guarded(deps, ref, spec, recorder, Runner(deps, spec, recorder, control).run())
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="cleanup")
     async def cleanup(body: kopf.Body, meta: kopf.Meta, **_: Any) -> None:
@@ -113,4 +114,5 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
             spec = ExperimentSpec.model_validate(plain(body.get("spec")))
         except ValidationError:
             return  # an invalid spec never injected anything
-        await recover_records(deps, spec, recorder_for(deps, ref, status, meta, spec))
+        recorder = recorder_for(deps, ref, status, meta, spec)
+        await failclosed.guarded(deps, ref, spec, recorder, recover_records(deps, spec, recorder))
