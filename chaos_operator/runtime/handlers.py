@@ -39,6 +39,9 @@ def settings() -> kopf.OperatorSettings:
     s.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     s.persistence.finalizer = FINALIZER
     s.posting.enabled = False  # recorder.py is the only writer of Events
+    # kopf's own calls (finalizers, progress annotations) bounded too; watch streams have theirs below.
+    s.networking.request_timeout = 60
+    s.networking.connect_timeout = 10
     s.watching.server_timeout = 300
     s.watching.client_timeout = 330
     return s
