@@ -9,7 +9,16 @@ from typing import Any
 
 from kubernetes import client
 
-from chaos_operator.adapters.kube import CONFLICT, NOT_FOUND, done_unless, json_unless
+from chaos_operator.adapters.kube import (
+    CONFLICT,
+    CONNECT_TIMEOUT_S,
+    NOT_FOUND,
+    REQUEST_TIMEOUT_S,
+    done_unless,
+    json_unless,
+)
+
+TIMEOUT = (CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S)  # the ConfigMap calls (Lease calls are given theirs)
 
 
 class CoordinationClient:
@@ -38,7 +47,7 @@ class CoordinationClient:
 
     async def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await asyncio.to_thread(json_unless, lambda: self._core.read_namespaced_config_map(
-            name, namespace, _preload_content=False), NOT_FOUND)
+            name, namespace, _preload_content=False, _request_timeout=TIMEOUT), NOT_FOUND)
 
     async def put_configmap(self, namespace: str, name: str, data: Mapping[str, str]) -> None:
         """Create the ConfigMap, or replace its data (last writer wins: it is a switch, not a ledger)."""
@@ -47,6 +56,7 @@ class CoordinationClient:
 
         def call() -> None:
             if not done_unless(lambda: self._core.create_namespaced_config_map(
-                    namespace, body, _preload_content=False), CONFLICT):  # type: ignore[arg-type]
-                self._core.replace_namespaced_config_map(name, namespace, body, _preload_content=False)  # type: ignore[arg-type]
+                    namespace, body, _preload_content=False, _request_timeout=TIMEOUT), CONFLICT):  # type: ignore[arg-type]
+                self._core.replace_namespaced_config_map(name, namespace, body,  # type: ignore[arg-type]
+                                                         _preload_content=False, _request_timeout=TIMEOUT)
         await asyncio.to_thread(call)

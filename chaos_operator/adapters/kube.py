@@ -77,8 +77,17 @@ def default_namespace(server: str | None = None, kubeconfig: str | None = None) 
     return str((active or {}).get("context", {}).get("namespace") or "default")
 
 
+REQUEST_TIMEOUT_S = 20.0  # each API call's read timeout (the engine bounds a status write at 30 s on its Clock)
+CONNECT_TIMEOUT_S = 5.0
+
+
 class KubeClient:
-    def __init__(self, cfg: client.Configuration, on_error: ErrorHook | None = None) -> None:
+    def __init__(self, cfg: client.Configuration, on_error: ErrorHook | None = None,
+                 request_timeout: float = REQUEST_TIMEOUT_S) -> None:
+        # Every call carries it: with none, a hung API server held a call (and its worker thread) for ever.
+        # _preload_content=False: plain JSON dicts, not generated model objects.
+        self._opts: dict[str, Any] = {"_preload_content": False,
+                                      "_request_timeout": (min(CONNECT_TIMEOUT_S, request_timeout), request_timeout)}
         self._api = client.ApiClient(cfg)
         self._api.user_agent = COMPONENT  # the name an API server's audit log (and the sandbox's call record) shows
         self._core = client.CoreV1Api(self._api)
@@ -100,27 +109,26 @@ class KubeClient:
 
     async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
         def call() -> list[dict[str, Any]]:
-            # _preload_content=False: we want plain JSON dicts, not generated model objects.
             resp = self._core.list_namespaced_pod(namespace, label_selector=label_selector,
-                                                  _preload_content=False)
+                                                  **self._opts)
             return list(_json(resp).get("items", []))
         return await self._run("list_pods", call)
 
     async def get_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self._run("get_pod", lambda: json_unless(
-            lambda: self._core.read_namespaced_pod(name, namespace, _preload_content=False), NOT_FOUND))
+            lambda: self._core.read_namespaced_pod(name, namespace, **self._opts), NOT_FOUND))
 
     async def create_pod(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
         # A plain JSON dict is sent as it is (the client serialises dicts unchanged). None on 409: a pod of this
         # deterministic name exists from an earlier attempt.
         return await self._run("create_pod", lambda: json_unless(lambda: self._core.create_namespaced_pod(
-            namespace, dict(body), _preload_content=False), CONFLICT))  # type: ignore[arg-type]
+            namespace, dict(body), **self._opts), CONFLICT))  # type: ignore[arg-type]
 
     async def delete_pod_by_name(self, namespace: str, name: str, grace_period_seconds: int | None) -> bool:
         body = client.V1DeleteOptions(grace_period_seconds=grace_period_seconds)
 
         return await self._run("delete_pod_by_name", lambda: done_unless(lambda: self._core.delete_namespaced_pod(
-            name, namespace, body=body, _preload_content=False), NOT_FOUND))
+            name, namespace, body=body, **self._opts), NOT_FOUND))
 
     async def delete_pod(self, namespace: str, name: str, uid: str, grace_period_seconds: int) -> bool:
         body = client.V1DeleteOptions(grace_period_seconds=grace_period_seconds,
@@ -128,43 +136,43 @@ class KubeClient:
 
         # False: gone (404), or the name now belongs to a replacement (409).
         return await self._run("delete_pod", lambda: done_unless(lambda: self._core.delete_namespaced_pod(
-            name, namespace, body=body, _preload_content=False), NOT_FOUND, CONFLICT))
+            name, namespace, body=body, **self._opts), NOT_FOUND, CONFLICT))
 
     async def get_service(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self._run("get_service", lambda: json_unless(
-            lambda: self._core.read_namespaced_service(name, namespace, _preload_content=False), NOT_FOUND))
+            lambda: self._core.read_namespaced_service(name, namespace, **self._opts), NOT_FOUND))
 
     async def get_namespace(self, name: str) -> dict[str, Any] | None:
         return await self._run("get_namespace", lambda: json_unless(
-            lambda: self._core.read_namespace(name, _preload_content=False), NOT_FOUND))
+            lambda: self._core.read_namespace(name, **self._opts), NOT_FOUND))
 
     async def list_all_experiments(self, namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Every ChaosExperiment in these namespaces (all namespaces when empty)."""
         def call() -> list[dict[str, Any]]:
             if not namespaces:
                 return list(_json(self._custom.list_cluster_custom_object(
-                    GROUP, VERSION, PLURAL, _preload_content=False)).get("items", []))
+                    GROUP, VERSION, PLURAL, **self._opts)).get("items", []))
             items: list[dict[str, Any]] = []
             for ns in namespaces:
                 items += _json(self._custom.list_namespaced_custom_object(
-                    GROUP, VERSION, ns, PLURAL, _preload_content=False)).get("items", [])
+                    GROUP, VERSION, ns, PLURAL, **self._opts)).get("items", [])
             return items
         return await self._run("list_all_experiments", call)
 
     async def get_experiment(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self._run("get_experiment", lambda: json_unless(lambda: self._custom.get_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, name, _preload_content=False), NOT_FOUND))
+            GROUP, VERSION, namespace, PLURAL, name, **self._opts), NOT_FOUND))
 
     async def create_experiment(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
         def call() -> dict[str, Any]:
             return _json(self._custom.create_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, dict(body), _preload_content=False))
+                GROUP, VERSION, namespace, PLURAL, dict(body), **self._opts))
         return await asyncio.to_thread(call)
 
     async def list_experiments(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
         def call() -> list[dict[str, Any]]:
             resp = self._custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL,
-                                                              label_selector=label_selector, _preload_content=False)
+                                                              label_selector=label_selector, **self._opts)
             return list(_json(resp).get("items", []))
         return await asyncio.to_thread(call)
 
@@ -173,12 +181,12 @@ class KubeClient:
         body = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid))
 
         return await asyncio.to_thread(done_unless, lambda: self._custom.delete_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, name, body=body, _preload_content=False), NOT_FOUND, CONFLICT)
+            GROUP, VERSION, namespace, PLURAL, name, body=body, **self._opts), NOT_FOUND, CONFLICT)
 
     async def patch_experiment_spec(self, namespace: str, name: str, spec: Mapping[str, Any]) -> None:
         """A JSON merge patch of spec (the client sends a dict body as a merge patch to custom objects)."""
         await asyncio.to_thread(self._custom.patch_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL,
-                                name, {"spec": dict(spec)}, _preload_content=False)
+                                name, {"spec": dict(spec)}, **self._opts)
 
     async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any],
                                       resource_version: str | None = None) -> str | None:
@@ -190,7 +198,7 @@ class KubeClient:
         def call() -> str | None:
             try:
                 resp = self._custom.patch_namespaced_custom_object_status(
-                    GROUP, VERSION, namespace, PLURAL, name, body, _preload_content=False)
+                    GROUP, VERSION, namespace, PLURAL, name, body, **self._opts)
             except ApiException as exc:
                 if exc.status == 409:
                     raise StatusConflict(f"{namespace}/{name}: {exc.reason}") from exc
@@ -212,7 +220,7 @@ class KubeClient:
             first_timestamp=stamp, last_timestamp=stamp, count=1,
         )
         await self._run("create_event", lambda: self._core.create_namespaced_event(
-            ref.namespace, body, _preload_content=False))
+            ref.namespace, body, **self._opts))
 
 
 NOT_FOUND, CONFLICT = 404, 409

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 RECOVER_TIMEOUT_S = 60.0  # per attempt: a helper's deletion, and a revert-only helper when one is needed
 RETRY_FIRST_S, RETRY_MAX_S = 1.0, 30.0  # backoff between recovery attempts, doubling
 PARALLEL = 16  # fault calls in flight at once
+REVERTING_WRITE_S = 2.0  # the longest a revert waits for its Reverting record to be written
 
 Outcome = dict[str, Any] | BaseException | None
 RECORD_FIELDS = frozenset({"helper_pod", "message"})  # what a fault's apply/recover may report for its record
@@ -91,7 +92,11 @@ class ChaosWindow:
         if self._tender is not None:
             await self._tender.stop()  # it must not handle a record while we recover it
         indexes = lifecycle.pending_recovery(self.recorder.status)
-        await self.recorder.mark_reverting(indexes)  # before any revert begins
+        try:  # before any revert begins; but a status write that fails or hangs never keeps a fault in place
+            await self.ctx.clock.bounded(self.recorder.mark_reverting(indexes), REVERTING_WRITE_S)
+        except Exception as exc:
+            why = f"no answer within {REVERTING_WRITE_S:g}s" if isinstance(exc, TimeoutError) else str(exc)
+            log.warning("%s: records not marked Reverting (%s); reverting anyway", self.ctx.experiment, why)
         outcomes = await self._call_all(indexes, self._recover_one, stoppable=False, catch=Exception)
         recovered: list[str] = []
         for index in indexes:

@@ -9,7 +9,7 @@ that still names a pod — and ends Failed/UnreadableStatus.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from chaos_operator.engine import lost_helpers
 from chaos_operator.engine.deps import Deps
-from chaos_operator.engine.recorder import Recorder
+from chaos_operator.engine.recorder import Recorder, UnreadableStatus
 from chaos_operator.engine.recover import recover_records
 from chaos_operator.models.errors import describe
 from chaos_operator.models.spec import ExperimentSpec
@@ -65,10 +65,14 @@ def live_records(raw: Mapping[str, Any]) -> list[Injection]:
     return found[:MAX_RECORDS]
 
 
-def unreadable_recorder(deps: Deps, ref: ExperimentRef, found: Unreadable, generation: int | None) -> Recorder:
-    """A recorder over the records of an unreadable status that may still be live. Its first write replaces that
-    status whole (its keys are cleared), so it needs no precondition."""
-    status = ExperimentStatus(injections=live_records(found.raw))
+def unreadable_recorder(deps: Deps, ref: ExperimentRef, found: Unreadable, generation: int | None,
+                        known: Sequence[Injection] = ()) -> Recorder:
+    """A recorder over the records of an unreadable status that may still be live, and over ``known`` ones (a
+    running writer's own). Its first write replaces that status whole (its keys are cleared), so it needs no
+    precondition."""
+    mine = [record for record in known if record.state.value not in _FINISHED]
+    theirs = [record for record in live_records(found.raw) if record.uid not in {r.uid for r in mine}]
+    status = ExperimentStatus(injections=[*mine, *theirs][:MAX_RECORDS])
     return Recorder(deps.kube, deps.clock, ref, status, generation=generation, clear=frozenset(found.raw))
 
 
@@ -77,8 +81,9 @@ async def recover_unreadable(deps: Deps, ref: ExperimentRef, raw_spec: Any, reco
     sentence of what was done."""
     helpers = await lost_helpers.delete_helpers_of(deps.kube, deps.operator_namespace, ref.uid)
     done = [f"{len(helpers)} helper pod(s) of this experiment deleted"]
+    spec: ExperimentSpec | None = raw_spec if isinstance(raw_spec, ExperimentSpec) else None
     try:
-        spec = ExperimentSpec.model_validate(dict(raw_spec or {}))
+        spec = spec or ExperimentSpec.model_validate(dict(raw_spec or {}))
     except (ValidationError, TypeError, ValueError):
         spec = None
     records = len(recorder.status.injections)
@@ -92,9 +97,9 @@ async def recover_unreadable(deps: Deps, ref: ExperimentRef, raw_spec: Any, reco
 
 
 async def fail_closed(deps: Deps, ref: ExperimentRef, found: Unreadable, raw_spec: Any,
-                      generation: int | None) -> None:
+                      generation: int | None, known: Sequence[Injection] = ()) -> None:
     log.warning("%s/%s: unreadable status (%s); failing closed", ref.namespace, ref.name, found.problem)
-    recorder = unreadable_recorder(deps, ref, found, generation)
+    recorder = unreadable_recorder(deps, ref, found, generation, known)
     why = f"the status could not be read ({found.problem})"[:600]
     # Write-ahead: Failed first, so no later daemon runs the experiment again whatever happens next.
     await recorder.finish(Phase.FAILED, None, REASON, f"{why}; the experiment is not run again; recovering")
@@ -102,3 +107,14 @@ async def fail_closed(deps: Deps, ref: ExperimentRef, found: Unreadable, raw_spe
     message = f"{why}; the experiment is not run again: {done}"
     await recorder.finish(Phase.FAILED, None, REASON, message)
     await recorder.event("Failed", message, warning=True)
+
+
+async def guarded(deps: Deps, ref: ExperimentRef, spec: ExperimentSpec, recorder: Recorder,
+                  work: Awaitable[None]) -> None:
+    """Run ``work`` (a run or a cleanup through ``recorder``): a status found unreadable on a re-read fails closed
+    here too, with the records ``recorder`` knows, and the spec the work started with."""
+    try:
+        await work
+    except UnreadableStatus as exc:
+        await fail_closed(deps, ref, Unreadable(exc.raw, exc.problem), spec, recorder.generation,
+                          recorder.status.injections)

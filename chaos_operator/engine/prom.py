@@ -2,57 +2,82 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 
 from chaos_operator.engine.run import RunFigures
-from chaos_operator.models.spec import Prometheus
+from chaos_operator.models.spec import HaltCondition, Prometheus
 from chaos_operator.models.status import Check
+from chaos_operator.ports import Clock
 from chaos_operator.sli.promql import NO_DATA, judge, render
 from chaos_operator.sli.source import MetricsError, MetricsSource
 
 UNREADABLE_GRACE_S = 10.0  # a halt condition that cannot be read this long halts (the CRD says so too)
+QUERY_TIMEOUT_S = 10.0  # each query, on the Clock: a hung Prometheus reads as unreadable, never as a wait
 
 
 class PromChecks:
-    def __init__(self, source: MetricsSource, spec: Prometheus, namespace: str, experiment: str) -> None:
+    def __init__(self, source: MetricsSource, clock: Clock, spec: Prometheus, namespace: str,
+                 experiment: str) -> None:
         self.source = source
+        self.clock = clock
         self.spec = spec
         self.namespace = namespace
         self.experiment = experiment
         self._unreadable_since: dict[str, datetime.datetime] = {}  # halt condition -> first failed read in a row
 
+    async def _query(self, query: str, at: datetime.datetime) -> list[float]:
+        try:
+            return await self.clock.bounded(self.source.instant(query, at), QUERY_TIMEOUT_S)
+        except TimeoutError:
+            raise MetricsError(f"prometheus query took over {QUERY_TIMEOUT_S:g}s") from None
+
     async def probe(self, now: datetime.datetime) -> None:
         """Raises MetricsError when Prometheus cannot answer: checked before anything is touched."""
-        await self.source.instant("vector(1)", now)
+        await self._query("vector(1)", now)
 
     async def halt_breach(self, chaos_started: datetime.datetime, now: datetime.datetime) -> Check | None:
-        """The first halt condition that halts, as a failed check; None while all hold.
+        """A halt condition that halts, as a failed check; None while all hold.
 
+        The conditions are queried at once, each bounded by QUERY_TIMEOUT_S, and the first breach to arrive is
+        returned (the queries still running are cancelled): 8 slow conditions cost one query's time, not 8.
         A condition halts when its value is over its max, when its query returns no series (unless it says
         ``onMissing: ignore``), and when it could not be read for UNREADABLE_GRACE_S in a row: safety that
         cannot be verified is not assumed, but one lost scrape or a Prometheus restart does not end the run.
         """
         range_s = (now - chaos_started).total_seconds()
-        for cond in self.spec.halt_when:
-            query = render(cond.query, range_s, self.namespace, self.experiment)
-            limit = f"<= {cond.max:g}"
-            try:
-                values = await self.source.instant(query, now)
-            except MetricsError as exc:
-                since = self._unreadable_since.setdefault(cond.name, now)
-                if (now - since).total_seconds() >= UNREADABLE_GRACE_S:
-                    return Check(name=cond.name, phase="chaos", observed=f"unreadable: {exc}"[:64], limit=limit,
-                                 passed=False)
-                continue
-            self._unreadable_since.pop(cond.name, None)
-            verdict = judge(values, cond.max, None)
-            if verdict.value is None:
-                if cond.on_missing == "halt":
-                    return Check(name=cond.name, phase="chaos", observed=NO_DATA, limit=limit, passed=False)
-                continue
-            if not verdict.passed:
-                return Check(name=cond.name, phase="chaos", observed=verdict.observed, limit=verdict.limit,
+        tasks = [asyncio.ensure_future(self._judge(cond, range_s, now)) for cond in self.spec.halt_when]
+        try:
+            for answer in asyncio.as_completed(tasks):
+                breach = await answer
+                if breach is not None:
+                    return breach
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return None
+
+    async def _judge(self, cond: HaltCondition, range_s: float, now: datetime.datetime) -> Check | None:
+        query = render(cond.query, range_s, self.namespace, self.experiment)
+        limit = f"<= {cond.max:g}"
+        try:
+            values = await self._query(query, now)
+        except MetricsError as exc:
+            since = self._unreadable_since.setdefault(cond.name, now)
+            if (now - since).total_seconds() >= UNREADABLE_GRACE_S:
+                return Check(name=cond.name, phase="chaos", observed=f"unreadable: {exc}"[:64], limit=limit,
                              passed=False)
+            return None
+        self._unreadable_since.pop(cond.name, None)
+        verdict = judge(values, cond.max, None)
+        if verdict.value is None:
+            if cond.on_missing == "halt":
+                return Check(name=cond.name, phase="chaos", observed=NO_DATA, limit=limit, passed=False)
+            return None
+        if not verdict.passed:
+            return Check(name=cond.name, phase="chaos", observed=verdict.observed, limit=verdict.limit,
+                         passed=False)
         return None
 
     async def phase_checks(self, figures: RunFigures) -> list[Check]:
@@ -68,7 +93,7 @@ class PromChecks:
                 start, end = window
                 text = render(query.query, (end - start).total_seconds(), self.namespace, self.experiment)
                 try:
-                    values = await self.source.instant(text, end)
+                    values = await self._query(text, end)
                 except MetricsError as exc:
                     values = []
                     observed: str | None = f"error: {exc}"[:64]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
 from chaos_operator.engine import conflict, lifecycle
 from chaos_operator.models.duration import Duration
+from chaos_operator.models.errors import describe
 from chaos_operator.models.status import (
     MAX_TARGETS,
     Check,
@@ -36,13 +37,24 @@ from chaos_operator.models.timestamps import format_time
 from chaos_operator.ports import Clock, ExperimentRef, KubeApi, StatusConflict
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RUNNING_PHASES = (Phase.BASELINE, Phase.CHAOS, Phase.RECOVERY, Phase.ANALYZING)
 MAX_CONFLICTS = 5  # re-reads of one write before giving up (each conflict means another writer made progress)
+CALL_TIMEOUT_S = 30.0  # each status write or re-read, on the Clock: a hung API server fails the call, not the run
 PhaseName = Literal["baseline", "chaos", "recovery"]
 _FIELDS = frozenset(ExperimentStatus.model_fields)
 # Told of every status write (ref, fault kind, old, new): the metrics adapter's hook. Must not raise.
 StatusObserver = Callable[[ExperimentRef, str | None, ExperimentStatus, ExperimentStatus], None]
+
+
+class UnreadableStatus(Exception):
+    """A re-read (after a 409) found a status that fails validation: the run fails closed (engine/failclosed.py)
+    rather than guess, or escape as a ValidationError that kopf would retry."""
+
+    def __init__(self, raw: Mapping[str, Any], problem: str) -> None:
+        super().__init__(f"the status could not be read ({problem})")
+        self.raw, self.problem = raw, problem
 
 
 class Recorder:
@@ -59,8 +71,15 @@ class Recorder:
         # Each write carries the resourceVersion its status was computed from (None: unconditional).
         self.resource_version = resource_version
         self._clear = clear  # wire keys to remove on the first write (of a status that could not be read)
+        # Once a re-read found the status unreadable, no later write guesses over it (a caller that swallowed
+        # the first UnreadableStatus meets it again): the run fails closed (engine/failclosed.py).
+        self._unreadable: UnreadableStatus | None = None
         # Several tasks write (chaos rounds, halt and orphan watchers): each read-modify-write is atomic.
         self._lock = asyncio.Lock()
+
+    @property
+    def generation(self) -> int | None:
+        return self._generation
 
     def timestamp(self) -> str:
         return format_time(self._clock.now())
@@ -148,8 +167,8 @@ class Recorder:
 
     async def event(self, reason: str, message: str, warning: bool = False) -> None:
         try:
-            await self._kube.create_event(self.ref, "Warning" if warning else "Normal", reason, message,
-                                          self._clock.now())
+            await self._bounded(self._kube.create_event(self.ref, "Warning" if warning else "Normal", reason,
+                                                        message, self._clock.now()), "event")
         except Exception as exc:  # an Event is advisory; losing one must not stop the experiment
             log.warning("could not post event %s: %s", reason, exc)
 
@@ -182,14 +201,16 @@ class Recorder:
         if phase is not None and phase != self.status.phase and not lifecycle.can_move(self.status.phase,
                                                                                          Phase(str(phase))):
             raise ValueError(f"illegal phase change {self.status.phase} -> {phase}")
+        if self._unreadable is not None:
+            raise UnreadableStatus(self._unreadable.raw, self._unreadable.problem)
         base = self.status
         new = self._finished_draft(base.model_copy(update=changes))
         for _ in range(MAX_CONFLICTS):
             body = new.to_api()
             body.update({key: None for key in self._clear if key not in body})
             try:
-                version = await self._kube.patch_experiment_status(self.ref.namespace, self.ref.name, body,
-                                                                   resource_version=self.resource_version)
+                version = await self._bounded(self._kube.patch_experiment_status(
+                    self.ref.namespace, self.ref.name, body, resource_version=self.resource_version), "write")
             except StatusConflict:
                 # Someone wrote since: re-read, re-apply only what this write changed, never backwards.
                 theirs = await self._reread()
@@ -205,6 +226,13 @@ class Recorder:
             return new
         raise StatusConflict(f"status of {self.ref.namespace}/{self.ref.name} kept changing under the operator")
 
+    async def _bounded(self, call: Awaitable[T], what: str) -> T:
+        try:
+            return await self._clock.bounded(call, CALL_TIMEOUT_S)
+        except TimeoutError:
+            raise TimeoutError(f"status {what} of {self.ref.namespace}/{self.ref.name} took over "
+                               f"{CALL_TIMEOUT_S:g}s") from None
+
     def _finished_draft(self, draft: ExperimentStatus) -> ExperimentStatus:
         draft = draft.model_copy(update={
             "conditions": self._conditions(draft),
@@ -215,16 +243,17 @@ class Recorder:
 
     async def _reread(self) -> ExperimentStatus | None:
         """The status on the server now; None while it is still the unreadable one this recorder replaces."""
-        obj = await self._kube.get_experiment(self.ref.namespace, self.ref.name)
+        obj = await self._bounded(self._kube.get_experiment(self.ref.namespace, self.ref.name), "re-read")
         if obj is None or (obj.get("metadata") or {}).get("uid") != self.ref.uid:
             raise StatusConflict(f"{self.ref.namespace}/{self.ref.name} is gone or was replaced")
         self.resource_version = str(obj["metadata"]["resourceVersion"])
         raw = dict(obj.get("status") or {})
         try:
             return ExperimentStatus.model_validate(raw)
-        except ValidationError:
-            if not self._clear:
-                raise  # a status that turned unreadable under a running writer: fail rather than guess
+        except ValidationError as exc:
+            if not self._clear:  # turned unreadable under a running writer (or before its first write)
+                self._unreadable = UnreadableStatus(raw, describe(exc, prefix="status"))
+                raise self._unreadable from None
             self._clear = self._clear | frozenset(raw)
             return None
 

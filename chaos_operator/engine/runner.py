@@ -11,17 +11,17 @@ import logging
 
 from chaos_operator.analysis import verdict
 from chaos_operator.analysis.records import weigh
-from chaos_operator.engine import analyze, gating, lifecycle, timeline
+from chaos_operator.engine import analyze, gating, halt, lifecycle, timeline
 from chaos_operator.engine.chaos_window import ChaosWindow, until_whole
 from chaos_operator.engine.deps import Control, Deps, LoadTargetNotFound
 from chaos_operator.engine.prom import PromChecks
-from chaos_operator.engine.recorder import Recorder
+from chaos_operator.engine.recorder import Recorder, UnreadableStatus
 from chaos_operator.engine.recover import fault_context, recover_records
 from chaos_operator.engine.run import STOPPED, ChaosResult, Early, Ending, Prepared, Recovered, RunFigures
 from chaos_operator.engine.targets import resolve
 from chaos_operator.engine.timeline import PhaseName, Recording
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import TERMINAL_PHASES, Check, Phase, Verdict, clip
+from chaos_operator.models.status import TERMINAL_PHASES, Phase, Verdict, clip
 from chaos_operator.ports import LoadResult
 from chaos_operator.sli.source import MetricsError, MetricsRefused
 from chaos_operator.targeting.selection import NoTargets, new_seed
@@ -46,7 +46,7 @@ class Runner:
         self.load: Recording | None = None
         self.prom: PromChecks | None = None
         if spec.prometheus is not None and deps.open_metrics is not None:
-            self.prom = PromChecks(deps.open_metrics(spec.prometheus.url), spec.prometheus,
+            self.prom = PromChecks(deps.open_metrics(spec.prometheus.url), deps.clock, spec.prometheus,
                                    recorder.ref.namespace, recorder.ref.name)
 
     async def run(self) -> None:
@@ -66,6 +66,9 @@ class Runner:
                 early = await self._run_from_start()
             if isinstance(early, Ending):
                 await self._end(early)
+        except UnreadableStatus:
+            self.stop.set()  # failclosed.guarded takes over: writing on would guess over a status it cannot read
+            raise
         except Exception as exc:
             # A bug or an API outage: never leave a fault behind, and never re-run the experiment.
             log.exception("%s: unexpected error", self.recorder.ref.name)
@@ -185,7 +188,7 @@ class Runner:
         await self.recorder.enter(Phase.CHAOS, f"injecting {self.spec.fault.kind}")
         started = self.clock.monotonic()
         relay = asyncio.create_task(self._relay_stop(chaos_end))
-        halt = asyncio.create_task(self._watch_halt(chaos_end))
+        watch = asyncio.create_task(halt.watch(self.prom, self.clock, chaos_end, self.deps.halt_poll_s))
         # The chaos figures start once every target of the first round holds its fault; before is the ramp.
         in_effect = asyncio.Event()
         load_task = asyncio.create_task(self._measure("chaos", self.spec.phases.chaos, chaos_end, in_effect))
@@ -208,10 +211,12 @@ class Runner:
             raise
         finally:
             relay.cancel()
-            breach = halt.result() if halt.done() and not halt.cancelled() and not halt.exception() else None
-            halt.cancel()
+            breach = watch.result() if watch.done() and not watch.cancelled() and not watch.exception() else None
+            watch.cancel()
         await window.recover_all()
         seen = await window.close()
+        if breach is not None:  # recorded once the faults are reverted: a write that hangs cannot hold them
+            await halt.record(self.recorder, breach)
         await self.recorder.record_phase("chaos", result.result)
         early = await self._check_stop()
         return early if early is not None else ChaosResult(result, seen, () if breach is None else (breach,))
@@ -219,22 +224,6 @@ class Runner:
     async def _relay_stop(self, chaos_end: asyncio.Event) -> None:
         await self.stop.wait()
         chaos_end.set()
-
-    async def _watch_halt(self, chaos_end: asyncio.Event) -> Check | None:
-        if self.prom is None or not self.prom.spec.halt_when:
-            return None
-        started = self.clock.now()
-        while not chaos_end.is_set():
-            breach = await self.prom.halt_breach(started, self.clock.now())
-            if breach is not None:
-                # Record first (write-ahead of the early end), then end the window: recovery still runs.
-                await self.recorder.record_halt(breach)
-                await self.recorder.event("Halted", f"halt condition {breach.name}: {breach.observed} "
-                                               f"(limit {breach.limit}); recovering now", warning=True)
-                chaos_end.set()
-                return breach
-            await self.clock.wait_for(chaos_end, self.deps.halt_poll_s)
-        return None
 
     async def _repeat_rounds(self, window: ChaosWindow, started: float, chaos_end: asyncio.Event,
                              seed: int) -> None:

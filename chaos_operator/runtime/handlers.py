@@ -39,6 +39,9 @@ def settings() -> kopf.OperatorSettings:
     s.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     s.persistence.finalizer = FINALIZER
     s.posting.enabled = False  # recorder.py is the only writer of Events
+    # kopf's own calls (finalizers, progress annotations) bounded too; watch streams have theirs below.
+    s.networking.request_timeout = 60
+    s.networking.connect_timeout = 10
     s.watching.server_timeout = 300
     s.watching.client_timeout = 330
     return s
@@ -98,7 +101,8 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
         # `body` is live in kopf daemons: spec.abort changes show up here while the daemon runs.
         control = Control(abort_requested=lambda: bool((body.get("spec") or {}).get("abort")),
                           stopping=stopped.is_set)
-        await run_experiment(deps, spec, recorder_for(deps, ref, status, meta, spec), control)
+        recorder = recorder_for(deps, ref, status, meta, spec)
+        await failclosed.guarded(deps, ref, spec, recorder, run_experiment(deps, spec, recorder, control))
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="cleanup")
     async def cleanup(body: kopf.Body, meta: kopf.Meta, **_: Any) -> None:
@@ -113,4 +117,5 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
             spec = ExperimentSpec.model_validate(plain(body.get("spec")))
         except ValidationError:
             return  # an invalid spec never injected anything
-        await recover_records(deps, spec, recorder_for(deps, ref, status, meta, spec))
+        recorder = recorder_for(deps, ref, status, meta, spec)
+        await failclosed.guarded(deps, ref, spec, recorder, recover_records(deps, spec, recorder))

@@ -6,7 +6,8 @@ staff and plain kubectl works too:
     kubectl -n chaos-system create configmap chaos-operator-pause --from-literal=paused=true
 
 `data.paused: "false"` (or no ConfigMap) means running. Anything else that cannot be read as false counts as
-paused (fail closed), and so does a state the operator has not been able to read yet.
+paused (fail closed), and so does a state the operator has not been able to read yet, or not for
+UNREADABLE_PAUSED_S (a read that fails or hangs).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import datetime
 import getpass
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,6 +26,7 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 CONFIGMAP = "chaos-operator-pause"
 COMMANDS = ("pause", "resume", "pause-status")
+UNREADABLE_PAUSED_S = 30.0  # a kill switch not read this long counts as paused: an on-call pause may be unseen
 
 
 @dataclass(frozen=True)
@@ -52,29 +55,42 @@ class PauseWatcher:
     """Polls the ConfigMap (one GET per poll: cheap, and works whatever namespaces kopf watches)."""
 
     def __init__(self, kube: ConfigMapReader, namespace: str, poll_s: float = 0.5,
-                 on_change: Callable[[bool], None] | None = None) -> None:
+                 on_change: Callable[[bool], None] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.kube = kube
         self.namespace = namespace
         self.poll_s = poll_s
         self.state: PauseState | None = None  # None: not read yet
         self._on_change = on_change or (lambda paused: None)
+        self._monotonic = monotonic
+        self._read_at = 0.0  # when the state was last read
+        self._stale = False  # told on_change that an unreadable switch counts as paused
 
     def reason(self) -> str | None:
-        """None while running; why, while paused (also while the state is unknown)."""
+        """None while running; why, while paused (also while the state is unknown or too old)."""
         if self.state is None:
             return "the kill-switch state has not been read yet"
+        unread = self._monotonic() - self._read_at
+        if unread >= UNREADABLE_PAUSED_S:  # checked on every look: a hung read ends no loop that would say so
+            if not self._stale and not self.state.paused:
+                log.warning("kill switch unreadable for %.0fs: treated as paused", unread)
+                self._on_change(True)
+            self._stale = True
+            return f"the kill switch could not be read for {unread:.0f}s (treated as paused after " \
+                   f"{UNREADABLE_PAUSED_S:g}s)"
         return self.state.why if self.state.paused else None
 
     async def read_once(self) -> None:
         try:
             state = parse(await self.kube.get_configmap(self.namespace, CONFIGMAP))
-        except Exception as exc:  # keep the last known state; unknown stays paused
+        except Exception as exc:  # keep the last known state for UNREADABLE_PAUSED_S; unknown stays paused
             log.warning("could not read the kill switch %s/%s: %s", self.namespace, CONFIGMAP, exc)
             return
-        if self.state is None or state.paused != self.state.paused:
+        was = True if self.state is None or self._stale else self.state.paused
+        if self.state is None or state.paused != was:
             log.warning("kill switch: %s", state.why) if state.paused else log.info("kill switch: %s", state.why)
             self._on_change(state.paused)
-        self.state = state
+        self.state, self._read_at, self._stale = state, self._monotonic(), False
 
     async def run(self) -> None:
         while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,10 +11,11 @@ import pytest
 from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.operator_thread import OperatorThread
 
+from chaos_operator.engine.deps import Deps
 from tests.integration.conftest import experiment, replicas
 from tests.integration.prom import PrometheusProcess, free_port
 from tests.support.harness import OPERATOR_TOKEN, ServiceThread, StaticResolver
-from tests.support.waits import wait_phase
+from tests.support.waits import status_of, wait_for, wait_phase
 
 NS = "shop"
 ERROR_RATIO = ('(sum(rate(test_requests_total{code=~"5.."}[$__range])) or vector(0))'
@@ -80,6 +82,32 @@ def test_halt_condition_recovers_at_once(emulator: EmulatorThread, setup: Static
     assert all(r["state"] == "Recovered" for r in status["injections"])
     assert status["phases"]["chaos"]["requests"] < 100 * 30  # ended long before the 60 s window
     assert status["phases"]["recovery"]["requests"] > 0  # recovery was still measured
+
+
+def test_halt_latency_from_a_visible_breach_to_every_fault_reverted(
+        emulator: EmulatorThread, setup: StaticResolver, prometheus: PrometheusProcess,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The condition's value is its query's evaluation time: every query from `visible` on sees the breach.
+    visible = time.time() + 6
+    prom = {"url": prometheus.url, "haltWhen": [{"name": "clock", "query": "vector(time())", "max": visible}]}
+    phases = {"baseline": "2s", "chaos": "60s", "recovery": "2s"}
+
+    def reverted() -> float | None:
+        records = status_of(emulator, "latency").get("injections") or []
+        return time.time() if records and all(r["state"] == "Recovered" for r in records) else None
+
+    with operator(emulator, setup, str(prom["url"])):
+        emulator.create("chaosexperiments", experiment("latency", NS, prometheus=prom, phases=phases), NS)
+        chaos_seen = wait_for("chaos", lambda: status_of(emulator, "latency").get("phase") == "Chaos" and time.time())
+        done = wait_for("every fault reverted", reverted, timeout=60, every=0.02)
+        status = wait_phase(emulator, "latency")
+    assert (status["verdict"], status["reason"]) == ("Failed", "Halted"), status.get("message")
+    # From when a query could first see the breach (or the chaos window opened, if later).
+    latency = done - max(visible, chaos_seen)
+    with capsys.disabled():
+        print(f"\nhalt latency: {latency:.2f} s from a breach visible to a query to every fault reverted "
+              f"(halt poll {Deps.halt_poll_s:g} s, PodKill)")
+    assert latency < 30  # well inside the 60 s window; the figure above is the measurement
 
 
 def test_unreachable_prometheus_fails_before_injection(emulator: EmulatorThread, setup: StaticResolver,

@@ -45,6 +45,19 @@ def test_a_stale_status_write_is_refused_with_409(emulator: EmulatorThread) -> N
     assert emulator.get("chaosexperiments", SHOP, "stale")["status"]["phase"] == "Baseline"  # type: ignore[index]
 
 
+def test_a_status_write_to_a_hung_api_server_times_out(emulator: EmulatorThread) -> None:
+    ref, version = _created(emulator, "hung")
+    kube = KubeClient(client_config(server=emulator.url), request_timeout=0.5)
+    emulator.emulator.stalls[("patch", "chaosexperiments")] = 60.0  # answers after the test has ended
+    try:
+        with pytest.raises(Exception, match="(?i)timed? ?out") as raised:
+            asyncio.run(kube.patch_experiment_status(SHOP, "hung", {"phase": "Baseline"}, resource_version=version))
+        assert not isinstance(raised.value, StatusConflict)
+        assert asyncio.run(kube.get_experiment(SHOP, "hung")) is not None  # other routes still answer
+    finally:
+        emulator.emulator.stalls.clear()
+
+
 def test_a_conflicting_writer_re_reads_and_never_moves_the_phase_back(emulator: EmulatorThread) -> None:
     ref, version = _created(emulator, "race")
     kube = KubeClient(client_config(server=emulator.url))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import datetime
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from chaos_operator.models.status import ExperimentStatus
@@ -36,6 +36,8 @@ class FakeKube:
         self.created: list[str] = []
         self.deleted: list[str] = []
         self.fail_listing: Exception | None = None
+        # Awaited before each status write is kept: a test makes writes hang, fail or conflict here.
+        self.before_write: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None
         self.services: dict[tuple[str, str], dict[str, Any]] = {}
         self.writes: list[tuple[float, dict[str, Any]]] = []
         self.events: list[tuple[float, str]] = []
@@ -97,6 +99,8 @@ class FakeKube:
 
     async def patch_experiment_status(self, namespace: str, name: str, status: Mapping[str, Any],
                                       resource_version: str | None = None) -> str | None:
+        if self.before_write is not None:
+            await self.before_write(status)
         self.writes.append((self.clock.t, dict(status)))
         return str(len(self.writes))
 

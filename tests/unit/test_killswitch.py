@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chaos_operator.cli.runflags import JsonFormatter, add_run_flags, apply_run_flags
-from chaos_operator.runtime.killswitch import parse
+from chaos_operator.runtime.killswitch import UNREADABLE_PAUSED_S, PauseWatcher, parse
 from chaos_operator.runtime.operator import OperatorConfig
 
 
@@ -84,3 +84,35 @@ def test_json_logs_are_one_object_per_line() -> None:
     assert first["level"] == "warning" and first["logger"] == "test.json"
     assert first["message"] == 'paused by "ann"\nsecond line' and first["time"].endswith("+00:00")
     assert second["message"] == "failed" and "ValueError: boom" in second["exception"]
+
+
+class FlakyConfigMaps:
+    """Answers with ``configmap`` while ``up``; else the read fails as an API outage does."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.configmap: dict[str, Any] | None = None
+
+    async def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
+        if not self.up:
+            raise ConnectionError("the API server is gone")
+        return self.configmap
+
+
+async def test_an_unreadable_kill_switch_counts_as_paused_after_its_stated_time() -> None:
+    now = [0.0]
+    changes: list[bool] = []
+    api = FlakyConfigMaps()
+    watcher = PauseWatcher(api, "chaos-system", on_change=changes.append, monotonic=lambda: now[0])
+    await watcher.read_once()
+    assert watcher.reason() is None and changes == [False]
+    api.up = False
+    now[0] = UNREADABLE_PAUSED_S - 1
+    await watcher.read_once()
+    assert watcher.reason() is None  # a short outage keeps the last state
+    now[0] = UNREADABLE_PAUSED_S  # no read at all (one that hangs) counts the same
+    why = watcher.reason()
+    assert why is not None and "could not be read" in why and changes == [False, True]
+    api.up = True
+    await watcher.read_once()
+    assert watcher.reason() is None and changes == [False, True, False]

@@ -70,6 +70,7 @@ class Emulator:
         self.store = Store(history)
         self.resources: dict[ResKey, ResourceInfo] = dict(builtin_resources())
         self._calls: set[ApiCall] = set()
+        self.stalls: dict[tuple[str, str], float] = {}  # (verb, resource) -> seconds before it is answered
         self.store.on_delete = self.on_delete
         self.store.listeners.append(self._track_crds)
 
@@ -166,6 +167,8 @@ class Emulator:
                        bearer(request), client_name(request))
         self._calls.add(call)
         ALL_CALLS.add(call)
+        if (stall := self.stalls.get((verb, target.plural))) is not None:  # a hung route, for clients' timeouts
+            await asyncio.sleep(stall)
         rtype = self.resource_type(ResKey(group, version, target.plural))
         sub = target.subresource
         if (sub is not None and sub != "status") or (sub == "status" and not rtype.has_status):

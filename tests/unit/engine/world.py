@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaos_operator.engine import failclosed
 from chaos_operator.engine.deps import Control, Deps
 from chaos_operator.engine.gating import Gates
 from chaos_operator.engine.recorder import Recorder
@@ -59,7 +60,10 @@ class World:
         recorder = Recorder(self.kube, self.clock, ExperimentRef("shop", "exp", "exp-uid"),  # type: ignore[arg-type]
                             status or ExperimentStatus())
         control = Control(abort_requested=lambda: self.abort, stopping=lambda: self.stopping)
-        await self.clock.drive(Runner(deps, spec or make_spec(), recorder, control).run())
+        spec = spec or make_spec()
+        # As the daemon does (runtime/handlers.py): a status found unreadable mid-run fails closed.
+        await self.clock.drive(failclosed.guarded(deps, recorder.ref, spec, recorder,
+                                                  Runner(deps, spec, recorder, control).run()))
 
     def calls(self, kind: str) -> list[float]:
         return [t for t, call, _ in self.fault.calls if call == kind]
