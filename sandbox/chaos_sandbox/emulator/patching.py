@@ -142,7 +142,7 @@ def apply_patch(target: dict[str, Any], patch: Any, content_type: str) -> dict[s
         result = merge_patch(copy.deepcopy(target), patch)
     elif kind == JSON_PATCH:
         result = json_patch(target, patch)
-    else:  # server-side apply (application/apply-patch+yaml) is not emulated: 415
+    else:  # server-side apply never gets here (apply.py); anything else: 415
         raise UnsupportedPatchType(f"unsupported patch type {content_type!r}")
     if not isinstance(result, dict):
         raise PatchError("the patched object is not a JSON object")

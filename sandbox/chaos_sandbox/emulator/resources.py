@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -80,6 +81,7 @@ BUILTINS: tuple[tuple[str, str, str, str, bool, tuple[str, ...], tuple[str, ...]
     ("", "v1", "endpoints", "Endpoints", True, (), ("ep",), ()),
     ("", "v1", "events", "Event", True, (), ("ev",), ()),
     ("", "v1", "configmaps", "ConfigMap", True, (), ("cm",), ()),
+    ("", "v1", "secrets", "Secret", True, (), (), ()),  # Helm keeps its releases in Secrets
     ("events.k8s.io", "v1", "events", "Event", True, (), ("ev",), ()),
     ("apps", "v1", "deployments", "Deployment", True, ("status",), ("deploy",), ("all",)),
     ("apps", "v1", "replicasets", "ReplicaSet", True, ("status",), ("rs",), ("all",)),
@@ -145,3 +147,16 @@ def crd_status(crd: Mapping[str, Any]) -> dict[str, Any]:
                   for kind, reason, message in reasons]
     return {"acceptedNames": dict(names), "conditions": conditions,
             "storedVersions": [v["name"] for v in crd["spec"]["versions"] if v.get("storage")]}
+
+
+def secret_data(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Secret as a server stores it: `stringData` written into `data` (base64), `type` Opaque by default."""
+    string_data = obj.get("stringData")
+    if string_data is None and obj.get("type"):
+        return obj
+    result = {key: value for key, value in obj.items() if key != "stringData"}
+    if isinstance(string_data, dict):
+        encoded = {key: base64.b64encode(str(value).encode()).decode() for key, value in string_data.items()}
+        result["data"] = {**(obj.get("data") or {}), **encoded}
+    result.setdefault("type", "Opaque")
+    return result

@@ -4,17 +4,16 @@ kopf, the official client and kubectl care.
 A request costs the same however long the emulator has run: nothing keeps a log of requests (only the bounded
 set of distinct `ApiCall`s), and the store keeps a bounded event history for watches.
 
-Deliberate differences from a real server beyond those noted in place: JSON only (no protobuf), no
-authentication or authorization (a bearer token is recorded as the caller's identity, nothing more), no legacy
-`/api/v1/watch/...` paths (kopf and kubectl use `?watch=true`), no periodic BOOKMARK events
-(`allowWatchBookmarks` is ignored), no server-side apply (415), no paging (`limit` is ignored), and built-in
-kinds are stored as sent (only custom objects are checked against a schema, their CRD's).
+Deliberate differences from a real server beyond those noted in place: JSON and YAML only (a protobuf body gets
+415, and clients then resend JSON), no authentication or authorization (a bearer token is recorded as the
+caller's identity, nothing more), no legacy `/api/v1/watch/...` paths (kopf and kubectl use `?watch=true`), no
+periodic BOOKMARK events (`allowWatchBookmarks` is ignored), server-side apply with lists owned whole (`apply.py`),
+no paging (`limit` is ignored), and built-in kinds are stored as sent (only custom objects are checked against a
+schema, their CRD's).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,9 +21,9 @@ import aiohttp.web
 
 from chaos_sandbox.emulator import discovery
 from chaos_sandbox.emulator.admission import Admission, DryRun
+from chaos_sandbox.emulator.apply import is_apply
 from chaos_sandbox.emulator.http import (
     ALL_CALLS,
-    JSON,
     ApiCall,
     Target,
     bearer,
@@ -49,8 +48,10 @@ from chaos_sandbox.emulator.resources import (
     crd_status,
 )
 from chaos_sandbox.emulator.selectors import Selector, SelectorError
-from chaos_sandbox.emulator.store import Event, Obj, Store
+from chaos_sandbox.emulator.store import Admit, Event, Obj, Store
 from chaos_sandbox.emulator.tables import table, wants_table
+from chaos_sandbox.emulator.watchstream import serve_watch
+from chaos_sandbox.emulator.writes import admit_for, apply_request
 
 NOT_FOUND = "the server could not find the requested resource"
 
@@ -176,11 +177,14 @@ class Emulator:
         if target.namespace is not None and not rtype.namespaced:
             raise api_error(404, "NotFound", f"{rtype.plural} is not a namespaced resource")
         if verb == "watch":
-            return await self._watch(request, rtype, target)
+            info = self.resources[ResKey(rtype.group, rtype.version, rtype.plural)]
+            return await serve_watch(self.store, info, self.max_watch_seconds, request, rtype, target,
+                                     self._selector(request.query))
         if verb in ("get", "list"):
             return self._read(request, rtype, target)
+        manager = params.get("fieldManager") or client_name(request) or "unknown"
         return self._write(verb, rtype, target, await read_body(request), params,
-                           request.headers.get("Content-Type", ""))
+                           request.headers.get("Content-Type", ""), manager)
 
     def _read(self, request: aiohttp.web.BaseRequest, rtype: ResourceType, target: Target) -> aiohttp.web.Response:
         if target.name:
@@ -195,18 +199,24 @@ class Emulator:
         return respond(body)
 
     def _write(self, verb: str, rtype: ResourceType, target: Target, data: Any, params: Mapping[str, str],
-               content_type: str) -> aiohttp.web.Response:
+               content_type: str, manager: str) -> aiohttp.web.Response:
         dry_run = params.get("dryRun") == "All"  # kubectl --dry-run=server: checked and answered, never stored
         admission = Admission(self._schema(rtype), params.get("fieldValidation", "Warn"), self.validate, dry_run)
         try:
-            return self._apply(verb, rtype, target, data, params, content_type, admission)
+            if verb == "patch" and target.name and is_apply(content_type):
+                obj, status = apply_request(self.store, rtype, target, data, params, admission)
+                if rtype.key == (CRD_GROUP, CRD_PLURAL):  # served at once, as register_crd does
+                    obj = self.store.patch(rtype, None, obj["metadata"]["name"], {"status": crd_status(obj)},
+                                           MERGE_PATCH, "status")
+                return respond(obj, status, admission.warnings)
+            admit = admit_for(admission, rtype, target.subresource or "", manager, None)
+            return self._apply(verb, rtype, target, data, params, content_type, admission, admit)
         except DryRun as result:
             return respond(result.obj, 201 if verb == "create" else 200, admission.warnings)
 
     def _apply(self, verb: str, rtype: ResourceType, target: Target, data: Any, params: Mapping[str, str],
-               content_type: str, admission: Admission) -> aiohttp.web.Response:
+               content_type: str, admission: Admission, admit: Admit) -> aiohttp.web.Response:
         namespace, name, sub = target.namespace, target.name, target.subresource
-        admit = admission.admit if admission.active else None
         if admission.dry_run and verb in ("delete", "deletecollection"):
             found = ([self.store.get(rtype, namespace, name)] if name
                      else self.store.list(rtype, namespace, self._selector(params)))
@@ -251,46 +261,3 @@ class Emulator:
         # `limit` is ignored and `continue` never set: every list fits in one page.
         return {"apiVersion": rtype.api_version, "kind": f"{rtype.kind}List",
                 "metadata": {"resourceVersion": str(self.store.rv)}, "items": items}
-
-    async def _watch(self, request: aiohttp.web.BaseRequest, rtype: ResourceType,
-                     target: Target) -> aiohttp.web.StreamResponse:
-        params = request.query
-        selector = self._selector(params)  # errors here are still plain HTTP 400s
-        since = int_param(params, "resourceVersion") or None  # "0" and "" mean "from the current state"
-        timeout = int_param(params, "timeoutSeconds")
-        seconds = min(float(timeout), self.max_watch_seconds) if timeout and timeout > 0 else self.max_watch_seconds
-        bookmark = params.get("sendInitialEvents") == "true" and since is None
-        response = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": JSON})
-        try:  # register before the headers go out, so a client that saw them misses no event
-            watcher = self.store.watch(rtype, target.namespace, target.name, selector, since, bookmark)
-        except ApiError as exc:  # 410 Expired goes in-stream, as a real server sends it
-            await response.prepare(request)
-            await response.write(json.dumps({"type": "ERROR", "object": exc.body()}).encode() + b"\n")
-            await response.write_eof()
-            return response
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        as_table, first = wants_table(request.headers.get("Accept", "")), True
-        info = self.resources[ResKey(rtype.group, rtype.version, rtype.plural)]
-        try:
-            await response.prepare(request)  # clients wait for the headers before any event arrives
-            while (remaining := deadline - loop.time()) > 0:
-                try:
-                    event = await asyncio.wait_for(watcher.queue.get(), remaining)
-                except TimeoutError:
-                    break
-                if event is None:  # the emulator is shutting down
-                    break
-                translated = watcher.translate(event)
-                if translated is not None and as_table and translated["type"] != "BOOKMARK":
-                    # Like a real server, one Table row per event; only the first carries the column headers.
-                    rows = table(info, [translated["object"]], translated["object"]["metadata"]["resourceVersion"])
-                    if not first:
-                        rows["columnDefinitions"] = []
-                    translated, first = {**translated, "object": rows}, False
-                if translated is not None:
-                    await response.write(json.dumps(translated).encode() + b"\n")
-            await response.write_eof()
-        finally:  # also on client disconnect: aiohttp cancels the handler
-            self.store.unwatch(watcher)
-        return response

@@ -65,6 +65,10 @@ class Store:
                             name=name, group=rt.group, kind=rt.plural)
         return obj
 
+    def find(self, rt: ResourceType, namespace: str | None, name: str) -> Obj | None:
+        obj = self.objects.get(self._key(rt, namespace, name))
+        return copy.deepcopy(obj) if obj is not None else None
+
     def get(self, rt: ResourceType, namespace: str | None, name: str) -> Obj:
         return copy.deepcopy(self._existing(rt, namespace, name))
 
