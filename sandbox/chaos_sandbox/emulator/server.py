@@ -14,6 +14,7 @@ schema, their CRD's).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
