@@ -33,7 +33,7 @@ deps: $(PY)
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 lint: deps
-	$(VENV)/bin/ruff check chaos_operator sandbox/chaos_sandbox tests benchmarks
+	$(VENV)/bin/ruff check chaos_operator sandbox/chaos_sandbox tests benchmarks tools
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/bandit -q -r chaos_operator --severity-level medium
