@@ -213,7 +213,7 @@ def main_demo(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-delay", type=float, default=1.0, help="seconds before a new pod's process starts")
     parser.add_argument("--timeout", type=float, default=150.0, help="give up after this many seconds")
     parser.add_argument("--phases", default=None, metavar="B,C,R",
-                        help="override the experiments' phases, e.g. 3s,4s,3s (default: as in examples/demo)")
+                        help="override the experiments' phases, e.g. 3s,5s,5s (default: as in examples/demo)")
     parser.add_argument("--reports", default="demo-reports", metavar="DIR",
                         help="write each experiment's HTML report and PNG here (default: ./demo-reports; '' for none)")
     args = parser.parse_args(argv)

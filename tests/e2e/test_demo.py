@@ -18,7 +18,7 @@ DEMO = [sys.executable, "-m", "chaos_sandbox", "demo", "--start-delay", "0.5"]
 
 def test_the_demo_runs_both_experiments_to_their_verdicts(tmp_path: pathlib.Path) -> None:
     started = time.monotonic()
-    done = subprocess.run([*DEMO, "--phases", "3s,4s,3s", "--reports", str(tmp_path)], capture_output=True, text=True,
+    done = subprocess.run([*DEMO, "--phases", "3s,5s,5s", "--reports", str(tmp_path)], capture_output=True, text=True,
                           timeout=120, check=False)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr

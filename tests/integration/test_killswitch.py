@@ -42,13 +42,13 @@ def operator(emulator: EmulatorThread, resolver: StaticResolver, **config: Any) 
     return op
 
 
-def net(name: str, shard: int, chaos: str = "60s", ns: str = NS) -> dict[str, Any]:
+def net(name: str, shard: int, chaos: str = "60s", ns: str = NS, recovery: str = "2s") -> dict[str, Any]:
     return experiment(name, ns, target={"selector": {"matchLabels": {"app": "checkout", "shard": str(shard)}},
                                         "mode": "all"},
                       fault={"kind": "NetworkBandwidth", "rate": "1mbit"},
                       load={"service": {"name": "checkout", "port": 8080}, "path": "/", "rate": 60,
                             "concurrency": 2, "timeout": "1s"},
-                      phases={"baseline": "2s", "chaos": chaos, "recovery": "2s"})
+                      phases={"baseline": "2s", "chaos": chaos, "recovery": recovery})
 
 
 def injected(emulator: EmulatorThread, name: str) -> bool:
@@ -88,7 +88,8 @@ def test_pause_aborts_and_recovers_everything_refuses_new_ones_survives_a_restar
             # The operator polls the switch: wait until it has seen the resume (its own gauge says so).
             wait_for("the operator to see the resume", lambda: "chaos_operator_paused 0.0" in get(
                 f"http://127.0.0.1:{port}/metrics")[1], timeout=10)
-            emulator.create("chaosexperiments", net("resumed", 3, chaos="5s"), NS)
+            # 4 s of recovery at 60/s: enough requests for the error-rate interval to decide maxErrorRate.
+            emulator.create("chaosexperiments", net("resumed", 3, chaos="5s", recovery="4s"), NS)
             resumed = wait_phase(emulator, "resumed", TERMINAL, timeout=60)
     print(f"kill switch: {len(names)} experiments Aborted (records Recovered) {all_ended:.2f}s and every helper pod "
           f"gone {all_recovered:.2f}s after `chaos-operator pause` returned")
@@ -99,7 +100,8 @@ def test_pause_aborts_and_recovers_everything_refuses_new_ones_survives_a_restar
     for status in (late, restarted):
         assert (status["phase"], status["reason"]) == ("Failed", "Paused"), status
         assert "game day drill" in status["message"] and not status.get("injections")
-    assert (resumed["phase"], resumed.get("verdict")) == ("Completed", "Passed"), resumed["injections"]
+    assert (resumed["phase"], resumed.get("verdict")) == ("Completed", "Passed"), (
+        resumed["reason"], resumed["message"], resumed["injections"])
 
 
 def test_require_opt_in_refuses_namespaces_without_the_label(emulator: EmulatorThread, service: ServiceThread) -> None:
