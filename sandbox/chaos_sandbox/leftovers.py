@@ -97,8 +97,11 @@ def scan(token: str | None = None) -> Leftovers:
               and (run.token, pathlib.Path(tree)) not in trees]
     found.cgroups = [str(path) for _, path in trees]
     known = {pid for pid, _ in found.processes}
-    found.processes += [(pid, tok) for tok, path in trees for pid in cgroups.procs(path)
-                        if pid not in known and pid != os.getpid()]
+    for tok, path in trees:  # a pod's process is in each of its hierarchies: once here
+        for pid in cgroups.procs(path):
+            if pid not in known and pid != os.getpid():
+                found.processes.append((pid, tok))
+                known.add(pid)
     netns = [str(n.get("name")) for n in _ip_json("netns", "list")]
     found.netns = sorted(name for name in netns if wanted(_netns_token(name)))
     links = [str(n.get("ifname")) for n in _ip_json("link", "show")]

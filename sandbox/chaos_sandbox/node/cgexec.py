@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args[:1] == ["--cpus"] and len(args) > 1:
             cpus, args = cpu_list(args[1]), args[2:]
         if len(args) < 2:
-            raise ValueError("usage: python -m chaos_sandbox.node.cgexec [--cpus LIST] CGROUP ARGV...")
+            raise ValueError("usage: python -m chaos_sandbox.node.cgexec [--cpus LIST] CGROUP[:CGROUP...] ARGV...")
         if cpus is not None:
             os.sched_setaffinity(0, cpus)
         for cgroup in args[0].split(":"):
