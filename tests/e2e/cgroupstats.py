@@ -1,5 +1,5 @@
-"""Reading a sandbox pod's CPU cgroup (v1 `cpu` hierarchy) and timing requests to it, for the in-cgroup stress
-figures: throttled periods and time from `cpu.stat`, request latency measured from the test."""
+"""Reading a sandbox pod's CPU cgroup (v1 `cpu` hierarchy, or cgroup2) and timing requests to it, for the
+in-cgroup stress figures: throttled periods and time from `cpu.stat`, request latency measured from the test."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from chaos_sandbox.cluster import Sandbox
 
 
-def cpu_cgroup(box: Sandbox, uid: str) -> pathlib.Path:
-    """The pod's container cgroup in the v1 cpu hierarchy (the sandbox makes it for a pod with a CPU limit)."""
-    assert box.cgroups is not None and "cpu" in box.cgroups.limited, "no v1 cpu hierarchy here"
-    root = box.cgroups.limited["cpu"] / box.cgroups.root.name
+def cpu_cgroup(box: Sandbox, uid: str, hierarchy: str = "cpu") -> pathlib.Path:
+    """The pod's container cgroup in the v1 cpu hierarchy, or on cgroup2 ("unified"): the sandbox makes it for a
+    pod with a CPU limit."""
+    assert box.cgroups is not None and hierarchy in box.cgroups.limited, f"no {hierarchy} hierarchy here"
+    root = box.cgroups.limited[hierarchy] / box.cgroups.root.name
     (pod,) = list(root.glob(f"kubepods/*/pod{uid}"))
     (container,) = [d for d in pod.iterdir() if d.is_dir()]
     return container
@@ -29,7 +30,8 @@ class Throttling:
     @classmethod
     def read(cls, cgroup: pathlib.Path) -> Throttling:
         stat = dict(line.split() for line in (cgroup / "cpu.stat").read_text().splitlines())
-        return cls(int(stat["nr_periods"]), int(stat["nr_throttled"]), int(stat["throttled_time"]) / 1e9)
+        seconds = int(stat["throttled_time"]) / 1e9 if "throttled_time" in stat else int(stat["throttled_usec"]) / 1e6
+        return cls(int(stat["nr_periods"]), int(stat["nr_throttled"]), seconds)
 
     def __sub__(self, other: Throttling) -> Throttling:
         return Throttling(self.periods - other.periods, self.throttled - other.throttled, self.seconds - other.seconds)

@@ -58,6 +58,19 @@ def test_bases_are_this_process_own_cgroups_in_the_cpu_and_memory_hierarchies(tm
     assert limits.bases(mounts, own) == {"cpu": tmp_path / "cpu", "memory": tmp_path / "memory/process_api/abc"}
 
 
+def test_on_cgroup2_the_base_is_the_own_cgroup_when_it_gives_cpu_and_memory(tmp_path: pathlib.Path) -> None:
+    mounts = f"cgroup {tmp_path}/pids cgroup rw,pids 0 0\ncgroup2 {tmp_path}/unified cgroup2 rw 0 0\n"
+    own = "1:pids:/\n0::/sandbox\n"
+    mine = tmp_path / "unified" / "sandbox"
+    mine.mkdir(parents=True)
+    (mine / "cgroup.subtree_control").write_text("pids\n")
+    assert limits.bases(mounts, own) == {}  # cpu and memory are not given to its children: nothing enforced
+    (mine / "cgroup.subtree_control").write_text("cpu memory pids\n")
+    assert limits.bases(mounts, own) == {"unified": mine}
+    assert limits.Limits(50_000, 64 * 1024**2).unified_files() == {"cpu.max": "50000 100000",
+                                                                   "memory.max": str(64 * 1024**2)}
+
+
 def own_cgroups(pid: int) -> dict[str, str]:
     out = {}
     for line in pathlib.Path(f"/proc/{pid}/cgroup").read_text().splitlines():

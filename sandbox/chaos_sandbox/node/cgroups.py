@@ -140,7 +140,8 @@ class RunCgroups:
 
     token: str
     base: pathlib.Path
-    limited: dict[str, pathlib.Path] = field(default_factory=dict)  # v1 cpu/memory: the sandbox's own cgroup there
+    # v1 cpu/memory, or cgroup2 ("unified") where they are there: the sandbox's own cgroup in each
+    limited: dict[str, pathlib.Path] = field(default_factory=dict)
 
     @property
     def root(self) -> pathlib.Path:
@@ -173,7 +174,21 @@ class RunCgroups:
                 for file, value in values.items():
                     (other / file).write_text(value)
                 made.append(other)
+        if "unified" in self.limited and limits is not None and limits.any:
+            made.append(self._unified(path.relative_to(self.base), limits))
         return made
+
+    def _unified(self, relative: pathlib.Path, limits: Limits) -> pathlib.Path:
+        """The container cgroup on cgroup2: cpu and memory given to the children at every level made."""
+        current = self.limited["unified"]
+        for part in relative.parts:
+            if current != self.limited["unified"]:  # the sandbox's own cgroup gives them already
+                (current / "cgroup.subtree_control").write_text("+cpu +memory")
+            current = current / part
+            current.mkdir(exist_ok=True)
+        for file, value in limits.unified_files().items():
+            (current / file).write_text(value)
+        return current
 
     async def remove_pod(self, container: pathlib.Path) -> bool:
         """Kill what is left in a container's cgroups (every hierarchy) and remove them, and the pod's directories

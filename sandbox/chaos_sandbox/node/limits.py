@@ -5,7 +5,9 @@ A pod whose container declares `resources.limits.cpu` (and/or `memory`) also get
 pod<UID>/<id>`), with `cpu.cfs_quota_us` over a 100 ms `cpu.cfs_period_us` and `memory.limit_in_bytes`, as a
 kubelet with the cgroupfs driver writes them. Each tree is made below the sandbox process's own cgroup in that
 hierarchy, so the limit that bounds this machine's work still bounds the pods. A pod without limits gets neither,
-and runs as before. Where the hierarchy is not mounted (a cgroup v2 host), limits are not enforced.
+and runs as before. Where cpu and memory are on cgroup2 instead (the kernel VM tier's guest), the same path is made
+there (`unified`), with `+cpu +memory` enabled on the way down, `cpu.max` and `memory.max`; that needs the
+sandbox's own cgroup to give both controllers to its children already. Elsewhere limits are not enforced.
 """
 
 from __future__ import annotations
@@ -41,6 +43,15 @@ class Limits:
             out["memory"] = {"memory.limit_in_bytes": str(self.memory_bytes)}
         return out
 
+    def unified_files(self) -> dict[str, str]:
+        """The same limits as cgroup v2 writes them."""
+        out = {}
+        if self.cpu_quota_us is not None:
+            out["cpu.max"] = f"{self.cpu_quota_us} {PERIOD_US}"
+        if self.memory_bytes is not None:
+            out["memory.max"] = str(self.memory_bytes)
+        return out
+
 
 def cpu_quota_us(text: str) -> int:
     match = CPU_RE.fullmatch(text)
@@ -67,7 +78,8 @@ def of_pod(pod: dict[str, Any]) -> Limits:
 
 
 def bases(mounts: str | None = None, own: str | None = None) -> dict[str, pathlib.Path]:
-    """hierarchy -> this process's own cgroup directory in it, for the v1 cpu and memory hierarchies mounted."""
+    """hierarchy -> this process's own cgroup directory in it, for the v1 cpu and memory hierarchies mounted; or
+    "unified" -> that directory on cgroup2, where neither is v1 and it gives cpu and memory to its children."""
     mounts = mounts if mounts is not None else pathlib.Path("/proc/self/mounts").read_text()
     own = own if own is not None else pathlib.Path("/proc/self/cgroup").read_text()
     paths = {}
@@ -75,12 +87,22 @@ def bases(mounts: str | None = None, own: str | None = None) -> dict[str, pathli
         parts = line.split(":", 2)
         if len(parts) == 3:
             for controller in parts[1].split(","):
-                paths[controller] = parts[2]
-    found = {}
+                paths[controller] = parts[2]  # "" is the cgroup2 line
+    found: dict[str, pathlib.Path] = {}
     for line in mounts.splitlines():
         fields = line.split()
+        if len(fields) >= 3 and fields[2] == "cgroup2" and "unified" not in found and "" in paths:
+            found["unified"] = pathlib.Path(fields[1]) / paths[""].lstrip("/")
         if len(fields) >= 4 and fields[2] == "cgroup":
             for name in HIERARCHIES:
                 if name in fields[3].split(",") and name not in found and name in paths:
                     found[name] = pathlib.Path(fields[1]) / paths[name].lstrip("/")
-    return {name: base for name, base in found.items() if (base / HIERARCHIES[name]).exists()}
+    v1 = {name: base for name, base in found.items() if name in HIERARCHIES and (base / HIERARCHIES[name]).exists()}
+    v2 = found.get("unified")
+    if v1 or v2 is None:
+        return v1
+    try:
+        given = set((v2 / "cgroup.subtree_control").read_text().split())
+    except OSError:
+        return {}
+    return {"unified": v2} if {"cpu", "memory"} <= given else {}
