@@ -29,8 +29,8 @@ from chaos_operator.models.agent_report import AgentReport
 def dispatch(args: argparse.Namespace, report: AgentReport) -> int:
     what = plan(args)
     if isinstance(what, Stress):
-        return runner.run_stress(report, what.seconds, what.ready_file, cpu=what.cpu, cpu_load=what.cpu_load,
-                                 vm=what.vm, vm_bytes=what.vm_bytes)
+        return runner.run_stress(report, what.seconds, what.ready_file, what.into, cpu=what.cpu,
+                                 cpu_load=what.cpu_load, vm=what.vm, vm_bytes=what.vm_bytes)
     if isinstance(what, Revert):
         return runner.revert_only(report, what.pod_uid, what.proc_root, what.interface, what.owner)
     assert isinstance(what, Shape)

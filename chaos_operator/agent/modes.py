@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
-from chaos_operator.agent import procfs, ready, scope, stress, tc
+from chaos_operator.agent import cgmove, procfs, ready, scope, stress, tc
 from chaos_operator.models.duration import parse_duration
 
 SECONDS_RE = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,3})?$")
@@ -67,6 +67,9 @@ def _stress_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpu-load", type=int, default=100, help="percent load per CPU worker")
     p.add_argument("--vm", type=int, default=0, help="memory workers")
     p.add_argument("--vm-bytes", default="256M", help="memory per vm worker, e.g. 256M, 1G, 50%%")
+    p.add_argument("--pod-uid", help="run stress-ng in this pod's container cgroups (default: in the agent's own)")
+    p.add_argument("--proc-root", default="/proc", help="the host's /proc, to find the pod's processes")
+    p.add_argument("--cgroup-root", default="/sys/fs/cgroup", help="the host's cgroupfs, to move stress-ng into")
 
 
 MODES: dict[str, Mode] = {m.name: m for m in (
@@ -82,7 +85,7 @@ MODES: dict[str, Mode] = {m.name: m for m in (
          ("percent",), lambda a: tc.duplicate(a.percent)),
     Mode("partition", "drop every packet to (and with --direction both, from) the destinations",
          lambda p: None, (), lambda a: tc.Blackhole(), needs_destinations=True),
-    Mode("stress", "run stress-ng in this pod", _stress_args),
+    Mode("stress", "run stress-ng (inside the target pod's cgroups with --pod-uid)", _stress_args),
 )}
 NETWORK_MODES = frozenset(name for name, m in MODES.items() if m.qdisc is not None)
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
@@ -125,6 +128,7 @@ class Stress:
     vm: int
     vm_bytes: str
     ready_file: str | None = None
+    into: cgmove.Into | None = None  # None: stress-ng stays in the agent's own cgroups
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,11 @@ def plan(args: argparse.Namespace) -> Plan:
         # Bandit B108 here: a placeholder path in an argv that is only validated, never run or opened.
         stress.stress_argv(seconds, "/tmp/x", cpu=args.cpu, cpu_load=args.cpu_load, vm=args.vm,  # nosec B108
                            vm_bytes=args.vm_bytes)  # validates the values; nothing runs
-        return Stress(seconds, args.cpu, args.cpu_load, args.vm, args.vm_bytes, ready_file)
+        into = None
+        if args.pod_uid is not None:
+            into = cgmove.Into(procfs.pod_uid(args.pod_uid), tc.proc_root(args.proc_root),
+                               tc.proc_root(args.cgroup_root))
+        return Stress(seconds, args.cpu, args.cpu_load, args.vm, args.vm_bytes, ready_file, into)
     root = tc.proc_root(args.proc_root)
     interface = tc.interface(args.interface) if args.interface is not None else None
     owner = scope.owner(args.owner) if args.owner is not None else None

@@ -11,7 +11,7 @@ import time
 from types import FrameType
 from typing import Any
 
-from chaos_operator.agent import procfs, stress, tc
+from chaos_operator.agent import cgmove, procfs, stress, tc
 from chaos_operator.agent.base import (
     EXIT_FOREIGN,
     EXIT_INTERNAL,
@@ -117,17 +117,44 @@ def revert_only(report: AgentReport, pod_uid: str, proc_root: str, interface: st
     return EXIT_OK
 
 
-def run_stress(report: AgentReport, duration: float, ready_file: str | None = None, **workers: Any) -> int:
+def _start_stress(argv: list[str], cwd: str, output: Any, into: cgmove.Into | None,
+                  report: AgentReport) -> subprocess.Popen[bytes] | cgmove.Child:
+    """stress-ng started: in the agent's own cgroups, or stopped, moved into the target's, and continued."""
+    if into is None:
+        try:
+            return subprocess.Popen(argv, shell=False, stdout=output, stderr=subprocess.STDOUT, cwd=cwd,
+                                    start_new_session=True)
+        except OSError as exc:
+            raise AgentFailure(EXIT_STRESS, "StressFailed", f"stress-ng: {exc}") from None
+    try:
+        cgroups = cgmove.target_cgroups(into.pod_uid, into.proc_root)
+    except procfs.TargetNotFound as exc:
+        raise AgentFailure(EXIT_NOT_FOUND, "TargetNotFound", str(exc)) from None
+    except cgmove.MoveFailed as exc:
+        raise AgentFailure(EXIT_STRESS, "CgroupMoveFailed", str(exc)) from None
+    try:
+        child = cgmove.spawn_stopped(argv, cwd, output.fileno())
+    except (OSError, cgmove.MoveFailed) as exc:
+        raise AgentFailure(EXIT_STRESS, "StressFailed", f"stress-ng: {exc}") from None
+    try:
+        report.cgroups = cgmove.move(child.pid, cgroups, into.cgroup_root)
+    except cgmove.MoveFailed as exc:
+        child.send(signal.SIGKILL)  # never let it run outside the target's limits
+        child.wait(STRESS_GRACE)
+        raise AgentFailure(EXIT_STRESS, "CgroupMoveFailed", str(exc)) from None
+    child.send(signal.SIGCONT)
+    log(f"stress-ng (pid {child.pid}) moved into {', '.join(report.cgroups)}")
+    return child
+
+
+def run_stress(report: AgentReport, duration: float, ready_file: str | None = None,
+               into: cgmove.Into | None = None, **workers: Any) -> int:
     deadline = time.monotonic() + duration + STRESS_GRACE * 2  # stress-ng's own --timeout ends it first
     with Stopper() as stopper, tempfile.TemporaryDirectory(prefix="chaos-stress-") as tmp:
         argv = stress.stress_argv(duration, tmp, **workers)
         output_path = os.path.join(tmp, "stress-ng.log")
         with open(output_path, "w+", encoding="utf-8") as output:
-            try:
-                proc = subprocess.Popen(argv, shell=False, stdout=output, stderr=subprocess.STDOUT,
-                                        cwd=tmp, start_new_session=True)
-            except OSError as exc:
-                raise AgentFailure(EXIT_STRESS, "StressFailed", f"stress-ng: {exc}") from None
+            proc = _start_stress(argv, tmp, output, into, report)
             report.state, report.pid, report.applied_at = "applied", proc.pid, now()
             log(f"started {' '.join(argv)} (pid {proc.pid})")
             ready, wanted = ReadyFile(ready_file), int(workers.get("cpu") or 0) + int(workers.get("vm") or 0)
@@ -166,7 +193,7 @@ def run_stress(report: AgentReport, duration: float, ready_file: str | None = No
     raise AgentFailure(EXIT_STRESS, "WorkersFailed", "; ".join(result.problems()) or "stress-ng failed")
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: subprocess.Popen[bytes] | cgmove.Child) -> None:
     """No stress-ng worker may outlive the agent."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)

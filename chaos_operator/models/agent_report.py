@@ -37,6 +37,7 @@ class AgentReport(BaseModel):
     ended_by: str | None = None  # deadline | SIGTERM | SIGINT | overrun
     revert: str | None = None  # what the revert found
     exit_status: int | None = None  # stress-ng's
+    cgroups: list[str] | None = None  # the target's cgroups stress-ng ran in ("memory:/kubepods/…")
     workers: dict[str, dict[str, int | None]] | None = None
     workers_started: int | None = None
     workers_completed: int | None = None

@@ -21,11 +21,12 @@ from typing import Any
 import yaml
 
 from chaos_operator.models.crd import load_crd
+from chaos_sandbox import runs
 from chaos_sandbox.emulator import EmulatorThread
 from chaos_sandbox.emulator.patching import MERGE_PATCH
 from chaos_sandbox.emulator.resources import ApiError
 from chaos_sandbox.emulator.store import Obj
-from chaos_sandbox.node import cgroups
+from chaos_sandbox.node import cgroups, limits
 from chaos_sandbox.node.controllers import pod_ready, terminating
 from chaos_sandbox.node.node import Node
 from chaos_sandbox.node.podnet import RunNet, netns_supported
@@ -63,7 +64,7 @@ class Sandbox:
         self.token = self.net.token if self.net else RunNet().token
         # Own cgroups with own network namespaces: both need root, and agent pods need both.
         base = cgroups.hierarchy() if self.net is not None and cgroups.supported()[0] else None
-        self.cgroups = cgroups.RunCgroups(self.token, base) if base is not None else None
+        self.cgroups = cgroups.RunCgroups(self.token, base, limits.bases()) if base is not None else None
         self.node_cpus = node_cpus()
         self.node: Node | None = None
 
@@ -87,6 +88,8 @@ class Sandbox:
             if self.net is not None:
                 self.emu.run(self.net.open(), timeout=30)  # registers the run first
             if self.cgroups is not None:
+                # Where its cpu/memory trees are (below this process's own cgroups): for `sandbox down` after a crash.
+                runs.register(self.token, cgroup_trees=[str(root) for root in self.cgroups.roots()[1:]])
                 self.cgroups.open()
             if self.work_dir is None:
                 self.work_dir = pathlib.Path(tempfile.mkdtemp(prefix="chaos-sandbox-work-"))

@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from chaos_sandbox import runs
-from chaos_sandbox.node import cgroups
+from chaos_sandbox.node import cgroups, limits
 from chaos_sandbox.node.podnet import NET_BASE, PREFIX, NetError, ip_sync
 
 APP_MODULE = "chaos_sandbox.demo_app"
@@ -90,11 +90,18 @@ def scan(token: str | None = None) -> Leftovers:
 
     found = Leftovers()
     found.processes = [(pid, tok) for pid, tok in app_processes() if wanted(tok) and pid != os.getpid()]
-    trees = [(tok, path) for tok, path in cgroups.run_roots() if wanted(tok)]
+    trees = [(tok, path) for base in (None, *limits.bases().values()) for tok, path in cgroups.run_roots(base)
+             if wanted(tok)]
+    trees += [(run.token, pathlib.Path(tree)) for run in all_runs if wanted(run.token)
+              for tree in run.extra.get("cgroup_trees") or [] if pathlib.Path(tree).is_dir()
+              and (run.token, pathlib.Path(tree)) not in trees]
     found.cgroups = [str(path) for _, path in trees]
     known = {pid for pid, _ in found.processes}
-    found.processes += [(pid, tok) for tok, path in trees for pid in cgroups.procs(path)
-                        if pid not in known and pid != os.getpid()]
+    for tok, path in trees:  # a pod's process is in each of its hierarchies: once here
+        for pid in cgroups.procs(path):
+            if pid not in known and pid != os.getpid():
+                found.processes.append((pid, tok))
+                known.add(pid)
     netns = [str(n.get("name")) for n in _ip_json("netns", "list")]
     found.netns = sorted(name for name in netns if wanted(_netns_token(name)))
     links = [str(n.get("ifname")) for n in _ip_json("link", "show")]

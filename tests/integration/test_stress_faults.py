@@ -1,6 +1,7 @@
 """CPU and memory stress end to end against the emulator: stress pods pinned to each target's node, with limits and
-a deadline and no privilege; a stress pod that is lost needs no revert (stress-ng ends with its pod). The fake
-kubelet of test_network_faults plays the node; stress-ng itself runs in the sandbox's end-to-end tests."""
+a deadline and only the privileges to move stress-ng into the target's cgroups; a stress pod that is lost needs no
+revert (stress-ng ends with its pod). The fake kubelet of test_network_faults plays the node; stress-ng itself runs
+in the sandbox's end-to-end tests."""
 
 from __future__ import annotations
 
@@ -51,13 +52,16 @@ def test_cpu_stress_pods_are_pinned_bounded_and_unprivileged(
         assert spec["nodeName"] == NODE and spec["hostPID"] is False
         assert spec["activeDeadlineSeconds"] == 6 + manifests.GRACE_S
         assert spec["automountServiceAccountToken"] is False
-        assert all("hostPath" not in v for v in spec["volumes"])
-        assert ctr["args"] == ["stress", "--duration", "6", "--ready-file", manifests.READY_FILE, "--cpu", "2",
-                               "--cpu-load", "50"]
+        # The host's /proc and cgroupfs, to move stress-ng into the target's cgroups; no hostPID.
+        assert {v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v} == {"/proc", "/sys/fs/cgroup"}
+        uid = pod["metadata"]["labels"][TARGET_LABEL]
+        assert ctr["args"] == ["stress", "--duration", "6", "--ready-file", manifests.READY_FILE, "--pod-uid", uid,
+                               "--proc-root", manifests.HOST_PROC, "--cgroup-root", manifests.HOST_CGROUP, "--cpu",
+                               "2", "--cpu-load", "50"]
         assert ctr["readinessProbe"]["exec"]["command"] == ["test", "-e", manifests.READY_FILE]
-        assert ctr["resources"]["limits"] == {"cpu": "1100m", "memory": "128Mi"}
+        assert ctr["resources"]["limits"] == {"cpu": "100m", "memory": "64Mi"}  # the agent's; stress-ng: the target's
         sc = ctr["securityContext"]
-        assert sc["capabilities"] == {"drop": ["ALL"]} and sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"] == {"add": ["SYS_ADMIN", "SYS_PTRACE"], "drop": ["ALL"]} and sc["runAsUser"] == 0
         assert pod["metadata"]["namespace"] == OPS  # the operator's, not the tenant's
         assert pod["metadata"]["labels"][manifests.EXPERIMENT_UID_LABEL] == created["metadata"]["uid"]
     assert all(r["state"] == "Recovered" and "agent stopped" in r["message"] for r in status["injections"])
@@ -72,7 +76,6 @@ def test_lost_stress_pod_needs_no_revert(emulator: EmulatorThread, keeper: Repli
         (record,) = wait_injected(emulator, "hog")
         pod = kubelet.seen[record["helperPod"]]
         assert pod["spec"]["containers"][0]["args"][-4:] == ["--vm", "2", "--vm-bytes", "128M"]
-        assert pod["spec"]["containers"][0]["resources"]["limits"]["memory"] == "320Mi"
         # The kernel's OOM killer took the whole pod: it ends without a report.
         emulator.patch("pods", OPS, record["helperPod"], {"status": {"phase": "Failed", "containerStatuses": [
             {"name": "agent", "ready": False, "restartCount": 0, "image": "x", "imageID": "x",

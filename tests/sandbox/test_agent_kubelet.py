@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from chaos_sandbox import leftovers
 from chaos_sandbox.cluster import Sandbox
-from chaos_sandbox.node import cgroups
+from chaos_sandbox.node import cgroups, limits
 from chaos_sandbox.node.agentpods import OPERATOR_IMAGE
 
 from chaos_operator.agent import procfs
@@ -209,19 +209,22 @@ def test_the_sweep_removes_a_dead_runs_cgroups_and_whatever_runs_in_them() -> No
     base = cgroups.hierarchy()
     assert base is not None
     token = "zz" + str(os.getpid() % 100).zfill(2)  # no run file: a dead run
-    dead = cgroups.RunCgroups(token, base)
+    dead = cgroups.RunCgroups(token, base, limits.bases())  # its cpu tree too, where that hierarchy is v1
     dead.open()
-    container = dead.container("1f2e3d4c-0000-4000-8000-00000000000c")
-    proc = subprocess.Popen([sys.executable, "-m", "chaos_sandbox.node.cgexec", str(container), "sleep", "60"])
+    made = dead.container("1f2e3d4c-0000-4000-8000-00000000000c", limits.Limits(cpu_quota_us=50_000))
+    proc = subprocess.Popen([sys.executable, "-m", "chaos_sandbox.node.cgexec", ":".join(map(str, made)), "sleep",
+                             "60"])
+    trees = [str(root) for root in dead.roots() if root.exists()]
     try:
         wait_for("sleep in its cgroup", lambda: cgroups.procs(dead.root) == [proc.pid], 5)
         found = leftovers.scan(token)
-        assert found.cgroups == [str(dead.root)] and found.processes == [(proc.pid, token)], found.describe()
+        assert sorted(found.cgroups) == sorted(trees) and found.processes == [(proc.pid, token)], found.describe()
         leftovers.sweep(token)
         assert proc.wait(5) == -9
-        assert not dead.root.exists() and leftovers.scan(token).empty
+        assert not any(pathlib.Path(tree).exists() for tree in trees) and leftovers.scan(token).empty
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        cgroups.remove_tree_sync(dead.root)
+        for root in dead.roots():
+            cgroups.remove_tree_sync(root)

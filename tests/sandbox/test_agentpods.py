@@ -45,7 +45,9 @@ def test_the_network_helper_runs_the_agent_with_the_host_proc_and_its_terminatio
 
 def test_the_stress_pod_and_the_revert_only_helper() -> None:
     stress = plan(helper(STRESS), FILES)
-    assert stress.argv[3:] == ["stress", "--duration", "6", "--ready-file", str(READY), "--cpu", "2", "--cpu-load",
+    # The host's /proc and cgroupfs are this machine's own.
+    assert stress.argv[3:] == ["stress", "--duration", "6", "--ready-file", str(READY), "--pod-uid", UID,
+                               "--proc-root", "/proc", "--cgroup-root", "/sys/fs/cgroup", "--cpu", "2", "--cpu-load",
                                "50", "--termination-log", str(FILES / "termination-log")]
     assert stress.probe is not None and stress.probe.path == READY
     revert = plan(helper(BANDWIDTH, "revert"), FILES)

@@ -11,14 +11,16 @@ from chaos_sandbox.node.node import DEMO_IMAGE
 
 
 def deployment(ns: str, app: str, replicas: int, args: Sequence[str] = (), grace: int | None = None,
-               probe_path: str = "/ready") -> list[dict[str, Any]]:
-    """A Deployment of the demo service and a Service selecting it (port 8080)."""
+               probe_path: str = "/ready", limits: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """A Deployment of the demo service and a Service selecting it (port 8080); `limits` as a container's."""
     spec: dict[str, Any] = {"containers": [{
         "name": "app", "image": f"{DEMO_IMAGE}:test", "args": ["--service", app, *args],
         "ports": [{"name": "http", "containerPort": 8080}],
         "readinessProbe": {"httpGet": {"path": probe_path, "port": "http"}}}]}
     if grace is not None:
         spec["terminationGracePeriodSeconds"] = grace
+    if limits is not None:
+        spec["containers"][0]["resources"] = {"limits": dict(limits)}
     return [
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": app, "namespace": ns},
          "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": app}},

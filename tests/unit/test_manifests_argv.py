@@ -22,7 +22,7 @@ UID = "0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10"
 SAFE_ELEMENT = re.compile(r"^[A-Za-z0-9_./%:-]+$")  # ":" for IPv6 destinations
 VALUE_FLAGS = {"--duration", "--pod-uid", "--proc-root", "--interface", "--latency", "--jitter", "--correlation",
                "--rate", "--burst", "--limit", "--cpu", "--cpu-load", "--vm", "--vm-bytes", "--percent", "--owner",
-               "--destination", "--port", "--direction", "--ready-file"}
+               "--destination", "--port", "--direction", "--ready-file", "--cgroup-root"}
 FAULT = TypeAdapter(Fault)
 OWNER = "7b1c2d3e-4f50-4a6b-9c8d-0e1f2a3b4c5d"
 

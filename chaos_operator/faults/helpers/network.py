@@ -64,8 +64,9 @@ class NetworkFault(HelperPodFault[N]):
             argv += ["--owner", run.owner]
         if fault.interface:
             argv += ["--interface", fault.interface]
+        # A revert-only run holds nothing: it runs to completion, with no ready file.
         return PodNeeds(args=argv, resources=RESOURCES, security_context=SECURITY_CONTEXT, host_proc=True,
-                        ready_file=run.role == "fault")  # a revert-only run holds nothing: it runs to completion
+                        host_pid=True, ready_file=run.role == "fault")
 
     async def destinations(self, ctx: FaultContext, fault: N) -> Sequence[str]:
         if not fault.destinations:

@@ -38,6 +38,7 @@ __all__ = ["EXPERIMENT_ANNOTATION", "EXPERIMENT_LABEL", "EXPERIMENT_NS_LABEL", "
 Role = Literal["fault", "revert"]
 AGENT_COMMAND = ["python", "-m", "chaos_operator.agent"]
 HOST_PROC = "/host/proc"
+HOST_CGROUP = "/host/sys/fs/cgroup"
 MAX_NAME = 63
 # A pod UID as the API server writes it (or a static pod's 32-hex hash): checked before it reaches an argv.
 POD_UID = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$")
@@ -58,7 +59,9 @@ class PodNeeds:
     args: list[str]
     resources: dict[str, dict[str, str]]
     security_context: dict[str, Any]
-    host_proc: bool = False  # hostPID and the host's /proc read-only at HOST_PROC (to find and enter the target)
+    host_proc: bool = False  # the host's /proc read-only at HOST_PROC (to find the target by pod UID)
+    host_pid: bool = False  # hostPID (to enter the target's namespaces by PID)
+    host_cgroup: bool = False  # the host's cgroupfs writable at HOST_CGROUP (to move a process into the target's)
     ready_file: bool = False  # the args hold `--ready-file READY_FILE`: mount READY_DIR and probe the file
 
 
@@ -149,6 +152,9 @@ def helper_pod(h: Helper, needs: PodNeeds) -> dict[str, Any]:
     if needs.host_proc:
         mounts.append({"name": "host-proc", "mountPath": HOST_PROC, "readOnly": True})
         volumes.append({"name": "host-proc", "hostPath": {"path": "/proc", "type": "Directory"}})
+    if needs.host_cgroup:
+        mounts.append({"name": "host-cgroup", "mountPath": HOST_CGROUP})
+        volumes.append({"name": "host-cgroup", "hostPath": {"path": "/sys/fs/cgroup", "type": "Directory"}})
     if needs.ready_file:
         mounts.append({"name": "ready", "mountPath": READY_DIR})
         volumes.append({"name": "ready", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}})
@@ -168,7 +174,7 @@ def helper_pod(h: Helper, needs: PodNeeds) -> dict[str, Any]:
         "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "hostPID": needs.host_proc,
+        "hostPID": needs.host_pid,
         # Bound to the node by name; tolerate its NoExecute taints so the fault is not evicted before the target.
         "tolerations": [{"operator": "Exists", "effect": "NoExecute"}],
         "containers": [container],

@@ -1,4 +1,4 @@
-"""CPUStress: a stress pod on the target's node keeps `workers` CPUs `load` % busy with stress-ng."""
+"""CPUStress: `workers` stress-ng workers at `load` %, inside the target container's cgroups (its CPU quota)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,6 @@ class CPUStress(StressFault[CPUStressFault]):
 
     def stress_args(self, fault: CPUStressFault) -> list[str]:
         return ["--cpu", str(fault.workers), "--cpu-load", str(fault.load)]
-
-    def limits(self, fault: CPUStressFault) -> dict[str, str]:
-        cpu = max(1, fault.workers * fault.load * 10) + 100  # millicores: each worker `load` % of a CPU, + the agent
-        return {"cpu": f"{cpu}m", "memory": "128Mi"}
 
 
 FAULT = CPUStress()

@@ -70,7 +70,7 @@ class AgentKubelet:
         try:
             await asyncio.sleep(config.start_delay)
             assert config.cgroups is not None
-            slot.cgroup = config.cgroups.container(slot.uid)
+            slot.cgroup = config.cgroups.container(slot.uid)[0]  # limits not enforced: the agent runs as the node's
             slot.container = dataclasses.replace(slot.container, container_id=slot.cgroup.name)
             slot.proc = AgentProcess(plan, cgroup=slot.cgroup, log_path=config.log_path(slot), cpus=config.cpus)
             await slot.proc.start()

@@ -5,15 +5,15 @@ sandbox has no images and no container runtime, so for a pod whose image is `OPE
 container's command as a local process, as root, in the root PID namespace (what `hostPID` gives; stress pods
 get it too), in its own cgroup named with *its* pod UID. Nothing else from a manifest is ever run: the command
 must be exactly the image's Python running `-m chaos_operator.agent` (argv lists only, no shell), the container
-may set no environment, and it may mount only `emptyDir` volumes and the hostPath `/proc`. Anything else leaves
-the pod Pending with the reason (`Refused`).
+may set no environment, and it may mount only `emptyDir` volumes and the hostPaths `/proc` and `/sys/fs/cgroup`.
+Anything else leaves the pod Pending with the reason (`Refused`).
 
 A container sees its volumes at their mount paths; a local process cannot, so the sandbox maps paths in the
 argv instead: an argument that is a volume's mount path (or below it) becomes the volume's place on this
-machine (hostPath `/proc` mounted at `/host/proc` → `/proc`; an emptyDir → a directory of the pod, which is
-also TMPDIR when mounted at /tmp). The container's terminationMessagePath becomes a file of the pod, which the
-agent is given with `--termination-log` (its default is that path); the kubelet part reads it back, at most
-4096 bytes, into `state.terminated.message`. Security contexts are not enforced.
+machine (hostPath `/proc` mounted at `/host/proc` → `/proc`, likewise `/sys/fs/cgroup`; an emptyDir → a
+directory of the pod, which is also TMPDIR when mounted at /tmp). The container's terminationMessagePath becomes
+a file of the pod, which the agent is given with `--termination-log` (its default is that path); the kubelet part
+reads it back, at most 4096 bytes, into `state.terminated.message`. Security contexts and limits are not enforced.
 
 Readiness: the one probe shape the operator's helpers use is emulated, an exec readinessProbe
 `["test", "-e", PATH]` with PATH on an emptyDir. The agent's `--ready-file PATH` argument is rewritten like any
@@ -38,7 +38,8 @@ from chaos_sandbox.node.podprocess import in_cgroup, stop_process
 OPERATOR_IMAGE = "chaos-operator/operator:sandbox"  # what the sandbox's operator puts in its helper pods
 AGENT_MODULE = "chaos_operator.agent"
 PYTHONS = frozenset({"python", "python3", sys.executable})
-HOST_PATHS = {"/proc": "/proc"}  # the only hostPath volumes the sandbox mounts, and where they are here
+# The only hostPath volumes the sandbox mounts, and where they are here.
+HOST_PATHS = {"/proc": "/proc", "/sys/fs/cgroup": "/sys/fs/cgroup"}
 DEFAULT_MESSAGE_PATH = "/dev/termination-log"
 MESSAGE_LIMIT = 4096  # bytes of a termination message the kubelet keeps
 LOG_TAIL_LINES = 80  # FallbackToLogsOnError: the kubelet's tail of the log
@@ -156,7 +157,7 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path) -> Plan:
             paths[inside] = str(empty_dirs[name])
             tmp = empty_dirs[name] if inside.rstrip("/") == "/tmp" else tmp
         else:
-            raise Refused("Unsupported", f"volume {volume.get('name')!r}: only emptyDir and hostPath /proc")
+            raise Refused("Unsupported", f"volume {volume.get('name')!r}: only emptyDir and {sorted(HOST_PATHS)}")
     message_path = str(ctr.get("terminationMessagePath") or DEFAULT_MESSAGE_PATH)
     message_file = files / "termination-log"
     paths[message_path] = str(message_file)

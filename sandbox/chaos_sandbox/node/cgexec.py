@@ -1,9 +1,10 @@
-"""`python -m chaos_sandbox.node.cgexec [--cpus 1,3] CGROUP ARGV...`: join a sandbox cgroup, then exec ARGV.
+"""`python -m chaos_sandbox.node.cgexec [--cpus 1,3] CGROUP[:CGROUP...] ARGV...`: join sandbox cgroups, exec ARGV.
 
 The sandbox starts every pod process through this, so the process is in its pod's cgroup before it runs
 anything of its own, and nothing it starts later can be outside it (no window in which a child could be
 forked in the parent's cgroup). The process keeps its pid: after `execvp` it simply is ARGV. Only cgroups of a
-sandbox run (a `csbx-` directory below a cgroup mount) are accepted. With `--cpus` the process is also bound
+sandbox run (below a `csbx-` directory under a cgroup mount) are accepted; several, one per hierarchy, are
+separated by `:` (a pod with limits: pids, cpu, memory). With `--cpus` the process is also bound
 to those CPUs (the sandbox node's), which everything it starts inherits. Exit 127 with a message when it fails.
 """
 
@@ -15,17 +16,20 @@ import sys
 from collections.abc import Sequence
 
 from chaos_sandbox.node.cgroups import PREFIX, hierarchy
+from chaos_sandbox.node.limits import bases
 
 
 def join(cgroup: str) -> None:
     path = pathlib.Path(cgroup)
-    base = hierarchy()
-    if base is None or not path.is_absolute() or ".." in path.parts:
+    if not path.is_absolute() or ".." in path.parts:
         raise ValueError(f"{cgroup!r} is not a cgroup path")
-    relative = path.relative_to(base) if path.is_relative_to(base) else None
-    if relative is None or not relative.parts or not relative.parts[0].startswith(PREFIX):
-        raise ValueError(f"{cgroup} is not a sandbox cgroup below {base}")
-    (path / "cgroup.procs").write_text(str(os.getpid()))
+    for base in (hierarchy(), *bases().values()):
+        if base is not None and path.is_relative_to(base):
+            relative = path.relative_to(base)
+            if relative.parts and relative.parts[0].startswith(PREFIX):
+                (path / "cgroup.procs").write_text(str(os.getpid()))
+                return
+    raise ValueError(f"{cgroup} is not a sandbox cgroup")
 
 
 def cpu_list(text: str) -> set[int]:
@@ -42,10 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args[:1] == ["--cpus"] and len(args) > 1:
             cpus, args = cpu_list(args[1]), args[2:]
         if len(args) < 2:
-            raise ValueError("usage: python -m chaos_sandbox.node.cgexec [--cpus LIST] CGROUP ARGV...")
+            raise ValueError("usage: python -m chaos_sandbox.node.cgexec [--cpus LIST] CGROUP[:CGROUP...] ARGV...")
         if cpus is not None:
             os.sched_setaffinity(0, cpus)
-        join(args[0])
+        for cgroup in args[0].split(":"):
+            join(cgroup)
         os.execvp(args[1], args[1:])
     except (OSError, ValueError) as exc:
         print(f"cgexec: {exc}", file=sys.stderr, flush=True)

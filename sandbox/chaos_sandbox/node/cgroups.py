@@ -22,10 +22,13 @@ import pathlib
 import secrets
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from chaos_sandbox.node.limits import Limits
 
 PREFIX = "csbx-"
 QOS = ("kubepods", "besteffort")
+LIMITED_QOS = ("kubepods", "burstable")  # a pod with limits is not BestEffort
 PODS_MAX = "512"  # tasks (threads count) per pod: python, tc, nsenter, stress-ng workers
 EMPTY_TIMEOUT_S = 5.0
 
@@ -137,34 +140,73 @@ class RunCgroups:
 
     token: str
     base: pathlib.Path
+    # v1 cpu/memory, or cgroup2 ("unified") where they are there: the sandbox's own cgroup in each
+    limited: dict[str, pathlib.Path] = field(default_factory=dict)
 
     @property
     def root(self) -> pathlib.Path:
         return self.base / f"{PREFIX}{self.token}"
 
+    def roots(self) -> list[pathlib.Path]:
+        """The run's tree in every hierarchy it uses."""
+        return [self.root, *(base / f"{PREFIX}{self.token}" for base in self.limited.values())]
+
     def open(self) -> None:
         self.root.joinpath(*QOS).mkdir(parents=True, exist_ok=True)
 
-    def container(self, pod_uid: str) -> pathlib.Path:
-        """A new container cgroup of pod `pod_uid` (a fresh container ID, as each container start gets)."""
-        pod = self.root.joinpath(*QOS, f"pod{pod_uid}")
-        pod.mkdir(exist_ok=True)
+    def container(self, pod_uid: str, limits: Limits | None = None) -> list[pathlib.Path]:
+        """New container cgroups of pod `pod_uid` (a fresh container ID, as each container start gets): the one in
+        `pids` first, then one in `cpu`/`memory` for each limit the pod declares, with that limit written."""
+        files = limits.files() if limits is not None else {}
+        qos = LIMITED_QOS if limits is not None and limits.any else QOS
+        pod = self.root.joinpath(*qos, f"pod{pod_uid}")
+        pod.mkdir(parents=True, exist_ok=True)
         limit = pod / "pids.max"
         if limit.exists():
             limit.write_text(PODS_MAX)
         path = pod / secrets.token_hex(32)
         path.mkdir()
-        return path
+        made = [path]
+        for name, values in files.items():
+            if name in self.limited:
+                other = self.limited[name] / path.relative_to(self.base)
+                other.mkdir(parents=True)
+                for file, value in values.items():
+                    (other / file).write_text(value)
+                made.append(other)
+        if "unified" in self.limited and limits is not None and limits.any:
+            made.append(self._unified(path.relative_to(self.base), limits))
+        return made
+
+    def _unified(self, relative: pathlib.Path, limits: Limits) -> pathlib.Path:
+        """The container cgroup on cgroup2: cpu and memory given to the children at every level made."""
+        current = self.limited["unified"]
+        for part in relative.parts:
+            if current != self.limited["unified"]:  # the sandbox's own cgroup gives them already
+                (current / "cgroup.subtree_control").write_text("+cpu +memory")
+            current = current / part
+            current.mkdir(exist_ok=True)
+        for file, value in limits.unified_files().items():
+            (current / file).write_text(value)
+        return current
 
     async def remove_pod(self, container: pathlib.Path) -> bool:
-        """Kill what is left in a container's cgroup and remove it, and its pod's directory once empty."""
-        done = await remove_tree(container)
-        if done:
-            try:
-                os.rmdir(container.parent)
-            except OSError:
-                pass  # another container of the pod is still there
+        """Kill what is left in a container's cgroups (every hierarchy) and remove them, and the pod's directories
+        once empty."""
+        done = True
+        for base in (self.base, *self.limited.values()):
+            path = base / container.relative_to(self.base)
+            if base is not self.base and not path.exists():
+                continue
+            if await remove_tree(path):
+                try:
+                    os.rmdir(path.parent)
+                except OSError:
+                    pass  # another container of the pod is still there
+            else:
+                done = False
         return done
 
     async def close(self) -> bool:
-        return await remove_tree(self.root)
+        results = [await remove_tree(root) for root in self.roots()]
+        return all(results)

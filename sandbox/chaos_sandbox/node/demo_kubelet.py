@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import pathlib
 from collections.abc import Coroutine
 from typing import Any
 
 from chaos_sandbox.demo_app import validate_knobs
 from chaos_sandbox.emulator.store import now_rfc3339
+from chaos_sandbox.node import limits
 from chaos_sandbox.node.agentpods import Refused
 from chaos_sandbox.node.controllers import PORT_ANNOTATION
 from chaos_sandbox.node.podnet import NetError, RouteRefused, check_route
@@ -37,13 +39,15 @@ class DemoKubelet:
         container = pod["spec"]["containers"][0]
         try:
             knobs = validate_knobs([str(a) for a in container.get("args") or []])
+            pod_limits = limits.of_pod(pod)
         except ValueError as exc:
             raise Refused("InvalidArgs", f"demo_app args: {exc}") from None
         port = int(((container.get("ports") or [{}])[0]).get("containerPort", 8080))
         path = str(((container.get("readinessProbe") or {}).get("httpGet") or {}).get("path", "/ready"))
-        return self.run(slot, knobs, port, path)
+        return self.run(slot, knobs, port, path, pod_limits)
 
-    async def run(self, slot: Slot, knobs: list[str], port: int, probe_path: str) -> None:
+    async def run(self, slot: Slot, knobs: list[str], port: int, probe_path: str,
+                  pod_limits: limits.Limits | None = None) -> None:
         node, config = self.node, self.node.config
         loop = asyncio.get_running_loop()
         born = loop.time()
@@ -53,12 +57,13 @@ class DemoKubelet:
                 slot.net = config.net.allocate()
                 await config.net.setup(slot.net)
                 node.add_route(slot)
+            enforced: list[pathlib.Path] = []
             if config.cgroups is not None:
-                slot.cgroup = config.cgroups.container(slot.uid)
+                slot.cgroup, *enforced = config.cgroups.container(slot.uid, pod_limits)
                 slot.container = Container(slot.container.name, slot.container.image, slot.cgroup.name)
             slot.proc = proc = PodProcess(knobs, pod=slot.name, token=config.token, net=slot.net, port=port,
                                           max_seconds=config.max_seconds, log_path=config.log_path(slot),
-                                          cgroup=slot.cgroup, cpus=config.cpus)
+                                          cgroup=slot.cgroup, cpus=config.cpus, also=enforced)
             host, real_port = await proc.start()
             slot.started_at = now_rfc3339()
             node.annotate(slot, {PORT_ANNOTATION: str(real_port)})

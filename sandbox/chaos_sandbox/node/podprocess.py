@@ -52,12 +52,14 @@ async def http_status(host: str, port: int, path: str, timeout: float = 1.0) -> 
     return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
 
 
-def in_cgroup(cgroup: pathlib.Path | None, argv: list[str], cpus: frozenset[int] | None = None) -> list[str]:
-    """`argv`, started inside `cgroup` when given (the pid stays the same: cgexec execs argv), on `cpus` if given."""
+def in_cgroup(cgroup: pathlib.Path | None, argv: list[str], cpus: frozenset[int] | None = None,
+              also: Sequence[pathlib.Path] = ()) -> list[str]:
+    """`argv`, started inside `cgroup` (and the cgroups `also`, other hierarchies) when given (the pid stays the
+    same: cgexec execs argv), on `cpus` if given."""
     if cgroup is None:
         return argv
     pin = ["--cpus", ",".join(map(str, sorted(cpus)))] if cpus else []
-    return [sys.executable, "-m", "chaos_sandbox.node.cgexec", *pin, str(cgroup), *argv]
+    return [sys.executable, "-m", "chaos_sandbox.node.cgexec", *pin, ":".join(map(str, [cgroup, *also])), *argv]
 
 
 async def stop_process(proc: asyncio.subprocess.Process | None, grace_s: float) -> str:
@@ -82,12 +84,13 @@ async def stop_process(proc: asyncio.subprocess.Process | None, grace_s: float) 
 class PodProcess:
     def __init__(self, knobs: Sequence[str], *, pod: str, token: str, net: PodNet | None, port: int,
                  max_seconds: float, log_path: pathlib.Path | None = None,
-                 cgroup: pathlib.Path | None = None, cpus: frozenset[int] | None = None) -> None:
+                 cgroup: pathlib.Path | None = None, cpus: frozenset[int] | None = None,
+                 also: Sequence[pathlib.Path] = ()) -> None:
         host = net.pod_ip if net else "127.0.0.1"
         app = [sys.executable, "-m", "chaos_sandbox.demo_app", *knobs, "--host", host,
                "--port", str(port if net else 0), "--pod", pod, "--run", token, "--max-seconds", f"{max_seconds:g}",
                "--parent", str(os.getpid())]
-        self.argv = in_cgroup(cgroup, ["ip", "netns", "exec", net.netns, *app] if net else app, cpus)
+        self.argv = in_cgroup(cgroup, ["ip", "netns", "exec", net.netns, *app] if net else app, cpus, also)
         self.log_path = log_path
         self.proc: asyncio.subprocess.Process | None = None
         self.address: tuple[str, int] | None = None
