@@ -35,7 +35,7 @@ def measure(asked_s: float, in_effect_mono: float | None, ended_mono: float, los
         return None
     first = min(losses, key=lambda loss: loss.at_mono, default=None)
     until = ended_mono if first is None else min(ended_mono, first.at_mono)
-    early = first is not None and first.at_mono < ended_mono
+    early = first is not None and first.at_mono <= ended_mono  # a loss ends the window at that instant
     held = FaultHeld(seconds=round(min(86400.0, max(0.0, until - in_effect_mono)), 2), asked=asked_s,
                      held_on=held_on, targets=targets, until=first.at if early and first else None,
                      lost=first.target if early and first else None)
