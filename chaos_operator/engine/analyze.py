@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from chaos_operator.analysis import bootstrap, recovery, verdict
+from chaos_operator.analysis import bootstrap, held, recovery, verdict
 from chaos_operator.analysis.comparison import compare, to_status
 from chaos_operator.analysis.evidence import Evidence, slo_evidence
 from chaos_operator.analysis.recovery import NOT_APPLICABLE, SecondSample, WorkloadRecovery
@@ -91,6 +91,11 @@ def final(spec: ExperimentSpec, figures: RunFigures, instant: bool, extra: list[
     failed = [c for c in extra if not c.passed]
     if failed and (outcome.verdict == Verdict.PASSED or outcome.reason == verdict.NOT_ENOUGH_EVIDENCE):
         names = ", ".join(f"{c.name} in {c.phase} ({c.observed} vs {c.limit})" for c in failed)
-        return replace(outcome, verdict=Verdict.FAILED, reason="SLOsViolated", checks=checks,
-                       message=clip(f"Prometheus SLIs failed: {names}."))
-    return replace(outcome, checks=checks)
+        outcome = replace(outcome, verdict=Verdict.FAILED, reason="SLOsViolated",
+                          message=clip(f"Prometheus SLIs failed: {names}."))
+    # A halt is judged above (a breach seen while the fault held); anything else only on the time it held.
+    said, why, message = held.judge(outcome.verdict, outcome.reason, outcome.message,
+                                    figures.chaos.fault_held if figures.chaos is not None else None)
+    if why == held.FAULT_NOT_HELD:  # figures of a window the experiment did not ask for earn no score
+        return replace(outcome, verdict=said, reason=why, message=message, checks=checks, score=None, grade=None)
+    return replace(outcome, verdict=said, reason=why, message=message, checks=checks)

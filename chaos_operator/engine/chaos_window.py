@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chaos_operator.analysis.held import Loss
 from chaos_operator.engine import lifecycle
 from chaos_operator.engine.lost_helpers import HelperTender
 from chaos_operator.engine.recorder import Recorder
@@ -49,12 +50,20 @@ class ChaosWindow:
         self.stop = stop
         self.poll_s = poll_s
         self.last_injection_mono: float | None = None
+        self.first_round: tuple[int, int] | None = None  # (injected, targets) of the first round
+        self.losses: list[Loss] = []  # targets whose fault ended before the window's end
         self.whole_at_mono: float | None = None  # first time the workload was whole after the last round
         self._watched: Injection | None = None  # the last record injected: its target tells when it is whole
         self._watch: asyncio.Task[None] | None = None
         # Faults carried by helper pods: a helper lost mid-window gets a revert-only helper (engine/lost_helpers.py).
         watch = fault.helpers()
-        self._tender = HelperTender(recorder, fault.kind, watch, ctx, poll_s) if watch is not None else None
+        self._tender = (HelperTender(recorder, fault.kind, watch, ctx, poll_s, self._lost) if watch is not None
+                        else None)
+
+    def _lost(self, target: str) -> None:
+        """A fault that no longer holds ends the window: the chaos figures must not go on without it."""
+        self.losses.append(Loss(target, self.ctx.clock.monotonic(), self.recorder.timestamp()))
+        self.stop.set()
 
     async def inject_round(self, targets: list[TargetRef]) -> int:
         """Write-ahead Pending records, then apply each; returns how many were injected."""
@@ -79,6 +88,8 @@ class ChaosWindow:
             helper_pod, message = record_fields(outcome)
             await self.recorder.mark_injected(index, helper_pod, message)
             injected.append(record.target)
+        if self.first_round is None:
+            self.first_round = (len(injected), len(targets))
         if injected:
             self.last_injection_mono = self.ctx.clock.monotonic()
             await self.recorder.event("Injected", f"{self.fault.kind} injected into {', '.join(injected)}")
@@ -192,7 +203,8 @@ class ChaosWindow:
             except asyncio.CancelledError:
                 pass
         self._watch = None
-        return WindowEnd(self.last_injection_mono, self.whole_at_mono, self._watched)
+        return WindowEnd(self.last_injection_mono, self.whole_at_mono, self._watched, tuple(self.losses),
+                         self.first_round or (0, 0))
 
 
 @dataclass(frozen=True)
@@ -202,6 +214,8 @@ class WindowEnd:
     last_injection_mono: float | None
     whole_at_mono: float | None  # None: not yet whole when the window closed (or nothing was injected)
     watched: Injection | None  # the record whose target the recovery phase goes on watching until it is whole
+    losses: tuple[Loss, ...] = ()  # targets whose fault ended before the window's end (helpers lost)
+    first_round: tuple[int, int] = (0, 0)  # (injected, targets) of the first round
 
 
 async def until_whole(fault: Fault, ctx: FaultContext, record: Injection, poll_s: float) -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from chaos_operator.engine.recorder import Recorder
@@ -39,8 +40,10 @@ STOP_TIMEOUT_S = 120.0  # a revert in progress is let finish (it is bounded itse
 class HelperTender:
     """Watches the helpers of one chaos window (runs as a task next to it)."""
 
-    def __init__(self, recorder: Recorder, kind: str, fault: HelperWatch, ctx: FaultContext, poll_s: float) -> None:
+    def __init__(self, recorder: Recorder, kind: str, fault: HelperWatch, ctx: FaultContext, poll_s: float,
+                 on_lost: Callable[[str], None] | None = None) -> None:
         self.recorder, self.kind, self.fault, self.ctx, self.poll_s = recorder, kind, fault, ctx, poll_s
+        self.on_lost = on_lost  # told of each target found lost, before its revert: the fault no longer holds
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -82,6 +85,8 @@ class HelperTender:
                 continue
             why, clean = lost
             handled += 1
+            if self.on_lost is not None:
+                self.on_lost(record.target)
             await self.recorder.event("HelperLost", f"{record.target}: {why}", warning=not clean)
             await self.recorder.mark_reverting([index])
             try:

@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
+from chaos_operator.analysis import held
 from chaos_operator.engine import conflict, lifecycle
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.errors import describe
@@ -266,6 +267,8 @@ class Recorder:
                             status.message or f"experiment is {status.phase}"),
             "FaultActive": fault_active(status),
         }
+        if status.phases.chaos is not None and status.phases.chaos.fault_held is not None:
+            wanted["FaultApplied"] = held.condition(status.phases.chaos.fault_held)  # what the verdict judged
         old = {c.type: c for c in status.conditions}
         result = []
         for type_, (state, why, message) in wanted.items():

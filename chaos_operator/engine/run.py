@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from chaos_operator.analysis import held
 from chaos_operator.analysis.recovery import SecondSample
 from chaos_operator.models.status import (
     Check,
@@ -65,6 +66,7 @@ class ChaosResult:
     load: LoadResult
     window: WindowEnd  # the window is closed: what it saw, not its tasks
     halts: tuple[Check, ...] = ()  # the halt condition that ended the window early, if one did
+    held_until_mono: float | None = None  # when the fault stopped holding (or the window ended)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class RunFigures:
 
     @classmethod
     def measured(cls, baseline: LoadResult, chaos: ChaosResult, recovered: Recovered) -> RunFigures:
-        seconds = {"baseline": phase_seconds(baseline), "chaos": phase_seconds(chaos.load),
+        seconds = {"baseline": phase_seconds(baseline), "chaos": phase_seconds(chaos.load, chaos.held_until_mono),
                    "recovery": phase_seconds(recovered.load)}
         return cls(baseline=baseline.result, chaos=chaos.load.result, recovery=recovered.load.result,
                    recovery_s=recovered.seconds, halts=chaos.halts, seconds=seconds)
@@ -112,13 +114,28 @@ class RunFigures:
         return parse_time(result.started_at), parse_time(result.finished_at)
 
 
-def phase_seconds(load: LoadResult) -> list[SecondSample]:
-    """The whole seconds a phase's figures cover: for chaos, from the second in which the fault took hold.
+def phase_seconds(load: LoadResult, until_mono: float | None = None) -> list[SecondSample]:
+    """The whole seconds a phase's figures cover: for chaos, from the second in which the fault took hold, and
+    up to the last whole second before it stopped holding (``until_mono``).
 
-    That second is counted whole, ramp requests included: it is where an instant fault (a kill) does its harm,
-    and leaving it out would hide an outage shorter than a second or two.
+    The first second is counted whole, ramp requests included: it is where an instant fault (a kill) does its
+    harm, and leaving it out would hide an outage shorter than a second or two.
     """
+    samples = list(load.samples)
+    if until_mono is not None:
+        cut = round(until_mono - load.started_mono, 9)
+        samples = [s for s in samples if s.offset_s + 1 <= cut]
     if load.split_offset_s is None:
-        return list(load.samples)
+        return samples
     first = math.floor(round(load.split_offset_s, 9))
-    return [s for s in load.samples if s.offset_s >= first]
+    return [s for s in samples if s.offset_s >= first]
+
+
+def hold(load: LoadResult, seen: WindowEnd, in_effect_mono: float | None, ended_mono: float,
+         asked_s: float) -> tuple[LoadResult, float | None]:
+    """The chaos load with what the fault held (status.phases.chaos.faultHeld), and until when it held."""
+    measured = held.measure(asked_s, in_effect_mono, ended_mono, seen.losses, *seen.first_round)
+    if measured is None:
+        return load, None
+    figures, until = measured
+    return replace(load, result=load.result.model_copy(update={"fault_held": figures})), until

@@ -17,7 +17,7 @@ from chaos_operator.engine.deps import Control, Deps, LoadTargetNotFound
 from chaos_operator.engine.prom import PromChecks
 from chaos_operator.engine.recorder import Recorder, UnreadableStatus
 from chaos_operator.engine.recover import fault_context, recover_records
-from chaos_operator.engine.run import STOPPED, ChaosResult, Early, Ending, Prepared, Recovered, RunFigures
+from chaos_operator.engine.run import STOPPED, ChaosResult, Early, Ending, Prepared, Recovered, RunFigures, hold
 from chaos_operator.engine.targets import resolve
 from chaos_operator.engine.timeline import PhaseName, Recording
 from chaos_operator.models.spec import ExperimentSpec
@@ -192,10 +192,12 @@ class Runner:
         # The chaos figures start once every target of the first round holds its fault; before is the ramp.
         in_effect = asyncio.Event()
         load_task = asyncio.create_task(self._measure("chaos", self.spec.phases.chaos, chaos_end, in_effect))
+        in_effect_at: float | None = None
         try:
             injected = await window.inject_round(list(prepared.targets))
             if injected:
                 in_effect.set()
+                in_effect_at = self.clock.monotonic()
             if injected == 0 and not chaos_end.is_set():
                 chaos_end.set()
                 await load_task
@@ -204,6 +206,7 @@ class Runner:
                 return _failed("InjectionFailed", "no target could be injected; see status.injections")
             await self._repeat_rounds(window, started, chaos_end, prepared.seed)
             result = await load_task
+            ended = self.clock.monotonic()
         except BaseException as exc:
             load_task.cancel()
             if isinstance(exc, Exception):
@@ -215,11 +218,12 @@ class Runner:
             watch.cancel()
         await window.recover_all()
         seen = await window.close()
+        result, until = hold(result, seen, in_effect_at, ended, float(self.spec.phases.chaos))
         if breach is not None:  # recorded once the faults are reverted: a write that hangs cannot hold them
             await halt.record(self.recorder, breach)
         await self.recorder.record_phase("chaos", result.result)
         early = await self._check_stop()
-        return early if early is not None else ChaosResult(result, seen, () if breach is None else (breach,))
+        return early if early is not None else ChaosResult(result, seen, () if breach is None else (breach,), until)
 
     async def _relay_stop(self, chaos_end: asyncio.Event) -> None:
         await self.stop.wait()

@@ -110,6 +110,17 @@ class Ramp(ApiModel):
     error_rate: Annotated[float, Field(ge=0, le=1)]
 
 
+class FaultHeld(ApiModel):
+    """Chaos only: how long the fault held on every target of the first round, the time the verdict judged."""
+
+    seconds: Annotated[float, Field(ge=0, le=86400)]  # from every target holding it to the window's end or a loss
+    asked: Annotated[float, Field(ge=0, le=86400)]  # spec.phases.chaos
+    held_on: Annotated[int, Field(ge=0, le=MAX_RECORDS)]  # targets of the first round that held it
+    targets: Annotated[int, Field(ge=0, le=MAX_RECORDS)]  # targets of the first round
+    until: Timestamp | None = None  # when it stopped holding before the window's end (a helper was lost)
+    lost: Annotated[str, Field(max_length=253)] | None = None  # the target whose fault ended first
+
+
 class PhaseResult(ApiModel):
     started_at: Timestamp
     finished_at: Timestamp
@@ -120,6 +131,7 @@ class PhaseResult(ApiModel):
     latency: Latency | None = None  # absent when no request completed
     error_classes: ErrorCounts = ErrorCounts()
     ramp: Ramp | None = None  # chaos only
+    fault_held: FaultHeld | None = None  # chaos only
 
 
 class PhaseResults(ApiModel):

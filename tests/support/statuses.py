@@ -10,6 +10,7 @@ from chaos_operator.models.status import (
     Condition,
     ErrorCounts,
     ExperimentStatus,
+    FaultHeld,
     Injection,
     Latency,
     Phase,
@@ -39,6 +40,8 @@ def _phase(start: str, end: str, requests: int, errors: int, scale: float) -> Ph
                                   unexpected_status=errors - 3 * (errors // 4)),
         ramp=Ramp(started_at=start, finished_at=start, requests=requests // 100, errors=errors // 100,
                   error_rate=errors / requests),
+        fault_held=FaultHeld(seconds=54.5, asked=120.0, held_on=2, targets=2, until=end,
+                             lost="checkout-7d9f8b6c4-x2k9p"),
     )
 
 

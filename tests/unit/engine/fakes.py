@@ -97,6 +97,7 @@ class RecordingFault:
     seen_on_recover: list[str] = field(default_factory=list)  # the record's state in status when recover began
     calls: list[tuple[float, str, str]] = field(default_factory=list)  # (time, apply|recover, target)
     status: Callable[[], ExperimentStatus] | None = None  # the status written last, when a test looks at it
+    lose_at: dict[str, float] = field(default_factory=dict)  # target -> virtual time its helper pod vanishes
 
     async def apply(self, ctx: FaultContext, record: Injection) -> dict[str, Any]:
         if self.apply_s:
@@ -125,7 +126,15 @@ class RecordingFault:
         return self.interval
 
     def helpers(self) -> HelperWatch | None:
-        return None  # no helper pods to lose
+        return self if self.lose_at else None  # helper pods only when a test loses one
+
+    async def helper_lost(self, ctx: FaultContext, record: Injection) -> tuple[str, bool] | None:
+        lost = self.clock.t >= self.lose_at.get(record.target, float("inf"))
+        return (f"helper of {record.target} disappeared", False) if lost else None
+
+    async def revert_lost(self, ctx: FaultContext, record: Injection) -> str:
+        self.calls.append((self.clock.t, "recover", record.target))
+        return "reverted by a revert-only helper"
 
     def live(self) -> set[str]:
         """Targets applied and not recovered since."""
