@@ -66,7 +66,8 @@ def test_full_run_measures_every_phase(emulator: EmulatorThread, keeper: Replica
     assert {"maxErrorRate", "maxLatencyP95", "maxLatencyDegradation", "recoveryWithin", "recovered"} <= names
     assert all(c["passed"] for c in status["checks"])
     assert {"Started", "TargetsSelected", "Injected", "Recovered", "Completed"} <= set(events(emulator, "kill-one"))
-    assert {c["type"]: c["status"] for c in status["conditions"]} == {"Progressing": "False", "FaultActive": "False"}
+    assert {c["type"]: c["status"] for c in status["conditions"]} == {"Progressing": "False", "FaultActive": "False",
+                                                                     "FaultApplied": "True"}
 
 
 def test_selector_picks_exactly_the_intended_pods(emulator: EmulatorThread, keeper: ReplicaKeeper,
