@@ -73,7 +73,7 @@ def unreadable_recorder(deps: Deps, ref: ExperimentRef, found: Unreadable, gener
     mine = [record for record in known if record.state.value not in _FINISHED]
     theirs = [record for record in live_records(found.raw) if record.uid not in {r.uid for r in mine}]
     status = ExperimentStatus(injections=[*mine, *theirs][:MAX_RECORDS])
-    return Recorder(deps.kube, deps.clock, ref, status, generation=generation, clear=frozenset(found.raw))
+    return Recorder(deps.kube, deps.clock, ref, status, generation=generation, clear=dict(found.raw))
 
 
 async def recover_unreadable(deps: Deps, ref: ExperimentRef, raw_spec: Any, recorder: Recorder) -> str:

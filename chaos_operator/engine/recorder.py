@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import ValidationError
 
 from chaos_operator.analysis import held
-from chaos_operator.engine import conflict, lifecycle
+from chaos_operator.engine import conflict, lifecycle, mergepatch
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.errors import describe
 from chaos_operator.models.status import (
@@ -61,7 +61,7 @@ class UnreadableStatus(Exception):
 class Recorder:
     def __init__(self, kube: KubeApi, clock: Clock, ref: ExperimentRef, status: ExperimentStatus, *,
                  kind: str | None = None, generation: int | None = None, resource_version: str | None = None,
-                 clear: frozenset[str] = frozenset(), observer: StatusObserver | None = None) -> None:
+                 clear: Mapping[str, Any] | None = None, observer: StatusObserver | None = None) -> None:
         self._kube = kube
         self._observer = observer
         self.kind = kind  # the fault kind (a metrics label); None when the spec cannot be read
@@ -71,7 +71,8 @@ class Recorder:
         self._generation = generation
         # Each write carries the resourceVersion its status was computed from (None: unconditional).
         self.resource_version = resource_version
-        self._clear = clear  # wire keys to remove on the first write (of a status that could not be read)
+        # The unreadable status on the server (wire form) that the first write replaces whole; None: none.
+        self._clear = clear
         # Once a re-read found the status unreadable, no later write guesses over it (a caller that swallowed
         # the first UnreadableStatus meets it again): the run fails closed (engine/failclosed.py).
         self._unreadable: UnreadableStatus | None = None
@@ -208,7 +209,8 @@ class Recorder:
         new = self._finished_draft(base.model_copy(update=changes))
         for _ in range(MAX_CONFLICTS):
             body = new.to_api()
-            body.update({key: None for key in self._clear if key not in body})
+            if self._clear is not None:
+                body = mergepatch.replacing(self._clear, body)
             try:
                 version = await self._bounded(self._kube.patch_experiment_status(
                     self.ref.namespace, self.ref.name, body, resource_version=self.resource_version), "write")
@@ -220,7 +222,7 @@ class Recorder:
                     base = theirs
                 continue
             self.resource_version = version
-            self._clear = frozenset()
+            self._clear = None
             old, self.status = self.status, new
             if self._observer is not None:
                 self._observer(self.ref, self.kind, old, new)
@@ -252,10 +254,10 @@ class Recorder:
         try:
             return ExperimentStatus.model_validate(raw)
         except ValidationError as exc:
-            if not self._clear:  # turned unreadable under a running writer (or before its first write)
+            if self._clear is None:  # turned unreadable under a running writer (or before its first write)
                 self._unreadable = UnreadableStatus(raw, describe(exc, prefix="status"))
                 raise self._unreadable from None
-            self._clear = self._clear | frozenset(raw)
+            self._clear = raw  # what the server holds now is what the write must replace
             return None
 
     def _conditions(self, status: ExperimentStatus) -> list[Condition]:

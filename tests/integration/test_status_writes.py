@@ -11,6 +11,7 @@ from chaos_sandbox.operator_thread import OperatorThread
 
 from chaos_operator.adapters.clock import SystemClock
 from chaos_operator.adapters.kube import KubeClient, client_config
+from chaos_operator.engine import failclosed
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.faults.helpers.pod_spec import (
     EXPERIMENT_ANNOTATION,
@@ -86,7 +87,7 @@ def test_an_unreadable_status_fails_closed_and_recovers_what_it_can(emulator: Em
     ref, _ = _created(emulator, "skewed")
     # A status from another version: a phase this one does not know, and a record that still names a pod.
     emulator.patch("chaosexperiments", SHOP, "skewed", {"status": {
-        "phase": "Draining", "seed": "7", "futureField": {"x": 1},
+        "phase": "Draining", "seed": "7", "futureField": {"x": 1}, "phases": {"baseline": {"requests": -1}},
         "injections": [{"target": "checkout-0", "uid": victim_uid, "state": "Injected"},
                        {"target": "gone-1", "uid": "u-1", "state": "Recovered"}]}}, subresource="status")
     labels = {MANAGED_BY: OPERATOR, ROLE_LABEL: "inject", EXPERIMENT_NS_LABEL: SHOP, EXPERIMENT_UID_LABEL: ref.uid}
@@ -104,8 +105,35 @@ def test_an_unreadable_status_fails_closed_and_recovers_what_it_can(emulator: Em
     assert "status.phase" in status["message"] and "not run again" in status["message"]
     assert "1 helper pod(s) of this experiment deleted; 1 of 1 recorded target(s) recovered" in status["message"]
     assert "futureField" not in status and "seed" not in status  # the unreadable status is replaced whole
+    assert "baseline" not in status.get("phases", {})  # at every depth (a merge patch merges objects)
+    ExperimentStatus.model_validate(status)
     assert [(r["target"], r["state"]) for r in status["injections"]] == [("checkout-0", "Recovered")]
     assert service.hits == 0  # no load: nothing ran again
     pods = {p["metadata"]["name"] for p in emulator.list("pods", SHOP)}
     assert "checkout-0" in pods  # PodKill was not applied again
     assert not emulator.list("pods", OPS, label_selector=HELPER_SELECTOR)
+
+
+def test_replacing_an_unreadable_status_survives_a_conflict(emulator: EmulatorThread) -> None:
+    """The fail-closed writer's second write meets a 409 (kopf patched the object meanwhile): its re-read finds
+    the status it wrote, readable, because the first write replaced the unreadable one at every depth."""
+    ref, _ = _created(emulator, "nested")
+    emulator.patch("chaosexperiments", SHOP, "nested", {"status": {
+        "phase": "Recovery", "phases": {"baseline": {"requests": -1}, "future": {"x": 1}}}}, subresource="status")
+    raw = emulator.get("chaosexperiments", SHOP, "nested")["status"]  # type: ignore[index]
+    found = failclosed.read_status(raw)
+    assert isinstance(found, failclosed.Unreadable)
+    kube = KubeClient(client_config(server=emulator.url))
+
+    async def scenario() -> Recorder:
+        recorder = Recorder(kube, SystemClock(), ref, ExperimentStatus(), clear=dict(found.raw))
+        await recorder.finish(Phase.FAILED, None, "UnreadableStatus", "first")
+        emulator.patch("chaosexperiments", SHOP, "nested", {"metadata": {"annotations": {"kopf": "x"}}})
+        await recorder.finish(Phase.FAILED, None, "UnreadableStatus", "second")
+        return recorder
+
+    asyncio.run(scenario())
+    stored = emulator.get("chaosexperiments", SHOP, "nested")["status"]  # type: ignore[index]
+    assert (stored["phase"], stored["message"]) == ("Failed", "second")
+    assert stored.get("phases", {}) == {}
+    ExperimentStatus.model_validate(stored)
