@@ -73,6 +73,7 @@ class Emulator:
         self.resources: dict[ResKey, ResourceInfo] = dict(builtin_resources())
         self._calls: set[ApiCall] = set()
         self.stalls: dict[tuple[str, str], float] = {}  # (verb, resource) -> seconds before it is answered
+        self.stalled = 0  # requests held by a stall right now (tests wait for their clients to be stuck)
         self.store.on_delete = self.on_delete
         self.store.listeners.append(self._track_crds)
 
@@ -170,7 +171,11 @@ class Emulator:
         self._calls.add(call)
         ALL_CALLS.add(call)
         if (stall := self.stalls.get((verb, target.plural))) is not None:  # a hung route, for clients' timeouts
-            await asyncio.sleep(stall)
+            self.stalled += 1
+            try:
+                await asyncio.sleep(stall)
+            finally:
+                self.stalled -= 1
         rtype = self.resource_type(ResKey(group, version, target.plural))
         sub = target.subresource
         if (sub is not None and sub != "status") or (sub == "status" and not rtype.has_status):
