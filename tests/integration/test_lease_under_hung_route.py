@@ -44,7 +44,8 @@ def test_the_lease_is_renewed_on_time_while_status_writes_hang() -> None:
                 emu.create("chaosexperiments", body, SHOP)
             wait_for("every experiment's first status write to hang",
                      lambda: emu.emulator.stalled >= EXPERIMENTS, timeout=30)
-            renewals, start = [], time.monotonic()
+            renewals: list[tuple[float, object]] = []
+            start = time.monotonic()
             while time.monotonic() - start < WATCH_S and op.error is None:
                 lease = emu.get("leases", NS, LEASE_NAME) or {}
                 renewed = (lease.get("spec") or {}).get("renewTime")
