@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from chaos_operator.engine import gating
+from chaos_operator.engine.owners import Owners
 from chaos_operator.engine.recorder import StatusObserver
 from chaos_operator.engine.slots import Slots
 from chaos_operator.faults.base import DEFAULT_IMAGE, Fault
@@ -49,6 +50,7 @@ class Deps:
     gates: gating.Gates = gating.Gates()  # the kill switch and the namespace opt-in
     observer: StatusObserver | None = None  # told of every status write (metrics)
     slots: Slots = field(default_factory=Slots)  # the cap on experiments running at once (none by default)
+    owners: Owners = field(default_factory=Owners)  # experiments with a run at work (deletion waits for it)
     max_helpers_per_node: int | None = None  # helper and stress pods of this operator on one node
 
 

@@ -30,6 +30,7 @@ FINALIZER = f"{GROUP}/cleanup"
 # recovery is cancelled and finished by the cleanup handler, or by the next operator's resume and sweep.
 CANCELLATION_BACKOFF_S = 10.0
 CANCELLATION_TIMEOUT_S = 120.0
+OWNER_WAIT_S = 1.0  # the cleanup handler's retry delay while the run is still stopping
 
 
 def settings() -> kopf.OperatorSettings:
@@ -60,7 +61,7 @@ def read_status(raw: Any) -> ExperimentStatus | Unreadable:
     return failclosed.read_status(raw)
 
 
-def recorder_for(deps: Deps, ref: ExperimentRef, status: ExperimentStatus, meta: kopf.Meta,
+def recorder_for(deps: Deps, ref: ExperimentRef, status: ExperimentStatus, meta: Mapping[str, Any],
                  spec: ExperimentSpec | None) -> Recorder:
     """The recorder of a readable status; its fault kind (a metrics label) is the spec's, when the spec is valid."""
     return Recorder(deps.kube, deps.clock, ref, status, kind=None if spec is None else spec.fault.kind,
@@ -83,39 +84,57 @@ def register(registry: kopf.OperatorRegistry, deps: Deps, credentials: kopf.Conn
                  cancellation_backoff=CANCELLATION_BACKOFF_S, cancellation_timeout=CANCELLATION_TIMEOUT_S)
     async def experiment(body: kopf.Body, meta: kopf.Meta, stopped: kopf.DaemonStopped, **_: Any) -> None:
         ref = ExperimentRef(namespace=str(meta["namespace"]), name=str(meta["name"]), uid=str(meta["uid"]))
-        status = read_status(body.get("status"))
-        if isinstance(status, Unreadable):
-            await failclosed.fail_closed(deps, ref, status, body.get("spec"), meta.get("generation"))
-            return
-        if status.phase in TERMINAL_PHASES:
-            return
-        try:
-            spec = ExperimentSpec.model_validate(plain(body.get("spec")))
-        except ValidationError as exc:
-            # No retry: the same spec would fail the same way. Nothing has been touched.
-            message = f"invalid spec: {describe(exc, prefix='spec')}"
-            invalid = recorder_for(deps, ref, status, meta, None)
-            await invalid.finish(Phase.FAILED, None, "InvalidSpec", message)
-            await invalid.event("Failed", message, warning=True)
-            return
-        # `body` is live in kopf daemons: spec.abort changes show up here while the daemon runs.
-        control = Control(abort_requested=lambda: bool((body.get("spec") or {}).get("abort")),
-                          stopping=stopped.is_set)
-        recorder = recorder_for(deps, ref, status, meta, spec)
-        await failclosed.guarded(deps, ref, spec, recorder, run_experiment(deps, spec, recorder, control))
+        with deps.owners.working(ref.uid):  # the cleanup handler waits while this is at work
+            await _experiment(deps, ref, body, meta, stopped)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="cleanup")
-    async def cleanup(body: kopf.Body, meta: kopf.Meta, **_: Any) -> None:
-        # kopf stops the daemon first (it recovers what it injected); this covers records it left.
+    async def cleanup(meta: kopf.Meta, **_: Any) -> None:
+        # One owner of cleanup at a time (engine/owners.py): a stopping run recovers what it injected; this
+        # covers what it left, read afresh once it has ended (the deletion event's status is older).
         ref = ExperimentRef(namespace=str(meta["namespace"]), name=str(meta["name"]), uid=str(meta["uid"]))
-        status = read_status(body.get("status"))
-        if isinstance(status, Unreadable):
-            recorder = failclosed.unreadable_recorder(deps, ref, status, meta.get("generation"))
-            await failclosed.recover_unreadable(deps, ref, body.get("spec"), recorder)
-            return
-        try:
-            spec = ExperimentSpec.model_validate(plain(body.get("spec")))
-        except ValidationError:
-            return  # an invalid spec never injected anything
-        recorder = recorder_for(deps, ref, status, meta, spec)
-        await failclosed.guarded(deps, ref, spec, recorder, recover_records(deps, spec, recorder))
+        if deps.owners.busy(ref.uid):
+            raise kopf.TemporaryError("the experiment's run is still stopping (it recovers its own faults)",
+                                      delay=OWNER_WAIT_S)
+        body = await deps.kube.get_experiment(ref.namespace, ref.name)
+        if body is None or (body.get("metadata") or {}).get("uid") != ref.uid:
+            return  # gone already: nothing of it can be recovered through its status
+        await _cleanup(deps, ref, body)
+
+
+async def _experiment(deps: Deps, ref: ExperimentRef, body: kopf.Body, meta: kopf.Meta,
+                      stopped: kopf.DaemonStopped) -> None:
+    status = read_status(body.get("status"))
+    if isinstance(status, Unreadable):
+        await failclosed.fail_closed(deps, ref, status, body.get("spec"), meta.get("generation"))
+        return
+    if status.phase in TERMINAL_PHASES:
+        return
+    try:
+        spec = ExperimentSpec.model_validate(plain(body.get("spec")))
+    except ValidationError as exc:
+        # No retry: the same spec would fail the same way. Nothing has been touched.
+        message = f"invalid spec: {describe(exc, prefix='spec')}"
+        invalid = recorder_for(deps, ref, status, meta, None)
+        await invalid.finish(Phase.FAILED, None, "InvalidSpec", message)
+        await invalid.event("Failed", message, warning=True)
+        return
+    # `body` is live in kopf daemons: spec.abort changes show up here while the daemon runs.
+    control = Control(abort_requested=lambda: bool((body.get("spec") or {}).get("abort")),
+                      stopping=stopped.is_set)
+    recorder = recorder_for(deps, ref, status, meta, spec)
+    await failclosed.guarded(deps, ref, spec, recorder, run_experiment(deps, spec, recorder, control))
+
+
+async def _cleanup(deps: Deps, ref: ExperimentRef, body: Mapping[str, Any]) -> None:
+    meta = body.get("metadata") or {}
+    status = read_status(body.get("status"))
+    if isinstance(status, Unreadable):
+        recorder = failclosed.unreadable_recorder(deps, ref, status, meta.get("generation"))
+        await failclosed.recover_unreadable(deps, ref, body.get("spec"), recorder)
+        return
+    try:
+        spec = ExperimentSpec.model_validate(plain(body.get("spec")))
+    except ValidationError:
+        return  # an invalid spec never injected anything
+    recorder = recorder_for(deps, ref, status, meta, spec)
+    await failclosed.guarded(deps, ref, spec, recorder, recover_records(deps, spec, recorder))
