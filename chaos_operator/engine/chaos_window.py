@@ -228,3 +228,15 @@ async def until_whole(fault: Fault, ctx: FaultContext, record: Injection, poll_s
         except Exception as exc:
             log.warning("verify failed: %s", exc)
         await ctx.clock.sleep(poll_s)
+
+
+async def result_or_cancel(task: asyncio.Task[float]) -> float | None:
+    """A finished watch's time; a watch still polling is cancelled (not whole yet: None)."""
+    if task.done():
+        return None if task.cancelled() or task.exception() is not None else task.result()
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    return None

@@ -12,7 +12,7 @@ import logging
 from chaos_operator.analysis import verdict
 from chaos_operator.analysis.records import weigh
 from chaos_operator.engine import analyze, gating, halt, lifecycle, timeline
-from chaos_operator.engine.chaos_window import ChaosWindow, until_whole
+from chaos_operator.engine.chaos_window import ChaosWindow, result_or_cancel, until_whole
 from chaos_operator.engine.deps import Control, Deps, LoadTargetNotFound
 from chaos_operator.engine.prom import PromChecks
 from chaos_operator.engine.recorder import Recorder, UnreadableStatus
@@ -42,6 +42,8 @@ class Runner:
         self.recorder = recorder
         self.control = control
         self.stop = asyncio.Event()
+        # Why it was asked to end, as seen then: withdrawn while reverting, the request still ends the run.
+        self.asked: tuple[str, str] | None = None
         self.fault = deps.fault_for(spec.fault.kind)
         self.load: Recording | None = None
         self.prom: PromChecks | None = None
@@ -83,7 +85,9 @@ class Runner:
 
     async def _watch_control(self) -> None:
         while not self.stop.is_set():
-            if self.control.abort_requested() or self.control.stopping() or self.deps.gates.paused() is not None:
+            asked = gating.abort_reason(self.control.abort_requested(), self.deps.gates, self.recorder.status.phase)
+            if asked is not None or self.control.stopping():
+                self.asked = asked
                 self.stop.set()
                 return
             await self.clock.sleep(CONTROL_POLL_S)
@@ -103,7 +107,8 @@ class Runner:
         """After a phase step: abort ends the experiment; a daemon stop leaves it to resume logic."""
         if not self.stop.is_set():
             return None
-        if why := gating.abort_reason(self.control.abort_requested(), self.deps.gates, self.recorder.status.phase):
+        phase = self.recorder.status.phase
+        if why := self.asked or gating.abort_reason(self.control.abort_requested(), self.deps.gates, phase):
             return Ending(Phase.ABORTED, None, *why)
         return STOPPED  # operator stopping or resource deleting: the finalizer/restart path finishes it
 
@@ -264,7 +269,7 @@ class Runner:
         try:
             result = await self._measure("recovery", self.spec.phases.recovery)
         finally:
-            whole_at = seen.whole_at_mono if whole is None else await _result_or_cancel(whole)
+            whole_at = seen.whole_at_mono if whole is None else await result_or_cancel(whole)
         seconds = analyze.recovery_seconds(self.spec, baseline.result, chaos.load, result,
                                            seen.last_injection_mono, whole_at, self.fault.instant)
         await self.recorder.record_recovery(result.result, seconds)
@@ -281,14 +286,3 @@ class Runner:
     def _halt_names(self) -> set[str]:
         return {c.name for c in self.spec.prometheus.halt_when} if self.spec.prometheus else set()
 
-
-async def _result_or_cancel(task: asyncio.Task[float]) -> float | None:
-    """A finished watch's time; a watch still polling is cancelled (not whole yet: None)."""
-    if task.done():
-        return None if task.cancelled() or task.exception() is not None else task.result()
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    return None

@@ -57,6 +57,7 @@ class FakeKubelet:
         self.revert: Callable[[dict[str, Any]], tuple[Report, int] | None] = lambda pod: ({"state": "reverted"}, 0)
         self.stopped: Callable[[dict[str, Any]], Report] = lambda pod: {"state": "reverted", "revert": "reverted"}
         self.vanish = False  # on deletion the pod is gone at once, no report (force-deleted, its node lost)
+        self.remove_after = 0.6  # seconds from a helper's deletion (its report written) to its removal
         self._handled: set[str] = set()
         self._halt = threading.Event()
         self._lock = threading.Lock()  # a late make_ready never overwrites the status a deletion wrote
@@ -111,7 +112,7 @@ class FakeKubelet:
                     return
                 if "terminated" not in str(pod.get("status")):
                     self._status(pod, terminated(self.stopped(pod)))
-                threading.Timer(0.6, self._remove, (meta["namespace"], meta["name"])).start()
+                threading.Timer(self.remove_after, self._remove, (meta["namespace"], meta["name"])).start()
             return
         if key in self._handled:
             return
