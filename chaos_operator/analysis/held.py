@@ -47,10 +47,14 @@ def too_short(held: FaultHeld) -> bool:
     return held.lost is not None and held.seconds < MIN_HELD_SHARE * held.asked
 
 
+def _s(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"  # "0 s" would read as never held
+
+
 def describe(held: FaultHeld) -> str:
     if held.lost is None:
-        return f"{held.held_on} of {held.targets} targets held the fault for {held.seconds:.0f} s of {held.asked:.0f} s"
-    return (f"the fault held {held.seconds:.0f} s of {held.asked:.0f} s: it ended on {held.lost} at "
+        return f"{held.held_on} of {held.targets} targets held the fault for {_s(held.seconds)} of {held.asked:.0f} s"
+    return (f"the fault held {_s(held.seconds)} of {held.asked:.0f} s: it ended on {held.lost} at "
             f"{held.until}, whose helper pod was lost")
 
 

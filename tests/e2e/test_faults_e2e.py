@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import pytest
+import yaml
 from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.operator_thread import OperatorThread
 
@@ -211,4 +212,30 @@ def test_network_latency_adds_its_delay(netem: None, box: Sandbox, operator: Ope
     # ready file, after the qdisc was applied; however slow the agent (here, Python under emulation).
     early = watch.applied - watch.phases["Injected"][0]
     assert early <= watch.every + 0.5, f"the record said Injected {early:.1f} s before the netem qdisc was there"
+    assert_nothing_left(box, ns, {pod["uid"]})
+
+
+def test_a_helper_deleted_by_someone_else_ends_inconclusive_and_submit_exits_2(
+        box: Sandbox, operator: OperatorThread, tmp_path: pathlib.Path) -> None:
+    """Issue 17: the fault stopped holding when its helper pod was deleted (by someone else: a drain, a
+    `kubectl delete`); the chaos figures end there and the verdict says how long the fault held."""
+    ns = "e2e-helper-deleted"
+    pod = start(box, ns, "app", [])
+    path = tmp_path / "held.yaml"
+    path.write_text(yaml.safe_dump(held("web-bandwidth", ns, "app")))
+    argv = [sys.executable, "-m", "chaos_operator", "submit", str(path), "--server", box.url, "--wait",
+            "--poll", "0.2"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as waiting:
+        (record,) = injected(box, ns, "web-bandwidth")
+        assert root_qdisc(pod["netns"]).startswith("tbf")
+        box.emu.delete("pods", OPERATOR_NS, record["helperPod"])
+        out, err = waiting.communicate(timeout=60)
+    st = status_of(box.emu, "web-bandwidth", ns)
+    assert waiting.returncode == 2, out + err
+    assert (st["phase"], st["verdict"], st["reason"]) == ("Completed", "Inconclusive", "FaultNotHeld"), pretty(st)
+    held_s = st["phases"]["chaos"]["faultHeld"]["seconds"]
+    assert 0 < held_s < 30 and "the fault held" in st["message"], st["message"]
+    applied = {c["type"]: c for c in st["conditions"]}["FaultApplied"]
+    assert (applied["status"], applied["reason"]) == ("False", "FaultNotHeld"), applied
+    print(f"\nhelper deleted mid-chaos: {st['reason']} - {st['message']}")
     assert_nothing_left(box, ns, {pod["uid"]})

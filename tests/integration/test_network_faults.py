@@ -123,7 +123,7 @@ def test_a_helper_lost_early_ends_the_run_inconclusive_with_how_long_the_fault_h
     assert (ended["phase"], ended["verdict"], ended["reason"]) == ("Completed", "Inconclusive", "FaultNotHeld"), ended
     held = ended["phases"]["chaos"]["faultHeld"]
     assert held["asked"] == 60 and held["lost"] == record["target"] and held["seconds"] < 30, held
-    assert ended["message"].startswith(f"the fault held {held['seconds']:.0f} s of 60 s"), ended["message"]
+    assert ended["message"].startswith(f"the fault held {held['seconds']:.1f} s of 60 s"), ended["message"]
     applied = next(c for c in ended["conditions"] if c["type"] == "FaultApplied")
     assert (applied["status"], applied["reason"]) == ("False", "FaultNotHeld")
     assert [r["state"] for r in ended["injections"]] == ["Recovered"]

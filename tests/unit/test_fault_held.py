@@ -65,6 +65,8 @@ def test_a_failure_is_no_evidence_either_when_the_fault_held_too_briefly() -> No
     (_held(117.0, None), ("True", "FaultHeld", "3 of 3 targets held the fault for 117 s of 120 s")),
     (_held(10.0, "x"), ("False", "FaultNotHeld", f"the fault held 10 s of 120 s: it ended on x at {AT}, "
                                                   "whose helper pod was lost")),
+    (_held(0.4, "x"), ("False", "FaultNotHeld", f"the fault held 0.4 s of 120 s: it ended on x at {AT}, "
+                                                 "whose helper pod was lost")),  # not "0 s": it did hold
     (_held(90.0, "x"), ("False", "FaultEndedEarly", f"the fault held 90 s of 120 s: it ended on x at {AT}, "
                                                      "whose helper pod was lost")),
 ])

@@ -19,7 +19,7 @@ async def test_a_helper_lost_early_ends_the_window_and_the_run_is_inconclusive()
     # Found at the tender's first poll at or after the loss: held at most one poll longer.
     assert 4 <= held.seconds <= 4 + Deps.poll_s
     assert (held.asked, held.held_on, held.targets, held.lost) == (CHAOS, 3, 3, "checkout-1")
-    assert status.message is not None and status.message.startswith(f"the fault held {held.seconds:.0f} s of 20 s")
+    assert status.message is not None and status.message.startswith(f"the fault held {held.seconds:.1f} s of 20 s")
     assert chaos.requests <= 50 * (4 + Deps.poll_s + 1)  # the chaos figures stop at the loss
     # Every fault is reverted at the loss, and the recovery phase follows at once.
     assert [r.state for r in status.injections] == [RecordState.RECOVERED] * 3
