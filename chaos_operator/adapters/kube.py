@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import logging
 import os
 import uuid
 from collections.abc import Callable, Mapping
@@ -12,10 +13,13 @@ from typing import Any, TypeVar
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
+from chaos_operator.adapters import retry
 from chaos_operator.models import GROUP, KIND, PLURAL, VERSION
 from chaos_operator.ports import ExperimentRef, StatusConflict
 
+log = logging.getLogger(__name__)
 COMPONENT = "chaos-operator"
 EVENT_MESSAGE_MAX = 1024  # the API server refuses a longer Event message
 T = TypeVar("T")
@@ -95,14 +99,21 @@ class KubeClient:
         self._on_error = on_error
 
     async def _run(self, operation: str, call: Callable[[], T]) -> T:
-        """Run a blocking client call in a worker thread; report it when it fails."""
-        try:
-            return await asyncio.to_thread(call)
-        except Exception as exc:
-            if self._on_error is not None:
+        """Run a blocking client call in a worker thread, again after a transient refusal (retry.py); report
+        each failure."""
+        for attempt in range(retry.ATTEMPTS):
+            try:
+                return await asyncio.to_thread(call)
+            except Exception as exc:
                 cause = exc if isinstance(exc, ApiException) else exc.__cause__  # StatusConflict wraps a 409
-                self._on_error(operation, cause.status if isinstance(cause, ApiException) else None)
-            raise
+                if self._on_error is not None:
+                    self._on_error(operation, cause.status if isinstance(cause, ApiException) else None)
+                wait = _retry_delay(exc, attempt)
+                if wait is None:
+                    raise
+                log.info("%s failed (%s); again in %.1fs", operation, exc.__class__.__name__, wait)
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
 
     def close(self) -> None:
         self._api.close()  # type: ignore[no-untyped-call]
@@ -252,3 +263,13 @@ def _json(resp: Any) -> dict[str, Any]:
     data = json.loads(resp.data)
     assert isinstance(data, dict)
     return data
+
+
+def _retry_delay(exc: BaseException, attempt: int) -> float | None:
+    if isinstance(exc, ApiException):
+        headers = exc.headers or {}
+        return retry.delay(attempt, exc.status, headers.get("Retry-After") if hasattr(headers, "get") else None)
+    # Refused or reset (urllib3 wraps them in MaxRetryError); never a read timeout.
+    dropped = isinstance(exc, ProtocolError) or (
+        isinstance(exc, MaxRetryError) and isinstance(exc.reason, NewConnectionError | ProtocolError))
+    return retry.delay(attempt, None, dropped=dropped)

@@ -35,6 +35,7 @@ from chaos_sandbox.emulator.http import (
     respond_error,
     verb_of,
 )
+from chaos_sandbox.emulator.misbehave import Misbehaviour
 from chaos_sandbox.emulator.patching import JSON_PATCH, MERGE_PATCH
 from chaos_sandbox.emulator.resources import (
     CRD_GROUP,
@@ -74,6 +75,7 @@ class Emulator:
         self._calls: set[ApiCall] = set()
         self.stalls: dict[tuple[str, str], float] = {}  # (verb, resource) -> seconds before it is answered
         self.stalled = 0  # requests held by a stall right now (tests wait for their clients to be stuck)
+        self.misbehave = Misbehaviour()  # queued error answers per route (429, 500, ...) for clients' retries
         self.store.on_delete = self.on_delete
         self.store.listeners.append(self._track_crds)
 
@@ -176,6 +178,9 @@ class Emulator:
                 await asyncio.sleep(stall)
             finally:
                 self.stalled -= 1
+        route = f"{target.plural}/{target.subresource}" if target.subresource else target.plural
+        if (failure := self.misbehave.answer(verb, route)) is not None:
+            return failure
         rtype = self.resource_type(ResKey(group, version, target.plural))
         sub = target.subresource
         if (sub is not None and sub != "status") or (sub == "status" and not rtype.has_status):
