@@ -27,7 +27,7 @@ import asyncio
 import concurrent.futures
 import pathlib
 import threading
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -192,16 +192,19 @@ class EmulatorThread:
         self.run(keeper.start())
         return keeper
 
-    def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default",
-                         token: str | None = None) -> pathlib.Path:
-        """A kubeconfig for kubectl. Without `token`, no credentials (the emulator listens on loopback only);
-        with one, the official Python client sends it as a bearer token, which the emulator records as the
-        caller's identity (a ServiceAccount stand-in, e.g. "system:serviceaccount:NS:NAME"; nothing is
-        authorized by it). kubectl sends no token over plain HTTP, so its calls carry no identity."""
+    def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default", token: str | None = None,
+                         user: str | None = None, groups: Sequence[str] = ()) -> pathlib.Path:
+        """A kubeconfig. Without credentials its caller is the sandbox's administrator (the emulator listens on
+        loopback only; see `emulator/authz.py`). `token`: the official Python client sends it as a bearer token
+        (one from `emulator.auth`, or with RBAC off any string, recorded as the caller). kubectl sends no token
+        over plain HTTP, so for kubectl `user` (and `groups`) are sent as impersonation headers instead."""
+        credentials: dict[str, Any] = {"token": token} if token else {}
+        if user:
+            credentials.update({"as": user, **({"as-groups": list(groups)} if groups else {})})
         config = {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
             "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "emulator", "user": {"token": token} if token else {}}],
+            "users": [{"name": "emulator", "user": credentials}],
             "contexts": [{"name": "emulator",
                           "context": {"cluster": "emulator", "user": "emulator", "namespace": namespace}}],
             "current-context": "emulator",
