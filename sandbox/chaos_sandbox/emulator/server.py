@@ -37,7 +37,7 @@ from chaos_sandbox.emulator.http import (
     verb_of,
 )
 from chaos_sandbox.emulator.patching import JSON_PATCH, MERGE_PATCH
-from chaos_sandbox.emulator.rbac import Policy, Request
+from chaos_sandbox.emulator.rbac import Identity, Policy, Request
 from chaos_sandbox.emulator.resources import (
     CRD_GROUP,
     CRD_PLURAL,
@@ -54,7 +54,7 @@ from chaos_sandbox.emulator.selectors import Selector, SelectorError
 from chaos_sandbox.emulator.store import Admit, Event, Obj, Store
 from chaos_sandbox.emulator.tables import table, wants_table
 from chaos_sandbox.emulator.watchstream import serve_watch
-from chaos_sandbox.emulator.writes import admit_for, apply_request
+from chaos_sandbox.emulator.writes import admit_for, apply_request, policies_for
 
 NOT_FOUND = "the server could not find the requested resource"
 
@@ -202,7 +202,7 @@ class Emulator:
             return self._read(request, rtype, target)
         manager = params.get("fieldManager") or client_name(request) or "unknown"
         return self._write(verb, rtype, target, await read_body(request), params,
-                           request.headers.get("Content-Type", ""), manager)
+                           request.headers.get("Content-Type", ""), manager, who)
 
     def _read(self, request: aiohttp.web.BaseRequest, rtype: ResourceType, target: Target) -> aiohttp.web.Response:
         if target.name:
@@ -217,9 +217,11 @@ class Emulator:
         return respond(body)
 
     def _write(self, verb: str, rtype: ResourceType, target: Target, data: Any, params: Mapping[str, str],
-               content_type: str, manager: str) -> aiohttp.web.Response:
+               content_type: str, manager: str, who: Identity) -> aiohttp.web.Response:
         dry_run = params.get("dryRun") == "All"  # kubectl --dry-run=server: checked and answered, never stored
         admission = Admission(self._schema(rtype), params.get("fieldValidation", "Warn"), self.validate, dry_run)
+        if verb in ("create", "update", "patch"):
+            admission.policies = policies_for(self.store, self.find, self.auth.allowed, who, rtype, target, dry_run)
         try:
             if verb == "patch" and target.name and is_apply(content_type):
                 obj, status = apply_request(self.store, rtype, target, data, params, admission)
