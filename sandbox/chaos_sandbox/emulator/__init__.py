@@ -7,6 +7,10 @@ Custom objects written over HTTP are validated against their CRD (schema, CEL ru
 the emulator is made with `Emulator(validate=False)`; in-process writes (`EmulatorThread.create`, the store)
 are never checked, so a test can store what an older CRD would have accepted.
 
+Authentication and authorization (`emulator/authz.py`): `Emulator(authorization="RBAC")` authorizes every request
+against the stored RBAC objects and evaluates ValidatingAdmissionPolicies for the requesting user, as a cluster
+does; the default `"AlwaysAllow"` serves everyone (docs/sandbox.md says which harness uses which).
+
 Calls served, for RBAC checks: every resource request is recorded as an `ApiCall(verb, group, resource,
 subresource, namespace, user, client)`, with RBAC's verbs (get, list, watch, create, update, patch, delete,
 deletecollection); `namespace` is "" for cluster-scoped objects and cluster-wide requests (a Namespace object
