@@ -105,3 +105,15 @@ def test_subject_access_review_answers_for_another_identity(emu: EmulatorThread)
     status, body = call(emu, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", token,
                         body={"spec": {"user": "x", "nonResourceAttributes": {"path": "/", "verb": "get"}}})
     assert status == 403 and "cannot create resource \"subjectaccessreviews\"" in body["message"]
+
+
+def test_kubectl_create_token_gives_the_service_accounts_identity(emu: EmulatorThread, tmp_path: pathlib.Path) -> None:
+    admin = Kubectl(emu.write_kubeconfig(tmp_path / "admin", NS), tmp_path)
+    admin("create", "namespace", "chaos-system")
+    admin("create", "serviceaccount", "op", "-n", "chaos-system")
+    token = admin("create", "token", "op", "-n", "chaos-system").strip()
+    assert call(emu, "GET", f"/api/v1/namespaces/{NS}/pods", token)[0] == 200
+    status, body = call(emu, "DELETE", f"/api/v1/namespaces/{NS}/pods/web-0", token)
+    assert status == 403 and f'User "{SA_USER}" cannot delete' in body["message"]
+    missing = run(admin.kubeconfig, "create", "token", "nobody", "-n", "chaos-system")
+    assert missing.returncode != 0 and '"nobody" not found' in missing.stderr

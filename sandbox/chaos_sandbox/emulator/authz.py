@@ -18,6 +18,7 @@ bootstrap roles (system:discovery, system:basic-user) do.
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -55,6 +56,17 @@ class Auth:
         token = token or f"csbx-sa.{namespace}.{name}.{secrets.token_hex(8)}"
         self.tokens[token] = Identity.service_account(namespace, name)
         return token
+
+    def token_request(self, namespace: str, name: str, body: Any) -> dict[str, Any]:
+        """Answer a TokenRequest (`kubectl create token NAME`): a new token for the ServiceAccount. It never
+        expires here; the expiration the answer names is what was asked (default one hour)."""
+        spec = dict((body or {}).get("spec") or {})
+        spec.setdefault("expirationSeconds", 3600)
+        expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=int(spec["expirationSeconds"]))
+        return {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "metadata": {"name": name, "namespace": namespace}, "spec": spec,
+                "status": {"token": self.issue_token(namespace, name),
+                           "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}}
 
     def add_user(self, user: str, groups: Sequence[str] = (), token: str | None = None) -> str:
         """A user (of a kubeconfig, say) and the token that stands for them."""

@@ -2,7 +2,8 @@
 
 client-go's typed clients (Helm's release storage among them) send protobuf and do not fall back to JSON on 415.
 So the kinds they write are decoded here: Secret, ConfigMap, Namespace, the DeleteOptions of a delete, and the
-access reviews kubectl sends (`kubectl auth can-i`),
+access reviews and TokenRequests kubectl sends (`kubectl auth can-i`, `kubectl create token`) with the
+ServiceAccount (`kubectl create serviceaccount`),
 by the field numbers of Kubernetes' published `.proto` files. Any other protobuf body gets 415; responses are
 always JSON, which those clients accept too.
 """
@@ -32,6 +33,8 @@ KINDS: dict[str, Schema] = {
                       3: ("orphanDependents", "bool"), 4: ("propagationPolicy", "str"), 5: ("dryRun", "strs")},
     "SelfSubjectAccessReview": {1: ("metadata", "meta"), 2: ("spec", "selfreview")},
     "SubjectAccessReview": {1: ("metadata", "meta"), 2: ("spec", "review")},
+    "TokenRequest": {1: ("metadata", "meta"), 2: ("spec", "tokenspec")},
+    "ServiceAccount": {1: ("metadata", "meta"), 4: ("automountServiceAccountToken", "bool")},
 }
 ATTRIBUTES: Schema = {1: ("namespace", "str"), 2: ("verb", "str"), 3: ("group", "str"), 4: ("version", "str"),
                       5: ("resource", "str"), 6: ("subresource", "str"), 7: ("name", "str")}
@@ -40,6 +43,7 @@ NESTED: dict[str, Schema] = {"meta": META, "owners": OWNER, "nsspec": {1: ("fina
                              "preconditions": {1: ("uid", "str"), 2: ("resourceVersion", "str")},
                              "attributes": ATTRIBUTES, "path": {1: ("path", "str"), 2: ("verb", "str")},
                              "selfreview": SELF_REVIEW,
+                             "tokenspec": {1: ("audiences", "strs"), 4: ("expirationSeconds", "int")},
                              "review": {**SELF_REVIEW, 3: ("user", "str"), 4: ("groups", "strs"), 6: ("uid", "str")}}
 
 

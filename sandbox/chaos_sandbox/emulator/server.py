@@ -186,6 +186,11 @@ class Emulator:
                                      target.name or ""))
         if group == REVIEW_GROUP and verb == "create" and not target.name:
             return respond(self.auth.review(who, target.plural, await read_body(request)), 201)
+        namespace, name = target.namespace, target.name
+        if (group, target.plural, target.subresource, verb) == ("", "serviceaccounts", "token", "create") \
+                and namespace is not None and name is not None:
+            self.store.get(self.find("v1/serviceaccounts"), namespace, name)  # 404 if there is none
+            return respond(self.auth.token_request(namespace, name, await read_body(request)), 201)
         if (stall := self.stalls.get((verb, target.plural))) is not None:  # a hung route, for clients' timeouts
             await asyncio.sleep(stall)
         rtype = self.resource_type(ResKey(group, version, target.plural))
