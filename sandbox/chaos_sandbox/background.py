@@ -24,6 +24,7 @@ from typing import Any
 from chaos_sandbox import leftovers, runs
 from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.operator_thread import OperatorThread
+from chaos_sandbox.users import add_restricted_user
 
 UP_TIMEOUT_S = 60.0
 DOWN_TIMEOUT_S = 30.0
@@ -66,18 +67,24 @@ def serve(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("kopf", "aiohttp.access"):  # per-request and per-poll lines would fill serve.log for hours
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    sandbox = Sandbox(network=args.network, max_seconds=args.hours * 3600 + 60, work_dir=state_dir)
+    sandbox = Sandbox(network=args.network, max_seconds=args.hours * 3600 + 60, work_dir=state_dir,
+                      authorization="RBAC")
     operator: OperatorThread | None = None
     try:
         sandbox.start()
         if not args.no_demo:
             sandbox.deploy_demo()
         if not args.no_operator:
+            # No token: the loopback administrator. The chart's RBAC is proven where Helm installs it
+            # (tests/integration/test_chart_rbac.py); the sandbox does not render the chart.
             operator = OperatorThread(sandbox.url, sandbox.resolver)
             operator.start()
-        kubeconfig = sandbox.write_kubeconfig(state_dir / "kubeconfig")
+        kubeconfig = sandbox.write_kubeconfig(state_dir / "kubeconfig")  # the administrator (system:masters)
+        sandbox.ensure_namespace("demo")
+        restricted = add_restricted_user(sandbox.emu, state_dir / "kubeconfig-restricted")
         state = {"pid": os.getpid(), "start": runs.process_start(os.getpid()), "url": sandbox.url,
                  "mode": sandbox.mode, "note": sandbox.note, "token": sandbox.token, "kubeconfig": str(kubeconfig),
+                 "kubeconfig_restricted": str(restricted),
                  "operator": operator is not None, "started": time.time()}
         tmp = state_dir / "state.tmp"
         tmp.write_text(json.dumps(state))
@@ -99,6 +106,8 @@ def serve(argv: list[str]) -> int:
 def _kubectl_hint(state: dict[str, Any]) -> str:
     return (f"  kubectl --kubeconfig {state['kubeconfig']} get deploy,pods,svc,cex -n demo\n"
             f"  kubectl --kubeconfig {state['kubeconfig']} apply -f examples/demo/web-kill-one.yaml\n"
+            f"  kubectl --kubeconfig {state.get('kubeconfig_restricted')} auth can-i delete pods -n demo"
+            "   (RBAC is enforced; this user is restricted)\n"
             f"  chaos-operator report --server {state['url']} -n demo web-kill-one")
 
 

@@ -22,7 +22,7 @@ import yaml
 
 from chaos_operator.models.crd import load_crd
 from chaos_sandbox import runs
-from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.emulator import Emulator, EmulatorThread
 from chaos_sandbox.emulator.patching import MERGE_PATCH
 from chaos_sandbox.emulator.resources import ApiError
 from chaos_sandbox.emulator.store import Obj
@@ -47,7 +47,7 @@ def node_cpus() -> frozenset[int] | None:
 
 class Sandbox:
     def __init__(self, *, network: str = "auto", start_delay: float = 1.0, max_seconds: float = 3600.0,
-                 work_dir: pathlib.Path | None = None) -> None:
+                 work_dir: pathlib.Path | None = None, authorization: str = "AlwaysAllow") -> None:
         if network not in ("auto", "netns", "loopback"):
             raise ValueError(f"network must be auto, netns or loopback, not {network!r}")
         supported, why = netns_supported()
@@ -59,7 +59,8 @@ class Sandbox:
         self.start_delay, self.max_seconds = start_delay, max_seconds
         self._own_dir = work_dir is None
         self.work_dir = work_dir  # pod logs; a temporary directory (removed on stop) when not given
-        self.emu = EmulatorThread(timeout=30.0)
+        # "RBAC" for `sandbox up` (docs/sandbox.md); the demo and tests keep AlwaysAllow unless they ask.
+        self.emu = EmulatorThread(Emulator(authorization=authorization), timeout=30.0)
         self.net = RunNet() if self.mode == "netns" else None
         self.token = self.net.token if self.net else RunNet().token
         # Own cgroups with own network namespaces: both need root, and agent pods need both.

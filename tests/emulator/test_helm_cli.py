@@ -8,7 +8,7 @@ import pathlib
 from collections.abc import Iterator
 
 import pytest
-from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.emulator import Emulator, EmulatorThread
 
 from chaos_operator.models.crd import load_crd
 from tests.support.chart import CHART
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.skipif(HELM is None, reason=f"no helm v4 CLI: {INSTALL_
 @pytest.fixture()
 def cluster(tmp_path: pathlib.Path) -> Iterator[tuple[Helm, Kubectl, EmulatorThread]]:
     assert HELM is not None
-    with EmulatorThread() as emu:  # validating, and no CRD yet: the chart installs it
+    # validating, RBAC enforced (helm runs as the administrator), and no CRD yet: the chart installs it
+    with EmulatorThread(Emulator(authorization="RBAC")) as emu:
         kubeconfig = emu.write_kubeconfig(tmp_path / "kubeconfig")
         yield Helm(HELM, kubeconfig, tmp_path), Kubectl(kubeconfig, tmp_path), emu
 

@@ -56,9 +56,14 @@ def test_app_version_is_the_package_version() -> None:
     ({"metrics": {"serviceMonitor": {"enabled": True}}, "grafanaDashboard": {"enabled": True}},
      {"CustomResourceDefinition": 1, "ServiceAccount": 1, "ClusterRole": 1, "ClusterRoleBinding": 1,
       "Role": 1, "RoleBinding": 1, "Deployment": 1, "Service": 1, "ServiceMonitor": 1, "ConfigMap": 1}),
-], ids=["cluster-wide", "namespaced", "schedules", "monitoring"])
+    ({"creatorAuthorization": {"enabled": False}},
+     {"CustomResourceDefinition": 1, "ServiceAccount": 1, "ClusterRole": 1, "ClusterRoleBinding": 1,
+      "Role": 1, "RoleBinding": 1, "Deployment": 1, "Service": 1}),
+], ids=["cluster-wide", "namespaced", "schedules", "monitoring", "no-creator-authorization"])
 def test_rendered_objects_per_mode(values: dict[str, Any], kinds: dict[str, int]) -> None:
     objects = render(values)
+    if values.get("creatorAuthorization", {}).get("enabled", True):  # on by default: the policy and its binding
+        kinds = {**kinds, "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1}
     counted: dict[str, int] = {}
     for obj in objects:
         counted[obj["kind"]] = counted.get(obj["kind"], 0) + 1

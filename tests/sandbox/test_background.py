@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import signal
 import urllib.request
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from chaos_sandbox import leftovers
 from chaos_sandbox.background import main_sandbox, read_state
 
+from tests.support.kubectl import run
 from tests.support.waits import wait_for
 
 
@@ -41,6 +43,12 @@ def test_up_status_down(state_dir: pathlib.Path, capsys: pytest.CaptureFixture[s
     with urllib.request.urlopen(f"{state['url']}/api/v1/namespaces/demo/pods", timeout=5) as resp:  # loopback
         pods = json.loads(resp.read())["items"]
     assert len(pods) == 4 and all(p["status"]["phase"] == "Running" for p in pods)
+    if shutil.which("kubectl") is not None:  # RBAC is enforced: the two kubeconfigs are two identities
+        admin, restricted = pathlib.Path(str(state["kubeconfig"])), pathlib.Path(str(state["kubeconfig_restricted"]))
+        assert run(admin, "auth", "can-i", "delete", "pods", "-n", "demo").stdout.strip() == "yes"
+        assert run(restricted, "auth", "can-i", "delete", "pods", "-n", "demo").stdout.strip() == "no"
+        assert run(restricted, "auth", "can-i", "create", "chaosexperiments", "-n", "demo").stdout.strip() == "yes"
+        assert "forbidden" in run(restricted, "delete", "pods", "--all", "-n", "demo").stderr
 
     assert main_sandbox(["up", "--state-dir", str(state_dir)]) == 0
     assert "already running" in capsys.readouterr().out

@@ -7,6 +7,10 @@ Custom objects written over HTTP are validated against their CRD (schema, CEL ru
 the emulator is made with `Emulator(validate=False)`; in-process writes (`EmulatorThread.create`, the store)
 are never checked, so a test can store what an older CRD would have accepted.
 
+Authentication and authorization (`emulator/authz.py`): `Emulator(authorization="RBAC")` authorizes every request
+against the stored RBAC objects and evaluates ValidatingAdmissionPolicies for the requesting user, as a cluster
+does; the default `"AlwaysAllow"` serves everyone (docs/sandbox.md says which harness uses which).
+
 Calls served, for RBAC checks: every resource request is recorded as an `ApiCall(verb, group, resource,
 subresource, namespace, user, client)`, with RBAC's verbs (get, list, watch, create, update, patch, delete,
 deletecollection); `namespace` is "" for cluster-scoped objects and cluster-wide requests (a Namespace object
@@ -27,7 +31,7 @@ import asyncio
 import concurrent.futures
 import pathlib
 import threading
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -192,16 +196,19 @@ class EmulatorThread:
         self.run(keeper.start())
         return keeper
 
-    def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default",
-                         token: str | None = None) -> pathlib.Path:
-        """A kubeconfig for kubectl. Without `token`, no credentials (the emulator listens on loopback only);
-        with one, the official Python client sends it as a bearer token, which the emulator records as the
-        caller's identity (a ServiceAccount stand-in, e.g. "system:serviceaccount:NS:NAME"; nothing is
-        authorized by it). kubectl sends no token over plain HTTP, so its calls carry no identity."""
+    def write_kubeconfig(self, path: str | pathlib.Path, namespace: str = "default", token: str | None = None,
+                         user: str | None = None, groups: Sequence[str] = ()) -> pathlib.Path:
+        """A kubeconfig. Without credentials its caller is the sandbox's administrator (the emulator listens on
+        loopback only; see `emulator/authz.py`). `token`: the official Python client sends it as a bearer token
+        (one from `emulator.auth`, or with RBAC off any string, recorded as the caller). kubectl sends no token
+        over plain HTTP, so for kubectl `user` (and `groups`) are sent as impersonation headers instead."""
+        credentials: dict[str, Any] = {"token": token} if token else {}
+        if user:
+            credentials.update({"as": user, **({"as-groups": list(groups)} if groups else {})})
         config = {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
             "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "emulator", "user": {"token": token} if token else {}}],
+            "users": [{"name": "emulator", "user": credentials}],
             "contexts": [{"name": "emulator",
                           "context": {"cluster": "emulator", "user": "emulator", "namespace": namespace}}],
             "current-context": "emulator",

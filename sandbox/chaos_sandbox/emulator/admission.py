@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from chaos_operator.cli.validate.cel import UNSET, apply_defaults, format_path, prune_nulls
@@ -100,6 +100,8 @@ class Admission:
         self.field_validation = field_validation
         self.dry_run = dry_run
         self.warnings: list[str] = []
+        # ValidatingAdmissionPolicies (vap.py), after the schema: warnings, or raises the refusal.
+        self.policies: Callable[[Obj, Obj | None], list[str]] | None = None
 
     def check(self, obj: Obj, old: Obj | None) -> Obj:
         """The object to store, pruned and defaulted; raises 400 or 422 as a real server refuses it."""

@@ -22,8 +22,8 @@ NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
 
 class ApiCall(NamedTuple):
     """One kind of request served, in the terms of Kubernetes RBAC. `namespace` is "" for cluster-scoped
-    objects and for requests across all namespaces; `user` is the bearer token the request carried, if any (the
-    emulator authenticates nobody: a token stands for the identity that holds it); `client` is the program
+    objects and for requests across all namespaces; `user` is the bearer token the request carried, if any (it
+    stands for the identity that holds it; `authz.py` authenticates it); `client` is the program
     its User-Agent names ("kopf", "chaos-operator", "kubectl", "OpenAPI-Generator" for other Python clients)."""
 
     verb: str  # get | list | watch | create | update | patch | delete | deletecollection

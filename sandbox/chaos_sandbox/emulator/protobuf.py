@@ -1,7 +1,9 @@
 """Kubernetes protobuf request bodies, read for the kinds clients are known to send that way.
 
 client-go's typed clients (Helm's release storage among them) send protobuf and do not fall back to JSON on 415.
-So the kinds they write are decoded here: Secret, ConfigMap, Namespace, and the DeleteOptions of a delete,
+So the kinds they write are decoded here: Secret, ConfigMap, Namespace, the DeleteOptions of a delete, and the
+access reviews and TokenRequests kubectl sends (`kubectl auth can-i`, `kubectl create token`) with the
+ServiceAccount (`kubectl create serviceaccount`),
 by the field numbers of Kubernetes' published `.proto` files. Any other protobuf body gets 415; responses are
 always JSON, which those clients accept too.
 """
@@ -29,9 +31,20 @@ KINDS: dict[str, Schema] = {
     "Namespace": {1: ("metadata", "meta"), 2: ("spec", "nsspec")},
     "DeleteOptions": {1: ("gracePeriodSeconds", "int"), 2: ("preconditions", "preconditions"),
                       3: ("orphanDependents", "bool"), 4: ("propagationPolicy", "str"), 5: ("dryRun", "strs")},
+    "SelfSubjectAccessReview": {1: ("metadata", "meta"), 2: ("spec", "selfreview")},
+    "SubjectAccessReview": {1: ("metadata", "meta"), 2: ("spec", "review")},
+    "TokenRequest": {1: ("metadata", "meta"), 2: ("spec", "tokenspec")},
+    "ServiceAccount": {1: ("metadata", "meta"), 4: ("automountServiceAccountToken", "bool")},
 }
+ATTRIBUTES: Schema = {1: ("namespace", "str"), 2: ("verb", "str"), 3: ("group", "str"), 4: ("version", "str"),
+                      5: ("resource", "str"), 6: ("subresource", "str"), 7: ("name", "str")}
+SELF_REVIEW: Schema = {1: ("resourceAttributes", "attributes"), 2: ("nonResourceAttributes", "path")}
 NESTED: dict[str, Schema] = {"meta": META, "owners": OWNER, "nsspec": {1: ("finalizers", "strs")},
-                             "preconditions": {1: ("uid", "str"), 2: ("resourceVersion", "str")}}
+                             "preconditions": {1: ("uid", "str"), 2: ("resourceVersion", "str")},
+                             "attributes": ATTRIBUTES, "path": {1: ("path", "str"), 2: ("verb", "str")},
+                             "selfreview": SELF_REVIEW,
+                             "tokenspec": {1: ("audiences", "strs"), 4: ("expirationSeconds", "int")},
+                             "review": {**SELF_REVIEW, 3: ("user", "str"), 4: ("groups", "strs"), 6: ("uid", "str")}}
 
 
 class ProtobufError(ValueError):

@@ -86,7 +86,7 @@ BUILTINS: tuple[tuple[str, str, str, str, bool, tuple[str, ...], tuple[str, ...]
     ("apps", "v1", "deployments", "Deployment", True, ("status",), ("deploy",), ("all",)),
     ("apps", "v1", "replicasets", "ReplicaSet", True, ("status",), ("rs",), ("all",)),
     ("coordination.k8s.io", "v1", "leases", "Lease", True, (), (), ()),
-    # What the Helm chart renders besides the above, so its manifests apply with kubectl (stored, not enforced).
+    # What the Helm chart renders besides the above; RBAC objects are enforced with Emulator(authorization="RBAC").
     ("", "v1", "serviceaccounts", "ServiceAccount", True, (), ("sa",), ()),
     ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, (), (), ()),
     ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False, (), (), ()),
@@ -94,6 +94,13 @@ BUILTINS: tuple[tuple[str, str, str, str, bool, tuple[str, ...], tuple[str, ...]
     ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, (), (), ()),
     ("batch", "v1", "cronjobs", "CronJob", True, ("status",), ("cj",), ("all",)),
     ("batch", "v1", "jobs", "Job", True, ("status",), (), ("all",)),
+    # Access reviews are answered by authz.py (create only); admission policies are evaluated by vap.py.
+    ("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, (), (), ()),
+    ("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False, (), (), ()),
+    ("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", "ValidatingAdmissionPolicy", False,
+     ("status",), (), ()),
+    ("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding",
+     False, (), (), ()),
     (CRD_GROUP, "v1", CRD_PLURAL, "CustomResourceDefinition", False, ("status",), ("crd", "crds"), ()),
 )
 

@@ -5,8 +5,8 @@ A request costs the same however long the emulator has run: nothing keeps a log 
 set of distinct `ApiCall`s), and the store keeps a bounded event history for watches.
 
 Deliberate differences from a real server beyond those noted in place: JSON and YAML only (a protobuf body gets
-415, and clients then resend JSON), no authentication or authorization (a bearer token is recorded as the
-caller's identity, nothing more), no legacy `/api/v1/watch/...` paths (kopf and kubectl use `?watch=true`), no
+415, and clients then resend JSON), authentication and RBAC as `authz.py` says (off unless
+`authorization="RBAC"`), no legacy `/api/v1/watch/...` paths (kopf and kubectl use `?watch=true`), no
 periodic BOOKMARK events (`allowWatchBookmarks` is ignored), server-side apply with lists owned whole (`apply.py`),
 no paging (`limit` is ignored), and built-in kinds are stored as sent (only custom objects are checked against a
 schema, their CRD's).
@@ -23,6 +23,7 @@ import aiohttp.web
 from chaos_sandbox.emulator import discovery
 from chaos_sandbox.emulator.admission import Admission, DryRun
 from chaos_sandbox.emulator.apply import is_apply
+from chaos_sandbox.emulator.authz import REVIEW_GROUP, Auth
 from chaos_sandbox.emulator.http import (
     ALL_CALLS,
     ApiCall,
@@ -37,6 +38,7 @@ from chaos_sandbox.emulator.http import (
 )
 from chaos_sandbox.emulator.misbehave import Misbehaviour
 from chaos_sandbox.emulator.patching import JSON_PATCH, MERGE_PATCH
+from chaos_sandbox.emulator.rbac import Identity, Policy, Request
 from chaos_sandbox.emulator.resources import (
     CRD_GROUP,
     CRD_PLURAL,
@@ -53,7 +55,7 @@ from chaos_sandbox.emulator.selectors import Selector, SelectorError
 from chaos_sandbox.emulator.store import Admit, Event, Obj, Store
 from chaos_sandbox.emulator.tables import table, wants_table
 from chaos_sandbox.emulator.watchstream import serve_watch
-from chaos_sandbox.emulator.writes import admit_for, apply_request
+from chaos_sandbox.emulator.writes import admit_for, apply_request, policies_for
 
 NOT_FOUND = "the server could not find the requested resource"
 
@@ -63,9 +65,12 @@ class Emulator:
 
     `validate`: check custom objects written over HTTP against their CRD's schema and CEL rules and prune
     unknown fields, as a real server does (turn it off to store objects another CRD version would accept).
-    `calls`: the distinct `ApiCall`s served so far; every emulator also adds them to `ALL_CALLS`."""
+    `calls`: the distinct `ApiCall`s served so far; every emulator also adds them to `ALL_CALLS`.
+    `authorization`: "RBAC" authorizes every request against the stored RBAC objects (a cluster always does);
+    "AlwaysAllow" (the default, for harnesses that store no RBAC) serves every caller. `auth` issues tokens."""
 
-    def __init__(self, *, history: int = 10_000, max_watch_seconds: float = 1800.0, validate: bool = True) -> None:
+    def __init__(self, *, history: int = 10_000, max_watch_seconds: float = 1800.0, validate: bool = True,
+                 authorization: str = "AlwaysAllow") -> None:
         self.history = history  # events kept for watches from a resourceVersion; older ones get 410 Expired
         # A real server ends watches after a randomised 30..60 minutes; one fixed bound is enough here.
         self.max_watch_seconds = max_watch_seconds
@@ -78,6 +83,12 @@ class Emulator:
         self.misbehave = Misbehaviour()  # queued error answers per route (429, 500, ...) for clients' retries
         self.store.on_delete = self.on_delete
         self.store.listeners.append(self._track_crds)
+        self.auth = Auth(authorization, self.rbac_policy)
+
+    def rbac_policy(self) -> Policy:
+        def stored(plural: str) -> list[Obj]:
+            return self.store.list(self.find(f"rbac.authorization.k8s.io/v1/{plural}"), None)
+        return Policy(stored("roles"), stored("clusterroles"), stored("rolebindings"), stored("clusterrolebindings"))
 
     @property
     def calls(self) -> frozenset[ApiCall]:
@@ -151,10 +162,12 @@ class Emulator:
             return respond_error(exc)
 
     async def _route(self, request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        who = self.auth.authenticate(bearer(request), request.headers, request.headers.getall("Impersonate-Group", []))
         parts = [part for part in request.path.split("/") if part]
         if request.method == "GET":
             body = discovery.discovery_body(parts, self.entries())
             if body is not None:
+                self.auth.check(who, Request("get", path=request.path))
                 return respond(body)
         if len(parts) >= 2 and parts[0] == "api":
             group, version, rest = "", parts[1], parts[2:]
@@ -172,6 +185,15 @@ class Emulator:
                        bearer(request), client_name(request))
         self._calls.add(call)
         ALL_CALLS.add(call)
+        self.auth.check(who, Request(verb, group, target.plural, target.subresource or "", call.namespace,
+                                     target.name or ""))
+        if group == REVIEW_GROUP and verb == "create" and not target.name:
+            return respond(self.auth.review(who, target.plural, await read_body(request)), 201)
+        namespace, name = target.namespace, target.name
+        if (group, target.plural, target.subresource, verb) == ("", "serviceaccounts", "token", "create") \
+                and namespace is not None and name is not None:
+            self.store.get(self.find("v1/serviceaccounts"), namespace, name)  # 404 if there is none
+            return respond(self.auth.token_request(namespace, name, await read_body(request)), 201)
         if (stall := self.stalls.get((verb, target.plural))) is not None:  # a hung route, for clients' timeouts
             self.stalled += 1
             try:
@@ -195,7 +217,7 @@ class Emulator:
             return self._read(request, rtype, target)
         manager = params.get("fieldManager") or client_name(request) or "unknown"
         return self._write(verb, rtype, target, await read_body(request), params,
-                           request.headers.get("Content-Type", ""), manager)
+                           request.headers.get("Content-Type", ""), manager, who)
 
     def _read(self, request: aiohttp.web.BaseRequest, rtype: ResourceType, target: Target) -> aiohttp.web.Response:
         if target.name:
@@ -210,9 +232,11 @@ class Emulator:
         return respond(body)
 
     def _write(self, verb: str, rtype: ResourceType, target: Target, data: Any, params: Mapping[str, str],
-               content_type: str, manager: str) -> aiohttp.web.Response:
+               content_type: str, manager: str, who: Identity) -> aiohttp.web.Response:
         dry_run = params.get("dryRun") == "All"  # kubectl --dry-run=server: checked and answered, never stored
         admission = Admission(self._schema(rtype), params.get("fieldValidation", "Warn"), self.validate, dry_run)
+        if verb in ("create", "update", "patch"):
+            admission.policies = policies_for(self.store, self.find, self.auth.allowed, who, rtype, target, dry_run)
         try:
             if verb == "patch" and target.name and is_apply(content_type):
                 obj, status = apply_request(self.store, rtype, target, data, params, admission)

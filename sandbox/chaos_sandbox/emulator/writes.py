@@ -3,15 +3,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chaos_sandbox.emulator.admission import Admission, DryRun
 from chaos_sandbox.emulator.apply import check_request, server_side_apply
 from chaos_sandbox.emulator.fields import track_update
 from chaos_sandbox.emulator.http import Target
+from chaos_sandbox.emulator.rbac import Identity, Request
 from chaos_sandbox.emulator.resources import CRD_GROUP, CRD_PLURAL, ResourceType, crd_resources, secret_data
 from chaos_sandbox.emulator.store import Admit, Obj, Store
+from chaos_sandbox.emulator.vap import Attempt, admit
+
+
+def policies_for(store: Store, find: Callable[[str], ResourceType], allow: Callable[[Identity, Request], Any],
+                 who: Identity, rtype: ResourceType, target: Target,
+                 dry_run: bool) -> Callable[[Obj, Obj | None], list[str]] | None:
+    """The ValidatingAdmissionPolicies step of a create or update by `who`, if any policy is stored."""
+    group = "admissionregistration.k8s.io/v1"
+    policies = store.list(find(f"{group}/validatingadmissionpolicies"), None)
+    if not policies:
+        return None
+    bindings = store.list(find(f"{group}/validatingadmissionpolicybindings"), None)
+
+    def check(obj: Obj, old: Obj | None) -> list[str]:
+        namespace = store.find(find("v1/namespaces"), None, target.namespace) if target.namespace else None
+        at = Attempt("CREATE" if old is None else "UPDATE", rtype.group, rtype.version, rtype.plural,
+                     target.subresource or "", target.namespace or "", rtype.kind, who, dry_run)
+        return admit(policies, bindings, at, obj, old, namespace, lambda req: allow(who, req))
+    return check
 
 
 def admit_for(admission: Admission, rtype: ResourceType, sub: str, manager: str, managed: list[Any] | None) -> Admit:
@@ -24,6 +44,8 @@ def admit_for(admission: Admission, rtype: ResourceType, sub: str, manager: str,
             crd_resources(obj)  # 422 before storing an unusable CRD
         if admission.schema is not None:
             obj = admission.check(obj, old)
+        if admission.policies is not None:
+            admission.warnings.extend(admission.policies(obj, old))
         if managed is None:
             obj = track_update(obj, old, manager, sub, rtype.has_status)
         elif managed:
