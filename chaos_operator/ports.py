@@ -30,6 +30,15 @@ class StatusConflict(Exception):
     """The object changed since the resourceVersion a status write was computed from (409 Conflict)."""
 
 
+class ApiRefused(Exception):
+    """The API server refused a call: its HTTP code, reason and message, without the client's headers and raw
+    body (those went into status messages and Events, where only the server's own sentence belongs)."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(f"({code}) {reason}: {message}" if message else f"({code}) {reason}")
+        self.code, self.reason, self.message = code, reason, message
+
+
 class KubeApi(Protocol):
     async def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]: ...
 

@@ -17,7 +17,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from chaos_operator.adapters import retry
 from chaos_operator.models import GROUP, KIND, PLURAL, VERSION
-from chaos_operator.ports import ExperimentRef, StatusConflict
+from chaos_operator.ports import ApiRefused, ExperimentRef, StatusConflict
 
 log = logging.getLogger(__name__)
 COMPONENT = "chaos-operator"
@@ -109,6 +109,8 @@ class KubeClient:
                 if self._on_error is not None:
                     self._on_error(operation, cause.status if isinstance(cause, ApiException) else None)
                 wait = _retry_delay(exc, attempt)
+                if wait is None and isinstance(exc, ApiException):
+                    raise _refused(exc) from exc
                 if wait is None:
                     raise
                 log.info("%s failed (%s); again in %.1fs", operation, exc.__class__.__name__, wait)
@@ -273,3 +275,14 @@ def _retry_delay(exc: BaseException, attempt: int) -> float | None:
     dropped = isinstance(exc, ProtocolError) or (
         isinstance(exc, MaxRetryError) and isinstance(exc.reason, NewConnectionError | ProtocolError))
     return retry.delay(attempt, None, dropped=dropped)
+
+
+def _refused(exc: ApiException) -> ApiRefused:
+    """The server's own answer: code, reason and the message of its Status body (never the headers)."""
+    message = ""
+    try:
+        body = json.loads(exc.body) if exc.body else {}
+        message = str(body.get("message") or "") if isinstance(body, dict) else ""
+    except (TypeError, ValueError):
+        message = ""
+    return ApiRefused(int(exc.status or 0), str(exc.reason or "Error"), message[:EVENT_MESSAGE_MAX])
