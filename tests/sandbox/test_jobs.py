@@ -4,8 +4,10 @@ waiting (node/clock.py). kubectl is the real one, given the sandbox's kubeconfig
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import urllib.request
 from typing import Any
 
 from chaos_sandbox.cluster import Sandbox
@@ -16,14 +18,27 @@ from tests.support.waits import wait_for
 
 NS = "batch"
 IMAGE = "chaos-operator:0.1.0"  # the chart's image reference
+EXPERIMENT = (pathlib.Path(__file__).resolve().parents[2] / "examples" / "demo" / "web-kill-one.yaml").read_text()
+# What the pods run: the operator image's own CLI (nothing else is run, node/commandpods.py).
+OK = ["validate", "/cfg/exp-0.yaml"]  # exits 0 at once
+BROKEN = ["validate", "/cfg/missing.yaml"]  # exits 1 at once
+WAITS = ["submit", "/cfg/exp-0.yaml", f"--namespace={NS}", "--wait", "--timeout=300"]  # no operator: waits
 
 
-def job(name: str, code: str, **spec: Any) -> dict[str, Any]:
-    """A Job whose one container runs `python -c CODE` from the operator image."""
+def files(sandbox: Sandbox) -> None:
+    """The ConfigMap the pods mount at /cfg: one valid experiment per index 0..2."""
+    sandbox.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": NS},
+                    "data": {f"exp-{i}.yaml": EXPERIMENT for i in range(3)}}])
+
+
+def job(name: str, args: list[str], grace: int = 1, **spec: Any) -> dict[str, Any]:
+    """A Job whose one container runs `chaos-operator ARGS` from the operator image, with /cfg mounted."""
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": NS},
             "spec": {**spec, "template": {"metadata": {"labels": {"app": name}}, "spec": {
-                "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
-                "containers": [{"name": "main", "image": IMAGE, "command": ["python", "-c", code]}]}}}}
+                "restartPolicy": "Never", "terminationGracePeriodSeconds": grace,
+                "volumes": [{"name": "cfg", "configMap": {"name": "cfg"}}],
+                "containers": [{"name": "main", "image": IMAGE, "command": ["chaos-operator"], "args": args,
+                                "volumeMounts": [{"name": "cfg", "mountPath": "/cfg"}]}]}}}}
 
 
 def get(sandbox: Sandbox, resource: str, name: str) -> dict[str, Any] | None:
@@ -60,13 +75,15 @@ def running_pid(sandbox: Sandbox, name: str) -> tuple[str, int]:
                 if pid is not None:
                     return pod["metadata"]["name"], pid
         return None
-    return tuple(wait_for(f"a running pod of {name}", find, 30))  # type: ignore[return-value]
+    found: tuple[str, int] = wait_for(f"a running pod of {name}", find, 30)
+    return found
 
 
 def test_indexed_job_runs_each_index_once_with_its_index(sandbox: Sandbox) -> None:
-    # Exits 0 only if JOB_COMPLETION_INDEX is set to an index in range: a pod without it fails.
-    code = "import os, sys; sys.exit(0 if os.environ['JOB_COMPLETION_INDEX'] in ('0', '1', '2') else 3)"
-    sandbox.apply([job("idx", code, completionMode="Indexed", completions=3, parallelism=2, backoffLimit=0)])
+    # Exits 0 only if $(JOB_COMPLETION_INDEX) expands to an index with a file: without it the pod fails.
+    files(sandbox)
+    args = ["validate", "/cfg/exp-$(JOB_COMPLETION_INDEX).yaml"]
+    sandbox.apply([job("idx", args, completionMode="Indexed", completions=3, parallelism=2, backoffLimit=0)])
     done = ended(sandbox, "idx")
     status = done["status"]
     assert finished(done) == "Complete", status
@@ -87,23 +104,26 @@ def test_indexed_job_runs_each_index_once_with_its_index(sandbox: Sandbox) -> No
 
 
 def test_backoff_limit_zero_fails_on_the_first_failed_pod(sandbox: Sandbox) -> None:
-    sandbox.apply([job("once", "raise SystemExit(7)", backoffLimit=0)])
+    files(sandbox)
+    sandbox.apply([job("once", BROKEN, backoffLimit=0)])
     done = ended(sandbox, "once")
     assert finished(done) == "Failed" and reason(done, "Failed") == "BackoffLimitExceeded", done["status"]
     assert reason(done, "FailureTarget") == "BackoffLimitExceeded"
     pods = pods_of(sandbox, "once")
-    assert len(pods) == 1 and pods[0]["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 7
+    assert len(pods) == 1 and pods[0]["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
 
 
 def test_a_failed_pod_is_replaced_until_the_backoff_limit(sandbox: Sandbox) -> None:
-    sandbox.apply([job("retry", "raise SystemExit(1)", backoffLimit=2)])
+    files(sandbox)
+    sandbox.apply([job("retry", BROKEN, backoffLimit=2)])
     done = ended(sandbox, "retry")
     assert finished(done) == "Failed" and done["status"]["failed"] == 3, done["status"]
     assert len(pods_of(sandbox, "retry")) == 3
 
 
 def test_active_deadline_deletes_the_running_pod_and_fails_the_job(sandbox: Sandbox) -> None:
-    sandbox.apply([job("slow", "import time; time.sleep(300)", activeDeadlineSeconds=30)])
+    files(sandbox)
+    sandbox.apply([job("slow", WAITS, activeDeadlineSeconds=30)])
     pod, pid = running_pid(sandbox, "slow")
     assert get(sandbox, "jobs", "slow")["status"]["active"] == 1  # type: ignore[index]
     sandbox.advance_clock(31)  # the deadline passes on the controllers' clock
@@ -114,7 +134,8 @@ def test_active_deadline_deletes_the_running_pod_and_fails_the_job(sandbox: Sand
 
 
 def test_ttl_after_finished_deletes_the_job_and_its_pods(sandbox: Sandbox) -> None:
-    sandbox.apply([job("brief", "pass", ttlSecondsAfterFinished=0)])
+    files(sandbox)
+    sandbox.apply([job("brief", OK, ttlSecondsAfterFinished=0)])
     wait_for("the finished job to be deleted", lambda: get(sandbox, "jobs", "brief") is None
              and pods_of(sandbox, "brief") == [], 60)
     # It did run: the Job was there and finished before it went (a pod's log has nothing here, so its name).
@@ -122,13 +143,17 @@ def test_ttl_after_finished_deletes_the_job_and_its_pods(sandbox: Sandbox) -> No
     assert any(p.name.startswith(f"{NS}_brief-") for p in (sandbox.work_dir / "pods").iterdir())
 
 
+def http(sandbox: Sandbox, path: str) -> Any:
+    """GET over HTTP; a watch (`?watch=1&timeoutSeconds=N`) returns its events once the server ends it."""
+    with urllib.request.urlopen(sandbox.url + path, timeout=30) as answer:
+        text = answer.read().decode()
+    return [json.loads(line) for line in text.splitlines() if line.strip()] if "watch=1" in path else json.loads(text)
+
+
 def test_deleting_a_job_cascades_background_orphan_and_foreground(sandbox: Sandbox, tmp_path: pathlib.Path) -> None:
     kubectl = Kubectl(sandbox.write_kubeconfig(tmp_path / "kubeconfig", NS), tmp_path)
-    sleeper = "import time; time.sleep(300)"
-    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"
-    held_job = job("fg", stubborn)
-    held_job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 3  # the pod holds its Job that long
-    sandbox.apply([job("bg", sleeper), job("orphan", sleeper), held_job])
+    files(sandbox)
+    sandbox.apply([job("bg", WAITS), job("orphan", WAITS), job("fg", WAITS)])
     bg_pod, bg_pid = running_pid(sandbox, "bg")
     orphan_pod, orphan_pid = running_pid(sandbox, "orphan")
     fg_pod, fg_pid = running_pid(sandbox, "fg")
@@ -142,17 +167,24 @@ def test_deleting_a_job_cascades_background_orphan_and_foreground(sandbox: Sandb
     left = get(sandbox, "pods", orphan_pod)
     assert left is not None and not left["metadata"].get("ownerReferences") and alive(orphan_pid), left
 
+    since = http(sandbox, f"/api/v1/namespaces/{NS}/pods")["metadata"]["resourceVersion"]
     kubectl("delete", "job", "fg", "--cascade=foreground", "--wait=false")
-    held = wait_for("the Job held by its pod", lambda: (j := get(sandbox, "jobs", "fg")) and
-                    j["metadata"].get("deletionTimestamp") and j, 30)
-    assert held["metadata"]["finalizers"] == ["foregroundDeletion"]
     wait_for("the Job gone after its pod", lambda: get(sandbox, "jobs", "fg") is None, 30)
     assert get(sandbox, "pods", fg_pod) is None and not alive(fg_pid)
+    # The order, as watchers saw it: the Job held by `foregroundDeletion`, its pod gone, then the Job.
+    jobs = http(sandbox, f"/apis/batch/v1/namespaces/{NS}/jobs?watch=1&resourceVersion={since}&timeoutSeconds=1")
+    pods = http(sandbox, f"/api/v1/namespaces/{NS}/pods?watch=1&resourceVersion={since}&timeoutSeconds=1")
+    rv = {(e["type"], e["object"]["metadata"]["name"]): int(e["object"]["metadata"]["resourceVersion"])
+          for e in jobs + pods}
+    held = [e for e in jobs if e["object"]["metadata"]["name"] == "fg" and e["type"] == "MODIFIED"
+            and "foregroundDeletion" in (e["object"]["metadata"].get("finalizers") or [])]
+    assert held and int(held[0]["object"]["metadata"]["resourceVersion"]) < rv[("DELETED", fg_pod)], jobs
+    assert rv[("DELETED", fg_pod)] < rv[("DELETED", "fg")]
     kubectl("delete", "pod", orphan_pod, "--wait=false")
 
 
-def cronjob(name: str, code: str, **spec: Any) -> dict[str, Any]:
-    template = job(name, code, backoffLimit=0)
+def cronjob(name: str, args: list[str], **spec: Any) -> dict[str, Any]:
+    template = job(name, args, backoffLimit=0)
     return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name, "namespace": NS},
             "spec": {"schedule": "* * * * *", **spec, "jobTemplate": {"spec": template["spec"]}}}
 
@@ -163,7 +195,8 @@ def jobs_of(sandbox: Sandbox, cronjob_uid: str) -> list[dict[str, Any]]:
 
 
 def test_cronjob_fires_on_the_advanced_clock_keeps_history_and_suspends(sandbox: Sandbox) -> None:
-    created = sandbox.apply([cronjob("tick", "pass", concurrencyPolicy="Forbid", successfulJobsHistoryLimit=2)])
+    files(sandbox)
+    created = sandbox.apply([cronjob("tick", OK, concurrencyPolicy="Forbid", successfulJobsHistoryLimit=2)])
     uid = created[0]["metadata"]["uid"]
     names: list[str] = []
     for run in range(3):
@@ -183,7 +216,7 @@ def test_cronjob_fires_on_the_advanced_clock_keeps_history_and_suspends(sandbox:
 
     # Suspended, it starts nothing: a second CronJob firing in the same pass shows the controller looked.
     sandbox.emu.patch("cronjobs", NS, "tick", {"spec": {"suspend": True}})
-    other = sandbox.apply([cronjob("tock", "pass")])[0]["metadata"]["uid"]
+    other = sandbox.apply([cronjob("tock", OK)])[0]["metadata"]["uid"]
     sandbox.advance_clock(120)
     wait_for("the other CronJob's Job", lambda: jobs_of(sandbox, other), 30)
     assert len(jobs_of(sandbox, uid)) == 2
@@ -191,9 +224,9 @@ def test_cronjob_fires_on_the_advanced_clock_keeps_history_and_suspends(sandbox:
 
 
 def test_forbid_skips_while_a_job_runs_and_replace_replaces_it(sandbox: Sandbox) -> None:
-    sleeper = "import time; time.sleep(300)"
-    made = sandbox.apply([cronjob("forbid", sleeper, concurrencyPolicy="Forbid"),
-                          cronjob("replace", sleeper, concurrencyPolicy="Replace")])
+    files(sandbox)
+    made = sandbox.apply([cronjob("forbid", WAITS, concurrencyPolicy="Forbid"),
+                          cronjob("replace", WAITS, concurrencyPolicy="Replace")])
     forbid_uid, replace_uid = (m["metadata"]["uid"] for m in made)
     sandbox.advance_clock(60)
     first = wait_for("both first Jobs", lambda: (f := jobs_of(sandbox, forbid_uid)) and (r := jobs_of(

@@ -199,6 +199,8 @@ def test_command_pod_plan(tmp_path: pathlib.Path) -> None:
 
 @pytest.mark.parametrize(("container", "configmaps", "reason"), [
     ({"command": ["sh", "-c", "true"]}, {"cm": {"data": {}}}, "CommandRefused"),
+    ({"command": ["python", "-c", "print(1)"], "args": []}, {"cm": {"data": {}}}, "CommandRefused"),
+    ({"command": ["python3", "-m", "http.server"], "args": []}, {"cm": {"data": {}}}, "CommandRefused"),
     ({}, {}, "FailedMount"),
     ({"env": [{"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}, {"cm": {"data": {}}},
      "Unsupported"),
@@ -208,3 +210,12 @@ def test_command_pod_refused(tmp_path: pathlib.Path, container: dict[str, Any], 
     with pytest.raises(Refused) as refused:
         commandpods.plan(schedule_pod(**container), tmp_path, "http://127.0.0.1:1", configmaps)
     assert refused.value.reason == reason
+
+
+def test_command_pod_runs_the_operator_module_and_expands_vars(tmp_path: pathlib.Path) -> None:
+    env = [{"name": "N", "value": "7"}]
+    plan = commandpods.plan(schedule_pod(command=["python"], args=["-m", "chaos_operator.x", "$(N)", "$$(N)", "$(M)"],
+                                         env=env), tmp_path, "http://127.0.0.1:1", {"cm": {"data": {}}})
+    assert plan.argv[1:] == ["-m", "chaos_operator.x", "7", "$(N)", "$(M)"]
+    default = commandpods.plan(schedule_pod(command=[], args=[]), tmp_path, "http://127.0.0.1:1", {"cm": {"data": {}}})
+    assert default.argv == [str(commandpods.PROGRAMS["chaos-operator"]), "run"]  # the image's ENTRYPOINT and CMD

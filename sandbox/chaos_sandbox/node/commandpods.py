@@ -3,9 +3,11 @@
 The sandbox has no images. A pod whose image is the operator's (repository `chaos-operator`, any registry, tag
 or digest, as the chart renders it; or `OPERATOR_IMAGE`) runs its container's argv on this machine, where the
 image's programs are this install's: `chaos-operator` (the image's ENTRYPOINT; also when `command` is empty, with
-its CMD `run` when `args` are empty too) is the console script beside the sandbox's Python, and `python`/`python3`
-is that Python. Any other program leaves the pod Pending with the reason (`Refused`). The agent's own pods
-(`python -m chaos_operator.agent`) stay `agentpods.py`'s.
+its CMD `run` when `args` are empty too) is the console script beside the sandbox's Python, and `python -m
+chaos_operator…` is that Python running the operator's own module. Nothing else is run (the node runs as root, and
+its API server takes pods from anyone on this machine): any other program, `python -c` included, leaves the pod
+Pending with the reason (`Refused`). The agent's own pods (`python -m chaos_operator.agent` in `OPERATOR_IMAGE`)
+stay `agentpods.py`'s. `$(VAR)` in command and args is expanded from the container's env, as a kubelet does.
 
 What the container would see, mapped for a local process:
 - **volumes**: a `configMap` volume becomes a directory of the pod with one file per key (or per `items` entry),
@@ -40,6 +42,7 @@ from chaos_sandbox.node.podprocess import in_cgroup, stop_process
 
 REPOSITORY = "chaos-operator"  # the chart's image.repository
 PROGRAMS = {"chaos-operator": pathlib.Path(sys.executable).parent / "chaos-operator"}
+VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 FIELD_REF = re.compile(r"metadata\.(labels|annotations)\['([^']+)'\]")
 
 
@@ -94,6 +97,14 @@ def _env(pod: Mapping[str, Any], container: Mapping[str, Any]) -> dict[str, str]
     return env
 
 
+def expand(args: list[str], env: Mapping[str, str]) -> list[str]:
+    """`$(VAR)` replaced by the container's VAR (left as it is when undefined), `$$` by `$`: the kubelet's rule."""
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return "$" if name is None else env.get(name, match.group(0))
+    return [VAR_REF.sub(one, arg) for arg in args]
+
+
 def _map(arg: str, paths: Mapping[str, str]) -> str:
     """`arg` with a leading container path (or the value of `--opt=PATH`) replaced by its place here."""
     prefix, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
@@ -114,9 +125,13 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str,
     command, args = _strings(ctr.get("command") or [], "command"), _strings(ctr.get("args") or [], "args")
     if not command:
         command, args = ["chaos-operator"], args or ["run"]  # the image's ENTRYPOINT and CMD (Dockerfile)
-    program = PROGRAMS.get(command[0]) or (pathlib.Path(sys.executable) if command[0] in PYTHONS else None)
+    program = PROGRAMS.get(command[0])
+    argv = [*command[1:], *args]
+    if command[0] in PYTHONS and len(argv) >= 2 and argv[0] == "-m" and argv[1].partition(".")[0] == "chaos_operator":
+        program = pathlib.Path(sys.executable)
     if program is None:
-        raise Refused("CommandRefused", f"the operator image here runs `chaos-operator` or python, not {command[0]!r}")
+        raise Refused("CommandRefused", "the operator image here runs `chaos-operator` or `python -m chaos_operator…`,"
+                                        f" not {command!r}")
     volumes = {str(v.get("name")): v for v in spec.get("volumes") or []}
     paths: dict[str, str] = {}
     config_files: dict[pathlib.Path, str] = {}
@@ -155,7 +170,8 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str,
         "contexts": [{"name": "pod", "context": {"cluster": "sandbox", "user": account,
                                                  "namespace": meta.get("namespace")}}]})
     env["KUBECONFIG"] = str(files / "kubeconfig")
-    return Plan(argv=[str(program), *command[1:], *(_map(a, paths) for a in args)], env=env, files=files,
+    argv = [_map(a, paths) for a in expand(command[1:], env)] + [_map(a, paths) for a in expand(args, env)]
+    return Plan(argv=[str(program), *argv], env=env, files=files,
                 kubeconfig=kubeconfig, grace_s=float(spec.get("terminationGracePeriodSeconds", 30)),
                 config_files=config_files, empty_dirs=empty_dirs)
 
