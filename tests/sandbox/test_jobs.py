@@ -121,6 +121,18 @@ def test_a_failed_pod_is_replaced_until_the_backoff_limit(sandbox: Sandbox) -> N
     assert len(pods_of(sandbox, "retry")) == 3
 
 
+def test_a_deleted_pod_counts_as_failed_and_is_not_replaced_at_backoff_limit_zero(sandbox: Sandbox) -> None:
+    files(sandbox)
+    sandbox.apply([job("killed", WAITS, backoffLimit=0)])
+    pod, pid = running_pid(sandbox, "killed")
+    sandbox.emu.delete("pods", NS, pod)
+    done = ended(sandbox, "killed")
+    assert finished(done) == "Failed" and reason(done, "Failed") == "BackoffLimitExceeded", done["status"]
+    assert done["status"]["failed"] == 1
+    wait_for("the pod gone once counted", lambda: pods_of(sandbox, "killed") == [], 15)
+    assert not alive(pid) and get(sandbox, "jobs", "killed")["status"]["failed"] == 1  # type: ignore[index]
+
+
 def test_active_deadline_deletes_the_running_pod_and_fails_the_job(sandbox: Sandbox) -> None:
     files(sandbox)
     sandbox.apply([job("slow", WAITS, activeDeadlineSeconds=30)])

@@ -54,7 +54,10 @@ JOB_CASES = [
     ("deadline passed: running pods deleted", job(STARTED, activeDeadlineSeconds=10), [pod("a")], 10, [], ["a"],
      "Failed"),
     ("deadline not yet", job(STARTED, activeDeadlineSeconds=10), [pod("a")], 9, [], [], None),
-    ("a terminating pod is not active", job(STARTED), [pod("a", deleting=True)], 1, [None], [], None),
+    ("a pod deleted before it succeeded counts as failed", job(STARTED, backoffLimit=1), [pod("a", deleting=True)],
+     1, [None], [], None),
+    ("... and fails a job with backoffLimit 0", job(STARTED, backoffLimit=0), [pod("a", deleting=True)], 1, [], [],
+     "Failed"),
     ("work queue: one success and nothing running", job(STARTED, parallelism=2),
      [pod("a", "Succeeded"), pod("b", "Succeeded")], 1, [], [], "Complete"),
     ("suspended: nothing runs", job(STARTED, suspend=True), [pod("a")], 1, [], ["a"], None),
@@ -72,6 +75,15 @@ def test_job_plan(what: str, obj: dict[str, Any], pods: list[dict[str, Any]], no
         first = "SuccessCriteriaMet" if condition == "Complete" else "FailureTarget"
         assert [c["type"] for c in decided.status["conditions"]] == [first, condition]
         assert ("completionTime" in decided.status) == (condition == "Complete")
+
+
+def test_a_finished_job_keeps_its_counts_and_releases_its_pods() -> None:
+    done = {**STARTED, "succeeded": 2, "failed": 1,
+            "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": jobs.rfc3339(T0)}]}
+    tracked = pod("a", "Succeeded")
+    tracked["metadata"]["finalizers"] = [jobs.TRACKING]
+    decided = jobs.plan(job(done), [tracked, pod("b", "Succeeded")], at(1))
+    assert decided.release == ["a"] and (decided.status["succeeded"], decided.status["failed"]) == (2, 1)
 
 
 def test_job_status_counts_and_reasons() -> None:

@@ -46,13 +46,26 @@ def job_pod(job: Obj, index: int | None, node_name: str) -> Obj:
     spec.setdefault("nodeName", node_name)  # a single node: scheduling is a no-op
     prefix = f"{name}-{index}-" if index is not None else f"{name}-"
     return {"metadata": {"generateName": prefix, "labels": labels, "annotations": annotations,
-                         "ownerReferences": [owner_ref(job, "Job")]}, "spec": spec}
+                         "finalizers": [jobs.TRACKING], "ownerReferences": [owner_ref(job, "Job")]}, "spec": spec}
+
+
+def release(api: Api, pod: Obj) -> None:
+    """Take the tracking finalizer off a pod (a deleted one then goes)."""
+    left = [f for f in pod["metadata"].get("finalizers") or [] if f != jobs.TRACKING]
+    meta = pod["metadata"]
+    api.patch("v1/pods", meta["namespace"], meta["name"], {"metadata": {"finalizers": left or None}})
 
 
 def reconcile_jobs(api: Api, node_name: str, clock: Clock) -> None:
     pods = _by_owner(api.list("v1/pods"))
     now = clock.now()
-    for job in api.list("batch/v1/jobs"):
+    all_jobs = api.list("batch/v1/jobs")
+    counting = {j["metadata"]["uid"] for j in all_jobs if not j["metadata"].get("deletionTimestamp")}
+    for owner, owned in pods.items():  # the Job is gone, going, or never was (orphaned): nothing counts these
+        for pod in owned:
+            if owner not in counting and jobs.TRACKING in (pod["metadata"].get("finalizers") or []):
+                release(api, pod)
+    for job in all_jobs:
         meta = job["metadata"]
         if meta.get("deletionTimestamp"):
             continue
@@ -62,8 +75,11 @@ def reconcile_jobs(api: Api, node_name: str, clock: Clock) -> None:
             log.info("job %s/%s: ttlSecondsAfterFinished passed, deleting it", ns, name)
             api.delete("batch/v1/jobs", ns, name)
             continue
-        for pod in decided.delete:
-            api.delete("v1/pods", ns, pod)
+        for doomed in decided.delete:
+            api.delete("v1/pods", ns, doomed)
+        for pod in pods[meta["uid"]]:
+            if pod["metadata"]["name"] in decided.release:
+                release(api, pod)
         for index in decided.create:
             api.create("v1/pods", ns, job_pod(job, index, node_name))
         if decided.create:

@@ -5,7 +5,8 @@ What a Job wants (Kubernetes' batch/v1 semantics, the parts the sandbox runs): `
 (`completionMode: Indexed`); a failed pod is replaced until more than `backoffLimit` have failed, then the
 Job fails (`BackoffLimitExceeded`); past `activeDeadlineSeconds` after its start it fails (`DeadlineExceeded`);
 either way its running pods are deleted. A finished Job gets `FailureTarget`/`SuccessCriteriaMet` and then
-`Failed`/`Complete`, as 1.31+ sets them, and is deleted `ttlSecondsAfterFinished` after it finished.
+`Failed`/`Complete`, as 1.31+ sets them, and is deleted `ttlSecondsAfterFinished` after it finished. A pod deleted
+before it succeeded counts as failed (it keeps the `TRACKING` finalizer until the Job is finished).
 `jobcontrol.py` carries the plan out.
 """
 
@@ -17,6 +18,9 @@ from typing import Any
 
 Obj = dict[str, Any]
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
+# On every Job pod until the Job is finished (or gone): a deleted pod stays visible, so it is counted as failed
+# rather than silently replaced, as the Job controller's pod tracking does.
+TRACKING = "batch.kubernetes.io/job-tracking"
 DEFAULT_BACKOFF_LIMIT = 6
 MAX_PARALLELISM = 10  # every pod is a real process on this machine
 
@@ -27,6 +31,7 @@ class Plan:
     delete: list[str] = field(default_factory=list)  # names of pods to delete
     status: Obj = field(default_factory=dict)  # the Job's whole status
     expire: bool = False  # ttlSecondsAfterFinished has passed: delete the Job
+    release: list[str] = field(default_factory=list)  # pods whose TRACKING finalizer goes (the Job is finished)
 
 
 def rfc3339(moment: datetime.datetime) -> str:
@@ -83,7 +88,7 @@ def plan(job: Obj, pods: list[Obj], now: datetime.datetime) -> Plan:
     live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
     active = [p for p in live if phase(p) not in ("Succeeded", "Failed")]
     succeeded = [p for p in pods if phase(p) == "Succeeded"]
-    failed = [p for p in pods if phase(p) == "Failed"]
+    failed = [p for p in pods if phase(p) == "Failed" or (p not in live and phase(p) != "Succeeded")]
     done_indexes = {i for p in succeeded if (i := pod_index(p)) is not None}
     nowtext = rfc3339(now)
     new: Obj = {**status, "active": len(active), "succeeded": len(succeeded), "failed": len(failed),
@@ -94,11 +99,13 @@ def plan(job: Obj, pods: list[Obj], now: datetime.datetime) -> Plan:
         return Plan(delete=[p["metadata"]["name"] for p in active], status=new)
     new.setdefault("startTime", nowtext)
     ended = finished(job)
-    if ended is not None:
+    if ended is not None:  # its counts are final: pods released from tracking may go
         ttl = spec.get("ttlSecondsAfterFinished")
         at = parse_time(status.get("completionTime")) or _condition_time(job, ended)
         expire = isinstance(ttl, int) and at is not None and now >= at + datetime.timedelta(seconds=ttl)
-        return Plan(delete=[p["metadata"]["name"] for p in active], status=new, expire=expire)
+        release = [p["metadata"]["name"] for p in pods if TRACKING in (p["metadata"].get("finalizers") or [])]
+        return Plan(delete=[p["metadata"]["name"] for p in active], status={**status, "active": len(active)},
+                    expire=expire, release=release)
     started = parse_time(new["startTime"]) or now
     deadline = spec.get("activeDeadlineSeconds")
     failure: tuple[str, str] | None = None
