@@ -56,14 +56,15 @@ def runs(box: Sandbox, ns: str, schedule: str) -> list[dict[str, Any]]:
             if not o["metadata"].get("deletionTimestamp")]
 
 
-def log_of(box: Sandbox, pods: list[dict[str, Any]]) -> str:
+def log_of(box: Sandbox, pods: list[dict[str, Any]], tail: int | None = 3000) -> str:
+    """What the pods' processes printed (the end of it, by default)."""
     assert box.work_dir is not None
     texts = [(box.work_dir / "pods" / f"{NAMESPACE}_{p['metadata']['name']}.log") for p in pods]
-    return "\n".join(path.read_text(errors="replace")[-3000:] for path in texts if path.exists())
+    return "\n".join(path.read_text(errors="replace")[-(tail or 0):] for path in texts if path.exists())
 
 
-def fire(box: Sandbox, cronjob: dict[str, Any], seen: set[str]) -> dict[str, Any]:
-    """Advance the controllers' clock to the schedule's next fire time; the Job it starts, once finished."""
+def fire(box: Sandbox, cronjob: dict[str, Any], seen: set[str]) -> str:
+    """Advance the controllers' clock to the schedule's next fire time; the name of the Job it starts."""
     spec = cronjob["spec"]
     now = box.controller_time()
     box.advance_clock((next_time(spec["schedule"], spec.get("timeZone"), now) - now).total_seconds() + 1)
@@ -74,17 +75,32 @@ def fire(box: Sandbox, cronjob: dict[str, Any], seen: set[str]) -> dict[str, Any
                 and any(r["uid"] == uid for r in j["metadata"].get("ownerReferences") or [])]
     job = wait_for("the CronJob's Job", started, 30)
     assert len(job) == 1, job
-    name = job[0]["metadata"]["name"]
-    seen.add(name)
+    seen.add(job[0]["metadata"]["name"])
+    return str(job[0]["metadata"]["name"])
 
+
+def job_pods(box: Sandbox, name: str) -> list[dict[str, Any]]:
+    return box.emu.list("pods", NAMESPACE, label_selector=f"batch.kubernetes.io/job-name={name}")
+
+
+def finish(box: Sandbox, name: str) -> dict[str, Any]:
+    """The Job once it has Complete or Failed (its pods' status and log if it never does)."""
     def done() -> dict[str, Any] | None:
         found = box.emu.get("jobs", NAMESPACE, name)
         return found if found and finished(found) else None
     try:
         return dict(wait_for(f"job {name} to finish", done, 120))
     except AssertionError:
-        pods = box.emu.list("pods", NAMESPACE, label_selector=f"batch.kubernetes.io/job-name={name}")
+        pods = job_pods(box, name)
         raise AssertionError(f"{pretty([p.get('status') for p in pods])}\n{log_of(box, pods)}") from None
+
+
+def remove(box: Sandbox, cronjob: dict[str, Any]) -> None:
+    """Delete the CronJob; its Jobs and their pods go with it (garbage collection, node/gc.py)."""
+    uid = box.emu.get("cronjobs", NAMESPACE, cronjob["metadata"]["name"])["metadata"]["uid"]  # type: ignore[index]
+    box.emu.delete("cronjobs", NAMESPACE, cronjob["metadata"]["name"])
+    wait_for("its Jobs collected", lambda: not [j for j in box.emu.list("jobs", NAMESPACE) if any(
+        r["uid"] == uid for r in j["metadata"].get("ownerReferences") or [])], 30)
 
 
 def test_the_charts_cronjob_fires_runs_submit_in_a_pod_and_prunes_within_its_role(box: Sandbox) -> None:
@@ -106,8 +122,8 @@ def test_the_charts_cronjob_fires_runs_submit_in_a_pod_and_prunes_within_its_rol
     seen: set[str] = set()
     names: list[str] = []
     for _ in range(2):
-        job = fire(box, cronjob, seen)
-        pods = box.emu.list("pods", NAMESPACE, label_selector=f"batch.kubernetes.io/job-name={job['metadata']['name']}")
+        job = finish(box, fire(box, cronjob, seen))
+        pods = job_pods(box, job["metadata"]["name"])
         assert len(pods) == 1, pods
         pod = pods[0]
         code = pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"]
@@ -115,7 +131,7 @@ def test_the_charts_cronjob_fires_runs_submit_in_a_pod_and_prunes_within_its_rol
         assert code in (0, 1, 2), log_of(box, pods)
         assert finished(job) == ("Complete" if code == 0 else "Failed"), job["status"]
         assert pod["spec"]["serviceAccountName"] == pod_spec["serviceAccountName"]
-        log = log_of(box, pods)
+        log = log_of(box, pods, tail=None)
         marker = f"created chaosexperiment {ns}/"
         assert marker in log, log
         names.append(log.split(marker)[1].split()[0])
@@ -145,3 +161,44 @@ def test_the_charts_cronjob_fires_runs_submit_in_a_pod_and_prunes_within_its_rol
     assert grants, f"no Role bound to ServiceAccount {NAMESPACE}/{pod_spec['serviceAccountName']}"
     assert denied(grants, calls) == [], sorted(calls)
     print(f"runs {names}, kept {names[-1:]}; the Job's calls: {sorted(calls)}")  # shown with -s
+    remove(box, cronjob)
+
+
+def test_a_killed_schedule_pod_fails_its_job_and_the_next_run_refuses_while_the_experiment_goes_on(
+        box: Sandbox) -> None:
+    data = values(keep=3)
+    schedule = data["schedules"][0]
+    schedule["name"] = "overlap"
+    schedule["experiment"]["spec"]["phases"]["chaos"] = "60s"  # still running when the next run comes
+    objects = render(data)
+    mine = [o for o in objects if o["kind"] in KINDS and (o["metadata"].get("labels") or {}).get(SCHEDULE_LABEL)]
+    cronjob = one(mine, "CronJob")
+    ns = "shop"
+    box.apply(deployment(ns, "checkout", 3, args=APP_ARGS))
+    box.wait_ready(ns, "checkout", 3)
+    box.apply(mine)
+
+    seen: set[str] = set()
+    first = fire(box, cronjob, seen)
+    busy = wait_for("a run in its chaos phase", lambda: next(
+        (o for o in runs(box, ns, "overlap") if (o.get("status") or {}).get("phase") == "Chaos"), None), 60)
+    pod = job_pods(box, first)[0]["metadata"]["name"]
+    box.emu.delete("pods", NAMESPACE, pod)  # the Job's pod killed (an eviction, a node drain): the experiment goes on
+    killed = finish(box, first)
+    # backoffLimit 0 (the chart's): no second pod, so no second experiment from the same run.
+    assert finished(killed) == "Failed" and killed["status"]["failed"] == 1, killed["status"]
+    assert [c["reason"] for c in killed["status"]["conditions"]] == ["BackoffLimitExceeded"] * 2
+
+    running = busy["metadata"]["name"]
+    second = finish(box, fire(box, cronjob, seen))
+    pods = job_pods(box, second["metadata"]["name"])
+    assert pods and pods[0]["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3, pods
+    assert (f"refused: schedule 'overlap': the previous run is still running in {ns}: {running} (Chaos); "
+            "not starting a new one") in log_of(box, pods), log_of(box, pods)
+    assert finished(second) == "Failed"
+    assert [o["metadata"]["name"] for o in runs(box, ns, "overlap")] == [running]
+    box.emu.patch("chaosexperiments", ns, running, {"spec": {"abort": True}})
+    wait_for("the abort", lambda: ((box.emu.get("chaosexperiments", ns, running) or {}).get("status") or {})
+             .get("phase") == "Aborted", 30)
+    box.wait_ready(ns, "checkout", 3)
+    remove(box, cronjob)

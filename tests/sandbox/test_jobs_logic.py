@@ -11,6 +11,7 @@ import pytest
 import yaml
 from chaos_sandbox.node import commandpods, cronjobs, gc, jobs
 from chaos_sandbox.node.agentpods import Refused
+from chaos_sandbox.node.clock import Clock
 
 T0 = datetime.datetime(2026, 12, 7, 10, 0, 0, tzinfo=datetime.UTC)
 
@@ -231,3 +232,17 @@ def test_command_pod_runs_the_operator_module_and_expands_vars(tmp_path: pathlib
     assert plan.argv[1:] == ["-m", "chaos_operator.x", "7", "$(N)", "$(M)"]
     default = commandpods.plan(schedule_pod(command=[], args=[]), tmp_path, "http://127.0.0.1:1", {"cm": {"data": {}}})
     assert default.argv == [str(commandpods.PROGRAMS["chaos-operator"]), "run"]  # the image's ENTRYPOINT and CMD
+
+
+def test_clock_maps_real_moments_with_the_offset_in_force_then() -> None:
+    clock = Clock()
+    before = datetime.datetime.now(datetime.UTC)
+    clock.advance(3600)
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=1)
+    assert clock.at(before) == before and clock.at(later) == later + datetime.timedelta(hours=1)
+    assert clock.now() >= later + datetime.timedelta(minutes=59)
+    with pytest.raises(ValueError):
+        clock.advance(-1)
+    # A CronJob created (on the clock) after the minute's fire time is not due for it; by its timestamp alone it is.
+    assert cronjobs.plan(cronjob(None), [], at(40), at(10)).start is None
+    assert cronjobs.plan(cronjob(None), [], at(40)).start == T0

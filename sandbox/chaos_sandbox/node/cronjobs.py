@@ -64,7 +64,8 @@ def _ref(job: Obj) -> Obj:
             "uid": meta["uid"], "resourceVersion": meta.get("resourceVersion")}
 
 
-def plan(cronjob: Obj, jobs: list[Obj], now: datetime.datetime) -> Plan:
+def plan(cronjob: Obj, jobs: list[Obj], now: datetime.datetime, created: datetime.datetime | None = None) -> Plan:
+    """`created`: the CronJob's creation on the controllers' clock (default: its creationTimestamp)."""
     spec, status = cronjob.get("spec") or {}, dict(cronjob.get("status") or {})
     jobs = sorted((j for j in jobs if not (j.get("metadata") or {}).get("deletionTimestamp")), key=_created)
     active = [j for j in jobs if finished(j) is None]
@@ -79,7 +80,7 @@ def plan(cronjob: Obj, jobs: list[Obj], now: datetime.datetime) -> Plan:
     times = [t for j in good if (t := parse_time((j.get("status") or {}).get("completionTime")))]
     if times:
         new["lastSuccessfulTime"] = rfc3339(max(times))
-    after = parse_time(status.get("lastScheduleTime")) or parse_time(_created(cronjob)) or now
+    after = parse_time(status.get("lastScheduleTime")) or created or parse_time(_created(cronjob)) or now
     scheduled = due(str(spec.get("schedule", "")), spec.get("timeZone"), after, now)
     if scheduled is None:
         return Plan(delete=delete, status=new)

@@ -98,7 +98,8 @@ def reconcile_cronjobs(api: Api, clock: Clock) -> None:
             continue
         ns, name = meta["namespace"], meta["name"]
         try:
-            decided = cronjobs.plan(cronjob, owned[meta["uid"]], now)
+            born = jobs.parse_time(meta.get("creationTimestamp"))
+            decided = cronjobs.plan(cronjob, owned[meta["uid"]], now, clock.at(born) if born else None)
         except (ValueError, KeyError) as exc:  # an unparsable schedule or time zone: nothing runs, as on a cluster
             log.warning("cronjob %s/%s: %s", ns, name, exc)
             continue
