@@ -246,3 +246,9 @@ def test_clock_maps_real_moments_with_the_offset_in_force_then() -> None:
     # A CronJob created (on the clock) after the minute's fire time is not due for it; by its timestamp alone it is.
     assert cronjobs.plan(cronjob(None), [], at(40), at(10)).start is None
     assert cronjobs.plan(cronjob(None), [], at(40)).start == T0
+
+
+@pytest.mark.parametrize(("schedule", "zone"), [("61 * * * *", None), ("every day", None), ("* * * * *", "Mars/Base")])
+def test_an_unreadable_schedule_is_an_error_the_loop_logs(schedule: str, zone: str | None) -> None:
+    with pytest.raises((ValueError, KeyError)):  # what node/jobcontrol.py catches: nothing starts
+        cronjobs.plan(cronjob(at(-60), schedule=schedule, timeZone=zone), [], at(0))
