@@ -8,6 +8,7 @@ on loopback ports otherwise. As root, the operator's helper and stress pods (ima
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import pathlib
@@ -98,7 +99,7 @@ class Sandbox:
             logs.mkdir(exist_ok=True)
             self.node = Node(self.emu.emulator, token=self.token, net=self.net, start_delay=self.start_delay,
                              max_seconds=self.max_seconds, log_dir=logs, cgroups=self.cgroups,
-                             cpus=self.node_cpus)
+                             cpus=self.node_cpus, api_url=self.emu.url)
             self.emu.run(self.node.start())
         except BaseException:
             self.stop()
@@ -130,6 +131,17 @@ class Sandbox:
     def resolver(self) -> SandboxResolver:
         assert self.node is not None, "the sandbox is not running"
         return self.node.resolver
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the Job and CronJob controllers' clock forward (node/clock.py): a schedule fires without waiting."""
+        node = self.node
+        assert node is not None, "the sandbox is not running"
+        self.emu.call(node.advance_clock, seconds)
+
+    def controller_time(self) -> datetime.datetime:
+        """Now, on the Job and CronJob controllers' clock."""
+        assert self.node is not None, "the sandbox is not running"
+        return self.node.clock.now()
 
     def write_kubeconfig(self, path: pathlib.Path, namespace: str = "demo") -> pathlib.Path:
         return self.emu.write_kubeconfig(path, namespace)

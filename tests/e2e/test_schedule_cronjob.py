@@ -1,39 +1,34 @@
-"""The chart's scheduled run (helm/chaos-operator/ci/schedule-values.yaml) executed the way its CronJob's Job runs it.
+"""The chart's scheduled run (helm/chaos-operator/ci/schedule-values.yaml) run by the sandbox's CronJob and Job
+controllers, as a cluster runs it.
 
-What runs for real: the chart rendered by the real Helm engine (tests/support/chart.py); the CronJob's
-jobTemplate container `command` + `args` executed as a process (the `chaos-operator` console script of this
-install, the entry point the image's PATH has); the ConfigMap's `experiment.yaml` byte for byte; the sandbox's API
-emulator over HTTP and the real operator (kopf) judging every run; the Job's calls checked against the Role the
-chart renders for the schedule's ServiceAccount (tests/support/rbac.py's evaluator).
+What runs for real: the chart rendered by the real Helm engine (tests/support/chart.py) and its schedule objects
+(ServiceAccount, Role, RoleBinding, ConfigMap, CronJob) stored in the sandbox's API server; the CronJob controller
+firing on the chart's own schedule (`0 10 * * 1`, Europe/Berlin), its Job, and the Job's pod running the container's
+`chaos-operator submit … --wait` as a process (node/commandpods.py: the image's `chaos-operator` is this install's
+console script, the ConfigMap volume a directory, the arguments pointing into it rewritten); the real operator
+(kopf) judging every run; the Job's calls checked against the Role the chart binds to its ServiceAccount.
 
-What it stands in for, and how:
-- No CronJob controller: the test starts each "Job" itself, one after another (and one while the previous run is
-  still going, as `concurrencyPolicy: Forbid` would not prevent after a killed Job).
-- No ServiceAccount token authentication: the process gets a kubeconfig whose bearer token is the string
-  `system:serviceaccount:<release ns>:<serviceAccountName>`; the emulator authenticates nobody, it records each
-  call with the token it carried, and the Role is applied to those calls afterwards by the pure evaluator.
-  KUBERNETES_SERVICE_HOST is removed so submit takes that kubeconfig, as it takes the mounted token in a pod.
-- The ConfigMap volume: its keys are written to a temporary directory and the argument that points into the
-  volume's mountPath is rewritten to that directory (the mountPath itself is not writable here).
-- The phases: the template's 60s/2m/60s are shortened by `--set` arguments appended after the container's own
-  (a baseline of 4 s at the template's 50 req/s: ~200 requests, above the 100 a verdict needs); the retention
-  runs add `--set dryRun=true`, which the operator completes at once. Nothing else is added to the argv.
+What stands in, and how:
+- Time: the controllers' clock is advanced to the schedule's next fire time (`Sandbox.advance_clock`,
+  node/clock.py) instead of waiting for Monday 10:00.
+- Identity: the pod's kubeconfig carries the bearer token `system:serviceaccount:<release ns>:<account>`; the
+  emulator records each call with it and the Role is applied to those calls by the pure evaluator afterwards
+  (tests/support/rbac.py). Tokens issued and enforced by the API server come with RBAC enforcement (issue 15 item 3).
+- Values: the experiment's phases are shortened (4 s/3 s/3 s; at the template's 50 req/s a 4 s baseline gives ~200
+  requests, above the 100 a verdict needs) and keepHistory is 1, through the chart's values as a user would set them.
 """
 
 from __future__ import annotations
 
-import os
-import pathlib
-import shutil
-import signal
-import subprocess
-import sys
+import datetime
 from typing import Any
 
 import pytest
 import yaml
 from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.emulator import ALL_CALLS
+from chaos_sandbox.node.cronjobs import next_time
+from chaos_sandbox.node.jobs import finished
 
 from chaos_operator.cli.submit.new_experiment import SCHEDULE_LABEL
 from tests.support.chart import NAMESPACE, one, render, schedule_values
@@ -43,142 +38,167 @@ from tests.support.workloads import APP_ARGS, deployment, pretty
 
 pytestmark = pytest.mark.usefixtures("operator")  # the real operator runs during each test
 
-SHORT = ["--set", "phases.baseline=4s", "--set", "phases.chaos=3s", "--set", "phases.recovery=3s"]
 DONE = ("Completed", "Aborted", "Failed")
+KINDS = ("ServiceAccount", "Role", "RoleBinding", "ConfigMap", "CronJob")
 
 
-class Job:
-    """The rendered CronJob's Job, runnable here: argv, environment, the schedule it is for."""
-
-    def __init__(self, objects: list[dict[str, Any]], tmp: pathlib.Path, box: Sandbox) -> None:
-        self.objects = objects
-        cronjob = one(objects, "CronJob")
-        pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-        container = pod["containers"][0]
-        self.schedule = cronjob["metadata"]["labels"][SCHEDULE_LABEL]
-        self.account = pod["serviceAccountName"]
-        self.token = f"system:serviceaccount:{cronjob['metadata']['namespace']}:{self.account}"
-        self.args = [str(a) for a in container["args"]]
-        self.namespace = next(a.split("=", 1)[1] for a in self.args if a.startswith("--namespace="))
-        self.keep = int(next(a.split("=", 1)[1] for a in self.args if a.startswith("--keep-history=")))
-        # The ConfigMap volume, materialised as the kubelet would: one file per key.
-        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
-        volume = next(v for v in pod["volumes"] if "configMap" in v)
-        configmap = one(objects, "ConfigMap", volume["configMap"]["name"])
-        files = tmp / "experiment-volume"
-        files.mkdir()
-        for key, text in configmap["data"].items():
-            (files / key).write_text(text)
-        mount = mounts[volume["name"]]
-        self.template = yaml.safe_load(configmap["data"]["experiment.yaml"])
-        args = [str(files) + a[len(mount):] if a.startswith(mount + "/") else a for a in self.args]
-        assert args != self.args, "no argument points into the experiment volume"
-        # The image's `chaos-operator` is this install's console script (pyproject [project.scripts]).
-        program = shutil.which(container["command"][0], path=str(pathlib.Path(sys.executable).parent))
-        assert program is not None, f"{container['command'][0]} is not installed next to {sys.executable}"
-        self.argv = [program, *args]
-        config = box.emu.write_kubeconfig(tmp / "job-kubeconfig", namespace=cronjob["metadata"]["namespace"],
-                                              token=self.token)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_SERVICE")}
-        self.env["KUBECONFIG"] = str(config)
-
-    def run(self, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.argv, *extra], env=self.env, capture_output=True, text=True, timeout=timeout,
-                              check=False)
-
-    def start(self, *extra: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([*self.argv, *extra], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+def values(keep: int) -> dict[str, Any]:
+    data = schedule_values()
+    schedule = data["schedules"][0]
+    schedule["keepHistory"] = keep
+    schedule["experiment"]["spec"]["phases"] = {"baseline": "4s", "chaos": "3s", "recovery": "3s"}
+    return data
 
 
-@pytest.fixture
-def job(box: Sandbox, tmp_path: pathlib.Path) -> Job:
-    return Job(render(schedule_values()), tmp_path, box)
-
-
-def runs(box: Sandbox, job: Job) -> list[dict[str, Any]]:
+def runs(box: Sandbox, ns: str, schedule: str) -> list[dict[str, Any]]:
     """The schedule's experiments still there (one being deleted no longer counts)."""
-    return [o for o in box.emu.list("chaosexperiments", job.namespace)
-            if (o["metadata"].get("labels") or {}).get(SCHEDULE_LABEL) == job.schedule
-            and not o["metadata"].get("deletionTimestamp")]
+    return [o for o in box.emu.list("chaosexperiments", ns, label_selector=f"{SCHEDULE_LABEL}={schedule}")
+            if not o["metadata"].get("deletionTimestamp")]
 
 
-def wait_kept(box: Sandbox, job: Job, names: list[str]) -> None:
-    """Until exactly these runs of the schedule remain (a deleted run goes once the operator lets it go)."""
-    wait_for(f"runs {names}", lambda: sorted(o["metadata"]["name"] for o in runs(box, job)) == sorted(names), 20)
+def log_of(box: Sandbox, pods: list[dict[str, Any]], tail: int | None = 3000) -> str:
+    """What the pods' processes printed (the end of it, by default)."""
+    assert box.work_dir is not None
+    texts = [(box.work_dir / "pods" / f"{NAMESPACE}_{p['metadata']['name']}.log") for p in pods]
+    return "\n".join(path.read_text(errors="replace")[-(tail or 0):] for path in texts if path.exists())
 
 
-def created(done: subprocess.CompletedProcess[str], ns: str) -> str:
-    marker = f"created chaosexperiment {ns}/"
-    assert marker in done.stdout, done.stdout + done.stderr
-    return done.stdout.split(marker)[1].split()[0]
+def fire(box: Sandbox, cronjob: dict[str, Any], seen: set[str]) -> str:
+    """Advance the controllers' clock to the schedule's next fire time; the name of the Job it starts."""
+    spec = cronjob["spec"]
+    now = box.controller_time()
+    box.advance_clock((next_time(spec["schedule"], spec.get("timeZone"), now) - now).total_seconds() + 1)
+    uid = box.emu.get("cronjobs", NAMESPACE, cronjob["metadata"]["name"])["metadata"]["uid"]  # type: ignore[index]
+
+    def started() -> list[dict[str, Any]]:
+        return [j for j in box.emu.list("jobs", NAMESPACE) if j["metadata"]["name"] not in seen
+                and any(r["uid"] == uid for r in j["metadata"].get("ownerReferences") or [])]
+    job = wait_for("the CronJob's Job", started, 30)
+    assert len(job) == 1, job
+    seen.add(job[0]["metadata"]["name"])
+    return str(job[0]["metadata"]["name"])
 
 
-def test_the_rendered_cronjob_runs_keeps_n_refuses_overlap_within_its_role(box: Sandbox, job: Job) -> None:
-    ns, keep = job.namespace, job.keep
-    assert (ns, job.schedule, keep) == ("shop", "weekly-checkout-kill", 8)  # what ci/schedule-values.yaml says
+def job_pods(box: Sandbox, name: str) -> list[dict[str, Any]]:
+    return box.emu.list("pods", NAMESPACE, label_selector=f"batch.kubernetes.io/job-name={name}")
+
+
+def finish(box: Sandbox, name: str) -> dict[str, Any]:
+    """The Job once it has Complete or Failed (its pods' status and log if it never does)."""
+    def done() -> dict[str, Any] | None:
+        found = box.emu.get("jobs", NAMESPACE, name)
+        return found if found and finished(found) else None
+    try:
+        return dict(wait_for(f"job {name} to finish", done, 120))
+    except AssertionError:
+        pods = job_pods(box, name)
+        raise AssertionError(f"{pretty([p.get('status') for p in pods])}\n{log_of(box, pods)}") from None
+
+
+def remove(box: Sandbox, cronjob: dict[str, Any]) -> None:
+    """Delete the CronJob; its Jobs and their pods go with it (garbage collection, node/gc.py)."""
+    uid = box.emu.get("cronjobs", NAMESPACE, cronjob["metadata"]["name"])["metadata"]["uid"]  # type: ignore[index]
+    box.emu.delete("cronjobs", NAMESPACE, cronjob["metadata"]["name"])
+    wait_for("its Jobs collected", lambda: not [j for j in box.emu.list("jobs", NAMESPACE) if any(
+        r["uid"] == uid for r in j["metadata"].get("ownerReferences") or [])], 30)
+
+
+def test_the_charts_cronjob_fires_runs_submit_in_a_pod_and_prunes_within_its_role(box: Sandbox) -> None:
+    objects = render(values(keep=1))
+    mine = [o for o in objects if o["kind"] in KINDS and (o["metadata"].get("labels") or {}).get(SCHEDULE_LABEL)]
+    assert sorted(o["kind"] for o in mine) == sorted(KINDS)
+    cronjob = one(mine, "CronJob")
+    pod_spec = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    args = pod_spec["containers"][0]["args"]
+    ns = next(a.split("=", 1)[1] for a in args if a.startswith("--namespace="))
+    schedule = cronjob["metadata"]["labels"][SCHEDULE_LABEL]
+    assert (ns, schedule, cronjob["spec"]["schedule"]) == ("shop", "weekly-checkout-kill", "0 10 * * 1")
+    assert "--keep-history=1" in args and "--wait" in args
     box.apply(deployment(ns, "checkout", 3, args=APP_ARGS))
     box.wait_ready(ns, "checkout", 3)
-    prefix = job.template["metadata"]["generateName"]
+    box.apply(mine)
+    template = yaml.safe_load(one(mine, "ConfigMap")["data"]["experiment.yaml"])
 
-    # Retention: N+2 dry runs; after each, min(i, N) runs of the schedule remain, the newest ones.
+    seen: set[str] = set()
     names: list[str] = []
-    for _ in range(keep + 2):
-        done = job.run("--set", "dryRun=true")
-        assert done.returncode == 0, done.stdout + done.stderr
-        names.append(created(done, ns))
-        wait_kept(box, job, names[-keep:])
-    assert len(set(names)) == keep + 2 and all(n.startswith(prefix) for n in names)
-    assert len(runs(box, job)) == keep
+    for _ in range(2):
+        job = finish(box, fire(box, cronjob, seen))
+        pods = job_pods(box, job["metadata"]["name"])
+        assert len(pods) == 1, pods
+        pod = pods[0]
+        code = pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"]
+        # 0 Passed, 1 Failed or 2 Inconclusive (which one a busy machine gives does not matter), never an error.
+        assert code in (0, 1, 2), log_of(box, pods)
+        assert finished(job) == ("Complete" if code == 0 else "Failed"), job["status"]
+        assert pod["spec"]["serviceAccountName"] == pod_spec["serviceAccountName"]
+        log = log_of(box, pods, tail=None)
+        marker = f"created chaosexperiment {ns}/"
+        assert marker in log, log
+        names.append(log.split(marker)[1].split()[0])
+        run = box.emu.get("chaosexperiments", ns, names[-1])
+        if run is not None:  # the previous run is pruned by the next; this one is still there
+            status = run["status"]
+            assert status["phase"] in DONE and status["phases"]["baseline"]["requests"] >= 100, pretty(status)
+            assert "verdict " + status["verdict"] in log
+            assert run["metadata"]["labels"]["app.kubernetes.io/part-of"] == "checkout"
+            assert run["metadata"]["generateName"] == template["metadata"]["generateName"]
+    # keepHistory 1: the second run pruned the first.
+    wait_for("only the newest run kept", lambda: [o["metadata"]["name"] for o in runs(box, ns, schedule)]
+             == names[-1:], 30)
+    status = box.emu.get("cronjobs", NAMESPACE, cronjob["metadata"]["name"])["status"]  # type: ignore[index]
+    assert status["lastScheduleTime"] and not status.get("active"), status
+    last = datetime.datetime.fromisoformat(status["lastScheduleTime"].replace("Z", "+00:00"))
+    local = last.astimezone(datetime.timezone(datetime.timedelta(hours=1)))  # Berlin in winter (CET)
+    assert (local.weekday(), local.hour, local.minute) == (0, 10, 0), status  # a Monday, 10:00 Berlin time
 
-    # A real run to its verdict (which verdict a busy machine gives does not matter: 0 Passed, 1 Failed or
-    # 2 Inconclusive, never an error or a timeout), with the template's load and SLOs.
-    done = job.run(*SHORT)
-    assert done.returncode in (0, 1, 2), done.stdout + done.stderr
-    real = created(done, ns)
-    obj = box.emu.get("chaosexperiments", ns, real)
-    assert obj is not None
-    st = obj["status"]
-    assert st["phase"] in DONE and st["phases"]["baseline"]["requests"] >= 100, pretty(st)
-    assert "verdict " + st["verdict"] in done.stdout
-    assert len(wait_for(f"{keep} runs kept", lambda: len(r := runs(box, job)) == keep and r, 20)) == keep
+    # Every call the Job's identity made is allowed by the Role the chart binds to its ServiceAccount.
+    token = f"system:serviceaccount:{NAMESPACE}:{pod_spec['serviceAccountName']}"
+    calls = {Call(c.verb, c.group, c.resource, c.subresource, c.namespace) for c in ALL_CALLS if c.user == token}
+    assert {(c.verb, c.resource, c.namespace) for c in calls} >= {
+        ("create", "chaosexperiments", ns), ("list", "chaosexperiments", ns), ("get", "chaosexperiments", ns),
+        ("delete", "chaosexperiments", ns)}, calls
+    grants = grants_for(objects, pod_spec["serviceAccountName"], NAMESPACE)
+    assert grants, f"no Role bound to ServiceAccount {NAMESPACE}/{pod_spec['serviceAccountName']}"
+    assert denied(grants, calls) == [], sorted(calls)
+    print(f"runs {names}, kept {names[-1:]}; the Job's calls: {sorted(calls)}")  # shown with -s
+    remove(box, cronjob)
 
-    # Every run carries the schedule's label and the template's own labels.
-    for o in runs(box, job):
-        labels = o["metadata"]["labels"]
-        assert labels[SCHEDULE_LABEL] == job.schedule, labels
-        assert labels["app.kubernetes.io/part-of"] == "checkout", labels
 
-    # Overlap: a run still in its chaos phase whose Job was killed; the next Job refuses, creating nothing.
-    proc = job.start(*SHORT, "--set", "phases.chaos=60s")
-    try:
-        busy = wait_for("a run in its chaos phase", lambda: next(
-            (o for o in runs(box, job) if (o.get("status") or {}).get("phase") == "Chaos"), None), 40)
-        proc.send_signal(signal.SIGKILL)  # the Job's pod killed: the experiment goes on
-        proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+def test_a_killed_schedule_pod_fails_its_job_and_the_next_run_refuses_while_the_experiment_goes_on(
+        box: Sandbox) -> None:
+    data = values(keep=3)
+    schedule = data["schedules"][0]
+    schedule["name"] = "overlap"
+    schedule["experiment"]["spec"]["phases"]["chaos"] = "60s"  # still running when the next run comes
+    objects = render(data)
+    mine = [o for o in objects if o["kind"] in KINDS and (o["metadata"].get("labels") or {}).get(SCHEDULE_LABEL)]
+    cronjob = one(mine, "CronJob")
+    ns = "shop"
+    box.apply(deployment(ns, "checkout", 3, args=APP_ARGS))
+    box.wait_ready(ns, "checkout", 3)
+    box.apply(mine)
+
+    seen: set[str] = set()
+    first = fire(box, cronjob, seen)
+    busy = wait_for("a run in its chaos phase", lambda: next(
+        (o for o in runs(box, ns, "overlap") if (o.get("status") or {}).get("phase") == "Chaos"), None), 60)
+    pod = job_pods(box, first)[0]["metadata"]["name"]
+    box.emu.delete("pods", NAMESPACE, pod)  # the Job's pod killed (an eviction, a node drain): the experiment goes on
+    killed = finish(box, first)
+    # backoffLimit 0 (the chart's): no second pod, so no second experiment from the same run.
+    assert finished(killed) == "Failed" and killed["status"]["failed"] == 1, killed["status"]
+    assert [c["reason"] for c in killed["status"]["conditions"]] == ["BackoffLimitExceeded"] * 2
+
     running = busy["metadata"]["name"]
-    before = sorted(o["metadata"]["name"] for o in runs(box, job))
-    refused = job.run(*SHORT)
-    assert refused.returncode == 3, refused.stdout + refused.stderr
-    assert (f"refused: schedule {job.schedule!r}: the previous run is still running in {ns}: {running} (Chaos); "
-            "not starting a new one") in refused.stderr, refused.stderr
-    assert sorted(o["metadata"]["name"] for o in runs(box, job)) == before
+    second = finish(box, fire(box, cronjob, seen))
+    pods = job_pods(box, second["metadata"]["name"])
+    assert pods and pods[0]["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3, pods
+    assert (f"refused: schedule 'overlap': the previous run is still running in {ns}: {running} (Chaos); "
+            "not starting a new one") in log_of(box, pods), log_of(box, pods)
+    assert finished(second) == "Failed"
+    assert [o["metadata"]["name"] for o in runs(box, ns, "overlap")] == [running]
     box.emu.patch("chaosexperiments", ns, running, {"spec": {"abort": True}})
     wait_for("the abort", lambda: ((box.emu.get("chaosexperiments", ns, running) or {}).get("status") or {})
              .get("phase") == "Aborted", 30)
     box.wait_ready(ns, "checkout", 3)
-
-    # Every call the Job's identity made is allowed by the Role the chart binds to its ServiceAccount.
-    calls = {Call(c.verb, c.group, c.resource, c.subresource, c.namespace) for c in ALL_CALLS if c.user == job.token}
-    assert {(c.verb, c.resource, c.namespace) for c in calls} >= {
-        ("create", "chaosexperiments", ns), ("list", "chaosexperiments", ns), ("get", "chaosexperiments", ns),
-        ("delete", "chaosexperiments", ns)}, calls
-    grants = grants_for(job.objects, job.account, NAMESPACE)
-    assert grants, f"no Role bound to ServiceAccount {NAMESPACE}/{job.account}"
-    assert denied(grants, calls) == [], sorted(calls)
-    print(f"real run {real}: exit {done.returncode}, verdict {st['verdict']}, baseline "
-          f"{st['phases']['baseline']['requests']} requests; the Job's calls: {sorted(calls)}")  # shown with -s
+    remove(box, cronjob)

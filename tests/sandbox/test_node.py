@@ -176,3 +176,14 @@ def test_without_root_it_falls_back_to_loopback_and_says_so(monkeypatch: pytest.
     assert "127.0.0.1" in Sandbox().note and "not running as root" in Sandbox().note
     with pytest.raises(RuntimeError, match="not running as root"):
         Sandbox(network="netns")
+
+
+def test_deleting_a_deployment_collects_its_replicaset_and_pods(sandbox: Sandbox) -> None:
+    sandbox.apply(deployment(NS, "gone", 2))
+    pods = sandbox.wait_ready(NS, "gone", 2)
+    pids = [sandbox.pod_pid(NS, p["metadata"]["name"]) for p in pods]
+    assert all(pid is not None for pid in pids)
+    sandbox.emu.delete("deployments", NS, "gone")  # background propagation (node/gc.py)
+    wait_for("its ReplicaSet and pods collected", lambda: not sandbox.emu.list("replicasets", NS)
+             and not sandbox.emu.list("pods", NS, label_selector="app=gone"), 30)
+    wait_for("their processes stopped", lambda: not any(alive(pid) for pid in pids if pid is not None), 15)

@@ -195,14 +195,19 @@ class Store:
         meta = old["metadata"]
         if meta.get("deletionTimestamp"):
             return copy.deepcopy(old)  # already being deleted
-        # Unlike a real server: no garbage collection by ownerReferences, no namespace cascade. (A dry-run delete
-        # never gets here: the HTTP layer answers it.)
+        # Dependents are collected by the node's garbage collector (node/gc.py), which these finalizers ask to
+        # delete them first (Foreground) or to let them go (Orphan), as a real server does. No namespace cascade.
+        # (A dry-run delete never gets here: the HTTP layer answers it.)
+        policy = "Orphan" if options.get("orphanDependents") is True else options.get("propagationPolicy")
+        cascade = {"Foreground": ["foregroundDeletion"], "Orphan": ["orphan"]}.get(str(policy), [])
         deferred = self.on_delete(rt, copy.deepcopy(old), grace)
-        if not meta.get("finalizers") and not deferred:
+        if not meta.get("finalizers") and not deferred and not cascade:
             return self._remove(self._key(rt, namespace, name), grace)
         if deferred:
             self.deferred.add(self._key(rt, namespace, name))
         new = copy.deepcopy(old)
+        if cascade:
+            new["metadata"]["finalizers"] = [*(meta.get("finalizers") or []), *cascade]
         # A real server defaults a Pod's grace to its terminationGracePeriodSeconds (30); we record 0.
         new["metadata"].update(deletionTimestamp=now_rfc3339(), deletionGracePeriodSeconds=grace or 0)
         return self._write(rt, new, old)

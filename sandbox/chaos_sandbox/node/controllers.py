@@ -1,9 +1,9 @@
 """The sandbox's control loops, as plain functions over the emulator's store (run on the emulator's loop).
 
 Deployments → one ReplicaSet per pod template (older ones scaled to 0: a Recreate rollout) → Pods with
-`generateName`, labels and controller ownerReferences; garbage collection of ReplicaSets and Pods whose
-owner is gone; Services → Endpoints of Ready, non-terminating pods. Kept deliberately small: no rolling
-updates, no pod adoption, no scale subresource. The kubelet part (running pods) is in `node.py`.
+`generateName`, labels and controller ownerReferences (their garbage collection is `gc.py`'s); Services →
+Endpoints of Ready, non-terminating pods. Kept deliberately small: no rolling updates, no pod adoption, no
+scale subresource. The kubelet part (running pods) is in `node.py`; Jobs and CronJobs are `jobcontrol.py`'s.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def pod_ready(pod: Mapping[str, Any]) -> bool:
             and any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []))
 
 
-def _owner(obj: Obj, kind: str) -> dict[str, Any]:
+def owner_ref(obj: Obj, kind: str) -> dict[str, Any]:
     return {"apiVersion": obj["apiVersion"], "kind": kind, "name": obj["metadata"]["name"],
             "uid": obj["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
 
@@ -101,7 +101,7 @@ def reconcile_deployments(api: Api) -> None:
             selector = dict((spec.get("selector") or {}).get("matchLabels") or {}, **{"pod-template-hash": pod_hash})
             current = api.create("apps/v1/replicasets", ns, {
                 "metadata": {"name": f"{name}-{pod_hash}", "labels": template["metadata"]["labels"],
-                             "ownerReferences": [_owner(deploy, "Deployment")]},
+                             "ownerReferences": [owner_ref(deploy, "Deployment")]},
                 "spec": {"replicas": want, "selector": {"matchLabels": selector}, "template": template}})
         api.patch("apps/v1/replicasets", ns, current["metadata"]["name"], {"spec": {"replicas": want}})
         for old in owned:
@@ -117,21 +117,6 @@ def reconcile_deployments(api: Api) -> None:
             "unavailableReplicas": max(0, want - ready),
             "conditions": [{"type": "Available", "status": available, "reason": "MinimumReplicasAvailable"
                             if available == "True" else "MinimumReplicasUnavailable"}]}}, status=True)
-
-
-def collect_garbage(api: Api) -> None:
-    """Delete ReplicaSets whose Deployment is gone and Pods whose ReplicaSet is gone (foreground-less GC)."""
-    deployments = {d["metadata"]["uid"] for d in api.list("apps/v1/deployments")}
-    replicasets = api.list("apps/v1/replicasets")
-    for rs in replicasets:
-        refs = meta(rs).get("ownerReferences") or []
-        if any(r.get("kind") == "Deployment" and r.get("uid") not in deployments for r in refs):
-            api.delete("apps/v1/replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"])
-    live = {rs["metadata"]["uid"] for rs in api.list("apps/v1/replicasets")}
-    for pod in api.list("v1/pods"):
-        refs = meta(pod).get("ownerReferences") or []
-        if not terminating(pod) and any(r.get("kind") == "ReplicaSet" and r.get("uid") not in live for r in refs):
-            api.delete("v1/pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
 
 
 def reconcile_replicasets(api: Api, node_name: str) -> None:
@@ -175,7 +160,8 @@ def _pod_from(rs: Obj, node_name: str) -> Obj:
     spec = template.get("spec") or {}
     spec.setdefault("nodeName", node_name)  # a single node: scheduling is a no-op
     return {"metadata": {"generateName": f"{rs['metadata']['name']}-", "labels": tmeta.get("labels") or {},
-                         "annotations": tmeta.get("annotations") or {}, "ownerReferences": [_owner(rs, "ReplicaSet")]},
+                         "annotations": tmeta.get("annotations") or {},
+                         "ownerReferences": [owner_ref(rs, "ReplicaSet")]},
             "spec": spec}
 
 

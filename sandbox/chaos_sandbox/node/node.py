@@ -23,10 +23,13 @@ from typing import Any
 from chaos_sandbox.emulator.resources import ResourceType
 from chaos_sandbox.emulator.server import Emulator
 from chaos_sandbox.emulator.store import Event, Obj, now_rfc3339
+from chaos_sandbox.node import commandpods, gc, jobcontrol
 from chaos_sandbox.node import controllers as ctl
 from chaos_sandbox.node.agent_kubelet import FINAL_STATUS_S, AgentKubelet
-from chaos_sandbox.node.agentpods import OPERATOR_IMAGE, Refused
+from chaos_sandbox.node.agentpods import AGENT_MODULE, OPERATOR_IMAGE, Refused
 from chaos_sandbox.node.cgroups import RunCgroups
+from chaos_sandbox.node.clock import Clock
+from chaos_sandbox.node.command_kubelet import CommandKubelet
 from chaos_sandbox.node.demo_kubelet import DemoKubelet
 from chaos_sandbox.node.podnet import RouteRefused, RunNet
 from chaos_sandbox.node.podprocess import PodProcess
@@ -36,7 +39,8 @@ from chaos_sandbox.node.slot import PodConfig, Slot
 
 log = logging.getLogger(__name__)
 DEMO_IMAGE = "chaos-operator/demo-app"
-WATCHED = {("", "pods"), ("", "services"), ("apps", "deployments"), ("apps", "replicasets")}
+WATCHED = {("", "pods"), ("", "services"), ("apps", "deployments"), ("apps", "replicasets"), ("batch", "jobs"),
+           ("batch", "cronjobs")}
 RESYNC_S = 2.0
 MAX_PROCESSES = 40  # pod processes at once; further pods wait in Pending
 PROXY_ANNOTATION = ctl.ANNOTATION + "proxy"
@@ -48,12 +52,13 @@ class Node:
     def __init__(self, emulator: Emulator, *, token: str, net: RunNet | None = None, start_delay: float = 1.0,
                  max_seconds: float = 3600.0, log_dir: pathlib.Path | None = None, name: str = "sandbox-node",
                  stop_grace_s: float = 1.0, cgroups: RunCgroups | None = None,
-                 cpus: frozenset[int] | None = None) -> None:
+                 cpus: frozenset[int] | None = None, api_url: str | None = None) -> None:
         self.api = ctl.Api(emulator)
+        self.clock = Clock()  # the Job and CronJob controllers' time (clock.py)
         self.name, self.net, self.cgroups, self.stop_grace_s = name, net, cgroups, stop_grace_s
         self._config = PodConfig(token=token, start_delay=start_delay, max_seconds=max_seconds, log_dir=log_dir,
                                  cgroups=cgroups, net=net, cpus=cpus if cgroups is not None else None)
-        self.agents, self.demo = AgentKubelet(self), DemoKubelet(self)
+        self.agents, self.demo, self.commands = AgentKubelet(self), DemoKubelet(self), CommandKubelet(self, api_url)
         self.resolver = SandboxResolver()
         self.proxies: dict[ServiceKey, ServiceProxy] = {}
         self.slots: dict[str, Slot] = {}
@@ -92,6 +97,7 @@ class Node:
         self.proxies.clear()
         self.resolver.update({})
         self.agents.close()
+        self.commands.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -115,8 +121,10 @@ class Node:
 
     def reconcile(self) -> None:
         ctl.reconcile_deployments(self.api)
-        ctl.collect_garbage(self.api)
+        gc.collect_garbage(self.api.emulator)
         ctl.reconcile_replicasets(self.api, self.name)
+        jobcontrol.reconcile_cronjobs(self.api, self.clock)
+        jobcontrol.reconcile_jobs(self.api, self.name, self.clock)
         self._kubelet()
         self._sync_proxies(ctl.reconcile_endpoints(self.api))
 
@@ -128,14 +136,14 @@ class Node:
             image = str((containers or [{}])[0].get("image", ""))
             if (uid in self.slots or uid in self._rejected or ctl.terminating(pod) or spec.get("nodeName") != self.name
                     or (pod.get("status") or {}).get("phase") != "Pending" or len(containers) != 1
-                    or not (image.startswith(DEMO_IMAGE) or image == OPERATOR_IMAGE)):
+                    or not (image.startswith(DEMO_IMAGE) or commandpods.is_operator_image(image))):
                 continue
             if len(self.slots) >= MAX_PROCESSES:
                 break  # bounded: the rest stay Pending until others are gone
             slot = Slot(pod["metadata"]["namespace"], pod["metadata"]["name"], uid,
                         Container(str(containers[0].get("name") or "app"), image))
             try:
-                run = self.agents.start(pod, slot) if image == OPERATOR_IMAGE else self.demo.start(pod, slot)
+                run = self._start(pod, slot, image)
             except Refused as exc:
                 self._rejected.add(uid)
                 log.warning("pod %s/%s stays Pending: %s", slot.namespace, slot.name, exc)
@@ -143,6 +151,20 @@ class Node:
                 continue
             self.slots[uid] = slot
             slot.task = self._spawn(run)
+
+    def _start(self, pod: Obj, slot: Slot, image: str) -> Coroutine[Any, Any, None]:
+        if image.startswith(DEMO_IMAGE):
+            return self.demo.start(pod, slot)
+        command = ((pod["spec"]["containers"][0]).get("command") or [])[1:]
+        if image == OPERATOR_IMAGE and command == ["-m", AGENT_MODULE]:  # helper and stress pods
+            return self.agents.start(pod, slot)
+        configmaps = {c["metadata"]["name"]: c for c in self.api.list("v1/configmaps", slot.namespace)}
+        return self.commands.start(pod, slot, configmaps)
+
+    def advance_clock(self, seconds: float) -> None:
+        """Time passes for the Job and CronJob controllers (clock.py); they look at once."""
+        self.clock.advance(seconds)
+        self._wake.set()
 
     # ---- NodeSide: what the kubelets use ----
     @property

@@ -15,6 +15,7 @@ from typing import Protocol
 from chaos_sandbox.emulator.store import now_rfc3339
 from chaos_sandbox.node.agentpods import AgentProcess, Plan
 from chaos_sandbox.node.cgroups import RunCgroups
+from chaos_sandbox.node.commandpods import CommandProcess
 from chaos_sandbox.node.podnet import PodNet, RunNet
 from chaos_sandbox.node.podprocess import PodProcess
 from chaos_sandbox.node.podstatus import Container, Terminated
@@ -31,7 +32,7 @@ class Slot:
     start_time: str = field(default_factory=now_rfc3339)
     task: asyncio.Task[None] | None = None
     net: PodNet | None = None
-    proc: PodProcess | AgentProcess | None = None
+    proc: PodProcess | AgentProcess | CommandProcess | None = None
     cgroup: pathlib.Path | None = None
     plan: Plan | None = None  # operator-image pods
     started_at: str = ""

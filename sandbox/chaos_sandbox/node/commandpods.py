@@ -1,0 +1,228 @@
+"""Pods of the operator's image that run its command (Job pods: the chart's schedules), as local processes.
+
+The sandbox has no images. A pod whose image is the operator's (repository `chaos-operator`, any registry, tag
+or digest, as the chart renders it; or `OPERATOR_IMAGE`) runs its container's argv on this machine, where the
+image's programs are this install's: `chaos-operator` (the image's ENTRYPOINT; also when `command` is empty, with
+its CMD `run` when `args` are empty too) is the console script beside the sandbox's Python, and `python -m
+chaos_operator…` is that Python running the operator's own module. Nothing else is run (the node runs as root, and
+its API server takes pods from anyone on this machine): any other program, `python -c` included, leaves the pod
+Pending with the reason (`Refused`). The agent's own pods (`python -m chaos_operator.agent` in `OPERATOR_IMAGE`)
+stay `agentpods.py`'s. `$(VAR)` in command and args is expanded from the container's env, as a kubelet does.
+
+What the container would see, mapped for a local process:
+- **volumes**: a `configMap` volume becomes a directory of the pod with one file per key (or per `items` entry),
+  an `emptyDir` an empty directory (TMPDIR when mounted at /tmp); arguments that point into a mount path are
+  rewritten to that directory. Other volumes are refused.
+- **env**: `value`s and `fieldRef`s to the pod's name, namespace, uid, node, service account, labels and
+  annotations (so `JOB_COMPLETION_INDEX` resolves); anything else is refused.
+- **credentials**: the pod's ServiceAccount (`default` when unset) as a kubeconfig (`KUBECONFIG`) whose bearer
+  token is `system:serviceaccount:<namespace>:<name>`, the identity the emulator records for each call;
+  `KUBERNETES_SERVICE_HOST`/`PORT` are removed so clients take it. (Tokens the API server issues and checks
+  come with RBAC enforcement, issue 15 item 3.)
+- **network**: the node's (as `hostNetwork`), so the process reaches the API server on 127.0.0.1.
+Probes, security contexts and resource limits are not evaluated: the pod is Ready while its process runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import re
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from chaos_sandbox.node.agentpods import OPERATOR_IMAGE, PYTHONS, Refused, exit_code_of
+from chaos_sandbox.node.podprocess import in_cgroup, stop_process
+
+REPOSITORY = "chaos-operator"  # the chart's image.repository
+PROGRAMS = {"chaos-operator": pathlib.Path(sys.executable).parent / "chaos-operator"}
+VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+FIELD_REF = re.compile(r"metadata\.(labels|annotations)\['([^']+)'\]")
+
+
+@dataclass(frozen=True)
+class Plan:
+    argv: list[str]
+    env: dict[str, str]  # set on top of the node's environment (minus the in-cluster variables)
+    files: pathlib.Path  # the pod's own directory on this machine
+    kubeconfig: str
+    grace_s: float
+    config_files: dict[pathlib.Path, str] = field(default_factory=dict)  # configMap volumes' files
+    empty_dirs: list[pathlib.Path] = field(default_factory=list)
+
+
+def is_operator_image(image: str) -> bool:
+    name = image.partition("@")[0]
+    if ":" in name.rpartition("/")[2]:
+        name = name.rpartition(":")[0]
+    return image == OPERATOR_IMAGE or name.rpartition("/")[2] == REPOSITORY
+
+
+def _strings(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and "\0" not in v for v in value):
+        raise Refused("InvalidArgs", f"{what} must be a list of strings")
+    return list(value)
+
+
+def _field(pod: Mapping[str, Any], path: str) -> str:
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    simple = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
+              "metadata.uid": meta.get("uid"), "spec.nodeName": spec.get("nodeName"),
+              "spec.serviceAccountName": spec.get("serviceAccountName") or "default"}
+    if path in simple:
+        return str(simple[path] or "")
+    if match := FIELD_REF.fullmatch(path):
+        return str((meta.get(match.group(1)) or {}).get(match.group(2), ""))
+    raise Refused("Unsupported", f"env fieldRef {path!r}")
+
+
+def _env(pod: Mapping[str, Any], container: Mapping[str, Any]) -> dict[str, str]:
+    if container.get("envFrom"):
+        raise Refused("Unsupported", "the sandbox runs no envFrom")
+    env: dict[str, str] = {}
+    for item in container.get("env") or []:
+        name, source = str(item.get("name")), item.get("valueFrom")
+        if source is None:
+            env[name] = str(item.get("value", ""))
+        elif isinstance(source, dict) and set(source) == {"fieldRef"}:
+            env[name] = _field(pod, str((source["fieldRef"] or {}).get("fieldPath", "")))
+        else:
+            raise Refused("Unsupported", f"env {name!r}: only value and fieldRef")
+    return env
+
+
+def expand(args: list[str], env: Mapping[str, str]) -> list[str]:
+    """`$(VAR)` replaced by the container's VAR (left as it is when undefined), `$$` by `$`: the kubelet's rule."""
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return "$" if name is None else env.get(name, match.group(0))
+    return [VAR_REF.sub(one, arg) for arg in args]
+
+
+def _map(arg: str, paths: Mapping[str, str]) -> str:
+    """`arg` with a leading container path (or the value of `--opt=PATH`) replaced by its place here."""
+    prefix, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    for inside, here in sorted(paths.items(), key=lambda item: -len(item[0])):
+        if value == inside or value.startswith(inside.rstrip("/") + "/"):
+            return prefix + eq + here + value[len(inside.rstrip("/")):]
+    return arg
+
+
+def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str,
+         configmaps: Mapping[str, Mapping[str, Any]]) -> Plan:
+    """How to run this pod here; `Refused` when the sandbox will not. `configmaps`: the pod's namespace's, by name."""
+    spec, meta = pod.get("spec") or {}, pod.get("metadata") or {}
+    containers = spec.get("containers") or []
+    if len(containers) != 1 or spec.get("initContainers"):
+        raise Refused("Unsupported", "the sandbox runs operator-image pods of exactly one container")
+    ctr = containers[0]
+    command, args = _strings(ctr.get("command") or [], "command"), _strings(ctr.get("args") or [], "args")
+    if not command:
+        command, args = ["chaos-operator"], args or ["run"]  # the image's ENTRYPOINT and CMD (Dockerfile)
+    program = PROGRAMS.get(command[0])
+    argv = [*command[1:], *args]
+    if command[0] in PYTHONS and len(argv) >= 2 and argv[0] == "-m" and argv[1].partition(".")[0] == "chaos_operator":
+        program = pathlib.Path(sys.executable)
+    if program is None:
+        raise Refused("CommandRefused", "the operator image here runs `chaos-operator` or `python -m chaos_operator…`,"
+                                        f" not {command!r}")
+    volumes = {str(v.get("name")): v for v in spec.get("volumes") or []}
+    paths: dict[str, str] = {}
+    config_files: dict[pathlib.Path, str] = {}
+    empty_dirs: list[pathlib.Path] = []
+    env = {"TMPDIR": str(files / "tmp")}
+    for mount in ctr.get("volumeMounts") or []:
+        name, inside = str(mount.get("name")), str(mount.get("mountPath", ""))
+        volume = volumes.get(name)
+        if volume is None or not inside.startswith("/") or mount.get("subPath") or not name.replace("-", "").isalnum():
+            raise Refused("Unsupported", f"volume mount {name!r} is not one the sandbox can provide")
+        here = files / "volumes" / name
+        paths[inside] = str(here)
+        if "emptyDir" in volume:
+            empty_dirs.append(here)
+            env["TMPDIR"] = str(here) if inside.rstrip("/") == "/tmp" else env["TMPDIR"]
+        elif "configMap" in volume:
+            source = volume["configMap"] or {}
+            data = (configmaps.get(str(source.get("name"))) or {}).get("data")
+            if data is None:
+                raise Refused("FailedMount", f"configmap {source.get('name')!r} not found")
+            items = source.get("items") or [{"key": k, "path": k} for k in data]
+            for item in items:
+                key, rel = str(item.get("key")), str(item.get("path"))
+                if key not in data or rel.startswith("/") or ".." in rel.split("/"):
+                    raise Refused("FailedMount", f"configmap {source.get('name')!r} key {key!r}")
+                config_files[here / rel] = str(data[key])
+        else:
+            raise Refused("Unsupported", f"volume {name!r}: only configMap and emptyDir")
+    env.update(_env(pod, ctr))
+    account = spec.get("serviceAccountName") or "default"
+    token = f"system:serviceaccount:{meta.get('namespace')}:{account}"
+    kubeconfig = yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "pod",
+        "clusters": [{"name": "sandbox", "cluster": {"server": api_url}}],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": "pod", "context": {"cluster": "sandbox", "user": account,
+                                                 "namespace": meta.get("namespace")}}]})
+    env["KUBECONFIG"] = str(files / "kubeconfig")
+    argv = [_map(a, paths) for a in expand(command[1:], env)] + [_map(a, paths) for a in expand(args, env)]
+    return Plan(argv=[str(program), *argv], env=env, files=files,
+                kubeconfig=kubeconfig, grace_s=float(spec.get("terminationGracePeriodSeconds", 30)),
+                config_files=config_files, empty_dirs=empty_dirs)
+
+
+class CommandProcess:
+    """The local process of one such pod, with stdout and stderr in the pod's log."""
+
+    def __init__(self, p: Plan, *, cgroup: pathlib.Path | None, log_path: pathlib.Path | None,
+                 cpus: frozenset[int] | None = None) -> None:
+        self.plan, self.log_path = p, log_path
+        self.argv = in_cgroup(cgroup, p.argv, cpus)
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    def prepare(self) -> None:
+        """The pod's directory, its kubeconfig, volumes and TMPDIR."""
+        for directory in (self.plan.files, self.plan.files / "tmp", *self.plan.empty_dirs):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (self.plan.files / "kubeconfig").write_text(self.plan.kubeconfig)
+        for path, text in self.plan.config_files.items():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.write_text(text)
+
+    async def start(self) -> None:
+        self.prepare()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_SERVICE")}
+        env.update(self.plan.env)
+        log = self.log_path.open("ab") if self.log_path else None
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=subprocess.DEVNULL, stdout=log or subprocess.DEVNULL,
+                stderr=log or subprocess.DEVNULL, start_new_session=True, env=env, cwd=str(self.plan.files))
+        finally:
+            if log:
+                log.close()
+
+    async def wait(self) -> int:
+        assert self.proc is not None
+        return await self.proc.wait()
+
+    async def stop(self, grace_s: float) -> str:
+        return await stop_process(self.proc, grace_s)
+
+    @property
+    def exit_code(self) -> int | None:
+        code = self.proc.returncode if self.proc else None
+        return None if code is None else exit_code_of(code)
