@@ -57,6 +57,9 @@ MAX_MESSAGE = 1024
 MAX_RECORDS = 1000  # status.injections
 MAX_TARGETS = 1000  # status.targets
 MAX_CHECKS = 64  # status.checks
+# The size status is kept under (JSON bytes; engine/budget.py): under the 256 KiB the operator promises for 1,000
+# targets, far under etcd's 1.5 MiB object limit past which no write succeeds.
+STATUS_BUDGET = 240 * 1024
 Message = Annotated[str, Field(max_length=MAX_MESSAGE)]
 
 
@@ -223,6 +226,15 @@ class Timeline(ApiModel):
     marks: Annotated[list[TimelineMark], Field(max_length=TIMELINE_MARKS)] = []
 
 
+class Summarised(ApiModel):
+    """What status left out to stay under STATUS_BUDGET (engine/budget.py); never anything of a record that may
+    still hold a fault but its message."""
+
+    targets: Annotated[int, Field(ge=0)] = 0  # entries of status.targets dropped: each has its record
+    records: Annotated[int, Field(ge=0)] = 0  # finished records whose message and helperPod were dropped
+    messages: Annotated[int, Field(ge=0)] = 0  # messages dropped from records that may still hold a fault
+
+
 class Condition(ApiModel):
     type: Annotated[str, Field(max_length=64)]
     status: Literal["True", "False", "Unknown"]
@@ -243,6 +255,7 @@ class ExperimentStatus(ApiModel):
     ready_before: Annotated[int, Field(ge=0)] | None = None
     targets: Annotated[list[TargetRef], Field(max_length=MAX_TARGETS)] = []
     injections: Annotated[list[Injection], Field(max_length=MAX_RECORDS)] = []
+    summarised: Summarised | None = None  # absent while nothing was left out
     phases: PhaseResults = PhaseResults()
     checks: Annotated[list[Check], Field(max_length=MAX_CHECKS)] = []
     recovery_time: Duration | None = None

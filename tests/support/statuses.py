@@ -18,6 +18,7 @@ from chaos_operator.models.status import (
     PhaseResults,
     Ramp,
     RecordState,
+    Summarised,
     TargetRef,
     Timeline,
     TimelineMark,
@@ -58,6 +59,7 @@ def full_status() -> ExperimentStatus:
                               injected_at="2025-03-04T10:01:00Z", recovered_at="2025-03-04T10:03:00Z",
                               message="pod deleted with grace period 0s")
                     for i, (n, u, _, _) in enumerate(pods)],
+        summarised=Summarised(targets=1, records=1, messages=1),
         phases=PhaseResults(
             baseline=_phase("2025-03-04T10:00:00Z", "2025-03-04T10:01:00Z", 3000, 4, 1.0),
             chaos=_phase("2025-03-04T10:01:00Z", "2025-03-04T10:03:00Z", 6000, 96, 7.5),
