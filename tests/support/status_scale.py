@@ -79,6 +79,7 @@ class Figures:
     max_bytes: int
     total_bytes: int
     most_in_one_second: int
+    final: dict[str, Any] = field(compare=False, default_factory=dict)  # the status stored last
 
     def line(self) -> str:
         return (f"{self.targets} targets: {self.writes} status writes for {self.record_changes} record changes, "
@@ -186,5 +187,6 @@ def run(emulator: EmulatorThread, pods: int, hold_s: float = 1.0) -> Figures:
     injected = asyncio.run(_run(emulator, pods, hold_s))
     with writes.lock:
         sizes = [size for _, size in writes.stored]
+    final = (emulator.get("chaosexperiments", SHOP, NAME) or {}).get("status") or {}
     return Figures(targets=pods, record_changes=3 * injected, writes=len(sizes), max_bytes=max(sizes, default=0),
-                   total_bytes=sum(sizes), most_in_one_second=writes.most_in_one_second())
+                   total_bytes=sum(sizes), most_in_one_second=writes.most_in_one_second(), final=final)
