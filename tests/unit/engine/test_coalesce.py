@@ -24,7 +24,7 @@ def _world(records: int) -> tuple[FakeClock, FakeKube, Recorder]:
     kube = FakeKube(clock)
     status = ExperimentStatus(phase=Phase.CHAOS, injections=[
         Injection(target=f"p{i}", uid=f"u{i}", state=RecordState.PENDING) for i in range(records)])
-    return clock, kube, Recorder(kube, clock, REF, status)
+    return clock, kube, Recorder(kube, clock, REF, status)  # type: ignore[arg-type]
 
 
 def _states(status: Mapping[str, Any]) -> list[str]:
