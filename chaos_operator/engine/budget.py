@@ -14,7 +14,14 @@ from __future__ import annotations
 import json
 
 from chaos_operator.models.base import ApiModel
-from chaos_operator.models.status import STATUS_BUDGET, ExperimentStatus, Injection, RecordState, Summarised
+from chaos_operator.models.status import (
+    MAX_SUMMARISED,
+    STATUS_BUDGET,
+    ExperimentStatus,
+    Injection,
+    RecordState,
+    Summarised,
+)
 
 FINISHED = (RecordState.RECOVERED, RecordState.FAILED)
 SUMMARY_ROOM = 96  # bytes the summarised field itself may take
@@ -46,8 +53,9 @@ def fit(status: ExperimentStatus, budget: int = STATUS_BUDGET) -> ExperimentStat
             records[index] = smaller
             trimmed, cut = (trimmed + 1, cut) if finished else (trimmed, cut + 1)
     before = status.summarised or Summarised()
-    summary = Summarised(targets=before.targets + len(status.targets) - len(targets),
-                         records=before.records + trimmed, messages=before.messages + cut)
+    summary = Summarised(targets=min(MAX_SUMMARISED, before.targets + len(status.targets) - len(targets)),
+                         records=min(MAX_SUMMARISED, before.records + trimmed),
+                         messages=min(MAX_SUMMARISED, before.messages + cut))
     return status.model_copy(update={"targets": targets, "injections": records, "summarised": summary})
 
 

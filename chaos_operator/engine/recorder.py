@@ -164,10 +164,11 @@ class Recorder:
         """Injected records about to be reverted, in one write (before any revert begins)."""
         async with self._lock:
             records = list(self.status.injections)
-            changed = False
+            changed, now = False, self.timestamp()
             for index in indexes:
-                if records[index].state == RecordState.INJECTED:
-                    records[index] = records[index].model_copy(update={"state": RecordState.REVERTING})
+                if records[index].state == RecordState.INJECTED:  # the end of the time its fault held
+                    records[index] = records[index].model_copy(update={"state": RecordState.REVERTING,
+                                                                       "held_until": now})
                     changed = True
             if changed:
                 await self._write({"injections": records})
