@@ -96,7 +96,7 @@ class Recorder:
     async def begin(self, message: str) -> None:
         """A run from the start: the figures of an earlier attempt (restart in Baseline) are dropped."""
         await self._change(started_at=self.timestamp(), reason="Started", message=message, injections=[],
-                           targets=[])
+                           targets=[], summarised=None)
 
     async def select_targets(self, targets: list[TargetRef], seed: int, ready_before: int) -> None:
         await self._change(targets=targets, seed=seed, ready_before=ready_before)
