@@ -237,8 +237,8 @@ class Recorder:
             raise ValueError(f"illegal phase change {self.status.phase} -> {phase}")
         if self._unreadable is not None:
             raise UnreadableStatus(self._unreadable.raw, self._unreadable.problem)
-        base = self.status
-        new = self._finished_draft(base.model_copy(update=changes))
+        base = self._written  # what the server was last seen to hold: record changes waiting since count as mine
+        new = self._finished_draft(self.status.model_copy(update=changes))
         for _ in range(MAX_CONFLICTS):
             body = new.to_api()
             if self._clear is not None:

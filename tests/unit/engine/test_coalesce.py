@@ -161,3 +161,26 @@ async def test_an_illegal_phase_change_is_still_refused_and_writes_nothing() -> 
 
     await clock.drive(scenario())
     assert len(kube.writes) == 1
+
+
+async def test_a_conflict_keeps_a_waiting_change_that_does_not_move_the_record_on() -> None:
+    clock, kube, recorder = _world(1)
+    failed = Injection(target="p0", uid="u0", state=RecordState.RECOVERY_FAILED, message="first attempts failed")
+    theirs = ExperimentStatus(phase=Phase.CHAOS, injections=[failed])
+    kube.experiments[("shop", "exp")] = {"metadata": {"uid": "uid-1", "resourceVersion": "7"},
+                                        "status": theirs.to_api()}
+    conflicts = [StatusConflict("another writer")]
+
+    async def before_write(status: Mapping[str, Any]) -> None:
+        if len(kube.writes) == 1 and conflicts:
+            raise conflicts.pop()
+
+    async def scenario() -> None:
+        await recorder.mark_recovery_failed(0, "first attempts failed")  # written at once
+        kube.before_write = before_write
+        await recorder.mark_recovery_failed(0, "a later attempt failed too")  # waits; its flush meets a 409
+        await clock.sleep(FLUSH_S)
+
+    await clock.drive(scenario())
+    assert not conflicts
+    assert kube.status.injections[0].message == "a later attempt failed too"
