@@ -209,7 +209,8 @@ class Recorder:
                 self._coalescer.schedule()
 
     async def flush(self) -> None:
-        """Write the record changes still waiting now (a recovery's end: its outcome must not wait)."""
+        """Write the record changes still waiting, now: a recovery's outcome is on the server when recover_all
+        returns (the deletion handler removes its finalizer next), without holding up the recovery phase."""
         async with self._lock:
             if self._dirty:
                 await self._write({})

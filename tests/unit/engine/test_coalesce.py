@@ -89,18 +89,18 @@ async def test_reverting_a_phase_change_a_halt_and_the_end_are_written_at_once_w
     assert kube.status.checks == [breach]
 
 
-async def test_a_recovery_outcome_is_flushed_before_recover_all_returns() -> None:
+async def test_flush_writes_what_waits_at_once() -> None:
     clock, kube, recorder = _world(2)
 
     async def scenario() -> None:
         await recorder.mark_injected(0, None, None)
         await recorder.mark_recovered(0, None)
-        await recorder.flush()
+        await recorder.flush()  # what recover_all ends with
         assert _states(kube.writes[-1][1]) == ["Recovered", "Pending"]
         await recorder.flush()  # nothing waits: no write
 
     await clock.drive(scenario())
-    assert [t for t, _ in kube.writes] == [0.0, 0.0]
+    assert [t for t, _ in kube.writes] == [0.0, 0.0]  # the recovery phase does not wait for it
 
 
 async def test_a_conflict_rebases_every_waiting_change_onto_the_other_writer() -> None:
