@@ -80,9 +80,11 @@ def observe_status(ref: ExperimentRef, kind: str | None, old: ExperimentStatus, 
         was = before.get(index)
         if was == record.state:
             continue
-        if was == "Pending" and record.state in ("Injected", "Failed"):
-            INJECTIONS.labels(kind, "succeeded" if record.state == "Injected" else "failed").inc()
-        elif was in ("Injected", "Reverting", "RecoveryFailed") and record.state in ("Recovered", "RecoveryFailed"):
+        # Record changes are coalesced (engine/coalesce.py): one write may carry a record past several states.
+        applied = record.injected_at is not None
+        if was == "Pending" and (record.state == "Failed" or applied):
+            INJECTIONS.labels(kind, "failed" if record.state == "Failed" else "succeeded").inc()
+        if applied and record.state in ("Recovered", "RecoveryFailed"):
             RECOVERIES.labels(kind, "succeeded" if record.state == "Recovered" else "failed").inc()
     for phase in ("baseline", "chaos", "recovery"):
         result = getattr(new.phases, phase)

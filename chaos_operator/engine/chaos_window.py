@@ -1,8 +1,10 @@
 """The chaos window: injection rounds, the workload watch, the helper watch, and recovery of every record.
 
 Faults are applied, and recovered, for all targets of a round at once (bounded): a helper pod takes seconds to
-start and hold its fault, and a window must not spend itself injecting one target after the other. Records are
-written one at a time, in order, once the calls are done (the Recorder writes the whole status each time).
+start and hold its fault, and a window must not spend itself injecting one target after the other. Records change
+in order once the calls are done; the Recorder coalesces those changes into at most two writes a second. What must
+not wait is written at once: the Pending records before any apply, Reverting before any revert begins; and a
+recovery's outcome is flushed before recover_all returns.
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ class ChaosWindow:
                 continue
             await self.recorder.mark_recovered(index, record_fields(outcome)[1])
             recovered.append(record.target)
+        await self.recorder.flush()  # the outcome is on the server before anyone acts on the recovery
         if recovered:
             await self.recorder.event("Recovered", f"{self.fault.kind} recovered on {', '.join(recovered)}")
 

@@ -2,7 +2,9 @@
 
 The status is the projection of a run: each method below writes one typed change. A write is validated whole
 (round-tripped through the wire form, so it is a status the CRD accepts) and is refused when it would move the
-phase anywhere but forward.
+phase anywhere but forward. Record changes are coalesced (engine/coalesce.py): kept here and written together,
+at most two writes a second whatever the number of targets; every other change is written at once and carries
+them (docs/architecture.md, "Bounded writes"). Each write is kept under the status budget (engine/budget.py).
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
-from chaos_operator.analysis import held
-from chaos_operator.engine import conflict, lifecycle, mergepatch
+from chaos_operator.engine import budget, conflict, lifecycle, mergepatch
+from chaos_operator.engine.coalesce import Coalescer
+from chaos_operator.engine.conditions import conditions
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.errors import describe
 from chaos_operator.models.status import (
     MAX_TARGETS,
     Check,
     Comparison,
-    Condition,
     ExperimentStatus,
     Grade,
     Injection,
@@ -40,7 +42,6 @@ from chaos_operator.ports import Clock, ExperimentRef, KubeApi, StatusConflict
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RUNNING_PHASES = (Phase.BASELINE, Phase.CHAOS, Phase.RECOVERY, Phase.ANALYZING)
 MAX_CONFLICTS = 5  # re-reads of one write before giving up (each conflict means another writer made progress)
 CALL_TIMEOUT_S = 30.0  # each status write or re-read, on the Clock: a hung API server fails the call, not the run
 PhaseName = Literal["baseline", "chaos", "recovery"]
@@ -67,7 +68,11 @@ class Recorder:
         self.kind = kind  # the fault kind (a metrics label); None when the spec cannot be read
         self._clock = clock
         self.ref = ref
+        # What this writer knows: the last status written or read, and record changes not yet written.
         self.status = status
+        self._written = status  # the last status written or read: the base a conflict is rebased from
+        self._dirty = False  # self.status holds record changes the server has not seen yet
+        self._coalescer = Coalescer(clock, self._flush_waiting)
         self._generation = generation
         # Each write carries the resourceVersion its status was computed from (None: unconditional).
         self.resource_version = resource_version
@@ -91,7 +96,7 @@ class Recorder:
     async def begin(self, message: str) -> None:
         """A run from the start: the figures of an earlier attempt (restart in Baseline) are dropped."""
         await self._change(started_at=self.timestamp(), reason="Started", message=message, injections=[],
-                           targets=[])
+                           targets=[], summarised=None)
 
     async def select_targets(self, targets: list[TargetRef], seed: int, ready_before: int) -> None:
         await self._change(targets=targets, seed=seed, ready_before=ready_before)
@@ -159,10 +164,11 @@ class Recorder:
         """Injected records about to be reverted, in one write (before any revert begins)."""
         async with self._lock:
             records = list(self.status.injections)
-            changed = False
+            changed, now = False, self.timestamp()
             for index in indexes:
-                if records[index].state == RecordState.INJECTED:
-                    records[index] = records[index].model_copy(update={"state": RecordState.REVERTING})
+                if records[index].state == RecordState.INJECTED:  # the end of the time its fault held
+                    records[index] = records[index].model_copy(update={"state": RecordState.REVERTING,
+                                                                       "held_until": now})
                     changed = True
             if changed:
                 await self._write({"injections": records})
@@ -179,7 +185,11 @@ class Recorder:
     async def _set_record(self, index: int, state: RecordState, *, injected_at: str | None = None,
                           recovered_at: str | None = None, helper_pod: str | None = None,
                           message: str | None = None) -> None:
+        """One record's change, coalesced: written now when the last write is FLUSH_S old, else by the flush
+        that is due (or by any write before it): the server still holds an earlier state, never a later one."""
         async with self._lock:
+            if self._unreadable is not None:
+                raise UnreadableStatus(self._unreadable.raw, self._unreadable.problem)
             record = self.status.injections[index]
             update: dict[str, object] = {"state": state}
             # A None keeps what the record already says.
@@ -189,7 +199,30 @@ class Recorder:
                     update[key] = value
             records = list(self.status.injections)
             records[index] = record.model_copy(update=update)
-            await self._write({"injections": records})
+            local = self.status.model_copy(update={"injections": records})
+            self.status = local.model_copy(update={"conditions": conditions(local, self.timestamp(),
+                                                                            self._generation)})
+            self._dirty = True
+            if self._coalescer.wait_s() <= 0:
+                await self._write({})
+            else:
+                self._coalescer.schedule()
+
+    async def flush(self) -> None:
+        """Write the record changes still waiting, now: a recovery's outcome is on the server when recover_all
+        returns (the deletion handler removes its finalizer next), without holding up the recovery phase."""
+        async with self._lock:
+            if self._dirty:
+                await self._write({})
+
+    async def _flush_waiting(self) -> None:
+        async with self._lock:
+            if not self._dirty:
+                return
+            try:
+                await self._write({})
+            except Exception as exc:  # nothing is lost: the changes stay, and the next write carries them
+                log.warning("%s/%s: record changes not written yet: %s", self.ref.namespace, self.ref.name, exc)
 
     async def _change(self, **changes: object) -> None:
         async with self._lock:
@@ -205,8 +238,8 @@ class Recorder:
             raise ValueError(f"illegal phase change {self.status.phase} -> {phase}")
         if self._unreadable is not None:
             raise UnreadableStatus(self._unreadable.raw, self._unreadable.problem)
-        base = self.status
-        new = self._finished_draft(base.model_copy(update=changes))
+        base = self._written  # what the server was last seen to hold: record changes waiting since count as mine
+        new = self._finished_draft(self.status.model_copy(update=changes))
         for _ in range(MAX_CONFLICTS):
             body = new.to_api()
             if self._clear is not None:
@@ -223,7 +256,8 @@ class Recorder:
                 continue
             self.resource_version = version
             self._clear = None
-            old, self.status = self.status, new
+            old, self.status, self._written, self._dirty = self._written, new, new, False
+            self._coalescer.wrote()
             if self._observer is not None:
                 self._observer(self.ref, self.kind, old, new)
             return new
@@ -237,8 +271,9 @@ class Recorder:
                                f"{CALL_TIMEOUT_S:g}s") from None
 
     def _finished_draft(self, draft: ExperimentStatus) -> ExperimentStatus:
+        draft = budget.fit(draft)
         draft = draft.model_copy(update={
-            "conditions": self._conditions(draft),
+            "conditions": conditions(draft, self.timestamp(), self._generation),
             "observed_generation": self._generation,
         })
         # Round-trip through the wire form so every write is a status the CRD schema accepts.
@@ -259,37 +294,3 @@ class Recorder:
                 raise self._unreadable from None
             self._clear = raw  # what the server holds now is what the write must replace
             return None
-
-    def _conditions(self, status: ExperimentStatus) -> list[Condition]:
-        now = self.timestamp()
-        running = status.phase in RUNNING_PHASES
-        reason = status.reason or ("Running" if running else status.phase)
-        wanted: dict[str, tuple[Literal["True", "False"], str, str]] = {
-            "Progressing": ("True" if running else "False", reason if not running else status.phase,
-                            status.message or f"experiment is {status.phase}"),
-            "FaultActive": fault_active(status),
-        }
-        if status.phases.chaos is not None and status.phases.chaos.fault_held is not None:
-            wanted["FaultApplied"] = held.condition(status.phases.chaos.fault_held)  # what the verdict judged
-        old = {c.type: c for c in status.conditions}
-        result = []
-        for type_, (state, why, message) in wanted.items():
-            prev = old.get(type_)
-            changed = prev is None or prev.status != state
-            result.append(Condition(
-                type=type_, status=state, reason=why, message=clip(message),
-                last_transition_time=now if changed or prev is None else prev.last_transition_time,
-                observed_generation=self._generation,
-            ))
-        return result
-
-
-def fault_active(status: ExperimentStatus) -> tuple[Literal["True", "False"], str, str]:
-    """The FaultActive condition: a fault being reverted, or whose revert failed, may still be in effect."""
-    states = {record.state for record in status.injections}
-    for state, message in ((RecordState.RECOVERY_FAILED, "a revert failed: a fault may still be in effect"),
-                           (RecordState.REVERTING, "a fault is being reverted"),
-                           (RecordState.INJECTED, "a fault is in effect")):
-        if state in states:
-            return "True", state.value, message
-    return "False", "NoFaultActive", "no fault is in effect"

@@ -57,6 +57,10 @@ MAX_MESSAGE = 1024
 MAX_RECORDS = 1000  # status.injections
 MAX_TARGETS = 1000  # status.targets
 MAX_CHECKS = 64  # status.checks
+# The size status is kept under (JSON bytes; engine/budget.py): under the 256 KiB the operator promises for 1,000
+# targets, far under etcd's 1.5 MiB object limit past which no write succeeds.
+STATUS_BUDGET = 240 * 1024
+MAX_SUMMARISED = 1_000_000  # each count of status.summarised (a count, not a bound that can be reached)
 Message = Annotated[str, Field(max_length=MAX_MESSAGE)]
 
 
@@ -79,6 +83,9 @@ class Injection(ApiModel):
     state: Annotated[RecordState, _Lax]
     helper_pod: Annotated[str, Field(max_length=253)] | None = None
     injected_at: Timestamp | None = None
+    # When it left Injected: its revert began, or its helper was found lost. [injectedAt, heldUntil] is when the
+    # fault held on this target (docs/architecture.md); recoveredAt when it was known to be gone.
+    held_until: Timestamp | None = None
     recovered_at: Timestamp | None = None
     message: Message | None = None
 
@@ -223,6 +230,15 @@ class Timeline(ApiModel):
     marks: Annotated[list[TimelineMark], Field(max_length=TIMELINE_MARKS)] = []
 
 
+class Summarised(ApiModel):
+    """What status left out to stay under STATUS_BUDGET (engine/budget.py); never anything of a record that may
+    still hold a fault but its message."""
+
+    targets: Annotated[int, Field(ge=0, le=MAX_SUMMARISED)] = 0  # status.targets entries dropped: each has a record
+    records: Annotated[int, Field(ge=0, le=MAX_SUMMARISED)] = 0  # finished records without message and helperPod
+    messages: Annotated[int, Field(ge=0, le=MAX_SUMMARISED)] = 0  # messages dropped from records that may hold a fault
+
+
 class Condition(ApiModel):
     type: Annotated[str, Field(max_length=64)]
     status: Literal["True", "False", "Unknown"]
@@ -243,6 +259,7 @@ class ExperimentStatus(ApiModel):
     ready_before: Annotated[int, Field(ge=0)] | None = None
     targets: Annotated[list[TargetRef], Field(max_length=MAX_TARGETS)] = []
     injections: Annotated[list[Injection], Field(max_length=MAX_RECORDS)] = []
+    summarised: Summarised | None = None  # absent while nothing was left out
     phases: PhaseResults = PhaseResults()
     checks: Annotated[list[Check], Field(max_length=MAX_CHECKS)] = []
     recovery_time: Duration | None = None

@@ -18,6 +18,7 @@ from chaos_operator.models.status import (
     PhaseResults,
     Ramp,
     RecordState,
+    Summarised,
     TargetRef,
     Timeline,
     TimelineMark,
@@ -55,9 +56,11 @@ def full_status() -> ExperimentStatus:
         seed=2**53 - 1, ready_before=3,
         targets=[TargetRef(name=n, uid=u, node_name=node, pod_ip=ip) for n, u, node, ip in pods],
         injections=[Injection(target=n, uid=u, state=RecordState.RECOVERED, helper_pod=f"cex-checkout-{i}",
-                              injected_at="2025-03-04T10:01:00Z", recovered_at="2025-03-04T10:03:00Z",
+                              injected_at="2025-03-04T10:01:00Z", held_until="2025-03-04T10:03:00Z",
+                              recovered_at="2025-03-04T10:03:00Z",
                               message="pod deleted with grace period 0s")
                     for i, (n, u, _, _) in enumerate(pods)],
+        summarised=Summarised(targets=1, records=1, messages=1),
         phases=PhaseResults(
             baseline=_phase("2025-03-04T10:00:00Z", "2025-03-04T10:01:00Z", 3000, 4, 1.0),
             chaos=_phase("2025-03-04T10:01:00Z", "2025-03-04T10:03:00Z", 6000, 96, 7.5),

@@ -38,7 +38,9 @@ async def test_concurrent_record_updates_are_all_kept() -> None:
     recorder = _recorder(api, 20)
     await asyncio.gather(*(recorder.mark_injected(i, None, None) for i in range(20)))
     assert [r.state for r in recorder.status.injections] == ["Injected"] * 20
+    await recorder.flush()  # coalesced: the changes after the first write wait for the flush
     assert [r["state"] for r in api.writes[-1]["injections"]] == ["Injected"] * 20
+    assert len(api.writes) == 2
 
 
 async def test_concurrent_appends_get_distinct_indexes() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from chaos_operator.engine.deps import Deps
-from chaos_operator.models.status import RecordState, Verdict
+from chaos_operator.models.status import ExperimentStatus, RecordState, Verdict
+from chaos_operator.models.timestamps import parse_time
+from tests.support.clock import EPOCH
 from tests.unit.engine.world import CHAOS, CHAOS_START, World
 
 
@@ -53,3 +55,33 @@ async def test_a_fault_held_to_the_end_says_so() -> None:
     applied = next(c for c in status.conditions if c.type == "FaultApplied")
     assert (applied.status, applied.reason, applied.message) == (
         "True", "FaultHeld", "3 of 3 targets held the fault for 20 s of 20 s")
+
+
+def _offsets(status: ExperimentStatus) -> list[tuple[float, float, float]]:
+    """Each record's (injectedAt, heldUntil, recoveredAt) in seconds of virtual time."""
+    def t(text: str | None) -> float:
+        assert text is not None
+        return (parse_time(text) - EPOCH).total_seconds()
+    return [(t(r.injected_at), t(r.held_until), t(r.recovered_at)) for r in status.injections]
+
+
+async def test_each_target_says_when_its_fault_held() -> None:
+    world = World()
+    await world.run()
+    intervals = _offsets(world.kube.status)
+    assert len(intervals) == 3
+    for injected, held_until, recovered in intervals:
+        assert CHAOS_START <= injected <= CHAOS_START + 1
+        assert held_until == CHAOS_START + CHAOS  # the window's end: its revert began then
+        assert held_until <= recovered
+
+
+async def test_a_lost_helper_ends_its_targets_interval_when_it_was_found() -> None:
+    world = World()
+    world.fault.lose_at = {"checkout-1": CHAOS_START + 4}
+    await world.run()
+    status = world.kube.status
+    held = {r.target: interval for r, interval in zip(status.injections, _offsets(status), strict=True)}
+    _, lost_until, _ = held["checkout-1"]
+    assert CHAOS_START + 4 <= lost_until <= CHAOS_START + 4 + Deps.poll_s  # at most one poll after the loss
+    assert all(injected <= until <= recovered for injected, until, recovered in held.values())
