@@ -96,3 +96,34 @@ def schema_keys(schema: Any) -> tuple[str, ...]:
         return tuple(str(key) for key in schema.get("x-kubernetes-list-map-keys") or ())
     return ()
 
+
+
+class Shape(NamedTuple):
+    """What server-side apply knows about the value at one place: its built-in type and, for a custom
+    resource, its node of the CRD's schema; `keys` when the value is an associative list."""
+
+    type: str = ""
+    schema: Mapping[str, Any] | None = None
+    keys: tuple[str, ...] = ()
+
+    def child(self, name: str) -> Shape:
+        """The shape of field `name` of this map."""
+        schema = None
+        if self.schema is not None:
+            props = self.schema.get("properties") or {}
+            found = props.get(name, self.schema.get("additionalProperties"))
+            schema = found if isinstance(found, Mapping) else None
+        keys = schema_keys(schema) or apply_keys(self.type, name)
+        return Shape(field_of(self.type, name).type, schema, keys)
+
+    def item(self) -> Shape:
+        """The shape of an element of this list."""
+        items = self.schema.get("items") if self.schema is not None else None
+        return Shape(self.type, items if isinstance(items, Mapping) else None)
+
+
+UNKNOWN = Shape()  # nothing known: every list is atomic
+
+
+def object_shape(kind: str, builtin: bool, schema: Mapping[str, Any] | None) -> Shape:
+    return Shape(root_type(kind) if builtin else "Object", schema)
