@@ -51,6 +51,14 @@ def test_two_managers_own_two_containers(emulator: EmulatorThread) -> None:
     assert status == 200 and containers(obj) == [{"name": "web", "image": "nginx:2", "args": ["-v"]}]
 
 
+def test_an_element_applied_with_its_key_only_goes_when_no_longer_applied(emulator: EmulatorThread) -> None:
+    apply(emulator, DEPLOY, deployment({"name": "web", "image": "nginx:1"}), "helm")
+    status, obj = apply(emulator, DEPLOY, deployment({"name": "web"}, {"name": "bare"}), "other")
+    assert status == 200 and [c["name"] for c in containers(obj)] == ["web", "bare"]
+    status, obj = apply(emulator, DEPLOY, deployment(), "other")
+    assert status == 200 and containers(obj) == [{"name": "web", "image": "nginx:1"}]  # helm's stays whole
+
+
 def test_a_conflict_names_one_containers_field(emulator: EmulatorThread) -> None:
     apply(emulator, DEPLOY, deployment({"name": "web", "image": "nginx:1"}, {"name": "log", "image": "fluent:1"}),
           "helm")

@@ -78,10 +78,12 @@ def _remove(obj: dict[str, Any], path: Path) -> None:
         if not isinstance(node, (dict, list)):
             return
         parents.append(node)
-    last = path[-1]
-    if len(path) > 1 and path[-2].startswith("k:") and last in json.loads(path[-2][2:]):
-        return  # a key field: goes with its element (below)
-    _drop(parents[-1], last)
+    if len(path) > 1 and path[-2].startswith("k:") and path[-1] in json.loads(path[-2][2:]):
+        if not isinstance(parents[-1], dict) or not set(parents[-1]) <= set(json.loads(path[-2][2:])):
+            return  # a key field stays while its element holds anything else
+        parents.pop()  # nothing but its keys left: the element goes
+        path = path[:-1]
+    _drop(parents[-1], path[-1])
     for depth in range(len(parents) - 1, 1, -1):
         node, key = parents[depth], path[depth - 1]
         keys = json.loads(key[2:]) if key.startswith("k:") else {}
