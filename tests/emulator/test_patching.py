@@ -66,7 +66,9 @@ def test_json_patch_failures(ops: Any) -> None:
 
 def test_patch_dispatch_by_content_type() -> None:
     assert apply_patch({"a": 1}, {"b": 2}, MERGE_PATCH + "; charset=utf-8") == {"a": 1, "b": 2}
-    assert apply_patch({"l": [1]}, {"l": [2]}, STRATEGIC_MERGE_PATCH) == {"l": [2]}  # lists replaced, not merged
+    assert apply_patch({"l": [1]}, {"l": [2]}, STRATEGIC_MERGE_PATCH, "ConfigMap") == {"l": [2]}  # an atomic list
+    with pytest.raises(UnsupportedPatchType, match="accepted media types include"):  # a custom resource
+        apply_patch({"l": [1]}, {"l": [2]}, STRATEGIC_MERGE_PATCH)
     assert apply_patch({"a": 1}, [{"op": "remove", "path": "/a"}], JSON_PATCH) == {}
     with pytest.raises(UnsupportedPatchType):
         apply_patch({}, {}, "application/apply-patch+yaml")

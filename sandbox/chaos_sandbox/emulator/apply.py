@@ -3,12 +3,15 @@ applies its configuration, with the managedFields that go with it, or a 409 Conf
 
 The manager owns exactly the fields it sends: a field it sent before and no longer sends is removed unless
 another manager owns it; a field another manager owns with a different value is a conflict unless `force`,
-which takes it over; the same value is owned together. Lists are replaced whole (see `fields`).
+which takes it over; the same value is owned together. An associative list (containers by name, a CRD's
+`x-kubernetes-list-type: map`) merges element by element, each element's fields owned apart; any other list
+is replaced whole (see `fields`).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,11 +20,13 @@ from chaos_sandbox.emulator.fields import (
     Path,
     dotted,
     field_paths,
+    item_tokens,
     managed_fields,
     overlaps,
     owners_of,
     value_at,
 )
+from chaos_sandbox.emulator.mergekeys import UNKNOWN, Shape
 from chaos_sandbox.emulator.resources import ApiError, ResourceType, api_error
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -37,28 +42,61 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-def _merge(live: Any, config: Any) -> Any:
-    """Maps merge key by key; anything else (lists too) is replaced by the applied value."""
-    if not isinstance(live, dict) or not isinstance(config, dict):
+def _merge(live: Any, config: Any, shape: Shape) -> Any:
+    """Maps merge key by key, associative lists element by element (the applied elements in the applied
+    order, another manager's elements where they were); anything else is replaced by the applied value."""
+    if isinstance(live, dict) and isinstance(config, dict):
+        merged = dict(live)
+        for key, value in config.items():
+            merged[key] = _merge(live.get(key), value, shape.child(key))
+        return merged
+    mine = item_tokens(config, shape.keys) if isinstance(config, list) else None
+    theirs = item_tokens(live, shape.keys) if isinstance(live, list) else None
+    if mine is None or theirs is None or not isinstance(live, list) or not isinstance(config, list):
         return copy.deepcopy(config)
-    merged = dict(live)
-    for key, value in config.items():
-        merged[key] = _merge(live.get(key), value)
-    return merged
+    by_token = dict(zip(theirs, live, strict=True))
+    result = [_merge(by_token.get(token), item, shape.item()) for token, item in zip(mine, config, strict=True)]
+    for index, (token, item) in enumerate(zip(theirs, live, strict=True)):
+        if token not in mine:
+            result.insert(min(index, len(result)), copy.deepcopy(item))
+    return result
+
+
+def _child(node: Any, key: str) -> Any:
+    if isinstance(node, dict):
+        return node.get(key)
+    found = value_at(node, (key,)) if isinstance(node, list) else None
+    return found if isinstance(found, dict) else None
 
 
 def _remove(obj: dict[str, Any], path: Path) -> None:
-    """Remove a field, then the maps it leaves empty (below the top level)."""
-    parents = [obj]
+    """Remove a field, then the maps and list elements it leaves empty (below the top level). The key
+    fields of a list element stay while the element holds anything else."""
+    parents: list[Any] = [obj]
     for key in path[:-1]:
-        node = parents[-1].get(key)
-        if not isinstance(node, dict):
+        node = _child(parents[-1], key)
+        if not isinstance(node, (dict, list)):
             return
         parents.append(node)
-    parents[-1].pop(path[-1], None)
+    if len(path) > 1 and path[-2].startswith("k:") and path[-1] in json.loads(path[-2][2:]):
+        if not isinstance(parents[-1], dict) or not set(parents[-1]) <= set(json.loads(path[-2][2:])):
+            return  # a key field stays while its element holds anything else
+        parents.pop()  # nothing but its keys left: the element goes
+        path = path[:-1]
+    _drop(parents[-1], path[-1])
     for depth in range(len(parents) - 1, 1, -1):
-        if not parents[depth]:
-            parents[depth - 1].pop(path[depth - 1], None)
+        node, key = parents[depth], path[depth - 1]
+        keys = json.loads(key[2:]) if key.startswith("k:") else {}
+        if not node or (keys and isinstance(node, dict) and set(node) <= set(keys)):
+            _drop(parents[depth - 1], key)
+
+
+def _drop(node: Any, key: str) -> None:
+    if isinstance(node, dict):
+        node.pop(key, None)
+    elif isinstance(node, list):
+        found = _child(node, key)
+        node[:] = [item for item in node if item is not found]
 
 
 def conflict_error(conflicts: list[tuple[str, Path]], rt: ResourceType, name: str) -> ApiError:
@@ -97,13 +135,13 @@ def check_request(rt: ResourceType, name: str, config: Any, params: Mapping[str,
 
 
 def server_side_apply(rt: ResourceType, live: dict[str, Any] | None, config: dict[str, Any], manager: str,
-                      force: bool, subresource: str = "") -> tuple[dict[str, Any], list[Any]]:
+                      force: bool, subresource: str = "", shape: Shape = UNKNOWN) -> tuple[dict[str, Any], list[Any]]:
     """The object to store (None for `live`: created) and its managedFields; raises the 409 of a conflict."""
     config = _without_nulls(config)
     meta = config["metadata"] = dict(config.get("metadata") or {})
     for server_field in ("managedFields", "uid", "generation", "creationTimestamp", "deletionTimestamp", "selfLink"):
         meta.pop(server_field, None)  # the server's, whatever the configuration says
-    applied = field_paths(config, subresource, rt.has_status)
+    applied = field_paths(config, subresource, rt.has_status, shape)
     owners: Owners = owners_of(live)
     mine = (manager, "Apply", subresource)
     previous = owners.get(mine, set())
@@ -126,7 +164,7 @@ def server_side_apply(rt: ResourceType, live: dict[str, Any] | None, config: dic
     for path in previous - applied:
         if not any(overlaps(path, other) for other in [*applied, *others]):
             _remove(result, path)
-    result = _merge(result, config)
+    result = _merge(result, config, shape)
     owners[mine] = applied
     changed = set(taken) | ({mine} if applied != previous or result != live else set())
     return result, managed_fields(owners, live, rt.api_version, changed)

@@ -1,7 +1,8 @@
 """Field ownership (`metadata.managedFields`) as an API server keeps it, for server-side apply.
 
-A field is a path of map keys to a list or a scalar; a list is one field as a whole (a real server also
-tracks list items by merge key: here two managers of one container list own the whole list together).
+A field is a path of map keys to a list or a scalar. An associative list (containers by name, a CRD's
+`x-kubernetes-list-type: map`; mergekeys.py) is entered: its elements are path steps `k:{"name":"web"}`, as
+in managedFields, so two managers own two containers apart. Any other list is one field as a whole.
 Every write over HTTP records its manager: an update (POST, PUT, non-apply PATCH) takes the fields it changed
 from every other manager; an apply (`fieldops.apply`) owns exactly the fields it sends and may conflict.
 """
@@ -10,8 +11,11 @@ from __future__ import annotations
 
 import copy
 import datetime
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+from chaos_sandbox.emulator.mergekeys import UNKNOWN, Shape
 
 Path = tuple[str, ...]
 Owners = dict[tuple[str, str, str], set[Path]]  # (manager, "Apply" | "Update", subresource) -> fields
@@ -25,15 +29,35 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _leaves(value: Any, prefix: Path) -> Iterator[Path]:
+def item_token(item: Any, keys: tuple[str, ...]) -> str | None:
+    """The path step of an associative list's element (None: not an element such a list can hold)."""
+    if not isinstance(item, dict) or not any(key in item for key in keys):
+        return None
+    return "k:" + json.dumps({key: item[key] for key in keys if key in item}, separators=(",", ":"))
+
+
+def item_tokens(items: list[Any], keys: tuple[str, ...]) -> list[str] | None:
+    """Each element's path step, or None when the list cannot be merged by these keys (then it is atomic)."""
+    tokens = [item_token(item, keys) for item in items] if keys else [None]
+    if None in tokens or len(set(tokens)) != len(tokens):
+        return None
+    return [token for token in tokens if token is not None]
+
+
+def _leaves(value: Any, prefix: Path, shape: Shape) -> Iterator[Path]:
     if isinstance(value, dict):  # an empty map owns nothing: applying `data: {}` takes no key from anyone
         for key, item in value.items():
-            yield from _leaves(item, (*prefix, str(key)))
-    else:
+            yield from _leaves(item, (*prefix, str(key)), shape.child(str(key)))
+        return
+    tokens = item_tokens(value, shape.keys) if isinstance(value, list) else None
+    if tokens is None:  # a scalar or an atomic list (an empty associative list owns nothing, as an empty map)
         yield prefix
+        return
+    for token, item in zip(tokens, value, strict=True):
+        yield from _leaves(item, (*prefix, token), shape.item())
 
 
-def field_paths(obj: Any, subresource: str = "", has_status: bool = False) -> set[Path]:
+def field_paths(obj: Any, subresource: str = "", has_status: bool = False, shape: Shape = UNKNOWN) -> set[Path]:
     """The fields an object (or an applied configuration) sets, within what one endpoint may write."""
     found: set[Path] = set()
     if not isinstance(obj, dict):
@@ -46,16 +70,21 @@ def field_paths(obj: Any, subresource: str = "", has_status: bool = False) -> se
             value = {k: v for k, v in value.items() if k not in UNOWNED_META}
             if not value:
                 continue
-        found.update(_leaves(value, (key,)))
+        found.update(_leaves(value, (key,), shape.child(key)))
     return found
 
 
 def value_at(obj: Any, path: Path) -> Any:
     node = obj
     for key in path:
-        if not isinstance(node, dict) or key not in node:
+        if isinstance(node, list) and key.startswith("k:"):
+            node = next((item for item in node if item_token(item, tuple(json.loads(key[2:]))) == key), _MISSING)
+            if node is _MISSING:
+                return _MISSING
+        elif not isinstance(node, dict) or key not in node:
             return _MISSING
-        node = node[key]
+        else:
+            node = node[key]
     return node
 
 
@@ -64,8 +93,15 @@ def overlaps(a: Path, b: Path) -> bool:
     return a[:len(b)] == b or b[:len(a)] == a
 
 
+def _step(key: str) -> str:
+    if not key.startswith("k:"):
+        return f".{key}"
+    return "[" + ",".join(f"{name}={json.dumps(value)}" for name, value in json.loads(key[2:]).items()) + "]"
+
+
 def dotted(path: Path) -> str:
-    return "".join(f".{key}" for key in path)
+    """A field as a conflict names it: `.spec.template.spec.containers[name="web"].image`."""
+    return "".join(_step(key) for key in path)
 
 
 # ---- managedFields <-> Owners ----
@@ -74,18 +110,21 @@ def _encode(paths: Iterable[Path]) -> dict[str, Any]:
     for path in sorted(paths):
         node = tree
         for key in path:
-            node = node.setdefault(f"f:{key}", {})
+            if key.startswith("k:"):
+                node = node.setdefault(key, {".": {}})
+            else:
+                node = node.setdefault(f"f:{key}", {})
     return tree
 
 
 def _decode(tree: Any, prefix: Path = ()) -> Iterator[Path]:
     if not isinstance(tree, dict):
         return
-    children = [(key, value) for key, value in tree.items() if key.startswith("f:")]
+    children = [(key, value) for key, value in tree.items() if key.startswith(("f:", "k:"))]
     if not children and prefix:
         yield prefix
     for key, value in children:
-        yield from _decode(value, (*prefix, key[2:]))
+        yield from _decode(value, (*prefix, key[2:] if key.startswith("f:") else key))
 
 
 def owners_of(obj: Any) -> Owners:
@@ -128,10 +167,10 @@ def _set_managed(obj: dict[str, Any], entries: list[Any]) -> None:
 
 
 def track_update(new: dict[str, Any], old: dict[str, Any] | None, manager: str, subresource: str,
-                 has_status: bool) -> dict[str, Any]:
+                 has_status: bool, shape: Shape = UNKNOWN) -> dict[str, Any]:
     """Record a non-apply write: `manager` takes every field it changed from the others (updates always force).
     What the client sent as managedFields is ignored: ownership follows the stored object."""
-    scope = field_paths(new, subresource, has_status) | field_paths(old, subresource, has_status)
+    scope = field_paths(new, subresource, has_status, shape) | field_paths(old, subresource, has_status, shape)
     changed = {path for path in scope if value_at(new, path) != value_at(old, path)}
     owners = owners_of(old)
     touched: set[tuple[str, str, str]] = set()

@@ -1,4 +1,5 @@
-"""Patch formats accepted by the API emulator: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
+"""Patch formats accepted by the API emulator: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and
+strategic merge patch of the built-in kinds (strategic.py).
 
 Pure functions over plain JSON values; they never mutate their inputs.
 """
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+
+from chaos_sandbox.emulator.strategic import CUSTOM_RESOURCE_REFUSAL, StrategicPatchError, strategic_merge
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
@@ -132,15 +135,22 @@ def json_patch(target: Any, operations: Any) -> Any:
     return doc
 
 
-def apply_patch(target: dict[str, Any], patch: Any, content_type: str) -> dict[str, Any]:
-    """Apply a PATCH body of the given content type to a whole object."""
-    kind = content_type.split(";")[0].strip().lower()
-    # Strategic merge is treated as a plain merge patch: lists are replaced, not merged by key.
-    if kind in (MERGE_PATCH, STRATEGIC_MERGE_PATCH):
+def apply_patch(target: dict[str, Any], patch: Any, content_type: str, kind: str | None = None) -> dict[str, Any]:
+    """Apply a PATCH body of the given content type to a whole object of a built-in `kind` (None: a custom
+    resource, which has no strategic merge patch)."""
+    media = content_type.split(";")[0].strip().lower()
+    if media == STRATEGIC_MERGE_PATCH:
+        if kind is None:
+            raise UnsupportedPatchType(CUSTOM_RESOURCE_REFUSAL)
+        try:
+            return strategic_merge(target, patch, kind)
+        except StrategicPatchError as exc:
+            raise PatchError(str(exc)) from exc
+    if media == MERGE_PATCH:
         if not isinstance(patch, dict):
             raise PatchError("a merge patch must be a JSON object")
         result = merge_patch(copy.deepcopy(target), patch)
-    elif kind == JSON_PATCH:
+    elif media == JSON_PATCH:
         result = json_patch(target, patch)
     else:  # server-side apply never gets here (apply.py); anything else: 415
         raise UnsupportedPatchType(f"unsupported patch type {content_type!r}")

@@ -111,6 +111,14 @@ INITIAL_STATUS: Mapping[tuple[str, str], Mapping[str, Any]] = {
 }
 
 
+BUILTIN_KEYS = frozenset((group, plural) for group, _, plural, *_ in BUILTINS)
+
+
+def is_builtin(rt: ResourceType) -> bool:
+    """A kind the server knows (strategic merge patch works), not one a CRD declared."""
+    return rt.key in BUILTIN_KEYS
+
+
 def builtin_resources() -> Iterator[tuple[ResKey, ResourceInfo]]:
     for group, version, plural, kind, namespaced, subresources, shortnames, categories in BUILTINS:
         info = ResourceInfo(kind=kind, singular=kind.lower(), namespaced=namespaced, shortnames=shortnames,

@@ -17,7 +17,7 @@ from typing import Any
 
 from chaos_sandbox.emulator import pod_security
 from chaos_sandbox.emulator.patching import PatchError, UnsupportedPatchType, apply_patch
-from chaos_sandbox.emulator.resources import INITIAL_STATUS, ResourceType, api_error
+from chaos_sandbox.emulator.resources import INITIAL_STATUS, ResourceType, api_error, is_builtin
 from chaos_sandbox.emulator.selectors import Selector
 from chaos_sandbox.emulator.watch import Event, Obj, Watcher
 
@@ -136,7 +136,7 @@ class Store:
               subresource: str | None = None, admit: Admit | None = None) -> Obj:
         old = self._existing(rt, namespace, name)
         try:
-            candidate = apply_patch(old, patch, content_type)
+            candidate = apply_patch(old, patch, content_type, rt.kind if is_builtin(rt) else None)
         except UnsupportedPatchType as exc:
             raise api_error(415, "UnsupportedMediaType", str(exc)) from exc
         except PatchError as exc:

@@ -10,8 +10,16 @@ from chaos_sandbox.emulator.admission import Admission, DryRun
 from chaos_sandbox.emulator.apply import check_request, server_side_apply
 from chaos_sandbox.emulator.fields import track_update
 from chaos_sandbox.emulator.http import Target
+from chaos_sandbox.emulator.mergekeys import Shape, object_shape
 from chaos_sandbox.emulator.rbac import Identity, Request
-from chaos_sandbox.emulator.resources import CRD_GROUP, CRD_PLURAL, ResourceType, crd_resources, secret_data
+from chaos_sandbox.emulator.resources import (
+    CRD_GROUP,
+    CRD_PLURAL,
+    ResourceType,
+    crd_resources,
+    is_builtin,
+    secret_data,
+)
 from chaos_sandbox.emulator.store import Admit, Obj, Store
 from chaos_sandbox.emulator.vap import Attempt, admit
 
@@ -34,6 +42,11 @@ def policies_for(store: Store, find: Callable[[str], ResourceType], allow: Calla
     return check
 
 
+def shape_of(rtype: ResourceType, admission: Admission) -> Shape:
+    """Which lists of this kind's objects are associative (merged by key under server-side apply)."""
+    return object_shape(rtype.kind, is_builtin(rtype), admission.schema)
+
+
 def admit_for(admission: Admission, rtype: ResourceType, sub: str, manager: str, managed: list[Any] | None) -> Admit:
     """The kind's own rules (a Secret's stringData, a CRD's names, a custom object's schema), field ownership
     (an update's, or the managedFields an apply computed), then `?dryRun` stops the write."""
@@ -47,7 +60,7 @@ def admit_for(admission: Admission, rtype: ResourceType, sub: str, manager: str,
         if admission.policies is not None:
             admission.warnings.extend(admission.policies(obj, old))
         if managed is None:
-            obj = track_update(obj, old, manager, sub, rtype.has_status)
+            obj = track_update(obj, old, manager, sub, rtype.has_status, shape_of(rtype, admission))
         elif managed:
             obj["metadata"]["managedFields"] = managed
         else:
@@ -66,7 +79,8 @@ def apply_request(store: Store, rtype: ResourceType, target: Target, data: Any, 
     live = store.find(rtype, namespace, name)
     if live is None and sub:
         store.get(rtype, namespace, name)  # the 404 of a missing object's subresource
-    obj, managed = server_side_apply(rtype, live, data, manager, params.get("force") == "true", sub)
+    obj, managed = server_side_apply(rtype, live, data, manager, params.get("force") == "true", sub,
+                                     shape_of(rtype, admission))
     admit = admit_for(admission, rtype, sub, manager, managed)
     if live is None:
         return store.create(rtype, namespace, obj, admit), 201
