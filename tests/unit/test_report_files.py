@@ -48,3 +48,24 @@ def test_without_matplotlib_the_message_says_how_to_install_it() -> None:
             "try:\n    png(experiment())\nexcept PlottingUnavailable as exc:\n    print(exc)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert "pip install 'chaos-operator[report]'" in done.stdout, done.stdout + done.stderr
+
+
+def _purple_pixels(picture: bytes) -> int:
+    """Pixels of the 'targets holding the fault' line's colour (#6a1b9a), read back with matplotlib."""
+    import io
+
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(io.BytesIO(picture), format="png")
+    want = (0x6A / 255, 0x1B / 255, 0x9A / 255)
+    return int(sum(1 for row in pixels for px in row
+                   if all(abs(float(px[i]) - want[i]) < 0.03 for i in range(3))))
+
+
+def test_the_picture_draws_how_many_targets_held_the_fault() -> None:
+    run = experiment()
+    with_records = _purple_pixels(png(run))
+    run["status"]["injections"] = []
+    assert with_records > 100 and _purple_pixels(png(run)) == 0
+    page = render_html(experiment())
+    assert "held until" in page

@@ -63,7 +63,7 @@ def render_html(obj: dict[str, Any], picture: bytes | None = None) -> str:
     check_rows = [[c["name"], c["phase"], c["observed"], c["limit"], "pass" if c["passed"] else "FAIL"]
                   for c in checks]
     check_classes = ["" if c["passed"] else "fail" for c in checks]
-    records = [[r["target"], r["state"], r.get("injectedAt", "-"), r.get("recoveredAt", "-")]
+    records = [[r["target"], r["state"], r.get("injectedAt", "-"), r.get("heldUntil", "-"), r.get("recoveredAt", "-")]
                for r in status.get("injections") or []]
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -81,6 +81,6 @@ def render_html(obj: dict[str, Any], picture: bytes | None = None) -> str:
                   _table([h.lower() for h in COMPARISON_HEADER], comparisons,
                          [row[-1].split(" ")[0] for row in comparisons])]
     if records:
-        parts += ["<h2>Injections</h2>", _table(["target", "state", "injected", "recovered"], records)]
+        parts += ["<h2>Injections</h2>", _table(["target", "state", "injected", "held until", "recovered"], records)]
     parts.append("</body></html>\n")
     return "\n".join(parts)

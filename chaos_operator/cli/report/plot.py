@@ -1,10 +1,13 @@
 """The picture of a run, from status.timeline: latency p50/p95 and error rate over time, the chaos window shaded,
-injection and recovery instants marked. matplotlib is an optional extra (`report`), imported only here, lazily."""
+injection and recovery instants marked, and how many targets held the fault (from the records, cli/report/held.py).
+matplotlib is an optional extra (`report`), imported only here, lazily."""
 
 from __future__ import annotations
 
 import io
 from typing import Any
+
+from chaos_operator.cli.report import held
 
 WIDTH_IN, HEIGHT_IN, DPI = 10.0, 6.0, 100  # a 1000 x 600 pixel PNG
 VERDICT_COLOURS = {"Passed": "#2e7d32", "Failed": "#c62828", "Inconclusive": "#8d6e00"}
@@ -80,6 +83,7 @@ def png(obj: dict[str, Any]) -> bytes:
             _marks(ax, timeline, legend=ax is lat)
             ax.grid(True, alpha=0.3)
         lat.legend(loc="upper left", fontsize=8, ncols=4)
+        _holding(err, status, timeline, xs[-1] + step / 2)
         err.legend(loc="upper left", fontsize=8, ncols=4)
         verdict = status.get("verdict")
         fig.suptitle(title(obj), color=VERDICT_COLOURS.get(str(verdict), "#333333"), fontsize=12)
@@ -135,6 +139,21 @@ def _marks(ax: Any, timeline: dict[str, Any], legend: bool) -> None:
         ax.axvline(mark["t"], color="#b71c1c" if injected else "#1b5e20", linestyle="--" if injected else "-.",
                    linewidth=1.2, label=label if legend and label not in seen else "_nolegend_")
         seen.add(label)
+
+
+def _holding(ax: Any, status: dict[str, Any], timeline: dict[str, Any], end_s: float) -> None:
+    """Targets holding the fault, on a right-hand axis of the error plot: the time the verdict stands on."""
+    started = timeline.get("startedAt")
+    steps = held.holding(held.intervals(status.get("injections") or [], started, end_s)) if started else []
+    if not steps:
+        return
+    right = ax.twinx()
+    right.step([t for t, _ in steps], [n for _, n in steps], where="post", color="#6a1b9a", linewidth=1.5,
+               label="targets holding the fault")
+    right.set_ylim(bottom=0, top=max(n for _, n in steps) * 1.35)
+    right.set_ylabel("targets holding", color="#6a1b9a", fontsize=8)
+    right.tick_params(axis="y", labelsize=7, colors="#6a1b9a")
+    right.legend(loc="upper right", fontsize=8)
 
 
 def _ms(duration: Any) -> float | None:
