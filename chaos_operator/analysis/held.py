@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from chaos_operator.models.status import FaultHeld, Verdict, clip
+from chaos_operator.models.status import FaultHeld, Injection, Verdict, clip
 
 MIN_HELD_SHARE = 0.5  # a fault lost before half the chaos phase asked for leaves too little to judge
 FAULT_NOT_HELD = "FaultNotHeld"
@@ -28,8 +28,26 @@ class Loss:
     at: str  # the same instant on the wall clock (RFC 3339)
 
 
+def observed(instant: bool, helpers: bool, records: Sequence[Injection], poll_s: float) -> str | None:
+    """What the operator saw of the fault, in one sentence (the FaultApplied condition's evidence); None when no
+    record was ever injected. A kill: the UIDs of the pods it deleted. A helper fault: each helper became Ready
+    only once its agent had the fault in place (its readiness probe), and was watched every poll while the
+    window lasted."""
+    done = [record for record in records if record.injected_at is not None]
+    if not done:
+        return None
+    if instant:
+        uids = ", ".join(record.uid for record in done[:3])
+        more = f" and {len(done) - 3} more" if len(done) > 3 else ""
+        return f"deleted {len(done)} pod(s), UID {uids}{more}"[:512]
+    if helpers:
+        return (f"{len(done)} helper pod(s) Ready, each agent's readiness probe saying its fault was in place; "
+                f"each watched every {poll_s:g} s while the window lasted")
+    return f"{len(done)} target(s) injected"
+
+
 def measure(asked_s: float, in_effect_mono: float | None, ended_mono: float, losses: Sequence[Loss],
-            held_on: int, targets: int) -> tuple[FaultHeld, float] | None:
+            held_on: int, targets: int, seen: str | None = None) -> tuple[FaultHeld, float] | None:
     """What held, and until when (monotonic); None when the fault never held on the first round."""
     if in_effect_mono is None:
         return None
@@ -38,7 +56,7 @@ def measure(asked_s: float, in_effect_mono: float | None, ended_mono: float, los
     early = first is not None and first.at_mono <= ended_mono  # a loss ends the window at that instant
     held = FaultHeld(seconds=round(min(86400.0, max(0.0, until - in_effect_mono)), 2), asked=asked_s,
                      held_on=held_on, targets=targets, until=first.at if early and first else None,
-                     lost=first.target if early and first else None)
+                     lost=first.target if early and first else None, observed=seen)
     return held, until
 
 
@@ -69,7 +87,8 @@ def judge(verdict: Verdict, reason: str, message: str, held: FaultHeld | None) -
 
 
 def condition(held: FaultHeld) -> tuple[Literal["True", "False"], str, str]:
-    """The FaultApplied condition: what was observed of the fault."""
+    """The FaultApplied condition: how long the fault held, and what was observed of it."""
+    said = describe(held) + (f"; observed: {held.observed}" if held.observed else "")
     if held.lost is None:
-        return "True", "FaultHeld", describe(held)
-    return "False", FAULT_NOT_HELD if too_short(held) else "FaultEndedEarly", describe(held)
+        return "True", "FaultHeld", said
+    return "False", FAULT_NOT_HELD if too_short(held) else "FaultEndedEarly", said

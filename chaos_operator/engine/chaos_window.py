@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chaos_operator.analysis import held
 from chaos_operator.analysis.held import Loss
 from chaos_operator.engine import lifecycle
 from chaos_operator.engine.lost_helpers import HelperTender
@@ -206,8 +207,10 @@ class ChaosWindow:
             except asyncio.CancelledError:
                 pass
         self._watch = None
+        seen = held.observed(self.fault.instant, self._tender is not None, self.recorder.status.injections,
+                             self.poll_s)
         return WindowEnd(self.last_injection_mono, self.whole_at_mono, self._watched, tuple(self.losses),
-                         self.first_round or (0, 0))
+                         self.first_round or (0, 0), seen)
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ class WindowEnd:
     watched: Injection | None  # the record whose target the recovery phase goes on watching until it is whole
     losses: tuple[Loss, ...] = ()  # targets whose fault ended before the window's end (helpers lost)
     first_round: tuple[int, int] = (0, 0)  # (injected, targets) of the first round
+    observed: str | None = None  # what was seen of the fault (analysis/held.py observed)
 
 
 async def until_whole(fault: Fault, ctx: FaultContext, record: Injection, poll_s: float) -> float:

@@ -134,7 +134,7 @@ def phase_seconds(load: LoadResult, until_mono: float | None = None) -> list[Sec
 def hold(load: LoadResult, seen: WindowEnd, in_effect_mono: float | None, ended_mono: float,
          asked_s: float) -> tuple[LoadResult, float | None]:
     """The chaos load with what the fault held (status.phases.chaos.faultHeld), and until when it held."""
-    measured = held.measure(asked_s, in_effect_mono, ended_mono, seen.losses, *seen.first_round)
+    measured = held.measure(asked_s, in_effect_mono, ended_mono, seen.losses, *seen.first_round, seen.observed)
     if measured is None:
         return load, None
     figures, until = measured

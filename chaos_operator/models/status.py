@@ -126,6 +126,7 @@ class FaultHeld(ApiModel):
     targets: Annotated[int, Field(ge=0, le=MAX_RECORDS)]  # targets of the first round
     until: Timestamp | None = None  # when it stopped holding before the window's end (a helper was lost)
     lost: Annotated[str, Field(max_length=253)] | None = None  # the target whose fault ended first
+    observed: Annotated[str, Field(max_length=512)] | None = None  # the evidence: pods deleted, helpers Ready
 
 
 class PhaseResult(ApiModel):

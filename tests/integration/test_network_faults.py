@@ -126,6 +126,7 @@ def test_a_helper_lost_early_ends_the_run_inconclusive_with_how_long_the_fault_h
     assert ended["message"].startswith(f"the fault held {held['seconds']:.1f} s of 60 s"), ended["message"]
     applied = next(c for c in ended["conditions"] if c["type"] == "FaultApplied")
     assert (applied["status"], applied["reason"]) == ("False", "FaultNotHeld")
+    assert "observed: 1 helper pod(s) Ready, each agent's readiness probe" in applied["message"], applied
     assert [r["state"] for r in ended["injections"]] == ["Recovered"]
     wait_for("no helper left", lambda: kubelet.helpers() == [], 10)
 

@@ -68,6 +68,8 @@ def test_full_run_measures_every_phase(emulator: EmulatorThread, keeper: Replica
     assert {"Started", "TargetsSelected", "Injected", "Recovered", "Completed"} <= set(events(emulator, "kill-one"))
     assert {c["type"]: c["status"] for c in status["conditions"]} == {"Progressing": "False", "FaultActive": "False",
                                                                      "FaultApplied": "True"}
+    applied = next(c for c in status["conditions"] if c["type"] == "FaultApplied")  # its evidence: the UID deleted
+    assert applied["message"].endswith(f"; observed: deleted 1 pod(s), UID {killed[0]['uid']}"), applied
 
 
 def test_selector_picks_exactly_the_intended_pods(emulator: EmulatorThread, keeper: ReplicaKeeper,

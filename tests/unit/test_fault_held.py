@@ -6,7 +6,7 @@ import pytest
 
 from chaos_operator.analysis import held
 from chaos_operator.analysis.held import Loss
-from chaos_operator.models.status import FaultHeld, Verdict
+from chaos_operator.models.status import FaultHeld, Injection, RecordState, Verdict
 
 AT = "2026-01-01T00:00:30Z"
 
@@ -73,3 +73,25 @@ def test_a_failure_is_no_evidence_either_when_the_fault_held_too_briefly() -> No
 def test_the_fault_applied_condition_says_what_was_observed(figures: FaultHeld,
                                                              condition: tuple[str, str, str]) -> None:
     assert held.condition(figures) == condition
+
+
+def _records(n: int, injected: bool = True) -> list[Injection]:
+    return [Injection(target=f"p{i}", uid=f"uid-{i}", state=RecordState.RECOVERED,
+                      injected_at=AT if injected else None) for i in range(n)]
+
+
+@pytest.mark.parametrize(("instant", "helpers", "records", "said"), [
+    (True, False, _records(2), "deleted 2 pod(s), UID uid-0, uid-1"),
+    (True, False, _records(5), "deleted 5 pod(s), UID uid-0, uid-1, uid-2 and 2 more"),
+    (False, True, _records(3), "3 helper pod(s) Ready, each agent's readiness probe saying its fault was in place; "
+                               "each watched every 2 s while the window lasted"),
+    (True, False, _records(2, injected=False), None),  # nothing deleted: nothing observed
+])
+def test_what_was_observed_of_the_fault(instant: bool, helpers: bool, records: list[Injection],
+                                        said: str | None) -> None:
+    assert held.observed(instant, helpers, records, 2.0) == said
+
+
+def test_the_condition_carries_the_evidence() -> None:
+    figures = _held(117.0, None).model_copy(update={"observed": "deleted 1 pod(s), UID u"})
+    assert held.condition(figures)[2].endswith("; observed: deleted 1 pod(s), UID u")

@@ -54,7 +54,7 @@ async def test_a_fault_held_to_the_end_says_so() -> None:
     assert (chaos.fault_held.seconds, chaos.fault_held.lost, chaos.fault_held.until) == (CHAOS, None, None)
     applied = next(c for c in status.conditions if c.type == "FaultApplied")
     assert (applied.status, applied.reason, applied.message) == (
-        "True", "FaultHeld", "3 of 3 targets held the fault for 20 s of 20 s")
+        "True", "FaultHeld", "3 of 3 targets held the fault for 20 s of 20 s; observed: 3 target(s) injected")
 
 
 def _offsets(status: ExperimentStatus) -> list[tuple[float, float, float]]:
