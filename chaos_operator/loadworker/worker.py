@@ -154,7 +154,8 @@ async def serve_and_run(settings: Settings) -> int:
     config = settings.config
     site = web.TCPSite(runner, config.listen_host, config.port)
     await site.start()
-    print(f"loadworker {settings.index}/{settings.workers} listening on port {runner.addresses[0][1]}", flush=True)
+    print(f"loadworker {settings.index}/{settings.workers} listening on port {runner.addresses[0][1]}"
+          f" ({type(loop).__module__}.{type(loop).__name__})", flush=True)
     try:
         await worker.run()
         print(f"loadworker {settings.index}: schedule done, serving state for {config.linger_seconds:g} s",
@@ -169,21 +170,26 @@ async def serve_and_run(settings: Settings) -> int:
     return 0
 
 
-def _event_loop_runner(coro: object) -> int:
-    try:
-        import uvloop
-    except ImportError:  # the image has it; a laptop without it still runs, slower
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    return uvloop.run(coro)  # type: ignore[arg-type]
+def _event_loop_runner(coro: object, loop: str) -> int:
+    if loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:  # the image has it; a laptop without it still runs, slower
+            pass
+        else:
+            return uvloop.run(coro)  # type: ignore[arg-type]
+    return asyncio.run(coro)  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chaos-operator loadworker", description=__doc__.split("\n")[0])
     parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"the worker's JSON config (default {DEFAULT_CONFIG})")
+    # asyncio's own loop only to measure what uvloop brings (benchmarks/loadgen.py)
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop", help=argparse.SUPPRESS)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         settings = load_settings(args.config)
     except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         print(f"loadworker: {exc}", file=sys.stderr)
         return 2
-    return _event_loop_runner(serve_and_run(settings))
+    return _event_loop_runner(serve_and_run(settings), args.loop)
