@@ -94,8 +94,9 @@ async def test_a_certificate_for_another_name_is_refused(tmp_path: pathlib.Path)
 
     async with _service(handler, server_tls) as port:
         config = write_config(tmp_path, "sni", url=f"https://127.0.0.1:{port}/", rate=5, durationSeconds=1,
-                              caFile=str(ca_file), serverName="other.shop.svc", startAt=time.time() + 0.5)
+                              caFile=str(ca_file), serverName="other.shop.svc")
         with worker_process(config) as worker:
+            await worker.start(time.time() + 1.0)  # once it listens: a start it learns late would skip requests
             state = await worker.wait_done()
     assert hits == 0
     assert [r.outcomes for r in state.seconds] == [{"connection": 5}]
@@ -112,10 +113,11 @@ async def test_basic_auth_and_put_with_an_inline_body_and_status_classes(tmp_pat
     (tmp_path / "password").write_text("s3cret")
     async with _service(handler) as port:
         config = write_config(tmp_path, "put", url=f"http://127.0.0.1:{port}/items/1", method="PUT", rate=10,
-                              durationSeconds=1, body="v=1", startAt=time.time() + 0.5,
+                              durationSeconds=1, body="v=1",
                               basicAuth={"usernameFile": str(tmp_path / "user"),
                                          "passwordFile": str(tmp_path / "password")})
         with worker_process(config) as worker:
+            await worker.start(time.time() + 1.0)
             state = await worker.wait_done()
     assert {g for g in got} == {("PUT", "Basic YWxpY2U6czNjcmV0", b"v=1")}  # base64 of alice:s3cret
     [second] = state.seconds
@@ -147,3 +149,19 @@ async def test_the_workers_memory_stays_flat_against_100_mb_answers(tmp_path: pa
           f" against 4 answers of 100 MB")
     assert [r.outcomes for r in state.seconds] == [{"2xx": 2}, {"2xx": 2}]  # every 100 MB answer read to its end
     assert peak - before < 32 * 1024, "the worker's memory grew with the body"
+
+
+async def test_a_start_learned_late_shows_as_coverage_not_as_latency(tmp_path: pathlib.Path) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    async with _service(handler) as port:
+        config = write_config(tmp_path, "late", url=f"http://127.0.0.1:{port}/", rate=10, durationSeconds=3)
+        with worker_process(config) as worker:
+            await worker.start(time.time() - 1.0)  # second 0 of the schedule is over before the worker hears of it
+            state = await worker.wait_done()
+    by_second = {r.second: r for r in state.seconds}
+    assert (by_second[0].scheduled, by_second[0].sent, by_second[0].accounted) == (10, 0, 0)
+    assert (by_second[2].scheduled, by_second[2].outcomes) == (10, {"2xx": 10})
+    assert coverage(state.seconds, 10, 0, 3) < 0.7
+    assert coverage(state.seconds, 10, 2, 3) == 1.0
