@@ -62,6 +62,10 @@ def test_merging_k_workers_gives_the_percentiles_of_one_histogram_of_all_samples
     for record in merged:
         assert record.scheduled == record.sent == record.success == record.outcomes["2xx"] == 2000
         assert decode(record.send_lag).get_total_count() == 2000
+    print(f"\n{workers} workers merged: p50 {together.get_value_at_percentile(50.0)} us,"
+          f" p99 {together.get_value_at_percentile(99.0)} us, max {together.get_max_value()} us;"
+          f" one histogram: p50 {one.get_value_at_percentile(50.0)}, p99 {one.get_value_at_percentile(99.0)},"
+          f" max {one.get_max_value()}; exact max {exact[-1]} us; workers' p99s averaged: {averaged:.0f} us")
 
 
 def test_a_lost_worker_shows_as_coverage() -> None:
