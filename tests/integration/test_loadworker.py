@@ -160,6 +160,11 @@ async def test_a_start_learned_late_shows_as_coverage_not_as_latency(tmp_path: p
         with worker_process(config) as worker:
             await worker.start(time.time() - 1.0)  # second 0 of the schedule is over before the worker hears of it
             state = await worker.wait_done()
+            status, text = await worker.request("GET", "/state?since=2")
+            assert status == 200 and [r.second for r in WorkerState.model_validate_json(text).seconds] == [2]
+            assert (await worker.request("GET", "/state?since=x"))[0] == 400
+            worker.proc.terminate()  # SIGTERM ends the linger: the pod's Job completes
+            assert worker.proc.wait(timeout=30) == 0
     by_second = {r.second: r for r in state.seconds}
     assert (by_second[0].scheduled, by_second[0].sent, by_second[0].accounted) == (10, 0, 0)
     assert (by_second[2].scheduled, by_second[2].outcomes) == (10, {"2xx": 10})
