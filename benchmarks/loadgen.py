@@ -4,6 +4,7 @@ One aiohttp server runs in a separate process pinned to one core; this process (
 inherits its affinity) is pinned to the other. Everything goes to 127.0.0.1 and every run is bounded.
 
     python benchmarks/loadgen.py [--samples 10000000] [--strict]
+    python benchmarks/loadgen.py --worker [--profile]   # part 5 only: the load worker process against wrk (~30 s)
 
 Needs wrk (Debian: apt-get install -y wrk). Exits 2 without it; with --strict, 1 when a target is missed.
 """
@@ -26,6 +27,8 @@ import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from workerbench import print_figures as worker_figures  # beside this script (part 5)
 
 from chaos_operator.load.generator import LoadSpec, PhaseRun, new_session, run_phase
 from chaos_operator.load.histogram import LatencyHistogram
@@ -110,6 +113,13 @@ async def capacity(url: str, seconds: float, path: str = "/", phases: int = 4) -
     finally:
         await session.close()
     return sum(ok_count(run) for run in runs) / (time.monotonic() - started)
+
+
+async def timed_capacity(url: str, seconds: float) -> tuple[float, float]:
+    """(req/s, CPU µs per request) of ``capacity``: this process is the generator."""
+    cpu, started = time.process_time(), time.monotonic()
+    rps = await capacity(url, seconds)
+    return rps, (time.process_time() - cpu) / (rps * (time.monotonic() - started)) * 1e6
 
 
 def ok_count(run: PhaseRun) -> int:
@@ -237,6 +247,8 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=10_000_000)
     parser.add_argument("--seconds", type=int, default=3, help="length of each max-throughput run")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--worker", action="store_true", help="only part 5: the load worker process against wrk")
+    parser.add_argument("--profile", action="store_true", help="part 5 also profiles the worker with py-spy")
     args = parser.parse_args()
     if args.serve:
         serve(args.cpu)
@@ -254,7 +266,16 @@ def main() -> int:
         print("WARNING: fewer than 2 cpus: nothing pinned, figures are not comparable")
     server, url = start_server(server_cpu)
     try:
-        asyncio.run(load_figures(server, url, args.seconds))
+        if not args.worker:
+            asyncio.run(load_figures(server, url, args.seconds))
+        print("5. the load worker process (as in a pod) beside wrk and the in-operator generator, same core")
+        asyncio.run(open_loop(url, 1000, 1.0))  # warm-up: connections, caches
+        ours = max((asyncio.run(timed_capacity(url, args.seconds)) for _ in range(2)), key=lambda pair: pair[0])
+        worker_cpu = cpus[1] if len(cpus) >= 2 else None
+        ratio = worker_figures(url, worker_cpu, args.seconds, ours, args.profile)
+        print(f"  worker ratio {ratio:.2f}   [target >= 0.8: {check('worker throughput ratio', ratio >= 0.8)}]")
+        if args.worker:
+            return 1 if args.strict and ratio < 0.8 else 0
     finally:
         server.terminate()
         server.wait(timeout=10)

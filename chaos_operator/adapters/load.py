@@ -8,7 +8,7 @@ from typing import Any
 
 from chaos_operator.analysis.recovery import SecondSample
 from chaos_operator.engine.deps import LoadTargetNotFound, LoadTargetRefused
-from chaos_operator.load.generator import LoadGenerator, LoadSpec, PhaseRun
+from chaos_operator.load.generator import DEFAULT_EXPECTED, LoadGenerator, LoadSpec, PhaseRun
 from chaos_operator.load.resolver import ServiceNotFound, ServiceResolver
 from chaos_operator.load.stats import PhaseSummary
 from chaos_operator.models.duration import Duration
@@ -26,6 +26,9 @@ class HttpLoadFactory:
 
     async def __call__(self, spec: ExperimentSpec, namespace: str) -> HttpLoad:
         ref = spec.load.service
+        if needs := needs_workers(spec):
+            raise LoadTargetRefused(f"spec.load sets {', '.join(needs)}: sent only by load workers "
+                                    "(docs/architecture.md, \"Load workers\"), which this operator does not start yet")
         svc = await self._kube.get_service(namespace, ref.name)
         if svc is None:
             raise LoadTargetNotFound(f"Service {namespace}/{ref.name} does not exist")
@@ -39,10 +42,20 @@ class HttpLoadFactory:
             urls = await self._resolver.resolve(namespace, ref.name, ref.port)
         except ServiceNotFound as exc:
             raise LoadTargetNotFound(str(exc)) from exc
+        expected = frozenset(spec.load.success_codes) if spec.load.success_codes else DEFAULT_EXPECTED
         load = LoadSpec(base_urls=tuple(urls), path=spec.load.path, method=spec.load.method,
                         rate=float(spec.load.rate), concurrency=spec.load.concurrency,
-                        timeout_s=float(spec.load.timeout))
+                        timeout_s=float(spec.load.timeout), expected_statuses=expected)
         return HttpLoad(LoadGenerator(load), self._clock)
+
+
+def needs_workers(spec: ExperimentSpec) -> list[str]:
+    """The fields of spec.load the in-operator generator cannot honour (credentials live in Secrets it never reads)."""
+    load = spec.load
+    needs = [f"method {load.method}"] if load.method not in ("GET", "HEAD") else []
+    needs += [name for name, value in (("headers", load.headers), ("body", load.body), ("bodyFrom", load.body_from),
+                                       ("auth", load.auth), ("tls", load.tls)) if value is not None]
+    return needs + ([f"workers {load.workers}"] if load.workers != 1 else [])
 
 
 class HttpLoad:

@@ -1,4 +1,4 @@
-"""`chaos-operator` command line: run, validate, report, submit."""
+"""`chaos-operator` command line: run, validate, report, submit, loadworker."""
 
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     # submit and the local sandbox parse their own arguments (see chaos_operator/submit.py, docs/sandbox.md).
     sub.add_parser("submit", add_help=False, help="create an experiment; --wait exits with its verdict") \
         .add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("loadworker", add_help=False, help="run one load worker (in a pod of an experiment's Job)") \
+        .add_argument("rest", nargs=argparse.REMAINDER)
     demo = sub.add_parser("demo", add_help=False, help="run two PodKill experiments in the local sandbox")
     demo.add_argument("rest", nargs=argparse.REMAINDER)
     box = sub.add_parser("sandbox", add_help=False, help="local stand-in cluster: sandbox up|down|status")
@@ -72,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         from chaos_operator.cli.submit.command import main_submit
 
         return main_submit(argv[1:])
+    if argv and argv[0] == "loadworker":
+        from chaos_operator.loadworker.worker import main as main_loadworker
+
+        return main_loadworker(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "validate":
         from chaos_operator.cli.validate.document import validate_files

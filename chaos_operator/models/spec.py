@@ -43,6 +43,13 @@ MAX_RATE = 5000
 MAX_CONCURRENCY = 1000
 MAX_PHASE_SECONDS = 3600.0
 MAX_LOAD_TIMEOUT_SECONDS = 60.0
+MAX_LOAD_WORKERS = 64
+MAX_INLINE_BODY = 65536  # larger bodies come from a ConfigMap key (bodyFrom)
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+CONFIG_KEY = r"^[-._a-zA-Z0-9]+$"  # a ConfigMap or Secret key
+HEADER_NAME = r"^[A-Za-z0-9-]{1,128}$"
+# Set by the load from its own settings (auth, the body, the connection): a header of the spec never replaces them.
+RESERVED_HEADERS = frozenset({"authorization", "host", "content-length", "transfer-encoding", "connection"})
 # PromQL thresholds: finite and bounded (the CRD says the same; YAML's .inf/.nan can never reach the API).
 THRESHOLD_LIMIT = 1e18
 Threshold = Annotated[float, Field(ge=-THRESHOLD_LIMIT, le=THRESHOLD_LIMIT, allow_inf_nan=False)]
@@ -87,19 +94,77 @@ class ServiceRef(ApiModel):
     port: Annotated[int, Field(ge=1, le=65535)]
 
 
+class KeyRef(ApiModel):
+    """One key of a ConfigMap or Secret in the experiment's namespace, mounted into the load workers' pods."""
+
+    name: Annotated[str, Field(max_length=253, pattern=DNS_SUBDOMAIN)]
+    key: Annotated[str, Field(max_length=253, pattern=CONFIG_KEY)]
+
+
+class BasicAuthRef(ApiModel):
+    secret_name: Annotated[str, Field(max_length=253, pattern=DNS_SUBDOMAIN)]
+    username_key: Annotated[str, Field(max_length=253, pattern=CONFIG_KEY)] = "username"
+    password_key: Annotated[str, Field(max_length=253, pattern=CONFIG_KEY)] = "password"
+
+
+class LoadAuth(ApiModel):
+    """Read by the load worker from its mounted Secret; the operator never reads Secrets."""
+
+    bearer_token: KeyRef | None = None
+    basic: BasicAuthRef | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> LoadAuth:
+        if (self.bearer_token is None) == (self.basic is None):
+            raise ValueError("auth needs exactly one of bearerToken and basic")
+        return self
+
+
+class LoadTls(ApiModel):
+    """HTTPS to the Service: verified against this CA bundle (a ConfigMap key), or the system's when absent."""
+
+    ca_bundle: KeyRef | None = None
+    server_name: Annotated[str, Field(max_length=253, pattern=DNS_SUBDOMAIN)] | None = None
+
+
 class Load(ApiModel):
     service: ServiceRef
     path: Annotated[str, Field(max_length=1024, pattern=HTTP_PATH)] = "/"
-    method: Literal["GET", "HEAD"] = "GET"
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     rate: Annotated[int, Field(ge=1, le=MAX_RATE)] = 50
     concurrency: Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)] = 32
     timeout: Duration = Duration(2.0)
+    headers: Annotated[dict[Annotated[str, Field(pattern=HEADER_NAME)], Annotated[str, Field(max_length=4096)]],
+                       Field(max_length=32)] | None = None
+    body: Annotated[str, Field(max_length=MAX_INLINE_BODY)] | None = None
+    body_from: KeyRef | None = None  # a ConfigMap key
+    auth: LoadAuth | None = None
+    tls: LoadTls | None = None
+    success_codes: Annotated[list[Annotated[int, Field(ge=100, le=599)]], Field(min_length=1, max_length=100)] \
+        | None = None
+    workers: Annotated[int, Field(ge=1, le=MAX_LOAD_WORKERS)] = 1
 
     @field_validator("timeout")
     @classmethod
     def _timeout_range(cls, value: Duration) -> Duration:
         _in_range(value, 0.001, MAX_LOAD_TIMEOUT_SECONDS, "timeout")
         return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers_not_reserved(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for name in value or {}:
+            if name.lower() in RESERVED_HEADERS:
+                raise ValueError(f"header {name} is set by the load itself (use auth for credentials)")
+        return value
+
+    @model_validator(mode="after")
+    def _body_rules(self) -> Load:
+        if self.body is not None and self.body_from is not None:
+            raise ValueError("give body or bodyFrom, not both")
+        if self.method in ("GET", "HEAD") and (self.body is not None or self.body_from is not None):
+            raise ValueError(f"a {self.method} request sends no body")
+        return self
 
 
 class Phases(ApiModel):

@@ -1,0 +1,5 @@
+import sys
+
+from chaos_operator.loadworker.worker import main
+
+sys.exit(main())
