@@ -13,6 +13,7 @@ period, SIGKILL).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import pathlib
@@ -22,7 +23,7 @@ from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from chaos_sandbox.emulator.store import now_rfc3339
-from chaos_sandbox.node import commandpods
+from chaos_sandbox.node import commandpods, incluster
 from chaos_sandbox.node.agentpods import Refused, exit_code_of
 from chaos_sandbox.node.commandpods import CommandProcess, Plan
 from chaos_sandbox.node.incluster import ApiEndpoint, Probe
@@ -39,6 +40,16 @@ class CommandKubelet:
     def __init__(self, node: NodeSide, api_url: str | None, api: ApiEndpoint | None = None) -> None:
         self.node, self.api_url, self.api = node, api_url, api
         self._own_dir: pathlib.Path | None = None
+        self._services = ""  # /etc/hosts lines of the Services (node.py keeps them current)
+        self._hosts: set[pathlib.Path] = set()  # the hosts files of running in-cluster pods
+
+    def set_services(self, entries: str) -> None:
+        """The Services changed: rewrite each in-cluster pod's hosts file in place (its bind mount keeps the inode)."""
+        if entries != self._services:
+            self._services = entries
+            for path in list(self._hosts):
+                with contextlib.suppress(OSError):
+                    path.write_text(incluster.hosts_file(entries))
 
     def _files(self, uid: str) -> pathlib.Path:
         if self.node.config.log_dir is not None:
@@ -76,6 +87,7 @@ class CommandKubelet:
                                  message=f"back-off {back_off:g}s restarting failed container (exit code {code})")
                 await asyncio.sleep(back_off)
         except asyncio.CancelledError:  # deleted: node.py stops the process; the pod's files go with it
+            self._hosts.discard(plan.files / "hosts")
             shutil.rmtree(plan.files, ignore_errors=True)
             raise
         ended = Terminated(exit_code=code, reason="Completed" if code == 0 else "Error", started_at=slot.started_at,
@@ -92,6 +104,10 @@ class CommandKubelet:
                 slot.container = dataclasses.replace(slot.container, container_id=slot.cgroup.name)
             slot.proc = proc = CommandProcess(plan, cgroup=slot.cgroup, log_path=config.log_path(slot),
                                               cpus=config.cpus)
+            if plan.account_files:  # in-cluster: its /etc/hosts names the Services
+                plan.files.mkdir(mode=0o700, parents=True, exist_ok=True)
+                (plan.files / "hosts").write_text(incluster.hosts_file(self._services))
+                self._hosts.add(plan.files / "hosts")
             await proc.start()
         except OSError as exc:
             log.warning("pod %s/%s could not start: %s", slot.namespace, slot.name, exc)
@@ -125,6 +141,7 @@ class CommandKubelet:
             await asyncio.sleep(min(probe.period_s, PROBE_FIRST_S) if not ready else probe.period_s)
 
     async def _end(self, slot: Slot, plan: Plan) -> None:
+        self._hosts.discard(plan.files / "hosts")
         await self.node.release(slot)
         shutil.rmtree(plan.files, ignore_errors=True)
         if not slot.deleting:

@@ -10,6 +10,9 @@
 - **Ports**: these pods share the node's network (as `hostNetwork`), so two replicas cannot both listen on their
   `containerPort`. Each declared port gets a free port of the node, and an argument naming the container port
   (`--metrics-port=8080`, `8080`) is rewritten to it; probes go to that port.
+- **Service names**: the pod's own `/etc/hosts` (bind-mounted in that namespace): the node's, plus each Service's
+  loopback "ClusterIP" as `<service>.<namespace>.svc` (`proxy.py`), rewritten in place as Services come and go,
+  so the load generator's cluster-DNS lookup works. Pods of the node's network have no cluster DNS otherwise.
 - **Readiness**: the container's `readinessProbe` when it is an `httpGet` (other handlers, and no probe: Ready
   while the process runs).
 """
@@ -26,7 +29,7 @@ from chaos_sandbox.node.agentpods import Refused
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 # Run in the pod's directory (the process's cwd), before exec: /run/secrets/… is /var/run/secrets/… (a symlink).
-MOUNT_SCRIPT = ('mount -t tmpfs -o mode=0755,size=1m sandbox-pod-run /run'
+MOUNT_SCRIPT = ('mount --bind "$PWD/hosts" /etc/hosts && mount -t tmpfs -o mode=0755,size=1m sandbox-pod-run /run'
                 ' && mkdir -p /run/secrets/kubernetes.io/serviceaccount'
                 ' && cp serviceaccount/token serviceaccount/ca.crt serviceaccount/namespace'
                 ' /run/secrets/kubernetes.io/serviceaccount/ && exec "$@"')
@@ -108,3 +111,12 @@ def write_files(directory: pathlib.Path, files: Mapping[str, str]) -> None:
         path = directory / name
         path.write_text(text)
         path.chmod(0o600)
+
+
+def hosts_file(services: str) -> str:
+    """The pod's /etc/hosts: the node's, then the Services' names."""
+    try:
+        base = pathlib.Path("/etc/hosts").read_text()
+    except OSError:
+        base = "127.0.0.1 localhost\n"
+    return base.rstrip("\n") + "\n# Services (chaos sandbox)\n" + services

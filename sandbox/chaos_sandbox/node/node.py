@@ -35,7 +35,7 @@ from chaos_sandbox.node.incluster import ApiEndpoint
 from chaos_sandbox.node.podnet import RouteRefused, RunNet
 from chaos_sandbox.node.podprocess import PodProcess
 from chaos_sandbox.node.podstatus import Container, Terminated, pod_status
-from chaos_sandbox.node.proxy import Backend, SandboxResolver, ServiceKey, ServiceProxy
+from chaos_sandbox.node.proxy import Backend, SandboxResolver, ServiceKey, ServiceProxy, hosts_entries
 from chaos_sandbox.node.slot import PodConfig, Slot
 
 log = logging.getLogger(__name__)
@@ -274,6 +274,7 @@ class Node:
                 self._spawn(self.proxies[key].start())
             self.proxies[key].set_backends(addresses)
         self.resolver.update({key: proxy.url for key, proxy in self.proxies.items()})
+        self.commands.set_services(hosts_entries(self.proxies))
         for svc in services:  # shows the "ClusterIP" in `kubectl get svc -o yaml`
             ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
             text = ",".join(f"{port}={':'.join(map(str, p.address))}"
