@@ -15,7 +15,9 @@ mid-chaos, is.
 
 from __future__ import annotations
 
+import os
 import pathlib
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -83,6 +85,16 @@ def test_two_operator_pods_one_leads_and_deleting_it_fails_over(cluster: tuple[S
         ctr = pod["spec"]["containers"][0]
         assert ctr["args"][0] == "run" and "--leader-election" in ctr["args"], ctr["args"]
         assert pod["status"]["containerStatuses"][0]["state"].get("running"), pod["status"]
+
+    # restartPolicy Always: the standby's process killed, its container restarts in the same pod and is Ready again
+    standby = (names - {first}).pop()
+    pid = box.pod_pid(NS, standby)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for("the standby restarted and Ready", lambda: any(
+        p["metadata"]["name"] == standby and p["status"]["containerStatuses"][0]["restartCount"] == 1
+        for p in ready_pods(box)), 60)
+    assert box.pod_pid(NS, standby) not in (None, pid)
 
     box.apply(deployment(SHOP, "checkout", 3, args=APP_ARGS))
     box.wait_ready(SHOP, "checkout", 3)
