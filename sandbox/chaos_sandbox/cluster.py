@@ -29,6 +29,7 @@ from chaos_sandbox.emulator.resources import ApiError
 from chaos_sandbox.emulator.store import Obj
 from chaos_sandbox.node import cgroups, limits
 from chaos_sandbox.node.controllers import pod_ready, terminating
+from chaos_sandbox.node.incluster import ApiEndpoint
 from chaos_sandbox.node.node import Node
 from chaos_sandbox.node.podnet import RunNet, netns_supported
 from chaos_sandbox.node.proxy import SandboxResolver
@@ -61,7 +62,8 @@ class Sandbox:
         self._own_dir = work_dir is None
         self.work_dir = work_dir  # pod logs; a temporary directory (removed on stop) when not given
         # "RBAC" for `sandbox up` (docs/sandbox.md); the demo and tests keep AlwaysAllow unless they ask.
-        self.emu = EmulatorThread(Emulator(authorization=authorization), timeout=30.0)
+        # HTTPS as well (emulator/tls.py): operator-image pods reach it in-cluster (node/incluster.py)
+        self.emu = EmulatorThread(Emulator(authorization=authorization), timeout=30.0, tls=True)
         self.net = RunNet() if self.mode == "netns" else None
         self.token = self.net.token if self.net else RunNet().token
         # Own cgroups with own network namespaces: both need root, and agent pods need both.
@@ -99,11 +101,18 @@ class Sandbox:
             logs.mkdir(exist_ok=True)
             self.node = Node(self.emu.emulator, token=self.token, net=self.net, start_delay=self.start_delay,
                              max_seconds=self.max_seconds, log_dir=logs, cgroups=self.cgroups,
-                             cpus=self.node_cpus, api_url=self.emu.url)
+                             cpus=self.node_cpus, api_url=self.emu.url, api_tls=self._api_tls())
             self.emu.run(self.node.start())
         except BaseException:
             self.stop()
             raise
+
+    def _api_tls(self) -> ApiEndpoint | None:
+        """The HTTPS endpoint for in-cluster pods; None unless root (their mount namespace needs it)."""
+        cert = self.emu.serving_cert
+        if cert is None or os.geteuid() != 0 or shutil.which("unshare") is None:
+            return None
+        return ApiEndpoint("127.0.0.1", self.emu.https_port, cert.ca_pem)
 
     def stop(self) -> None:
         """Stop every pod process, remove every cgroup, network namespace and veth, then the API server. Idempotent."""

@@ -198,7 +198,7 @@ def test_command_pod_plan(tmp_path: pathlib.Path) -> None:
     index = {"name": "JOB_COMPLETION_INDEX",
              "valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{jobs.INDEX_KEY}']"}}}
     plan = commandpods.plan(schedule_pod(env=[{"name": "A", "value": "b"}, index]), tmp_path, "http://127.0.0.1:1",
-                            {"cm": {"data": {"experiment.yaml": "kind: X\n"}}})
+                            {"cm": {"data": {"experiment.yaml": "kind: X\n"}}}, "tok")
     volume = tmp_path / "volumes" / "experiment"
     assert plan.argv == [str(commandpods.PROGRAMS["chaos-operator"]), "submit", f"{volume}/experiment.yaml",
                          f"--x={volume}/y"]
@@ -206,7 +206,8 @@ def test_command_pod_plan(tmp_path: pathlib.Path) -> None:
     assert plan.env["A"] == "b" and plan.env["JOB_COMPLETION_INDEX"] == "3"
     assert plan.env["TMPDIR"] == str(tmp_path / "volumes" / "tmp")
     config = yaml.safe_load(plan.kubeconfig)
-    assert config["users"][0]["user"]["token"] == "system:serviceaccount:chaos-system:runner"
+    assert config["users"][0]["user"]["token"] == "tok"  # the one the node had the emulator issue
+    assert plan.account_files == {} and "KUBERNETES_SERVICE_HOST" not in plan.env  # no HTTPS endpoint given
     assert config["clusters"][0]["cluster"]["server"] == "http://127.0.0.1:1"
 
 
@@ -221,16 +222,17 @@ def test_command_pod_plan(tmp_path: pathlib.Path) -> None:
 def test_command_pod_refused(tmp_path: pathlib.Path, container: dict[str, Any], configmaps: dict[str, Any],
                              reason: str) -> None:
     with pytest.raises(Refused) as refused:
-        commandpods.plan(schedule_pod(**container), tmp_path, "http://127.0.0.1:1", configmaps)
+        commandpods.plan(schedule_pod(**container), tmp_path, "http://127.0.0.1:1", configmaps, "tok")
     assert refused.value.reason == reason
 
 
 def test_command_pod_runs_the_operator_module_and_expands_vars(tmp_path: pathlib.Path) -> None:
     env = [{"name": "N", "value": "7"}]
     plan = commandpods.plan(schedule_pod(command=["python"], args=["-m", "chaos_operator.x", "$(N)", "$$(N)", "$(M)"],
-                                         env=env), tmp_path, "http://127.0.0.1:1", {"cm": {"data": {}}})
+                                         env=env), tmp_path, "http://127.0.0.1:1", {"cm": {"data": {}}}, "tok")
     assert plan.argv[1:] == ["-m", "chaos_operator.x", "7", "$(N)", "$(M)"]
-    default = commandpods.plan(schedule_pod(command=[], args=[]), tmp_path, "http://127.0.0.1:1", {"cm": {"data": {}}})
+    default = commandpods.plan(schedule_pod(command=[], args=[]), tmp_path, "http://127.0.0.1:1",
+                               {"cm": {"data": {}}}, "tok")
     assert default.argv == [str(commandpods.PROGRAMS["chaos-operator"]), "run"]  # the image's ENTRYPOINT and CMD
 
 

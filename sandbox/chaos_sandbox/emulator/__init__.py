@@ -46,6 +46,7 @@ from chaos_sandbox.emulator.resources import ApiError, ResourceType
 from chaos_sandbox.emulator.selectors import Selector
 from chaos_sandbox.emulator.server import Emulator
 from chaos_sandbox.emulator.store import Obj
+from chaos_sandbox.emulator.tls import make_serving_cert
 
 __all__ = ["ALL_CALLS", "ApiCall", "Emulator", "EmulatorThread", "ReplicaKeeper", "ResourceType", "kube_client_config"]
 
@@ -60,11 +61,14 @@ def kube_client_config(url: str) -> client.Configuration:
 class EmulatorThread:
     """Runs an `Emulator` on its own loop in a daemon thread; use as a context manager."""
 
-    def __init__(self, emulator: Emulator | None = None, *, timeout: float = 10.0) -> None:
+    def __init__(self, emulator: Emulator | None = None, *, timeout: float = 10.0, tls: bool = False) -> None:
         self.emulator = emulator if emulator is not None else Emulator()
         self.timeout = timeout
         self.loop: asyncio.AbstractEventLoop | None = None
         self.port = 0
+        # tls: HTTPS as well, on its own port (tls.py), for pods that find the API server in-cluster
+        self.serving_cert = make_serving_cert() if tls else None
+        self.https_port = 0
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stopping: asyncio.Event | None = None
@@ -122,6 +126,10 @@ class EmulatorThread:
             site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
             self.port = int(runner.addresses[0][1])
+            if self.serving_cert is not None:
+                secure = aiohttp.web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self.serving_cert.server_context())
+                await secure.start()
+                self.https_port = int(runner.addresses[1][1])
             self._ready.set()
             await self._stopping.wait()
             self.emulator.store.close_watchers()  # lets open watch streams end cleanly first

@@ -15,12 +15,13 @@ What the container would see, mapped for a local process:
   rewritten to that directory. Other volumes are refused.
 - **env**: `value`s and `fieldRef`s to the pod's name, namespace, uid, node, service account, labels and
   annotations (so `JOB_COMPLETION_INDEX` resolves); anything else is refused.
-- **credentials**: the pod's ServiceAccount (`default` when unset) as a kubeconfig (`KUBECONFIG`) whose bearer
-  token is `system:serviceaccount:<namespace>:<name>`, the identity the emulator records for each call;
-  `KUBERNETES_SERVICE_HOST`/`PORT` are removed so clients take it. (Tokens the API server issues and checks
-  come with RBAC enforcement, issue 15 item 3.)
-- **network**: the node's (as `hostNetwork`), so the process reaches the API server on 127.0.0.1.
-Probes, security contexts and resource limits are not evaluated: the pod is Ready while its process runs.
+- **credentials**: a token the emulator issued for the pod's ServiceAccount (`default` when unset), so RBAC applies
+  when enforced: as a kubeconfig (`KUBECONFIG`), and, when the node is root and the emulator serves HTTPS, also
+  in-cluster, as the mounted ServiceAccount files and `KUBERNETES_SERVICE_HOST`/`PORT` (`incluster.py`), which is
+  how `chaos-operator run` (no flags) connects; otherwise the node's `KUBERNETES_SERVICE_*` are removed.
+- **network**: the node's (as `hostNetwork`), so the process reaches the API server on 127.0.0.1; declared
+  container ports are mapped to free node ports (`incluster.py`).
+Security contexts and resource limits are not evaluated; readiness is the `httpGet` readinessProbe, if any.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from chaos_sandbox.node import incluster
 from chaos_sandbox.node.agentpods import OPERATOR_IMAGE, PYTHONS, Refused, exit_code_of
 from chaos_sandbox.node.podprocess import in_cgroup, stop_process
 
@@ -55,6 +57,9 @@ class Plan:
     grace_s: float
     config_files: dict[pathlib.Path, str] = field(default_factory=dict)  # configMap volumes' files
     empty_dirs: list[pathlib.Path] = field(default_factory=list)
+    account_files: dict[str, str] = field(default_factory=dict)  # token, ca.crt, namespace: in-cluster
+    readiness: incluster.Probe | None = None
+    restart_policy: str = "Never"
 
 
 def is_operator_image(image: str) -> bool:
@@ -114,9 +119,10 @@ def _map(arg: str, paths: Mapping[str, str]) -> str:
     return arg
 
 
-def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str,
-         configmaps: Mapping[str, Mapping[str, Any]]) -> Plan:
-    """How to run this pod here; `Refused` when the sandbox will not. `configmaps`: the pod's namespace's, by name."""
+def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str, configmaps: Mapping[str, Mapping[str, Any]],
+         token: str, api: incluster.ApiEndpoint | None = None) -> Plan:
+    """How to run this pod here; `Refused` when the sandbox will not. `configmaps`: the pod's namespace's, by name;
+    `token`: the emulator's for the pod's ServiceAccount; `api`: its HTTPS endpoint, for in-cluster clients."""
     spec, meta = pod.get("spec") or {}, pod.get("metadata") or {}
     containers = spec.get("containers") or []
     if len(containers) != 1 or spec.get("initContainers"):
@@ -162,7 +168,11 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str,
             raise Refused("Unsupported", f"volume {name!r}: only configMap and emptyDir")
     env.update(_env(pod, ctr))
     account = spec.get("serviceAccountName") or "default"
-    token = f"system:serviceaccount:{meta.get('namespace')}:{account}"
+    account_files: dict[str, str] = {}
+    if api is not None:
+        account_files = incluster.service_account_files(token, str(meta.get("namespace")), api)
+        env.update(KUBERNETES_SERVICE_HOST=api.host, KUBERNETES_SERVICE_PORT=str(api.port))
+    by_number, by_name = incluster.map_ports(ctr)
     kubeconfig = yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "pod",
         "clusters": [{"name": "sandbox", "cluster": {"server": api_url}}],
@@ -171,9 +181,12 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str,
                                                  "namespace": meta.get("namespace")}}]})
     env["KUBECONFIG"] = str(files / "kubeconfig")
     argv = [_map(a, paths) for a in expand(command[1:], env)] + [_map(a, paths) for a in expand(args, env)]
+    argv = [incluster.rewrite_port(a, by_number) for a in argv]
     return Plan(argv=[str(program), *argv], env=env, files=files,
                 kubeconfig=kubeconfig, grace_s=float(spec.get("terminationGracePeriodSeconds", 30)),
-                config_files=config_files, empty_dirs=empty_dirs)
+                config_files=config_files, empty_dirs=empty_dirs, account_files=account_files,
+                readiness=incluster.readiness(ctr, by_number, by_name),
+                restart_policy=str(spec.get("restartPolicy") or "Always"))
 
 
 class CommandProcess:
@@ -182,7 +195,8 @@ class CommandProcess:
     def __init__(self, p: Plan, *, cgroup: pathlib.Path | None, log_path: pathlib.Path | None,
                  cpus: frozenset[int] | None = None) -> None:
         self.plan, self.log_path = p, log_path
-        self.argv = in_cgroup(cgroup, p.argv, cpus)
+        # in-cluster: its own mount namespace, where the ServiceAccount files are at their usual path
+        self.argv = in_cgroup(cgroup, incluster.mounted(p.argv) if p.account_files else p.argv, cpus)
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -198,13 +212,15 @@ class CommandProcess:
         for directory in (self.plan.files, self.plan.files / "tmp", *self.plan.empty_dirs):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         (self.plan.files / "kubeconfig").write_text(self.plan.kubeconfig)
+        if self.plan.account_files:
+            incluster.write_files(self.plan.files / "serviceaccount", self.plan.account_files)
         for path, text in self.plan.config_files.items():
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             path.write_text(text)
 
     async def start(self) -> None:
         self.prepare()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_SERVICE")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_SERVICE")}  # the node's own
         env.update(self.plan.env)
         log = self.log_path.open("ab") if self.log_path else None
         try:

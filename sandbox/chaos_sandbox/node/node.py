@@ -31,10 +31,11 @@ from chaos_sandbox.node.cgroups import RunCgroups
 from chaos_sandbox.node.clock import Clock
 from chaos_sandbox.node.command_kubelet import CommandKubelet
 from chaos_sandbox.node.demo_kubelet import DemoKubelet
+from chaos_sandbox.node.incluster import ApiEndpoint
 from chaos_sandbox.node.podnet import RouteRefused, RunNet
 from chaos_sandbox.node.podprocess import PodProcess
 from chaos_sandbox.node.podstatus import Container, Terminated, pod_status
-from chaos_sandbox.node.proxy import Backend, SandboxResolver, ServiceKey, ServiceProxy
+from chaos_sandbox.node.proxy import Backend, SandboxResolver, ServiceKey, ServiceProxy, hosts_entries
 from chaos_sandbox.node.slot import PodConfig, Slot
 
 log = logging.getLogger(__name__)
@@ -52,13 +53,15 @@ class Node:
     def __init__(self, emulator: Emulator, *, token: str, net: RunNet | None = None, start_delay: float = 1.0,
                  max_seconds: float = 3600.0, log_dir: pathlib.Path | None = None, name: str = "sandbox-node",
                  stop_grace_s: float = 1.0, cgroups: RunCgroups | None = None,
-                 cpus: frozenset[int] | None = None, api_url: str | None = None) -> None:
+                 cpus: frozenset[int] | None = None, api_url: str | None = None,
+                 api_tls: ApiEndpoint | None = None) -> None:
         self.api = ctl.Api(emulator)
         self.clock = Clock()  # the Job and CronJob controllers' time (clock.py)
         self.name, self.net, self.cgroups, self.stop_grace_s = name, net, cgroups, stop_grace_s
         self._config = PodConfig(token=token, start_delay=start_delay, max_seconds=max_seconds, log_dir=log_dir,
                                  cgroups=cgroups, net=net, cpus=cpus if cgroups is not None else None)
-        self.agents, self.demo, self.commands = AgentKubelet(self), DemoKubelet(self), CommandKubelet(self, api_url)
+        self.agents, self.demo = AgentKubelet(self), DemoKubelet(self)
+        self.commands = CommandKubelet(self, api_url, api_tls)
         self.resolver = SandboxResolver()
         self.proxies: dict[ServiceKey, ServiceProxy] = {}
         self.slots: dict[str, Slot] = {}
@@ -159,7 +162,9 @@ class Node:
         if image == OPERATOR_IMAGE and command == ["-m", AGENT_MODULE]:  # helper and stress pods
             return self.agents.start(pod, slot)
         configmaps = {c["metadata"]["name"]: c for c in self.api.list("v1/configmaps", slot.namespace)}
-        return self.commands.start(pod, slot, configmaps)
+        # what a cluster mounts into the pod: a token for its ServiceAccount, which RBAC (when enforced) judges
+        token = self.api.emulator.auth.issue_token(slot.namespace, pod["spec"].get("serviceAccountName") or "default")
+        return self.commands.start(pod, slot, configmaps, token)
 
     def advance_clock(self, seconds: float) -> None:
         """Time passes for the Job and CronJob controllers (clock.py); they look at once."""
@@ -188,7 +193,8 @@ class Node:
                message: str | None = None, terminated: Terminated | None = None, still_running: bool = False) -> None:
         status = pod_status(slot.container, phase, ready, now_rfc3339(), started_at=slot.started_at,
                             start_time=slot.start_time if slot.plan is not None else "", ip=ip, reason=reason,
-                            message=message, terminated=terminated, still_running=still_running)
+                            message=message, terminated=terminated, still_running=still_running,
+                            restarts=slot.restarts)
         self.api.patch("v1/pods", slot.namespace, slot.name, {"status": status}, status=True)
 
     # ---- deletion ----
@@ -268,6 +274,7 @@ class Node:
                 self._spawn(self.proxies[key].start())
             self.proxies[key].set_backends(addresses)
         self.resolver.update({key: proxy.url for key, proxy in self.proxies.items()})
+        self.commands.set_services(hosts_entries(self.proxies))
         for svc in services:  # shows the "ClusterIP" in `kubectl get svc -o yaml`
             ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
             text = ",".join(f"{port}={':'.join(map(str, p.address))}"

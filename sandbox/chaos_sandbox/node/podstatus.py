@@ -27,15 +27,16 @@ class Container:
 
 def pod_status(container: Container, phase: str, ready: bool, now: str, *, started_at: str = "",
                start_time: str = "", ip: str | None = None, reason: str | None = None, message: str | None = None,
-               terminated: Terminated | None = None, still_running: bool = False) -> Obj:
-    """`phase` Pending (container waiting with `reason`), Running (container running since `started_at`),
+               terminated: Terminated | None = None, still_running: bool = False, restarts: int = 0) -> Obj:
+    """`phase` Pending (container waiting with `reason`), Running (container running since `started_at`, or
+    waiting with `reason` between restarts, as in CrashLoopBackOff),
     Succeeded/Failed (container `terminated`, or with `reason` alone when it never ran, or `still_running` while
     it is being stopped, as after an exceeded deadline)."""
     flag = "True" if ready else "False"
     status: Obj = {"phase": phase, "conditions": [
         {"type": t, "status": s, "lastTransitionTime": now} for t, s in
         (("PodScheduled", "True"), ("Initialized", "True"), ("ContainersReady", flag), ("Ready", flag))]}
-    if reason:
+    if reason and phase != "Running":  # a waiting container's reason is the container's, not the pod's
         status.update(reason=reason, message=message)
     if start_time:
         status.update(hostIP=HOST_IP, startTime=start_time)
@@ -49,14 +50,14 @@ def pod_status(container: Container, phase: str, ready: bool, now: str, *, start
             if value:
                 ended[key] = value
         state = {"terminated": ended}
-    elif phase == "Running" or still_running:
+    elif (phase == "Running" and not reason) or still_running:
         state = {"running": {"startedAt": started_at}}
     elif phase == "Failed":
         state = {"terminated": {"exitCode": 1, "reason": reason or "Error"}}
     else:
         state = {"waiting": {"reason": reason or "ContainerCreating", "message": message or ""}}
     entry: Obj = {"name": container.name, "image": container.image, "imageID": f"sandbox://{container.image}",
-                  "ready": ready, "started": "running" in state, "restartCount": 0,
+                  "ready": ready, "started": "running" in state, "restartCount": restarts,
                   "state": state}
     if container.container_id:
         entry["containerID"] = f"containerd://{container.container_id}"

@@ -5,7 +5,9 @@ the whole run, as it does in a cluster, where the one address is the Service's C
 spreads connections over whatever endpoints are Ready *at connect time*. Resolving to pod addresses instead
 would pin the load to pods that PodKill then deletes, and replacements would never see traffic. So each
 Service port gets one TCP proxy on 127.0.0.1 (its stable "ClusterIP:port"), and `SandboxResolver` maps
-`(namespace, service, port)` to it.
+`(namespace, service, port)` to it. Each proxy also listens, when it can, on the Service's own port at a loopback
+"ClusterIP" of its own (`cluster_ip`), which the node names in the `/etc/hosts` of operator pods
+(`node/incluster.py`), so a process that resolves `<service>.<namespace>.svc` as in a cluster reaches it.
 
 Like kube-proxy: the choice is per connection (round-robin here, over the Endpoints' Ready addresses as
 they are when the client connects); established connections stay on their backend; when a backend
@@ -17,6 +19,7 @@ closed at once, as kube-proxy rejects it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import logging
 import socket
@@ -31,6 +34,19 @@ Backend = tuple[str, int]
 Dial = Callable[[str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 ServiceKey = tuple[str, str, int]  # namespace, service, port
 CHUNK = 64 * 1024
+
+
+def cluster_ip(key: ServiceKey) -> str:
+    """The Service's stable loopback address, 127.100-199.x.y, from its namespace and name (ports share it)."""
+    digest = hashlib.sha256(f"{key[0]}/{key[1]}".encode()).digest()
+    return f"127.{100 + digest[0] % 100}.{digest[1]}.{1 + digest[2] % 254}"
+
+
+def hosts_entries(proxies: Mapping[ServiceKey, ServiceProxy]) -> str:
+    """`/etc/hosts` lines naming each Service's ClusterIP as cluster DNS would."""
+    lines = {f"{address[0]} {name}.{ns}.svc {name}.{ns}.svc.cluster.local"
+             for (ns, name, _), proxy in proxies.items() if (address := proxy.cluster_address) is not None}
+    return "".join(line + "\n" for line in sorted(lines))
 
 
 @dataclass(eq=False)
@@ -50,11 +66,22 @@ class ServiceProxy:
     _rr: itertools.count[int] = field(default_factory=itertools.count)
     _server: asyncio.Server | None = None
     _sock: socket.socket = field(init=False)
+    _cluster: socket.socket | None = field(init=False, default=None)
+    _cluster_server: asyncio.Server | None = None
 
     def __post_init__(self) -> None:
         # Bound and listening at once, so the address is known (and queues connections) before start().
         self._sock = socket.create_server(("127.0.0.1", 0), backlog=256)
         self._sock.setblocking(False)
+        try:
+            self._cluster = socket.create_server((cluster_ip(self.key), self.key[2]), backlog=256)
+            self._cluster.setblocking(False)
+        except OSError as exc:  # that port taken on all addresses by another program: by name it is unreachable
+            log.warning("proxy %s: no ClusterIP listener: %s", self.key, exc)
+
+    @property
+    def cluster_address(self) -> Backend | None:
+        return (cluster_ip(self.key), self.key[2]) if self._cluster is not None else None
 
     @property
     def address(self) -> Backend:
@@ -68,15 +95,18 @@ class ServiceProxy:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, sock=self._sock)
+        if self._cluster is not None:
+            self._cluster_server = await asyncio.start_server(self._handle, sock=self._cluster)
 
     async def close(self) -> None:
         for conn in list(self.conns):
             self._drop(conn)
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        else:
-            self._sock.close()
+        for server, sock in ((self._server, self._sock), (self._cluster_server, self._cluster)):
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+            elif sock is not None:
+                sock.close()
 
     def set_backends(self, backends: Sequence[Backend]) -> None:
         self.backends = list(backends)

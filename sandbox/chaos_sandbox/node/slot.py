@@ -36,6 +36,7 @@ class Slot:
     cgroup: pathlib.Path | None = None
     plan: Plan | None = None  # operator-image pods
     started_at: str = ""
+    restarts: int = 0  # the container's restartCount (restartPolicy Always)
     deleting: bool = False
     deadline_exceeded: bool = False
     finished: bool = False

@@ -1,0 +1,77 @@
+"""How the node runs the chart's operator Deployment pod in-cluster (node/incluster.py, node/commandpods.py), and the
+emulator's HTTPS endpoint those pods use (emulator/tls.py)."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import ssl
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from chaos_sandbox.emulator import EmulatorThread
+from chaos_sandbox.node import commandpods, incluster
+from chaos_sandbox.node.proxy import ServiceProxy, cluster_ip, hosts_entries
+
+from tests.support.chart import one, render
+
+API = incluster.ApiEndpoint("127.0.0.1", 6443, b"-----BEGIN CERTIFICATE-----\n")
+
+
+def operator_pod() -> dict[str, Any]:
+    template = one(render({"replicaCount": 2}), "Deployment")["spec"]["template"]
+    return {"metadata": {**template["metadata"], "name": "op-1", "namespace": "chaos-system", "uid": "u1"},
+            "spec": template["spec"]}
+
+
+def test_the_charts_operator_pod_is_planned_in_cluster_on_a_port_of_its_own(tmp_path: pathlib.Path) -> None:
+    plan = commandpods.plan(operator_pod(), tmp_path, "http://127.0.0.1:1", {}, "tok", API)
+    assert plan.argv[:2] == [str(commandpods.PROGRAMS["chaos-operator"]), "run"]
+    assert "--operator-namespace=chaos-system" in plan.argv and "--leader-election" in plan.argv
+    port = next(int(a.split("=")[1]) for a in plan.argv if a.startswith("--metrics-port="))
+    assert port != 8080 and plan.readiness is not None and plan.readiness.port == port
+    assert (plan.readiness.path, plan.readiness.period_s) == ("/readyz", 5.0)
+    assert plan.env["POD_NAME"] == "op-1" and plan.env["POD_NAMESPACE"] == "chaos-system"
+    assert (plan.env["KUBERNETES_SERVICE_HOST"], plan.env["KUBERNETES_SERVICE_PORT"]) == ("127.0.0.1", "6443")
+    assert plan.account_files == {"token": "tok", "ca.crt": API.ca_pem.decode(), "namespace": "chaos-system"}
+    assert plan.restart_policy == "Always"
+    other = commandpods.plan(operator_pod(), tmp_path / "2", "http://127.0.0.1:1", {}, "tok", API)
+    assert other.readiness is not None and other.readiness.port != port  # two replicas, two ports
+
+
+def test_the_process_gets_its_own_mount_namespace() -> None:
+    argv = incluster.mounted(["/bin/chaos-operator", "run"])
+    assert argv[:4] == ["unshare", "--mount", "--propagation", "private"] and argv[-2:] == ["/bin/chaos-operator",
+                                                                                          "run"]
+    assert incluster.SERVICE_ACCOUNT_DIR.replace("/var/run", "/run") in argv[argv.index("-c") + 1]
+
+
+@pytest.mark.parametrize(("arg", "expected"), [("--metrics-port=8080", "--metrics-port=9"), ("8080", "9"),
+                                               ("--x=80801", "--x=80801"), ("--level=8080x", "--level=8080x")])
+def test_an_argument_naming_a_container_port_is_rewritten(arg: str, expected: str) -> None:
+    assert incluster.rewrite_port(arg, {8080: 9}) == expected
+
+
+async def test_services_are_named_at_their_cluster_ip_on_their_port() -> None:
+    async def dial(host: str, port: int) -> Any:
+        raise OSError("unused")
+    proxy = ServiceProxy(("shop", "checkout", 18080), dial)
+    try:
+        address = proxy.cluster_address
+        assert address == (cluster_ip(("shop", "checkout", 1)), 18080)  # the Service's ports share one address
+        assert hosts_entries({proxy.key: proxy}) == f"{address[0]} checkout.shop.svc checkout.shop.svc.cluster.local\n"
+    finally:
+        await proxy.close()
+
+
+def test_the_https_endpoint_is_verified_with_the_runs_ca(tmp_path: pathlib.Path) -> None:
+    with EmulatorThread(tls=True) as emu:
+        assert emu.serving_cert is not None
+        url = f"https://127.0.0.1:{emu.https_port}/version"
+        context = ssl.create_default_context(cadata=emu.serving_cert.ca_pem.decode())
+        with urllib.request.urlopen(url, context=context, timeout=10) as answer:  # nosec B310: a fixed https URL
+            assert json.load(answer)["gitVersion"]
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+            urllib.request.urlopen(url, context=ssl.create_default_context(), timeout=10)  # nosec B310
