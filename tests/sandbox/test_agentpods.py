@@ -9,7 +9,8 @@ import sys
 from typing import Any
 
 import pytest
-from chaos_sandbox.node.agentpods import OPERATOR_IMAGE, ReadyProbe, Refused, exit_code_of, plan, termination_message
+from chaos_sandbox.node.agentpods import OPERATOR_IMAGE, ReadyProbe, Refused, plan, termination_message
+from chaos_sandbox.node.podprocess import exit_code_of
 
 from chaos_operator.faults.helpers import pod_spec as manifests
 from chaos_operator.models.spec import CPUStressFault, NetworkBandwidthFault

@@ -27,13 +27,12 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos_sandbox.node.podprocess import in_cgroup, stop_process
+from chaos_sandbox.node.podprocess import LocalProcess, in_cgroup
 
 OPERATOR_IMAGE = "chaos-operator/operator:sandbox"  # what the sandbox's operator puts in its helper pods
 AGENT_MODULE = "chaos_operator.agent"
@@ -191,12 +190,7 @@ def termination_message(p: Plan, exit_code: int, log_path: pathlib.Path | None) 
     return text
 
 
-def exit_code_of(returncode: int) -> int:
-    """A container's exit code: 128 + the signal for a process ended by one."""
-    return 128 - returncode if returncode < 0 else returncode
-
-
-class AgentProcess:
+class AgentProcess(LocalProcess):
     """The local process of one agent pod, in its cgroup, with stdout and stderr in the pod's log."""
 
     def __init__(self, p: Plan, *, cgroup: pathlib.Path | None, log_path: pathlib.Path | None,
@@ -212,36 +206,9 @@ class AgentProcess:
         for directory in self.plan.volumes.values():
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None
-
     async def start(self) -> None:
         self.prepare()
         env = dict(os.environ)
         if self.plan.tmp is not None:
             env["TMPDIR"] = str(self.plan.tmp)
-        log = self.log_path.open("ab") if self.log_path else None
-        try:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.argv, stdin=subprocess.DEVNULL, stdout=log or subprocess.DEVNULL,
-                stderr=log or subprocess.DEVNULL, start_new_session=True, env=env, cwd=str(self.plan.files))
-        finally:
-            if log:
-                log.close()
-
-    async def wait(self) -> int:
-        assert self.proc is not None
-        return await self.proc.wait()
-
-    async def stop(self, grace_s: float) -> str:
-        return await stop_process(self.proc, grace_s)
-
-    @property
-    def exit_code(self) -> int | None:
-        code = self.proc.returncode if self.proc else None
-        return None if code is None else exit_code_of(code)
+        await self.spawn(env, self.plan.files)

@@ -24,10 +24,10 @@ from typing import Any
 
 from chaos_sandbox.emulator.store import now_rfc3339
 from chaos_sandbox.node import commandpods, incluster
-from chaos_sandbox.node.agentpods import Refused, exit_code_of
+from chaos_sandbox.node.agentpods import Refused
 from chaos_sandbox.node.commandpods import CommandProcess, Plan
 from chaos_sandbox.node.incluster import ApiEndpoint, Probe
-from chaos_sandbox.node.podprocess import http_status
+from chaos_sandbox.node.podprocess import exit_code_of, http_status
 from chaos_sandbox.node.podstatus import Terminated
 from chaos_sandbox.node.slot import NodeSide, Slot
 

@@ -30,7 +30,6 @@ import asyncio
 import os
 import pathlib
 import re
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,8 +38,8 @@ from typing import Any
 import yaml
 
 from chaos_sandbox.node import incluster
-from chaos_sandbox.node.agentpods import OPERATOR_IMAGE, PYTHONS, Refused, exit_code_of
-from chaos_sandbox.node.podprocess import in_cgroup, stop_process
+from chaos_sandbox.node.agentpods import OPERATOR_IMAGE, PYTHONS, Refused
+from chaos_sandbox.node.podprocess import LocalProcess, in_cgroup
 
 REPOSITORY = "chaos-operator"  # the chart's image.repository
 PROGRAMS = {"chaos-operator": pathlib.Path(sys.executable).parent / "chaos-operator"}
@@ -189,7 +188,7 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str, configmaps: 
                 restart_policy=str(spec.get("restartPolicy") or "Always"))
 
 
-class CommandProcess:
+class CommandProcess(LocalProcess):
     """The local process of one such pod, with stdout and stderr in the pod's log."""
 
     def __init__(self, p: Plan, *, cgroup: pathlib.Path | None, log_path: pathlib.Path | None,
@@ -198,14 +197,6 @@ class CommandProcess:
         # in-cluster: its own mount namespace, where the ServiceAccount files are at their usual path
         self.argv = in_cgroup(cgroup, incluster.mounted(p.argv) if p.account_files else p.argv, cpus)
         self.proc: asyncio.subprocess.Process | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None
 
     def prepare(self) -> None:
         """The pod's directory, its kubeconfig, volumes and TMPDIR."""
@@ -222,23 +213,4 @@ class CommandProcess:
         self.prepare()
         env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_SERVICE")}  # the node's own
         env.update(self.plan.env)
-        log = self.log_path.open("ab") if self.log_path else None
-        try:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.argv, stdin=subprocess.DEVNULL, stdout=log or subprocess.DEVNULL,
-                stderr=log or subprocess.DEVNULL, start_new_session=True, env=env, cwd=str(self.plan.files))
-        finally:
-            if log:
-                log.close()
-
-    async def wait(self) -> int:
-        assert self.proc is not None
-        return await self.proc.wait()
-
-    async def stop(self, grace_s: float) -> str:
-        return await stop_process(self.proc, grace_s)
-
-    @property
-    def exit_code(self) -> int | None:
-        code = self.proc.returncode if self.proc else None
-        return None if code is None else exit_code_of(code)
+        await self.spawn(env, self.plan.files)

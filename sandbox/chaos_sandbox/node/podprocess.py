@@ -81,6 +81,50 @@ async def stop_process(proc: asyncio.subprocess.Process | None, grace_s: float) 
     return how
 
 
+def exit_code_of(returncode: int) -> int:
+    """A container's exit code: 128 + the signal for a process ended by one."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class LocalProcess:
+    """A pod's local process with stdout and stderr in the pod's log: what agent and command pods share.
+    Subclasses set `argv`, `log_path` and `plan.files` (the working directory) and say how to `prepare`."""
+
+    argv: list[str]
+    log_path: pathlib.Path | None
+    proc: asyncio.subprocess.Process | None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def spawn(self, env: dict[str, str], cwd: pathlib.Path) -> None:
+        log = self.log_path.open("ab") if self.log_path else None
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=subprocess.DEVNULL, stdout=log or subprocess.DEVNULL,
+                stderr=log or subprocess.DEVNULL, start_new_session=True, env=env, cwd=str(cwd))
+        finally:
+            if log:
+                log.close()
+
+    async def wait(self) -> int:
+        assert self.proc is not None
+        return await self.proc.wait()
+
+    async def stop(self, grace_s: float) -> str:
+        return await stop_process(self.proc, grace_s)
+
+    @property
+    def exit_code(self) -> int | None:
+        code = self.proc.returncode if self.proc else None
+        return None if code is None else exit_code_of(code)
+
+
 class PodProcess:
     def __init__(self, knobs: Sequence[str], *, pod: str, token: str, net: PodNet | None, port: int,
                  max_seconds: float, log_path: pathlib.Path | None = None,
