@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from chaos_sandbox.emulator import EmulatorThread
 
-from tests.support.kubectl import Kubectl
+from tests.support.kubectl import Kubectl, kubectl_in
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 NS = "demo"
@@ -17,8 +17,7 @@ NS = "demo"
 
 @pytest.fixture()
 def kubectl(emulator: EmulatorThread, tmp_path: pathlib.Path) -> Kubectl:
-    emulator.create("namespaces", {"metadata": {"name": NS}})
-    return Kubectl(emulator.write_kubeconfig(tmp_path / "kubeconfig"), tmp_path)
+    return kubectl_in(emulator, tmp_path, NS)
 
 
 def experiment(abort: bool) -> dict[str, Any]:

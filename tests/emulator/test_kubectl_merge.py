@@ -11,7 +11,7 @@ import pytest
 import yaml
 from chaos_sandbox.emulator import EmulatorThread
 
-from tests.support.kubectl import Kubectl, run
+from tests.support.kubectl import Kubectl, kubectl_in, run
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 NS = "demo"
@@ -19,8 +19,7 @@ NS = "demo"
 
 @pytest.fixture()
 def kubectl(emulator: EmulatorThread, tmp_path: pathlib.Path) -> Kubectl:
-    emulator.create("namespaces", {"metadata": {"name": NS}})
-    return Kubectl(emulator.write_kubeconfig(tmp_path / "kubeconfig"), tmp_path)
+    return kubectl_in(emulator, tmp_path, NS)
 
 
 def deployment(*containers: dict[str, Any]) -> dict[str, Any]:

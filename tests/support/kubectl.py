@@ -36,3 +36,9 @@ class Kubectl:
         path = self.home / "manifests.yaml"
         path.write_text(yaml.safe_dump_all(objects))
         return self("apply", "-f", str(path))
+
+
+def kubectl_in(emulator: Any, tmp_path: pathlib.Path, namespace: str) -> Kubectl:
+    """kubectl against ``emulator`` (an EmulatorThread) with its own kubeconfig, ``namespace`` created."""
+    emulator.create("namespaces", {"metadata": {"name": namespace}})
+    return Kubectl(emulator.write_kubeconfig(tmp_path / "kubeconfig"), tmp_path)

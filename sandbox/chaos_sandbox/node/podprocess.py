@@ -125,7 +125,9 @@ class LocalProcess:
         return None if code is None else exit_code_of(code)
 
 
-class PodProcess:
+class PodProcess(LocalProcess):
+    """A demo pod's process: its stdout is the pipe it reports its address on, its stderr the pod's log."""
+
     def __init__(self, knobs: Sequence[str], *, pod: str, token: str, net: PodNet | None, port: int,
                  max_seconds: float, log_path: pathlib.Path | None = None,
                  cgroup: pathlib.Path | None = None, cpus: frozenset[int] | None = None,
@@ -138,14 +140,6 @@ class PodProcess:
         self.log_path = log_path
         self.proc: asyncio.subprocess.Process | None = None
         self.address: tuple[str, int] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None
 
     async def start(self) -> tuple[str, int]:
         """Spawn the process and wait for it to report its address. demo_app reports it only once its signal
@@ -168,11 +162,3 @@ class PodProcess:
         host, _, port = json.loads(line)["listening"].rpartition(":")
         self.address = (host, int(port))
         return self.address
-
-    async def wait(self) -> int:
-        assert self.proc is not None
-        return await self.proc.wait()
-
-    async def stop(self, grace_s: float) -> str:
-        """SIGTERM, wait up to `grace_s`, then SIGKILL; says which ended it."""
-        return await stop_process(self.proc, grace_s)
