@@ -22,13 +22,15 @@ class SystemClock:
         await asyncio.sleep(max(0.0, seconds))
 
     async def bounded(self, work: Awaitable[T], seconds: float) -> T:
-        return await asyncio.wait_for(work, max(0.0, seconds))
+        async with asyncio.timeout(max(0.0, seconds)):  # not wait_for: on 3.11 it can swallow a cancellation
+            return await work
 
     async def wait_for(self, event: asyncio.Event, seconds: float) -> bool:
         if event.is_set():
             return True
         try:
-            await asyncio.wait_for(event.wait(), max(0.0, seconds))
+            async with asyncio.timeout(max(0.0, seconds)):
+                await event.wait()
         except TimeoutError:
             return event.is_set()
         return True

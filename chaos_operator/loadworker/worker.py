@@ -161,7 +161,8 @@ async def serve_and_run(settings: Settings) -> int:
         print(f"loadworker {settings.index}: schedule done, serving state for {config.linger_seconds:g} s",
               flush=True)
         try:  # the operator pulls the final state, then deletes the Job; SIGTERM ends the wait
-            await asyncio.wait_for(worker.stop.wait(), config.linger_seconds)
+            async with asyncio.timeout(config.linger_seconds):
+                await worker.stop.wait()
         except TimeoutError:
             pass
     finally:

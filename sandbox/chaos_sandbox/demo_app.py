@@ -200,7 +200,8 @@ async def serve(opts: argparse.Namespace) -> None:
         deadline = loop.time() + opts.max_seconds
         while not stop.is_set() and loop.time() < deadline and os.getppid() == parent:
             try:
-                await asyncio.wait_for(stop.wait(), PARENT_POLL_S)
+                async with asyncio.timeout(PARENT_POLL_S):
+                    await stop.wait()
             except TimeoutError:
                 pass
         app.stopping = True

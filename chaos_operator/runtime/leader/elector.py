@@ -106,7 +106,8 @@ class Elector:
     async def _attempt(self, timeout: float, taking: bool) -> bool:
         sent = self._mono()
         try:
-            return await asyncio.wait_for(self._try(sent, taking), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancellation
+                return await self._try(sent, taking)
         except Exception as exc:  # an API error or a timeout: this round failed
             log.warning("leader election: attempt failed: %s", exc or type(exc).__name__)
             return False

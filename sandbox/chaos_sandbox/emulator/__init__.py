@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import pathlib
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -39,6 +40,7 @@ import aiohttp.web
 import yaml
 from kubernetes import client
 
+from chaos_sandbox.emulator import stuck
 from chaos_sandbox.emulator.http import ALL_CALLS, ApiCall
 from chaos_sandbox.emulator.patching import MERGE_PATCH
 from chaos_sandbox.emulator.replicas import ReplicaKeeper
@@ -51,6 +53,7 @@ from chaos_sandbox.emulator.tls import make_serving_cert
 __all__ = ["ALL_CALLS", "ApiCall", "Emulator", "EmulatorThread", "ReplicaKeeper", "ResourceType", "kube_client_config"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def kube_client_config(url: str) -> client.Configuration:
@@ -156,6 +159,8 @@ class EmulatorThread:
         try:
             return future.result(timeout or self.timeout)
         except concurrent.futures.TimeoutError:
+            log.error("a call into the emulator's loop overran %ss; the loop is at:\n%s", timeout or self.timeout,
+                      stuck.describe(self.loop, self._thread))
             future.cancel()
             raise
 

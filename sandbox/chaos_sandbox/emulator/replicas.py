@@ -86,7 +86,8 @@ class ReplicaKeeper:
                 waits = [born + self.start_delay - loop.time() for born in self._born.values()]
                 timeout = max(0.0, min(waits, default=deadline - loop.time()))
                 try:  # wake on any change to our pods, or when the next pod is due to become Ready
-                    await asyncio.wait_for(watcher.queue.get(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await watcher.queue.get()
                 except TimeoutError:
                     pass
                 while not watcher.queue.empty():

@@ -37,7 +37,8 @@ async def serve_watch(store: Store, info: ResourceInfo, max_seconds: float, requ
         await response.prepare(request)  # clients wait for the headers before any event arrives
         while (remaining := deadline - loop.time()) > 0:
             try:
-                event = await asyncio.wait_for(watcher.queue.get(), remaining)
+                async with asyncio.timeout(remaining):
+                    event = await watcher.queue.get()
             except TimeoutError:
                 break
             if event is None:  # the emulator is shutting down

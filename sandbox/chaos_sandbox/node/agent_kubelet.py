@@ -88,7 +88,8 @@ class AgentKubelet:
             if plan.deadline_s is None:
                 await self.hold(slot, plan)
             else:
-                await asyncio.wait_for(self.hold(slot, plan), max(0.0, plan.deadline_s - (loop.time() - born)))
+                async with asyncio.timeout(max(0.0, plan.deadline_s - (loop.time() - born))):
+                    await self.hold(slot, plan)
         except TimeoutError:
             slot.deadline_exceeded = True
             node.status(slot, "Failed", False, reason="DeadlineExceeded", message=DEADLINE_MESSAGE, still_running=True)

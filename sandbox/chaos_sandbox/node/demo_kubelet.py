@@ -98,4 +98,5 @@ class DemoKubelet:
                     log.info("pod %s/%s %s", slot.namespace, slot.name, "Ready again" if ready else "not Ready")
                 ever = ever or ready
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), READY_PERIOD_S if ever else PROBE_EVERY_S)
+                async with asyncio.timeout(READY_PERIOD_S if ever else PROBE_EVERY_S):
+                    await proc.wait()

@@ -119,8 +119,11 @@ class Node:
                 self.reconcile()
             except Exception:
                 log.exception("sandbox reconcile failed")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that arrives as the
+            # event is set, and this loop then never ends (Node.stop waited on it forever)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), RESYNC_S)
+                async with asyncio.timeout(RESYNC_S):
+                    await self._wake.wait()
 
     def reconcile(self) -> None:
         ctl.reconcile_deployments(self.api)

@@ -70,14 +70,16 @@ async def stop_process(proc: asyncio.subprocess.Process | None, grace_s: float) 
     if grace_s > 0:
         proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(proc.wait(), grace_s)
+            async with asyncio.timeout(grace_s):
+                await proc.wait()
         except TimeoutError:
             how = f"SIGKILLed after the {grace_s:g}s grace period"
     else:
         how = "SIGKILLed (grace period 0)"
     if proc.returncode is None:
         proc.kill()
-        await asyncio.wait_for(proc.wait(), KILL_WAIT_S)
+        async with asyncio.timeout(KILL_WAIT_S):
+            await proc.wait()
     return how
 
 

@@ -134,7 +134,8 @@ class ServiceProxy:
         self.conns.add(conn)
         try:
             try:
-                up_reader, upstream = await asyncio.wait_for(self.dial(*conn.backend), 1.0)
+                async with asyncio.timeout(1.0):
+                    up_reader, upstream = await self.dial(*conn.backend)
             except Exception as exc:  # refused, timed out, or refused by the route check
                 log.debug("proxy %s: cannot reach %s: %s", self.key, conn.backend, exc)
                 return
