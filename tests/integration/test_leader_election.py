@@ -41,7 +41,8 @@ async def test_one_leader_and_the_standby_takes_over_only_after_the_lease_ran_ou
     holding.cancel()  # a dies: no renewal, no release
     died_renewed_at = a.renewed_at
     assert died_renewed_at is not None
-    await asyncio.wait_for(standby, FAST.lease_s * 4)
+    async with asyncio.timeout(FAST.lease_s * 4):
+        await standby
     took_over = time.monotonic()
     # Safety, not speed: b took over no earlier than a's own count of its lease end.
     assert took_over >= died_renewed_at + FAST.lease_s
@@ -52,7 +53,8 @@ async def test_one_leader_and_the_standby_takes_over_only_after_the_lease_ran_ou
     await b.release()
     c = elector(emulator.url, "c")
     started = time.monotonic()
-    await asyncio.wait_for(c.acquire(), FAST.lease_s)  # a released lease is free at once
+    async with asyncio.timeout(FAST.lease_s):  # a released lease is free at once
+        await c.acquire()
     print(f"takeover after a release: {time.monotonic() - started:.2f}s")
     for e in (a, b, c):
         e.store.close()
@@ -69,7 +71,8 @@ async def test_a_leader_that_cannot_renew_stops_before_its_lease_ends() -> None:
         assert not holding.done()
     finally:
         emu.stop()  # the API server is gone: renewals fail
-    await asyncio.wait_for(holding, FAST.lease_s * 2)
+    async with asyncio.timeout(FAST.lease_s * 2):
+        await holding
     gave_up = time.monotonic()
     assert not a.leading
     assert a.renewed_at is not None and gave_up < a.expires_at

@@ -43,5 +43,5 @@ def test_bounded_ends_on_a_cancellation_that_arrives_with_the_event() -> None:
 def test_the_race_is_real_with_asyncio_wait_for() -> None:
     """The control: the same race with 3.11's `asyncio.wait_for` loses the cancellation (on 3.12+ it does not)."""
     import sys
-    lost = not asyncio.run(cancelled_as_woken(lambda event: asyncio.wait_for(event.wait(), 10)))
+    lost = not asyncio.run(cancelled_as_woken(lambda event: asyncio.wait_for(event.wait(), 10)))  # noqa: TID251
     assert lost == (sys.version_info < (3, 12))
