@@ -1,17 +1,16 @@
-"""The worker's HTTP client (aiohttp): one pooled session, TLS from a CA file, bodies drained and dropped."""
+"""The worker's requests: the one request of the config, sent over `http1.py`, TLS from a CA file, bodies dropped."""
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 
-import aiohttp
 from yarl import URL
 
 from chaos_operator.loadworker.config import Settings
+from chaos_operator.loadworker.http1 import Http1Client, request_bytes
 from chaos_operator.loadworker.record import Outcome, status_outcome
 
-DRAIN_CHUNK = 64 * 1024  # bytes of a response body held at once per request
+USER_AGENT = "chaos-operator-load"
 
 
 def tls_context(ca_file: str | None) -> ssl.SSLContext:
@@ -22,38 +21,25 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
 class Client:
     def __init__(self, settings: Settings) -> None:
         config = settings.config
-        self.url = URL(config.url, encoded=True)
-        self.method = config.method
-        self.body = settings.body
+        url = URL(config.url, encoded=True)
+        assert url.host is not None and url.port is not None  # the config's pattern requires a host
         self.success = settings.success
-        self.server_name = config.server_name
-        ssl_arg: ssl.SSLContext | bool = tls_context(config.ca_file) if self.url.scheme == "https" else False
-        connector = aiohttp.TCPConnector(limit=config.concurrency, limit_per_host=0, ttl_dns_cache=10, ssl=ssl_arg)
-        self.session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None),  # the caller's deadline covers slot wait + request
-            trust_env=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-            headers={"User-Agent": "chaos-operator-load", **settings.headers},
-        )
+        host_header = url.raw_host if url.is_default_port() else f"{url.raw_host}:{url.port}"
+        request = request_bytes(config.method, str(host_header), url.raw_path_qs or "/",
+                                {"User-Agent": USER_AGENT, **settings.headers}, settings.body)
+        tls = tls_context(config.ca_file) if url.scheme == "https" else None
+        self.http = Http1Client(url.host, url.port, request, method=config.method, tls=tls,
+                                server_name=config.server_name)
 
     async def send(self, deadline: float) -> tuple[Outcome, bool]:
         """One request, bounded by ``deadline`` (loop time): its outcome and whether its status is a success."""
         try:
-            async with asyncio.timeout_at(deadline):
-                async with self.session.request(self.method, self.url, data=self.body, allow_redirects=False,
-                                                server_hostname=self.server_name) as response:
-                    # Drained (the connection is reused) in bounded chunks and dropped: a 100 MB answer costs
-                    # one chunk per request in flight, never the body.
-                    async for _ in response.content.iter_chunked(DRAIN_CHUNK):
-                        pass
-                    status = response.status
-        except TimeoutError:  # before ClientError: aiohttp's own timeouts are TimeoutErrors too
+            status = await self.http.status(deadline)
+        except TimeoutError:  # before OSError: a TimeoutError is one
             return "timeout", False
-        except (aiohttp.ClientError, OSError):  # refused, reset, DNS, TLS verification, malformed response
+        except OSError:  # refused, reset, DNS, TLS verification, a malformed answer
             return "connection", False
         return status_outcome(status), status in self.success
 
     async def close(self) -> None:
-        await self.session.close()
+        await self.http.close()

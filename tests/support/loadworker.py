@@ -48,7 +48,9 @@ class WorkerProcess:
     async def wait_done(self, timeout_s: float = 60.0) -> WorkerState:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"the worker exited {self.proc.returncode}"
+            if self.proc.poll() is not None:
+                said = self.proc.stderr.read() if self.proc.stderr else ""
+                raise AssertionError(f"the worker exited {self.proc.returncode}: {said}")
             status, text = await self.request("GET", "/state")
             assert status == 200, text
             state = WorkerState.model_validate_json(text)
