@@ -1,9 +1,12 @@
 """The demo service behind each sandbox Pod: one real process per pod (`python -m chaos_sandbox.demo_app`).
 
 Knobs a pod spec may set in its container `args` (see `knob_parser`): base latency and jitter, CPU work
-per request, the fraction of requests answered 500, and whether SIGTERM is ignored. The sandbox adds the
-address to listen on, the pod's name (sent back in an `X-Pod` header) and its run token. Paths: `/ready`
-(readiness: 200; 503 once shutting down, or while SIGUSR1 has toggled it off, which is how tests make a
+per request, the fraction of requests answered 500, whether SIGTERM is ignored, a header every request must carry
+(`--require-header NAME=VALUE`, else 401), whether request bodies must be JSON (`--require-json`, else 400), and
+TLS from a `kubernetes.io/tls` Secret (`--tls-secret NAME`: the sandbox writes its keys to files, as a Secret
+volume would, and passes `--tls-cert`/`--tls-key`). Bodies are read up to MAX_BODY bytes (413 beyond). The
+sandbox adds the address to listen on, the pod's name (sent back in an `X-Pod` header) and its run token.
+Paths: `/ready` (readiness: 200; 503 once shutting down, or while SIGUSR1 has toggled it off, which is how tests make a
 pod fail its readiness probe), `/metrics` (Prometheus text format), anything else is the service itself;
 two of its paths add work for the network and CPU faults to show: `/bytes?n=N` answers N bytes (a large
 response, slowed by a bandwidth limit), `/cpu?ms=N` burns N ms of CPU in the request (slowed by CPU stress).
@@ -22,6 +25,7 @@ import json
 import os
 import random
 import signal
+import ssl
 import sys
 import time
 from collections.abc import Sequence
@@ -34,6 +38,7 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 PARENT_POLL_S = 0.5
 MAX_BYTES = 10_000_000  # /bytes?n=
 MAX_CPU_MS = 1000.0  # /cpu?ms=
+MAX_BODY = 1 << 20  # a request body's bytes
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,7 +69,17 @@ def knob_parser() -> argparse.ArgumentParser:
     p.add_argument("--error-rate", type=_fraction, default=0.0, help="fraction of requests answered 500")
     p.add_argument("--service", default="demo", help="the `service` label on the metrics")
     p.add_argument("--ignore-sigterm", action="store_true", help="ignore SIGTERM (tests of grace periods)")
+    p.add_argument("--require-header", type=_header, help="NAME=VALUE every request must carry (else 401)")
+    p.add_argument("--require-json", action="store_true", help="a request's body must be JSON (else 400)")
+    p.add_argument("--tls-secret", help="serve HTTPS with this kubernetes.io/tls Secret (resolved by the sandbox)")
     return p
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"{text!r} is not NAME=VALUE")
+    return name.strip(), value
 
 
 def full_parser() -> argparse.ArgumentParser:
@@ -78,6 +93,8 @@ def full_parser() -> argparse.ArgumentParser:
                         "(default: its parent at start, which is wrong if that parent is already gone by then)")
     p.add_argument("--max-seconds", type=float, default=3600.0, help="exit after this long whatever happens")
     p.add_argument("--shutdown-timeout", type=float, default=5.0, help="longest wait for in-flight requests")
+    p.add_argument("--tls-cert", help="PEM certificate chain: serve HTTPS")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     return p
 
 
@@ -137,6 +154,10 @@ class DemoApp:
             return web.Response(text=self.metrics.render(), content_type="text/plain", charset="utf-8",
                                 headers={"X-Prometheus-Format": "0.0.4"})
         started = time.perf_counter()
+        refused = await self._refusal(request)
+        if refused is not None:
+            self.metrics.observe(refused.status, time.perf_counter() - started)
+            return refused
         try:
             size = _query_number(request, "n", MAX_BYTES) if request.path == "/bytes" else None
             cpu_ms = self.opts.cpu_ms + (_query_number(request, "ms", MAX_CPU_MS) if request.path == "/cpu" else 0)
@@ -153,6 +174,24 @@ class DemoApp:
                                 headers={"X-Pod": self.opts.pod})
         return web.Response(status=code, text="ok\n" if code == 200 else "injected error\n",
                             headers={"X-Pod": self.opts.pod})
+
+
+    async def _refusal(self, request: web.Request) -> web.Response | None:
+        """401 without the required header, 413 for a body too large, 400 for a body that is not the JSON asked."""
+        pod = {"X-Pod": self.opts.pod}
+        if self.opts.require_header is not None:
+            name, value = self.opts.require_header
+            if request.headers.get(name) != value:
+                return web.Response(status=401, text=f"{name} missing or wrong\n", headers=pod)
+        body = await request.content.read(MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            return web.Response(status=413, text=f"body above {MAX_BODY} bytes\n", headers=pod)
+        if self.opts.require_json and request.method in ("POST", "PUT", "PATCH"):
+            try:
+                json.loads(body)
+            except ValueError:
+                return web.Response(status=400, text="the body is not JSON\n", headers=pod)
+        return None
 
 
 def burn(cpu_s: float) -> None:
@@ -193,7 +232,11 @@ async def serve(opts: argparse.Namespace) -> None:
     runner = web.AppRunner(server, access_log=None, shutdown_timeout=opts.shutdown_timeout)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, opts.host, opts.port)
+        tls = None
+        if opts.tls_cert:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(opts.tls_cert, opts.tls_key)
+        site = web.TCPSite(runner, opts.host, opts.port, ssl_context=tls)
         await site.start()
         host, port = runner.addresses[0][:2]
         print(json.dumps({"listening": f"{host}:{port}"}), flush=True)
@@ -212,6 +255,8 @@ async def serve(opts: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         opts = full_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        if bool(opts.tls_cert) != bool(opts.tls_key) or (opts.tls_secret and not opts.tls_cert):
+            raise ValueError("--tls-cert and --tls-key go together (the sandbox turns --tls-secret into both)")
     except ValueError as exc:
         print(f"demo_app: {exc}", file=sys.stderr)
         return 2

@@ -160,7 +160,8 @@ class Node:
 
     def _start(self, pod: Obj, slot: Slot, image: str) -> Coroutine[Any, Any, None]:
         if image.startswith(DEMO_IMAGE):
-            return self.demo.start(pod, slot)
+            return self.demo.start(pod, slot, {s["metadata"]["name"]: s for s in
+                                               self.api.list("v1/secrets", slot.namespace)})
         command = ((pod["spec"]["containers"][0]).get("command") or [])[1:]
         if image == OPERATOR_IMAGE and command == ["-m", AGENT_MODULE]:  # helper and stress pods
             return self.agents.start(pod, slot)

@@ -14,6 +14,7 @@ import os
 import pathlib
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -36,11 +37,20 @@ def abort_socket(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
-async def http_status(host: str, port: int, path: str, timeout: float = 1.0) -> int | None:
-    """The status code of `GET path`, or None when there is no answer in time. The caller checks the route."""
+def _probe_tls() -> ssl.SSLContext:
+    # A kubelet's HTTPS probe does not verify the pod's certificate.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def http_status(host: str, port: int, path: str, timeout: float = 1.0, tls: bool = False) -> int | None:
+    """The status code of `GET path` (over TLS when `tls`), or None when there is no answer in time. The caller
+    checks the route."""
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(host, port)
+            reader, writer = await asyncio.open_connection(host, port, ssl=_probe_tls() if tls else None)
             try:
                 writer.write(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
                 line = await reader.readline()
