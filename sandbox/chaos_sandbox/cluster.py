@@ -49,7 +49,7 @@ def node_cpus() -> frozenset[int] | None:
 
 class Sandbox:
     def __init__(self, *, network: str = "auto", start_delay: float = 1.0, max_seconds: float = 3600.0,
-                 work_dir: pathlib.Path | None = None, authorization: str = "AlwaysAllow") -> None:
+                 work_dir: pathlib.Path | None = None, authorization: str = "AlwaysAllow", crd: bool = True) -> None:
         if network not in ("auto", "netns", "loopback"):
             raise ValueError(f"network must be auto, netns or loopback, not {network!r}")
         supported, why = netns_supported()
@@ -59,6 +59,7 @@ class Sandbox:
         self.note = ("each pod in its own network namespace, reached through its veth" if self.mode == "netns"
                      else f"pods on 127.0.0.1 ports ({why or 'loopback requested'}): no network namespaces")
         self.start_delay, self.max_seconds = start_delay, max_seconds
+        self.crd = crd  # False: the CRD is the chart's to install (helm_release.py); Helm will not adopt ours
         self._own_dir = work_dir is None
         self.work_dir = work_dir  # pod logs; a temporary directory (removed on stop) when not given
         # "RBAC" for `sandbox up` (docs/sandbox.md); the demo and tests keep AlwaysAllow unless they ask.
@@ -86,7 +87,8 @@ class Sandbox:
             log.warning("sandbox: %s", self.note)
         try:
             self.emu.start()
-            self.emu.register_crd(load_crd())
+            if self.crd:
+                self.emu.register_crd(load_crd())
             for ns in BASE_NAMESPACES:
                 self.ensure_namespace(ns)
             if self.net is not None:

