@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 from chaos_sandbox.emulator import Emulator, EmulatorThread
 
-from tests.support.chart import CHART, ROOT
+from tests.support.chart import CHART, ROOT, changed_chart
 from tests.support.helm_cli import INSTALL_HINT, Helm, find_helm
 from tests.support.kubectl import Kubectl
 
@@ -62,21 +61,6 @@ def test_upgrade_changes_the_operator_container_and_keeps_anothers(cluster: tupl
         {k: v for k, v in before.items() if k not in ("image", "args", "env")}  # nothing else lost
     helm("rollback", RELEASE, "1", "-n", NS)
     assert containers(kubectl)["operator"]["args"] == before["args"]
-
-
-def changed_chart(tmp: pathlib.Path) -> pathlib.Path:
-    """A copy of the chart, version 0.2.0, whose CRD has one more printer column and one more spec field."""
-    chart = tmp / "chart-0.2.0"
-    shutil.copytree(CHART, chart, symlinks=False)  # files/crds is a link: copied as files
-    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
-    (chart / "Chart.yaml").write_text(yaml.safe_dump({**meta, "version": "0.2.0"}))
-    crd_file = chart / "files" / "crds" / "chaosoperator.dev_chaosexperiments.yaml"
-    crd = yaml.safe_load(crd_file.read_text())
-    version = crd["spec"]["versions"][0]
-    version["additionalPrinterColumns"].append({"name": "Owner", "type": "string", "jsonPath": ".spec.owner"})
-    version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["owner"] = {"type": "string"}
-    crd_file.write_text(yaml.safe_dump(crd, sort_keys=False))
-    return chart
 
 
 def columns(kubectl: Kubectl) -> list[str]:

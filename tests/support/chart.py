@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import shutil
 from collections.abc import Mapping
 from typing import Any
 
@@ -60,3 +61,37 @@ def container_args(objects: list[dict[str, Any]]) -> list[str]:
     pod = one(objects, "Deployment")["spec"]["template"]["spec"]
     args = pod["containers"][0]["args"]
     return [str(a).replace("$(POD_NAMESPACE)", NAMESPACE) for a in args]
+
+
+# The chart's PodKill rule (delete pods): removed, the operator's kill is refused with 403.
+KILL_RULE = """
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [delete]
+"""
+
+
+def changed_chart(tmp: pathlib.Path) -> pathlib.Path:
+    """A copy of the chart, version 0.2.0, whose CRD has one more printer column and one more spec field."""
+    chart = tmp / "chart-0.2.0"
+    shutil.copytree(CHART, chart, symlinks=False)  # files/crds is a link: copied as files
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+    (chart / "Chart.yaml").write_text(yaml.safe_dump({**meta, "version": "0.2.0"}))
+    crd_file = chart / "files" / "crds" / "chaosoperator.dev_chaosexperiments.yaml"
+    crd = yaml.safe_load(crd_file.read_text())
+    version = crd["spec"]["versions"][0]
+    version["additionalPrinterColumns"].append({"name": "Owner", "type": "string", "jsonPath": ".spec.owner"})
+    version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["owner"] = {"type": "string"}
+    crd_file.write_text(yaml.safe_dump(crd, sort_keys=False))
+    return chart
+
+
+def chart_without(tmp: pathlib.Path, rule: str = KILL_RULE) -> pathlib.Path:
+    """A copy of the chart with one RBAC rule (text of templates/rbac.yaml, found exactly once) removed."""
+    chart = tmp / "chart-without-rule"
+    shutil.copytree(CHART, chart)
+    rbac = chart / "templates" / "rbac.yaml"
+    text = rbac.read_text()
+    assert text.count(rule) == 1, rule
+    rbac.write_text(text.replace(rule, "\n"))
+    return chart
