@@ -90,12 +90,15 @@ class HelmRelease:
         holder = str(((lease or {}).get("spec") or {}).get("holderIdentity") or "")
         return holder.rpartition("_")[0] or None
 
+    def leading(self) -> str | None:
+        """The operator pod that is Ready and holds the Lease (so it runs experiments), if one does."""
+        who = self.leader()
+        return who if who in {p["metadata"]["name"] for p in self.operator_pods() if ready(p)} else None
+
     def wait_leading(self, timeout: float = 120.0) -> str:
-        """Until an operator pod is Ready and holds the Lease (so it runs experiments); its name."""
         deadline = time.monotonic() + timeout
         while True:
-            names = {p["metadata"]["name"] for p in self.operator_pods() if ready(p)}
-            if (who := self.leader()) in names and who is not None:
+            if (who := self.leading()) is not None:
                 return who
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no Ready operator pod held the Lease after {timeout:g}s: {self.pod_log()}")
