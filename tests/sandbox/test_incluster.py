@@ -66,6 +66,20 @@ async def test_services_are_named_at_their_cluster_ip_on_their_port() -> None:
         await proxy.close()
 
 
+async def test_two_runs_name_the_same_service_at_two_cluster_ips() -> None:
+    # Two sandboxes on one machine (a test beside `sandbox up`) both have demo/web:8080; each run's pods must
+    # reach its own. Unsalted, the second could not listen and its pods found no `web.demo.svc`.
+    async def dial(host: str, port: int) -> Any:
+        raise OSError("unused")
+    proxies = [ServiceProxy(("demo", "web", 18081), dial, salt=run) for run in ("run1", "run2")]
+    try:
+        addresses = [p.cluster_address for p in proxies]
+        assert None not in addresses and addresses[0] != addresses[1], addresses
+    finally:
+        for proxy in proxies:
+            await proxy.close()
+
+
 def test_the_https_endpoint_is_verified_with_the_runs_ca(tmp_path: pathlib.Path) -> None:
     with EmulatorThread(tls=True) as emu:
         assert emu.serving_cert is not None

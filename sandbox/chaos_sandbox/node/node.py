@@ -274,7 +274,7 @@ class Node:
             self._spawn(self.proxies.pop(key).close())
         for key, addresses in wanted.items():
             if key not in self.proxies:
-                self.proxies[key] = ServiceProxy(key, self.dial)
+                self.proxies[key] = ServiceProxy(key, self.dial, salt=self._config.token)
                 self._spawn(self.proxies[key].start())
             self.proxies[key].set_backends(addresses)
         self.resolver.update({key: proxy.url for key, proxy in self.proxies.items()})

@@ -6,7 +6,8 @@ spreads connections over whatever endpoints are Ready *at connect time*. Resolvi
 would pin the load to pods that PodKill then deletes, and replacements would never see traffic. So each
 Service port gets one TCP proxy on 127.0.0.1 (its stable "ClusterIP:port"), and `SandboxResolver` maps
 `(namespace, service, port)` to it. Each proxy also listens, when it can, on the Service's own port at a loopback
-"ClusterIP" of its own (`cluster_ip`), which the node names in the `/etc/hosts` of operator pods
+"ClusterIP" of its own (`cluster_ip`, salted with the run's token: two sandboxes on one machine with the same
+Service would otherwise want the same address and port), which the node names in the `/etc/hosts` of operator pods
 (`node/incluster.py`), so a process that resolves `<service>.<namespace>.svc` as in a cluster reaches it.
 
 Like kube-proxy: the choice is per connection (round-robin here, over the Endpoints' Ready addresses as
@@ -36,9 +37,9 @@ ServiceKey = tuple[str, str, int]  # namespace, service, port
 CHUNK = 64 * 1024
 
 
-def cluster_ip(key: ServiceKey) -> str:
+def cluster_ip(key: ServiceKey, salt: str = "") -> str:
     """The Service's stable loopback address, 127.100-199.x.y, from its namespace and name (ports share it)."""
-    digest = hashlib.sha256(f"{key[0]}/{key[1]}".encode()).digest()
+    digest = hashlib.sha256(f"{salt}/{key[0]}/{key[1]}".encode()).digest()
     return f"127.{100 + digest[0] % 100}.{digest[1]}.{1 + digest[2] % 254}"
 
 
@@ -60,6 +61,7 @@ class _Conn:
 class ServiceProxy:
     key: ServiceKey
     dial: Dial
+    salt: str = ""  # the run's token (cluster_ip)
     backends: list[Backend] = field(default_factory=list)
     conns: set[_Conn] = field(default_factory=set)
     accepted: int = 0  # client connections so far: how often the load opened a new one (tests read it)
@@ -74,14 +76,14 @@ class ServiceProxy:
         self._sock = socket.create_server(("127.0.0.1", 0), backlog=256)
         self._sock.setblocking(False)
         try:
-            self._cluster = socket.create_server((cluster_ip(self.key), self.key[2]), backlog=256)
+            self._cluster = socket.create_server((cluster_ip(self.key, self.salt), self.key[2]), backlog=256)
             self._cluster.setblocking(False)
         except OSError as exc:  # that port taken on all addresses by another program: by name it is unreachable
             log.warning("proxy %s: no ClusterIP listener: %s", self.key, exc)
 
     @property
     def cluster_address(self) -> Backend | None:
-        return (cluster_ip(self.key), self.key[2]) if self._cluster is not None else None
+        return (cluster_ip(self.key, self.salt), self.key[2]) if self._cluster is not None else None
 
     @property
     def address(self) -> Backend:
