@@ -71,7 +71,7 @@ def serve(argv: list[str]) -> int:
     for noisy in ("kopf", "aiohttp.access"):  # per-request and per-poll lines would fill serve.log for hours
         logging.getLogger(noisy).setLevel(logging.WARNING)
     sandbox = Sandbox(network=args.network, max_seconds=args.hours * 3600 + 60, work_dir=state_dir,
-                      authorization="RBAC", crd=not args.helm)  # with --helm, the chart's CRD
+                      authorization="RBAC", crd=not (args.helm or args.no_operator))  # else the chart's
     operator: OperatorThread | None = None
     helm: dict[str, str] | None = None
     try:
@@ -117,6 +117,9 @@ def _kubectl_hint(state: dict[str, Any]) -> str:
     helm = (state.get("helm") or {}).get("binary")
     helm_hint = (f"  {helm} --kubeconfig {state['kubeconfig']} status {RELEASE} -n {NAMESPACE}   "
                  "(also upgrade, history, rollback, uninstall)\n") if helm else ""
+    if not state.get("operator"):  # the user's own `helm install`, as on a cluster
+        helm_hint = (f"  {find_helm() or 'helm'} --kubeconfig {state['kubeconfig']} install {RELEASE} "
+                     f"helm/chaos-operator -n {NAMESPACE} --create-namespace\n")
     return (helm_hint + f"  kubectl --kubeconfig {state['kubeconfig']} get deploy,pods,svc,cex -n demo\n"
             f"  kubectl --kubeconfig {state['kubeconfig']} apply -f examples/demo/web-kill-one.yaml\n"
             f"  kubectl --kubeconfig {state.get('kubeconfig_restricted')} auth can-i delete pods -n demo"
@@ -124,7 +127,7 @@ def _kubectl_hint(state: dict[str, Any]) -> str:
             f"  chaos-operator report --server {state['url']} -n demo web-kill-one")
 
 
-def up(state_dir: pathlib.Path, network: str, helm: bool = False) -> int:
+def up(state_dir: pathlib.Path, network: str, helm: bool = False, operator: bool = True) -> int:
     state = read_state(state_dir)
     if state is None:
         if helm and find_helm() is None:
@@ -133,7 +136,7 @@ def up(state_dir: pathlib.Path, network: str, helm: bool = False) -> int:
         _private_state_dir(state_dir)
         (state_dir / "state.json").unlink(missing_ok=True)
         argv = [sys.executable, "-m", "chaos_sandbox", "serve", "--state-dir", str(state_dir),
-                "--network", network, *(["--helm"] if helm else [])]
+                "--network", network, *(["--helm"] if helm else []), *([] if operator else ["--no-operator"])]
         with (state_dir / "serve.log").open("ab") as logfile:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT,
                                     start_new_session=True)  # detached: survives this shell command
@@ -154,7 +157,8 @@ def up(state_dir: pathlib.Path, network: str, helm: bool = False) -> int:
     release = state.get("helm")
     running = (f"helm release {RELEASE} in {NAMESPACE}, pod {release['pod']}, installed with {release['binary']}"
                if release else "running in-process")
-    print(f"operator: {running if state.get('operator') else 'not running'}; demo workloads in namespace demo")
+    idle = "not running (install it with helm, as below)"
+    print(f"operator: {running if state.get('operator') else idle}; demo workloads in namespace demo")
     print(f"use it with:\n{_kubectl_hint(state)}\nstop it with: chaos-operator sandbox down")
     return 0
 
@@ -218,12 +222,14 @@ def main_sandbox(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("--state-dir", type=pathlib.Path, default=None, help=f"default: {default_state_dir()}")
     p.add_argument("--network", choices=["auto", "netns", "loopback"], default="auto", help="for up")
+    p.add_argument("--no-operator", action="store_true",
+                   help="for up: no operator and no CRD, for `helm install` as on a cluster (needs root to run)")
     p.add_argument("--helm", action="store_true",
                    help="for up: install the operator with the real helm CLI, as the chart's pod (needs root)")
     args = p.parse_args(argv)
     state_dir = args.state_dir or default_state_dir()
     if args.action == "up":
-        return up(state_dir, args.network, args.helm)
+        return up(state_dir, args.network, args.helm, not args.no_operator)
     if args.action == "down":
         return down(state_dir)
     return status(state_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import shutil
@@ -12,6 +13,8 @@ import time
 
 import pytest
 from chaos_sandbox import leftovers
+
+from tests.support.helm_cli import find_helm
 
 DEMO = [sys.executable, "-m", "chaos_sandbox", "demo", "--start-delay", "0.5"]
 
@@ -30,6 +33,13 @@ def test_the_demo_runs_both_experiments_to_their_verdicts(tmp_path: pathlib.Path
         assert text in out, (text, out)
     assert out.count("Experiment: demo/") == 2
     assert "nothing left behind" in out
+    # Installed with helm and run as the chart's pod where it can be (root and helm v4), else in-process.
+    if find_helm() is not None and os.geteuid() == 0 and shutil.which("unshare") is not None:
+        assert "$ helm install chaos helm/chaos-operator -n chaos-system --create-namespace" in out, out
+        assert re.search(r"operator: pod chaos-system/chaos-chaos-operator-\S+ Ready and leading", out), out
+        assert "$ helm uninstall chaos -n chaos-system" in out and 'release "chaos" uninstalled' in out, out
+    else:
+        assert "operator: in-process (" in out, out
     # Each experiment's report and picture, written where it says.
     for name in ("web-kill-one", "solo-kill-only"):
         assert f"report: {tmp_path / name}.html  picture: {tmp_path / name}.png" in out, out
@@ -45,6 +55,18 @@ def test_the_demo_runs_both_experiments_to_their_verdicts(tmp_path: pathlib.Path
     assert re.match(r"NAME +FAULT +PHASE +VERDICT +SCORE +GRADE +AGE\n", table), table
     assert re.search(r"^web-kill-one +PodKill +Completed +Passed +\d+ +[A-Z]+ +\d+s$", table, re.M), table
     assert re.search(r"^solo-kill-only +PodKill +Completed +Failed +\d+ +[A-Z]+ +\d+s$", table, re.M), table
+
+
+def test_the_demo_with_the_in_process_operator() -> None:
+    # What `--operator auto` falls back to without root or helm.
+    done = subprocess.run([*DEMO, "--operator", "thread", "--phases", "3s,5s,5s", "--reports", ""],
+                          capture_output=True, text=True, timeout=120, check=False)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert "operator: in-process (--operator thread)" in out and "helm install" not in out, out
+    assert re.search(r"web-kill-one\s+Completed verdict Passed", out), out
+    assert re.search(r"solo-kill-only\s+Completed verdict Failed: .*maxErrorRate", out), out
+    assert "nothing left behind" in out
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
