@@ -4,6 +4,7 @@ The operator is installed as on a cluster, `helm install chaos helm/chaos-operat
 --create-namespace` with the real helm CLI, and runs as the chart's Deployment pod, a process on the sandbox's
 node, with the chart's ServiceAccount under enforced RBAC (`helm_release.py`). Without root or helm v4 (`--operator
 auto`, the default, says which) or with `--operator thread`, it runs in-process instead (`operator_thread.py`).
+
 `web-kill-one` kills one of three replicas (expected: Passed); `solo-kill-only` kills the only replica
 of a one-pod service (expected: Failed on maxErrorRate). Both run at once, about a minute in all; the
 command prints phase changes and pod events as they happen, then each experiment's finished report, and ends
