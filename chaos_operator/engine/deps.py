@@ -12,7 +12,7 @@ from chaos_operator.engine.slots import Slots
 from chaos_operator.faults.base import DEFAULT_IMAGE, Fault
 from chaos_operator.faults.registry import fault_for
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.ports import Clock, KubeApi, LoadDriver
+from chaos_operator.ports import Clock, ExperimentRef, KubeApi, LoadDriver
 from chaos_operator.sli.source import MetricsSource
 
 
@@ -29,7 +29,14 @@ class LoadTargetRefused(LoadTargetNotFound):
     reason = "LoadTargetRefused"
 
 
-LoadFactory = Callable[[ExperimentSpec, str], Awaitable[LoadDriver]]
+class LoadWorkersFailed(LoadTargetNotFound):
+    """The load workers' Job could not be started: its pods were not all Ready in time, or none took the start."""
+
+    reason = "LoadWorkersFailed"
+
+
+# The experiment's spec and identity -> its load (the workers' Job is owned by the experiment, in its namespace).
+LoadFactory = Callable[[ExperimentSpec, ExperimentRef], Awaitable[LoadDriver]]
 
 
 @dataclass(frozen=True)
