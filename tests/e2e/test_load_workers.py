@@ -1,0 +1,123 @@
+"""Load sent by load workers, end to end: the real operator (`--load-runner=workers`) creates the experiment's
+indexed Job, the sandbox runs its pods as real `chaos-operator loadworker` processes, the operator starts them at
+one instant, pulls their state over HTTP and cuts the phases. Then one worker SIGKILLed mid-chaos: the run still
+ends (bounded pulls), Inconclusive, with that phase's coverage below 95 % in status."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chaos_sandbox.cluster import Sandbox
+from chaos_sandbox.operator_thread import OperatorThread
+
+from chaos_operator.loadworker import job
+from tests.support.waits import status_of, wait_for, wait_phase
+from tests.support.workloads import deployment, pretty
+
+pytestmark = pytest.mark.timeout(180)
+KEY = b"e2e-load-token-key-0123456789abcdef"
+APP_ARGS = ["--latency-ms", "5", "--jitter-ms", "5"]
+SPEC: dict[str, Any] = {
+    "target": {"selector": {"matchLabels": {"app": "checkout"}}, "mode": "fixed", "value": 1},
+    "fault": {"kind": "PodKill", "gracePeriodSeconds": 0},
+    "load": {"service": {"name": "checkout", "port": 8080}, "path": "/", "rate": 50, "concurrency": 16,
+             "timeout": "1s", "workers": 2},
+    "phases": {"baseline": "4s", "chaos": "6s", "recovery": "4s"},
+    "slos": {"maxErrorRate": 0.05, "maxLatencyP95": "500ms"},
+}
+
+
+@pytest.fixture
+def workers_operator(box: Sandbox) -> Iterator[OperatorThread]:
+    with OperatorThread(box.url, box.resolver, ready_timeout=120, load_runner="workers",
+                        load_token_key=KEY) as op:
+        yield op
+
+
+def start(box: Sandbox, ns: str, **spec: Any) -> dict[str, Any]:
+    box.apply(deployment(ns, "checkout", 3, args=APP_ARGS))
+    box.wait_ready(ns, "checkout", 3)
+    body = copy.deepcopy(SPEC)
+    for key, value in spec.items():
+        body[key] = {**body[key], **value} if isinstance(value, dict) else value
+    (created,) = box.apply([{"apiVersion": "chaosoperator.dev/v1alpha1", "kind": "ChaosExperiment",
+                             "metadata": {"name": "kill", "namespace": ns}, "spec": body}])
+    return created
+
+
+def worker_pods(box: Sandbox, ns: str, uid: str, count: int) -> list[dict[str, Any]]:
+    """The experiment's worker pods once `count` are Ready with an address."""
+    def ready() -> list[dict[str, Any]] | None:
+        pods = [p for p in box.emu.list("pods", ns, label_selector=f"{job.UID_LABEL}={uid}")
+                if (p.get("status") or {}).get("podIP") and any(
+                    c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])]
+        return pods if len(pods) >= count else None
+    return list(wait_for(f"{count} load workers Ready", ready, 60, every=0.1))
+
+
+def state(pod: dict[str, Any], uid: str) -> dict[str, Any]:
+    """GET /state of one worker, as the operator does (its token derived from the operator's key)."""
+    request = urllib.request.Request(f"http://{pod['status']['podIP']}:{job.STATE_PORT}/state",
+                                     headers={"Authorization": f"Bearer {job.state_token(KEY, uid)}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return dict(json.load(response))
+
+
+def test_two_workers_send_the_load_and_status_shows_full_coverage(box: Sandbox,
+                                                                  workers_operator: OperatorThread) -> None:
+    ns = "e2e-workers"
+    uid = start(box, ns)["metadata"]["uid"]
+    pods = worker_pods(box, ns, uid, 2)
+    wait_phase(box.emu, "kill", ("Recovery",), ns=ns, timeout=60)
+    states = sorted((state(p, uid) for p in pods), key=lambda s: s["index"])
+    # Two processes share one schedule: each was told the same start and sends its half.
+    assert [s["index"] for s in states] == [0, 1] and len({s["startAt"] for s in states}) == 1, states
+    sent = [sum(sec["sent"] for sec in s["seconds"]) for s in states]
+    assert min(sent) > 0 and abs(sent[0] - sent[1]) <= 2, sent
+    st = wait_phase(box.emu, "kill", ns=ns, timeout=90)
+    print("\n" + pretty({k: st["phases"][k] for k in ("baseline", "chaos", "recovery")}))
+    assert st["phase"] == "Completed" and st.get("verdict") is not None, pretty(st)
+    assert st["reason"] != "LowCoverage", pretty(st)
+    for name in ("baseline", "chaos", "recovery"):
+        phase = st["phases"][name]
+        assert phase["coverage"] >= 0.95, (name, pretty(phase))
+        assert phase["requests"] + (phase.get("ramp") or {}).get("requests", 0) > 0, (name, pretty(phase))
+    assert st["phases"]["baseline"]["errors"] == 0, pretty(st["phases"])
+    assert not any(c.get("inconclusive") for c in st["checks"]), pretty(st["checks"])
+    # The run's objects are gone with it: the Job (and its pods), its config and its token.
+    names = job.names("kill", uid)
+    wait_for("the load Job, ConfigMap and Secret deleted", lambda: not any(
+        box.emu.get(kind, ns, names[key]) for kind, key in (("jobs", "job"), ("configmaps", "config"),
+                                                            ("secrets", "token"))), 30)
+    assert not workers_operator.crashed, workers_operator.error
+
+
+def test_a_worker_killed_mid_chaos_lowers_coverage_and_the_run_ends_inconclusive(
+        box: Sandbox, workers_operator: OperatorThread) -> None:
+    ns = "e2e-workers-lost"
+    uid = start(box, ns, load={"workers": 3, "rate": 60}, phases={"baseline": "4s", "chaos": "8s",
+                                                                  "recovery": "4s"})["metadata"]["uid"]
+    pods = worker_pods(box, ns, uid, 3)
+    wait_for("two injected seconds of chaos", lambda: any(
+        i["state"] in ("Injected", "Recovered") for i in status_of(box.emu, "kill", ns).get("injections", [])), 60)
+    victim = pods[0]["metadata"]["name"]
+    pid = box.pod_pid(ns, victim)
+    assert pid is not None, victim
+    os.kill(pid, signal.SIGKILL)
+    # Bounded: every pull gives up on a worker that is gone, so the run ends well within this.
+    st = wait_phase(box.emu, "kill", ns=ns, timeout=90)
+    print("\n" + pretty({k: st["phases"].get(k) for k in ("baseline", "chaos", "recovery")}))
+    assert (st["phase"], st["verdict"], st["reason"]) == ("Completed", "Inconclusive", "LowCoverage"), pretty(st)
+    assert st["phases"]["baseline"]["coverage"] >= 0.95, pretty(st["phases"])
+    assert st["phases"]["chaos"]["coverage"] < 0.95, pretty(st["phases"])
+    chaos_checks = [c for c in st["checks"] if c["phase"] == "chaos"]
+    assert chaos_checks and all(c["inconclusive"] and not c["passed"] for c in chaos_checks), pretty(st["checks"])
+    assert "coverage" in st["message"], st["message"]
+    assert not workers_operator.crashed, workers_operator.error
