@@ -68,7 +68,7 @@ def test_every_file_the_config_names_is_mounted() -> None:
     job = job_manifest(s, "orders-kill", "shop", UID, "img", 240.0)
     mounted = {f"{path}/{item['path']}" for path, source in _mounts(job).values() for item in source["items"]}
     assert config.basic_auth is not None
-    named = {posixpath.normpath(posixpath.join("/etc/chaos-load/config", path)) for path in (
+    named = {posixpath.normpath(posixpath.join("/etc/chaos-load/config", path or "")) for path in (
         config.body_file, config.ca_file, config.state_token_file, config.basic_auth.username_file,
         config.basic_auth.password_file, "config.json")}
     assert named == mounted
