@@ -35,6 +35,8 @@ READY_TIMEOUT_S = 180.0  # every worker pod Ready (image pull, scheduling), else
 START_LEAD_S = 2.0  # startAt is this far ahead of the POST, so every worker has it before it is due
 PULL_GRACE_S = 10.0  # after a phase's end and the load's timeout: how long its seconds are waited for
 PULL_EVERY_S = 0.5
+FOLLOW_EVERY_S = 2.0  # during a phase each worker's new seconds are pulled this often: a worker lost
+# mid-phase costs only what it measured since, not the whole phase
 RUN_SLACK_S = 120.0  # the schedule covers the phases and this much between them (status writes, reverts)
 CALL_S = 30.0  # one API call of opening or closing
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
@@ -51,6 +53,7 @@ class Worker:
     index: int
     base: str  # http://podIP:port
     records: dict[int, SecondRecord] = field(default_factory=dict)
+    closed_before: int = 0  # every second below this has been pulled
     gone: bool = False  # unreachable through a whole pull: later phases ask once
 
 
@@ -147,12 +150,14 @@ class WorkerLoad:
             split_at.append(clock.now())
 
         noting = asyncio.create_task(note_split(split)) if split is not None else None
+        following = asyncio.create_task(self._follow())
         try:
             if stop is None:
                 await clock.sleep(duration_s)
             else:
                 await clock.wait_for(stop, duration_s)
         finally:
+            following.cancel()
             if noting is not None:
                 noting.cancel()
         finished = clock.now()
@@ -166,10 +171,29 @@ class WorkerLoad:
                     float(self._spec.load.rate), at)
         for worker in self.workers:  # phases never go back: what is cut is no longer needed
             worker.records = {s: r for s, r in worker.records.items() if s >= end}
+            worker.closed_before = max(worker.closed_before, end)
         if phase.result.coverage is not None and phase.result.coverage < 1.0:
             log.info("%s: load coverage %.3f in seconds [%d, %d)", self._ref.name, phase.result.coverage, first, end)
         return LoadResult(result=phase.result, started_mono=self._start_mono + phase.first, samples=phase.samples,
                           split_offset_s=phase.split_offset_s)
+
+    async def _follow(self) -> None:
+        """While the phase runs: each worker's newly closed seconds, one bounded try each round."""
+        while True:
+            await self._clock.sleep(FOLLOW_EVERY_S)
+            await asyncio.gather(*(self._pull_new(w) for w in self.workers if not w.gone))
+
+    async def _pull_new(self, worker: Worker) -> None:
+        try:
+            state = await self._client.state(worker.base, worker.closed_before)
+        except WorkerUnavailable:
+            return  # the pull at the phase's end decides whether it is lost
+        self._keep(worker, state.seconds, state.closed_before)
+
+    @staticmethod
+    def _keep(worker: Worker, seconds: list[SecondRecord], closed_before: int) -> None:
+        worker.records.update((r.second, r) for r in seconds)
+        worker.closed_before = max(worker.closed_before, closed_before)
 
     async def _pull(self, first: int, end: int) -> None:
         deadline = self._clock.monotonic() + float(self._spec.load.timeout) + PULL_GRACE_S
@@ -179,12 +203,12 @@ class WorkerLoad:
         """Until the worker's seconds below ``end`` are closed (or it is done), or ``deadline``."""
         while True:
             try:
-                state = await self._client.state(worker.base, first)
+                state = await self._client.state(worker.base, max(first, worker.closed_before))
             except WorkerUnavailable as exc:
                 reason = str(exc)
             else:
                 worker.gone = False
-                worker.records.update((r.second, r) for r in state.seconds if r.second >= first)
+                self._keep(worker, [r for r in state.seconds if r.second >= first], state.closed_before)
                 if state.status == "done" or state.closed_before >= end:
                     return
                 reason = f"its seconds are closed up to {state.closed_before}, not {end}"
