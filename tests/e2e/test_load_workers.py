@@ -18,6 +18,7 @@ from chaos_sandbox.cluster import Sandbox
 from chaos_sandbox.operator_thread import OperatorThread
 
 from chaos_operator.loadworker import job
+from chaos_operator.loadworker.record import decode
 from tests.support.waits import status_of, wait_for, wait_phase
 from tests.support.workloads import deployment, pretty
 
@@ -120,4 +121,26 @@ def test_a_worker_killed_mid_chaos_lowers_coverage_and_the_run_ends_inconclusive
     chaos_checks = [c for c in st["checks"] if c["phase"] == "chaos"]
     assert chaos_checks and all(c["inconclusive"] and not c["passed"] for c in chaos_checks), pretty(st["checks"])
     assert "coverage" in st["message"], st["message"]
+    assert not workers_operator.crashed, workers_operator.error
+
+
+def test_eight_workers_take_one_start_and_their_skew_is_printed(box: Sandbox,
+                                                               workers_operator: OperatorThread) -> None:
+    """The start skew, as a proxy: per worker the smallest send lag (actual - intended send time) of its first
+    second, and their spread, printed; asserted only that all eight took the same start."""
+    ns = "e2e-workers-skew"
+    uid = start(box, ns, load={"workers": 8, "rate": 80}, fault={"kind": "PodKill", "gracePeriodSeconds": 0},
+                phases={"baseline": "3s", "chaos": "3s", "recovery": "3s"})["metadata"]["uid"]
+    pods = worker_pods(box, ns, uid, 8)
+    wait_phase(box.emu, "kill", ("Chaos", "Recovery"), ns=ns, timeout=60)
+    states = [state(p, uid) for p in pods]
+    assert len({s["startAt"] for s in states}) == 1 and sorted(s["index"] for s in states) == list(range(8))
+    first_lag_ms = []
+    for s in states:
+        first = min(s["seconds"], key=lambda sec: sec["second"])
+        first_lag_ms.append(decode(first["sendLag"]).get_min_value() / 1000)
+    print(f"\nstart skew across 8 workers: smallest send lag of each one's first second "
+          f"{min(first_lag_ms):.2f}..{max(first_lag_ms):.2f} ms, spread {max(first_lag_ms) - min(first_lag_ms):.2f} ms")
+    st = wait_phase(box.emu, "kill", ns=ns, timeout=90)
+    assert st["phase"] == "Completed", pretty(st)
     assert not workers_operator.crashed, workers_operator.error
