@@ -8,22 +8,24 @@ from typing import Any
 
 from kubernetes import client
 
-from chaos_operator.adapters.kube import CONFLICT, NOT_FOUND, KubeClient, done_unless
+from chaos_operator.adapters.kube import CONFLICT, NOT_FOUND, KubeClient, done_unless, json_unless
 
 _BACKGROUND = client.V1DeleteOptions(propagation_policy="Background")  # the Job's pods go with it
 
 
 class KubeLoadClient(KubeClient):
-    async def create_load_object(self, namespace: str, body: Mapping[str, Any]) -> bool:
-        """Create a ConfigMap, Secret or Job; False when one of that deterministic name exists (409)."""
+    async def create_load_object(self, namespace: str, body: Mapping[str, Any]) -> str | None:
+        """Create a ConfigMap, Secret or Job: the new object's UID, or None when one of that deterministic name
+        exists (409)."""
         kind, doc = str(body["kind"]), dict(body)
         batch = client.BatchV1Api(self._api)
         creators: dict[str, Callable[..., object]] = {
             "ConfigMap": self._core.create_namespaced_config_map, "Secret": self._core.create_namespaced_secret,
             "Job": batch.create_namespaced_job}
         create = creators[kind]
-        return await self._run(f"create {kind}", lambda: done_unless(
+        created = await self._run(f"create {kind}", lambda: json_unless(
             lambda: create(namespace, doc, **self._opts), CONFLICT))
+        return None if created is None else str((created.get("metadata") or {}).get("uid") or "")
 
     async def delete_load_object(self, namespace: str, kind: str, name: str) -> bool:
         """Delete it (a Job with its pods); False when it is already gone."""

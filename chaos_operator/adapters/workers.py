@@ -11,7 +11,6 @@ coverage), merge exactly and cut (`loadworker/phases.py`). Closing deletes the t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
 from collections.abc import Mapping
@@ -43,7 +42,7 @@ INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 
 
 class LoadObjects(Protocol):
-    async def create_load_object(self, namespace: str, body: Mapping[str, Any]) -> bool: ...
+    async def create_load_object(self, namespace: str, body: Mapping[str, Any]) -> str | None: ...
 
     async def delete_load_object(self, namespace: str, kind: str, name: str) -> bool: ...
 
@@ -95,11 +94,18 @@ class WorkerLoad:
     async def open(self, image: str, ready_timeout_s: float, poll_s: float) -> None:
         spec, ref, ns = self._spec, self._ref, self._ref.namespace
         total = run_seconds(spec)
+        # Left by a run of this experiment that an operator restart cut short (a Baseline run starts over): its
+        # workers took another start and are deleted; only pods of the Job created here are waited for.
+        await self._delete_objects()
+        job_uid: str | None = None
         for body in (job.config_map(spec, ref.name, ns, ref.uid, total),
                      job.token_secret(ref.name, ns, ref.uid, self._token),
                      job.job_manifest(spec, ref.name, ns, ref.uid, image, total)):
-            await self._clock.bounded(self._objects.create_load_object(ns, body), CALL_S)
-        self.workers = await self._ready(ready_timeout_s, poll_s)
+            job_uid = await self._clock.bounded(self._objects.create_load_object(ns, body), CALL_S)
+        if not job_uid:
+            raise LoadWorkersFailed(f"the load Job {ns}/{self._names['job']} could not be created: one of that "
+                                    "name is still there")
+        self.workers = await self._ready(ready_timeout_s, poll_s, job_uid)
         self.start_at = self._clock.now().timestamp() + START_LEAD_S
         self._start_mono = self._clock.monotonic() + START_LEAD_S
         refused = await asyncio.gather(*(self._client.start(w.base, self.start_at) for w in self.workers),
@@ -114,7 +120,7 @@ class WorkerLoad:
             raise LoadWorkersFailed(f"no load worker of Job {ns}/{self._names['job']} took the start")
         log.info("%s: %d load workers start at %.3f", ref.name, len(self.workers), self.start_at)
 
-    async def _ready(self, timeout_s: float, poll_s: float) -> list[Worker]:
+    async def _ready(self, timeout_s: float, poll_s: float, job_uid: str) -> list[Worker]:
         ns, wanted = self._ref.namespace, self._spec.load.workers
         deadline = self._clock.monotonic() + timeout_s
         while True:
@@ -123,7 +129,8 @@ class WorkerLoad:
             ready: dict[int, str] = {}
             for pod in map(pod_info, pods):
                 index = pod.annotations.get(INDEX_KEY, pod.labels.get(INDEX_KEY, ""))
-                if pod.terminating or pod.owned_by("Job") is None or not index.isdigit():
+                owner = pod.owned_by("Job")
+                if pod.terminating or owner is None or owner.uid != job_uid or not index.isdigit():
                     continue
                 if pod.phase in ("Failed", "Succeeded"):
                     raise LoadWorkersFailed(f"load worker pod {ns}/{pod.name} ended ({pod.phase}) before the start")
@@ -226,10 +233,15 @@ class WorkerLoad:
         """Delete the Job (its pods with it), its config and its token; each bounded, a failure only logged (the
         experiment owns them: its deletion collects whatever is left)."""
         await self._client.close()
+        await self._delete_objects()
+
+    async def _delete_objects(self) -> None:
         for kind, key in (("Job", "job"), ("ConfigMap", "config"), ("Secret", "token")):
-            with contextlib.suppress(Exception):
+            try:
                 await self._clock.bounded(
                     self._objects.delete_load_object(self._ref.namespace, kind, self._names[key]), CALL_S)
+            except Exception as exc:
+                log.warning("%s: could not delete load %s %s: %r", self._ref.name, kind, self._names[key], exc)
 
 
 def _base(ip: str) -> str:
