@@ -63,8 +63,10 @@ class WorkerLoadFactory:
         self._image, self._key = image, key
         self._ready_timeout_s, self._poll_s = ready_timeout_s, poll_s
 
-    async def __call__(self, spec: ExperimentSpec, experiment: ExperimentRef) -> WorkerLoad:
+    async def __call__(self, spec: ExperimentSpec, experiment: ExperimentRef) -> WorkerLoad | NoLoad:
         await check_service(self._kube, spec, experiment.namespace)
+        if spec.dry_run:  # it ends before any phase: no Job, and no request sent
+            return NoLoad()
         load = WorkerLoad(self._kube, self._objects, self._clock, spec, experiment,
                           job.state_token(self._key, experiment.uid))
         try:
@@ -73,6 +75,16 @@ class WorkerLoadFactory:
             await load.close()
             raise
         return load
+
+
+class NoLoad:
+    """A dry run's load: the Service was checked; nothing is started and no phase may be measured."""
+
+    async def run_phase(self, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
+        raise RuntimeError("a dry run measures no phase")
+
+    async def close(self) -> None:
+        return None
 
 
 def run_seconds(spec: ExperimentSpec) -> float:

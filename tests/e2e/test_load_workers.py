@@ -144,3 +144,13 @@ def test_eight_workers_take_one_start_and_their_skew_is_printed(box: Sandbox,
     st = wait_phase(box.emu, "kill", ns=ns, timeout=90)
     assert st["phase"] == "Completed", pretty(st)
     assert not workers_operator.crashed, workers_operator.error
+
+
+def test_a_dry_run_starts_no_worker(box: Sandbox, workers_operator: OperatorThread) -> None:
+    ns = "e2e-workers-dry"
+    uid = start(box, ns, dryRun=True)["metadata"]["uid"]
+    st = wait_phase(box.emu, "kill", ns=ns, timeout=60)
+    assert (st["phase"], st["reason"]) == ("Completed", "DryRun"), pretty(st)
+    created = {(c.resource, c.client) for c in box.emu.emulator.calls if c.verb == "create" and c.namespace == ns}
+    assert not {r for r, _ in created} & {"jobs", "configmaps", "secrets"}, created  # no worker was ever made
+    assert box.emu.list("pods", ns, label_selector=f"{job.UID_LABEL}={uid}") == []
