@@ -154,3 +154,33 @@ def test_a_dry_run_starts_no_worker(box: Sandbox, workers_operator: OperatorThre
     created = {(c.resource, c.client) for c in box.emu.emulator.calls if c.verb == "create" and c.namespace == ns}
     assert not {r for r, _ in created} & {"jobs", "configmaps", "secrets"}, created  # no worker was ever made
     assert box.emu.list("pods", ns, label_selector=f"{job.UID_LABEL}={uid}") == []
+
+
+def test_a_post_with_a_json_body_and_a_bearer_token_from_a_secret(box: Sandbox,
+                                                                  workers_operator: OperatorThread) -> None:
+    """The worker pods mount the user's Secret and ConfigMap keys; the service answers 401 without the token and
+    400 without a JSON body, so a baseline without errors is the proof both arrived. The operator never reads the
+    Secret (no get/list/watch on secrets recorded for it)."""
+    ns = "e2e-workers-post"
+    token = "s3cret-token-for-the-demo"
+    box.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+               {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "api-token", "namespace": ns},
+                "stringData": {"token": token}},
+               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bodies", "namespace": ns},
+                "data": {"order.json": json.dumps({"item": "chaos-monkey", "quantity": 2})}}])
+    box.apply(deployment(ns, "checkout", 3, args=[*APP_ARGS, "--require-header", f"Authorization=Bearer {token}",
+                                                  "--require-json"]))
+    box.wait_ready(ns, "checkout", 3)
+    body = copy.deepcopy(SPEC)
+    body["load"].update(method="POST", headers={"Content-Type": "application/json"},
+                        bodyFrom={"name": "bodies", "key": "order.json"},
+                        auth={"bearerToken": {"name": "api-token", "key": "token"}})
+    box.apply([{"apiVersion": "chaosoperator.dev/v1alpha1", "kind": "ChaosExperiment",
+                "metadata": {"name": "kill", "namespace": ns}, "spec": body}])
+    st = wait_phase(box.emu, "kill", ns=ns, timeout=90)
+    assert st["phase"] == "Completed" and st["reason"] != "LowCoverage", pretty(st)
+    baseline = st["phases"]["baseline"]
+    assert baseline["errors"] == 0 and baseline["requests"] >= 100 and baseline["coverage"] >= 0.95, pretty(baseline)
+    read = {c.verb for c in box.emu.emulator.calls
+            if c.resource == "secrets" and c.namespace == ns and c.client in ("chaos-operator", "kopf")}
+    assert read <= {"create", "delete"}, read
