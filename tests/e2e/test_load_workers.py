@@ -5,9 +5,11 @@ ends (bounded pulls), Inconclusive, with that phase's coverage below 95 % in sta
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
+import pathlib
 import signal
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from chaos_sandbox.operator_thread import OperatorThread
 
 from chaos_operator.loadworker import job
 from chaos_operator.loadworker.record import decode
+from tests.support.tls import make_ca_and_server
 from tests.support.waits import status_of, wait_for, wait_phase
 from tests.support.workloads import deployment, pretty
 
@@ -156,25 +159,35 @@ def test_a_dry_run_starts_no_worker(box: Sandbox, workers_operator: OperatorThre
     assert box.emu.list("pods", ns, label_selector=f"{job.UID_LABEL}={uid}") == []
 
 
-def test_a_post_with_a_json_body_and_a_bearer_token_from_a_secret(box: Sandbox,
-                                                                  workers_operator: OperatorThread) -> None:
-    """The worker pods mount the user's Secret and ConfigMap keys; the service answers 401 without the token and
-    400 without a JSON body, so a baseline without errors is the proof both arrived. The operator never reads the
-    Secret (no get/list/watch on secrets recorded for it)."""
+def test_a_post_over_https_with_a_json_body_and_a_bearer_token_from_a_secret(
+        box: Sandbox, workers_operator: OperatorThread, tmp_path: pathlib.Path) -> None:
+    """The worker pods mount the user's Secret and ConfigMap keys; the service serves HTTPS with a certificate of a
+    CA made here, and answers 401 without the token and 400 without a JSON body, so a baseline without errors is the
+    proof all three arrived and the CA verified the server. The operator never reads a Secret (no get/list/watch
+    on secrets recorded for it)."""
     ns = "e2e-workers-post"
     token = "s3cret-token-for-the-demo"
+    ca, _ = make_ca_and_server(tmp_path, f"checkout.{ns}.svc")
     box.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
                {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "api-token", "namespace": ns},
                 "stringData": {"token": token}},
+               {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                "metadata": {"name": "checkout-tls", "namespace": ns},
+                "data": {name: base64.b64encode((tmp_path / f"srv.{ext}").read_bytes()).decode()
+                         for name, ext in (("tls.crt", "crt"), ("tls.key", "key"))}},
                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bodies", "namespace": ns},
-                "data": {"order.json": json.dumps({"item": "chaos-monkey", "quantity": 2})}}])
-    box.apply(deployment(ns, "checkout", 3, args=[*APP_ARGS, "--require-header", f"Authorization=Bearer {token}",
-                                                  "--require-json"]))
+                "data": {"order.json": json.dumps({"item": "chaos-monkey", "quantity": 2}),
+                         "ca.crt": ca.read_text()}}])
+    app = deployment(ns, "checkout", 3, args=[*APP_ARGS, "--require-header", f"Authorization=Bearer {token}",
+                                              "--require-json", "--tls-secret", "checkout-tls"])
+    app[0]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["scheme"] = "HTTPS"
+    box.apply(app)
     box.wait_ready(ns, "checkout", 3)
     body = copy.deepcopy(SPEC)
     body["load"].update(method="POST", headers={"Content-Type": "application/json"},
                         bodyFrom={"name": "bodies", "key": "order.json"},
-                        auth={"bearerToken": {"name": "api-token", "key": "token"}})
+                        auth={"bearerToken": {"name": "api-token", "key": "token"}},
+                        tls={"caBundle": {"name": "bodies", "key": "ca.crt"}, "serverName": f"checkout.{ns}.svc"})
     box.apply([{"apiVersion": "chaosoperator.dev/v1alpha1", "kind": "ChaosExperiment",
                 "metadata": {"name": "kill", "namespace": ns}, "spec": body}])
     st = wait_phase(box.emu, "kill", ns=ns, timeout=90)
