@@ -63,6 +63,11 @@ class WorkerLoadFactory:
         self._image, self._key = image, key
         self._ready_timeout_s, self._poll_s = ready_timeout_s, poll_s
 
+    async def discard(self, spec: ExperimentSpec, experiment: ExperimentRef) -> None:
+        """Delete the workers a previous daemon left for this experiment (an operator SIGKILLed mid-run): they
+        would send load to the end of their schedule for a run that is over."""
+        await delete_objects(self._objects, self._clock, experiment)
+
     async def __call__(self, spec: ExperimentSpec, experiment: ExperimentRef) -> WorkerLoad | NoLoad:
         await check_service(self._kube, spec, experiment.namespace)
         if spec.dry_run:  # it ends before any phase: no Job, and no request sent
@@ -248,12 +253,17 @@ class WorkerLoad:
         await self._delete_objects()
 
     async def _delete_objects(self) -> None:
-        for kind, key in (("Job", "job"), ("ConfigMap", "config"), ("Secret", "token")):
-            try:
-                await self._clock.bounded(
-                    self._objects.delete_load_object(self._ref.namespace, kind, self._names[key]), CALL_S)
-            except Exception as exc:
-                log.warning("%s: could not delete load %s %s: %r", self._ref.name, kind, self._names[key], exc)
+        await delete_objects(self._objects, self._clock, self._ref)
+
+
+async def delete_objects(objects: LoadObjects, clock: Clock, ref: ExperimentRef) -> None:
+    """The experiment's load Job (its pods with it), config and token; each call bounded, a failure logged."""
+    names = job.names(ref.name, ref.uid)
+    for kind, key in (("Job", "job"), ("ConfigMap", "config"), ("Secret", "token")):
+        try:
+            await clock.bounded(objects.delete_load_object(ref.namespace, kind, names[key]), CALL_S)
+        except Exception as exc:
+            log.warning("%s: could not delete load %s %s: %r", ref.name, kind, names[key], exc)
 
 
 def _base(ip: str) -> str:

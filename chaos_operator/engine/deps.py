@@ -37,6 +37,9 @@ class LoadWorkersFailed(LoadTargetNotFound):
 
 # The experiment's spec and identity -> its load (the workers' Job is owned by the experiment, in its namespace).
 LoadFactory = Callable[[ExperimentSpec, ExperimentRef], Awaitable[LoadDriver]]
+# Ends what a previous daemon's load left running for the experiment (the workers' Job), on a resume that sends
+# no more load.
+LoadDiscard = Callable[[ExperimentSpec, ExperimentRef], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Deps:
     slots: Slots = field(default_factory=Slots)  # the cap on experiments running at once (none by default)
     owners: Owners = field(default_factory=Owners)  # experiments with a run at work (deletion waits for it)
     max_helpers_per_node: int | None = None  # helper and stress pods of this operator on one node
+    discard_load: LoadDiscard | None = None  # load workers: a resume that ends the run deletes their Job
 
 
 @dataclass(frozen=True)

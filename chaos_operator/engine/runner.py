@@ -57,6 +57,8 @@ class Runner:
             decision = lifecycle.resume(self.recorder.status)
             log.info("%s: %s (%s)", self.recorder.ref.name, decision.action.value, decision.why)
             early: Early | None = None
+            if decision.action in lifecycle.NO_LOAD and self.deps.discard_load is not None:
+                await self.deps.discard_load(self.spec, self.recorder.ref)  # a previous daemon's, still sending
             if decision.action is lifecycle.Resume.RECOVER_AND_END:
                 await recover_records(self.deps, self.spec, self.recorder)
                 early = Ending(Phase.COMPLETED, Verdict.INCONCLUSIVE, "OperatorRestarted",

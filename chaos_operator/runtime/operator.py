@@ -177,9 +177,10 @@ def open_load(config: OperatorConfig, kube: KubeLoadClient, clock: SystemClock) 
 async def _lead(config: OperatorConfig, cfg: Any, kube: KubeLoadClient, gates: Gates, elector: Elector | None,
                 stop_flag: Flag | None, ready_flag: Flag | None, kopf_ready: asyncio.Event) -> None:
     clock = SystemClock()
+    load = open_load(config, kube, clock)
     deps = Deps(
         kube=kube, clock=clock,
-        open_load=open_load(config, kube, clock),
+        open_load=load, discard_load=load.discard if isinstance(load, WorkerLoadFactory) else None,
         operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
         protected_namespaces=config.protected_namespaces,
         operator_pods=config.operator_pods, poll_s=config.poll_s,
