@@ -15,7 +15,7 @@ from chaos_operator.models.duration import Duration
 from chaos_operator.models.spec import ExperimentSpec
 from chaos_operator.models.status import ErrorCounts, Latency, PhaseResult, Ramp
 from chaos_operator.models.timestamps import format_time
-from chaos_operator.ports import Clock, KubeApi, LoadResult
+from chaos_operator.ports import Clock, ExperimentRef, KubeApi, LoadResult
 
 
 class HttpLoadFactory:
@@ -24,20 +24,13 @@ class HttpLoadFactory:
         self._resolver = resolver
         self._clock = clock
 
-    async def __call__(self, spec: ExperimentSpec, namespace: str) -> HttpLoad:
-        ref = spec.load.service
+    async def __call__(self, spec: ExperimentSpec, experiment: ExperimentRef) -> HttpLoad:
+        namespace, ref = experiment.namespace, spec.load.service
         if needs := needs_workers(spec):
             raise LoadTargetRefused(f"spec.load sets {', '.join(needs)}: sent only by load workers "
-                                    "(docs/architecture.md, \"Load workers\"), which this operator does not start yet")
-        svc = await self._kube.get_service(namespace, ref.name)
-        if svc is None:
-            raise LoadTargetNotFound(f"Service {namespace}/{ref.name} does not exist")
-        if (svc.get("spec") or {}).get("type") == "ExternalName":
-            raise LoadTargetRefused(f"Service {namespace}/{ref.name} is an ExternalName Service: load is sent only "
-                                    "to Services inside the cluster")
-        ports = [p.get("port") for p in (svc.get("spec") or {}).get("ports") or []]
-        if ref.port not in ports:
-            raise LoadTargetNotFound(f"Service {namespace}/{ref.name} has no port {ref.port} (ports: {ports})")
+                                    "(docs/architecture.md, \"Load workers\"); this operator runs the load "
+                                    "in-process (--load-runner=inprocess)")
+        await check_service(self._kube, spec, namespace)
         try:
             urls = await self._resolver.resolve(namespace, ref.name, ref.port)
         except ServiceNotFound as exc:
@@ -47,6 +40,20 @@ class HttpLoadFactory:
                         rate=float(spec.load.rate), concurrency=spec.load.concurrency,
                         timeout_s=float(spec.load.timeout), expected_statuses=expected)
         return HttpLoad(LoadGenerator(load), self._clock)
+
+
+async def check_service(kube: KubeApi, spec: ExperimentSpec, namespace: str) -> None:
+    """The Service of spec.load exists in the experiment's namespace, is not an ExternalName and has the port."""
+    ref = spec.load.service
+    svc = await kube.get_service(namespace, ref.name)
+    if svc is None:
+        raise LoadTargetNotFound(f"Service {namespace}/{ref.name} does not exist")
+    if (svc.get("spec") or {}).get("type") == "ExternalName":
+        raise LoadTargetRefused(f"Service {namespace}/{ref.name} is an ExternalName Service: load is sent only "
+                                "to Services inside the cluster")
+    ports = [p.get("port") for p in (svc.get("spec") or {}).get("ports") or []]
+    if ref.port not in ports:
+        raise LoadTargetNotFound(f"Service {namespace}/{ref.name} has no port {ref.port} (ports: {ports})")
 
 
 def needs_workers(spec: ExperimentSpec) -> list[str]:

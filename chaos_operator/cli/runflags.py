@@ -6,11 +6,13 @@ import argparse
 import datetime
 import json
 import logging
+import os
+import pathlib
 import sys
 
 from chaos_operator.models.spec import FAULT_KINDS
 from chaos_operator.runtime.leader.rules import Timing
-from chaos_operator.runtime.operator import OperatorConfig
+from chaos_operator.runtime.operator import LOAD_RUNNERS, OperatorConfig
 
 LEVELS = ("debug", "info", "warning", "error")
 
@@ -45,6 +47,13 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--allow-prometheus-url", action="append", default=[], metavar="URL",
                      help="a spec.prometheus.url experiments may name; repeatable. None: Prometheus features "
                           "are refused (Failed/PrometheusRefused). Link-local and metadata addresses never")
+    run.add_argument("--load-runner", choices=LOAD_RUNNERS, default=os.environ.get("CHAOS_LOAD_RUNNER") or "inprocess",
+                     help="who sends an experiment's load: inprocess (this process's event loop; the default) or "
+                          "workers (an indexed Job in the experiment's namespace; docs/architecture.md, \"Load "
+                          "workers\"). Env CHAOS_LOAD_RUNNER")
+    run.add_argument("--load-token-key-file", default=os.environ.get("CHAOS_LOAD_TOKEN_KEY_FILE"), metavar="PATH",
+                     help="the key the workers' per-experiment tokens are derived from (HMAC of the experiment "
+                          "UID); the chart mounts one. None: a random key per process. Env CHAOS_LOAD_TOKEN_KEY_FILE")
     run.add_argument("--log-level", choices=LEVELS, default=None, help="default info (-v: debug)")
     run.add_argument("--log-format", choices=("text", "json"), default="text",
                      help="json: one JSON object per line, for log pipelines")
@@ -70,6 +79,17 @@ def apply_run_flags(args: argparse.Namespace, config: OperatorConfig) -> None:
     config.require_opt_in = args.require_opt_in
     config.disabled_faults = frozenset(args.disable_fault)
     config.prometheus_urls = tuple(args.allow_prometheus_url)
+    if args.load_runner not in LOAD_RUNNERS:
+        sys.exit(f"chaos-operator run: --load-runner must be one of {', '.join(LOAD_RUNNERS)}")
+    config.load_runner = args.load_runner
+    if args.load_token_key_file:
+        try:
+            key = pathlib.Path(args.load_token_key_file).read_bytes().strip()
+        except OSError as exc:
+            sys.exit(f"chaos-operator run: --load-token-key-file: {exc}")
+        if len(key) < 16:
+            sys.exit("chaos-operator run: --load-token-key-file must hold at least 16 bytes")
+        config.load_token_key = key
 
 
 class JsonFormatter(logging.Formatter):

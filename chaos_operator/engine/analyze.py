@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from chaos_operator.analysis import bootstrap, held, recovery, verdict
+from chaos_operator.analysis import bootstrap, coverage, held, recovery, verdict
 from chaos_operator.analysis.comparison import compare, to_status
 from chaos_operator.analysis.evidence import Evidence, slo_evidence
 from chaos_operator.analysis.recovery import NOT_APPLICABLE, SecondSample, WorkloadRecovery
@@ -75,7 +75,14 @@ def statistics(spec: ExperimentSpec, seconds: Mapping[str, Sequence[SecondSample
 
 
 def final(spec: ExperimentSpec, figures: RunFigures, instant: bool, extra: list[Check]) -> verdict.Outcome:
-    """The built-in verdict, then Prometheus SLIs (``extra``) and any halt recorded during chaos."""
+    """The built-in verdict, then Prometheus SLIs (``extra``) and any halt recorded during chaos; last, a phase
+    whose load coverage is too low makes it Inconclusive (analysis/coverage.py)."""
+    outcome = _judged(spec, figures, instant, extra)
+    return coverage.judge(outcome, PhaseResults(baseline=figures.baseline, chaos=figures.chaos,
+                                                recovery=figures.recovery))
+
+
+def _judged(spec: ExperimentSpec, figures: RunFigures, instant: bool, extra: list[Check]) -> verdict.Outcome:
     phases = PhaseResults(baseline=figures.baseline, chaos=figures.chaos, recovery=figures.recovery)
     comparisons, evidence = statistics(spec, figures.seconds)
     outcome = verdict.decide(spec.slos, phases, figures.recovery_s, recovery_window(spec, instant),

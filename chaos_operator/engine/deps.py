@@ -12,7 +12,7 @@ from chaos_operator.engine.slots import Slots
 from chaos_operator.faults.base import DEFAULT_IMAGE, Fault
 from chaos_operator.faults.registry import fault_for
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.ports import Clock, KubeApi, LoadDriver
+from chaos_operator.ports import Clock, ExperimentRef, KubeApi, LoadDriver
 from chaos_operator.sli.source import MetricsSource
 
 
@@ -29,7 +29,17 @@ class LoadTargetRefused(LoadTargetNotFound):
     reason = "LoadTargetRefused"
 
 
-LoadFactory = Callable[[ExperimentSpec, str], Awaitable[LoadDriver]]
+class LoadWorkersFailed(LoadTargetNotFound):
+    """The load workers' Job could not be started: its pods were not all Ready in time, or none took the start."""
+
+    reason = "LoadWorkersFailed"
+
+
+# The experiment's spec and identity -> its load (the workers' Job is owned by the experiment, in its namespace).
+LoadFactory = Callable[[ExperimentSpec, ExperimentRef], Awaitable[LoadDriver]]
+# Ends what a previous daemon's load left running for the experiment (the workers' Job), on a resume that sends
+# no more load.
+LoadDiscard = Callable[[ExperimentSpec, ExperimentRef], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ class Deps:
     slots: Slots = field(default_factory=Slots)  # the cap on experiments running at once (none by default)
     owners: Owners = field(default_factory=Owners)  # experiments with a run at work (deletion waits for it)
     max_helpers_per_node: int | None = None  # helper and stress pods of this operator on one node
+    discard_load: LoadDiscard | None = None  # load workers: a resume that ends the run deletes their Job
 
 
 @dataclass(frozen=True)

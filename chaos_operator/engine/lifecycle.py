@@ -17,6 +17,10 @@ class Resume(enum.Enum):
     ANALYZE = "analyze"  # every figure is in status: finish the analysis
 
 
+# Resumes that send no more load: whatever load a previous daemon left running is ended.
+NO_LOAD = frozenset({Resume.RECOVER_AND_END, Resume.ANALYZE})
+
+
 @dataclass(frozen=True)
 class Decision:
     action: Resume

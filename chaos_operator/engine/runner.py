@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from chaos_operator.analysis import verdict
+from chaos_operator.analysis import coverage
 from chaos_operator.analysis.records import weigh
 from chaos_operator.engine import analyze, gating, halt, lifecycle, timeline
 from chaos_operator.engine.chaos_window import ChaosWindow, result_or_cancel, until_whole
@@ -57,6 +57,8 @@ class Runner:
             decision = lifecycle.resume(self.recorder.status)
             log.info("%s: %s (%s)", self.recorder.ref.name, decision.action.value, decision.why)
             early: Early | None = None
+            if decision.action in lifecycle.NO_LOAD and self.deps.discard_load is not None:
+                await self.deps.discard_load(self.spec, self.recorder.ref)  # a previous daemon's, still sending
             if decision.action is lifecycle.Resume.RECOVER_AND_END:
                 await recover_records(self.deps, self.spec, self.recorder)
                 early = Ending(Phase.COMPLETED, Verdict.INCONCLUSIVE, "OperatorRestarted",
@@ -141,7 +143,7 @@ class Runner:
             if refused is not None:
                 return refused
         try:
-            self.load = Recording(await self.deps.open_load(self.spec, ns))
+            self.load = Recording(await self.deps.open_load(self.spec, self.recorder.ref))
         except LoadTargetNotFound as exc:  # or LoadTargetRefused
             return _failed(exc.reason, str(exc))
         seed = self.recorder.status.seed if self.recorder.status.seed is not None else self.spec.target.seed
@@ -180,7 +182,7 @@ class Runner:
         early = await self._check_stop()
         if early is not None:
             return early
-        gate = verdict.baseline_gate(self.spec.slos, result.result)
+        gate = coverage.baseline_gate(self.spec.slos, result.result)
         if gate is not None:
             return Ending(Phase.COMPLETED, gate.verdict, gate.reason, gate.message, checks=gate.checks)
         return result

@@ -1,7 +1,8 @@
 """What a load worker is told: a JSON file (the mounted ConfigMap) validated here, plus its Job's env.
 
 Secrets never pass through the operator: the config names files (mounted Secret and ConfigMap keys) and the
-worker reads them itself, once, at start.
+worker reads them itself, once, at start. A relative path is relative to the config file's directory (the Job
+mounts every volume beside the config's, so the config holds no absolute mount path).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ _URL = r"^https?://[^/?#\s]+(/[^\s#]*)?$"
 _RESERVED_HEADERS = frozenset({"authorization", "host", "content-length", "transfer-encoding", "connection"})
 INDEX_ENV = "JOB_COMPLETION_INDEX"  # set by Kubernetes in every pod of an indexed Job
 WORKERS_ENV = "LOAD_WORKERS"  # set by the Job builder: completions = parallelism = this
+LISTEN_ENV = "POD_IP"  # set by the Job builder from status.podIP: the worker listens there only
 
 
 class BasicAuth(ApiModel):
@@ -121,10 +123,24 @@ def _env_int(env: dict[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _beside(config: WorkerConfig, directory: str) -> WorkerConfig:
+    """The config with each relative file path made relative to ``directory`` (the config file's)."""
+    def at(path: str | None) -> str | None:
+        return None if path is None else os.path.normpath(os.path.join(directory, path))
+    basic = config.basic_auth
+    if basic is not None:
+        basic = basic.model_copy(update={"username_file": at(basic.username_file),
+                                         "password_file": at(basic.password_file)})
+    return config.model_copy(update={
+        "body_file": at(config.body_file), "bearer_token_file": at(config.bearer_token_file), "basic_auth": basic,
+        "ca_file": at(config.ca_file), "state_token_file": at(config.state_token_file)})
+
+
 def load_settings(config_path: str, env: dict[str, str] | None = None) -> Settings:
     """Validate the config file, read the files it names, take the index and worker count from ``env``."""
     env = dict(os.environ) if env is None else env
     config = WorkerConfig.model_validate_json(Path(config_path).read_bytes())
+    config = _beside(config, os.path.dirname(os.path.abspath(config_path)))
     workers = _env_int(env, WORKERS_ENV, 1)
     index = _env_int(env, INDEX_ENV, 0)
     if not 1 <= workers <= MAX_WORKERS:
@@ -141,6 +157,8 @@ def load_settings(config_path: str, env: dict[str, str] | None = None) -> Settin
     body = config.body.encode() if config.body is not None else None
     if config.body_file is not None:
         body = _read(config.body_file, "bodyFile")
+    if env.get(LISTEN_ENV):
+        config = config.model_copy(update={"listen_host": env[LISTEN_ENV]})
     success = frozenset(config.success_codes) if config.success_codes is not None else frozenset(DEFAULT_SUCCESS)
     return Settings(config=config, index=index, workers=workers, headers=headers, body=body,
                     state_token=_secret(config.state_token_file, "stateTokenFile"), success=success)

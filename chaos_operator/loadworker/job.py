@@ -6,6 +6,9 @@ ConfigMap and Secret keys there, and the ownerReference that cascades deletion c
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import math
 from typing import Any
 
@@ -33,7 +36,8 @@ def names(experiment: str, uid: str) -> dict[str, str]:
 
 
 def worker_config(spec: ExperimentSpec, namespace: str, duration_s: float) -> WorkerConfig:
-    """The config the workers read, with the user's ConfigMap/Secret keys at their mount paths."""
+    """The config the workers read, with the user's ConfigMap/Secret keys at their mount paths, relative to the
+    config's own (ROOT/config): every volume is mounted at ROOT/<its name>."""
     load = spec.load
     scheme = "https" if load.tls is not None else "http"
     fields: dict[str, Any] = {
@@ -41,18 +45,18 @@ def worker_config(spec: ExperimentSpec, namespace: str, duration_s: float) -> Wo
         "method": load.method, "headers": dict(load.headers or {}), "body": load.body,
         "successCodes": load.success_codes, "rate": float(load.rate), "concurrency": load.concurrency,
         "timeoutSeconds": float(load.timeout), "durationSeconds": duration_s,
-        "stateTokenFile": f"{ROOT}/state/{STATE_TOKEN_KEY}", "port": STATE_PORT, "lingerSeconds": LINGER_SECONDS,
+        "stateTokenFile": f"../state/{STATE_TOKEN_KEY}", "port": STATE_PORT, "lingerSeconds": LINGER_SECONDS,
     }
     if load.body_from is not None:
-        fields["bodyFile"] = f"{ROOT}/body/body"
+        fields["bodyFile"] = "../body/body"
     if load.auth is not None and load.auth.bearer_token is not None:
-        fields["bearerTokenFile"] = f"{ROOT}/auth/token"
+        fields["bearerTokenFile"] = "../auth/token"
     elif load.auth is not None:
-        fields["basicAuth"] = {"usernameFile": f"{ROOT}/auth/username", "passwordFile": f"{ROOT}/auth/password"}
+        fields["basicAuth"] = {"usernameFile": "../auth/username", "passwordFile": "../auth/password"}
     if load.tls is not None:
         fields["serverName"] = load.tls.server_name
         if load.tls.ca_bundle is not None:
-            fields["caFile"] = f"{ROOT}/ca/ca.crt"
+            fields["caFile"] = "../ca/ca.crt"
     return WorkerConfig.model_validate({k: v for k, v in fields.items() if v is not None})
 
 
@@ -90,7 +94,9 @@ def job_manifest(spec: ExperimentSpec, experiment: str, namespace: str, uid: str
     container = {
         "name": "load", "image": image, "imagePullPolicy": "IfNotPresent",
         "args": ["loadworker", "--config", f"{ROOT}/config/{CONFIG_KEY}"],
-        "env": [{"name": "LOAD_WORKERS", "value": str(spec.load.workers)}],  # JOB_COMPLETION_INDEX: set by Kubernetes
+        # JOB_COMPLETION_INDEX: set by Kubernetes. POD_IP: the worker listens on its pod's address only.
+        "env": [{"name": "LOAD_WORKERS", "value": str(spec.load.workers)},
+                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
         "ports": [{"name": "state", "containerPort": STATE_PORT, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "state"}, "periodSeconds": 1},
         "resources": RESOURCES,
@@ -100,12 +106,16 @@ def job_manifest(spec: ExperimentSpec, experiment: str, namespace: str, uid: str
     }
     return {
         "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": n["job"], "namespace": namespace, "labels": labels, "ownerReferences": [{
-            "apiVersion": EXPERIMENT_API, "kind": "ChaosExperiment", "name": experiment, "uid": uid,
-            "controller": True, "blockOwnerDeletion": True}]},
+        "metadata": {"name": n["job"], "namespace": namespace, "labels": labels,
+                     "ownerReferences": owner_references(experiment, uid)},
         "spec": {
             "completionMode": "Indexed", "completions": spec.load.workers, "parallelism": spec.load.workers,
-            "backoffLimit": 0,  # a lost worker shows as coverage; a second one would double its share
+            # No pod is run twice for an index (a replacement would double its share), and a lost worker fails only
+            # its own index: the others go on measuring, and the loss shows as coverage. With a Job-wide
+            # `backoffLimit: 0` the first lost worker failed the Job, whose controller then deleted every other
+            # worker with its unpulled seconds (tests/e2e/test_load_workers.py found it). Kubernetes 1.29+; an
+            # older API server drops the field and a replacement pod waits for a start that never comes.
+            "backoffLimitPerIndex": 0,
             "activeDeadlineSeconds": math.ceil(START_MARGIN_SECONDS + run_seconds + LINGER_SECONDS),
             "template": {"metadata": {"labels": labels}, "spec": {
                 "restartPolicy": "Never", "automountServiceAccountToken": False, "enableServiceLinks": False,
@@ -115,3 +125,32 @@ def job_manifest(spec: ExperimentSpec, experiment: str, namespace: str, uid: str
             }},
         },
     }
+
+
+def owner_references(experiment: str, uid: str) -> list[dict[str, Any]]:
+    """The experiment as controller: deleting it garbage-collects the Job, its config and its token."""
+    return [{"apiVersion": EXPERIMENT_API, "kind": "ChaosExperiment", "name": experiment, "uid": uid,
+             "controller": True, "blockOwnerDeletion": True}]
+
+
+def state_token(key: bytes, uid: str) -> str:
+    """The per-experiment bearer token of the workers' /state and /start: HMAC-SHA256 of the experiment's UID
+    under the operator's key. Derived, so a restarted operator recomputes it and never reads a Secret back."""
+    return hmac.new(key, f"chaos-operator/load-state/{uid}".encode(), hashlib.sha256).hexdigest()
+
+
+def config_map(spec: ExperimentSpec, experiment: str, namespace: str, uid: str, duration_s: float) -> dict[str, Any]:
+    config = worker_config(spec, namespace, duration_s)
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": names(experiment, uid)["config"], "namespace": namespace,
+                         "labels": {"app.kubernetes.io/component": COMPONENT, UID_LABEL: uid},
+                         "ownerReferences": owner_references(experiment, uid)},
+            "data": {CONFIG_KEY: config.model_dump_json(by_alias=True, exclude_none=True)}}
+
+
+def token_secret(experiment: str, namespace: str, uid: str, token: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": names(experiment, uid)["token"], "namespace": namespace,
+                         "labels": {"app.kubernetes.io/component": COMPONENT, UID_LABEL: uid},
+                         "ownerReferences": owner_references(experiment, uid)},
+            "data": {STATE_TOKEN_KEY: base64.b64encode(token.encode()).decode("ascii")}}

@@ -140,6 +140,9 @@ class PhaseResult(ApiModel):
     error_classes: ErrorCounts = ErrorCounts()
     ramp: Ramp | None = None  # chaos only
     fault_held: FaultHeld | None = None  # chaos only
+    # Load workers only: the share of the requests the schedule intended in this phase that some worker
+    # accounted for (a lost worker lowers it); below 95 % (analysis/coverage.py) the phase's checks are Inconclusive.
+    coverage: Annotated[float, Field(ge=0, le=1)] | None = None
 
 
 class PhaseResults(ApiModel):
@@ -154,6 +157,9 @@ class Check(ApiModel):
     observed: Annotated[str, Field(max_length=64)]
     limit: Annotated[str, Field(max_length=64)]
     passed: bool
+    # Set when the figures it judged are not trusted (load coverage below 95 %): neither passed nor failed,
+    # and `passed` is false.
+    inconclusive: Annotated[str, Field(max_length=256)] | None = None
 
 
 class ComparisonClass(enum.StrEnum):

@@ -21,9 +21,11 @@ from chaos_operator.adapters import telemetry
 from chaos_operator.adapters.clock import SystemClock
 from chaos_operator.adapters.coordination import CoordinationClient
 from chaos_operator.adapters.health import HealthServer
-from chaos_operator.adapters.kube import KubeClient, client_config
+from chaos_operator.adapters.kube import client_config
+from chaos_operator.adapters.kubeload import KubeLoadClient
 from chaos_operator.adapters.load import HttpLoadFactory
-from chaos_operator.engine.deps import Deps
+from chaos_operator.adapters.workers import WorkerLoadFactory
+from chaos_operator.engine.deps import Deps, LoadFactory
 from chaos_operator.engine.gating import Gates
 from chaos_operator.engine.slots import Slots
 from chaos_operator.faults.base import DEFAULT_IMAGE
@@ -37,6 +39,7 @@ from chaos_operator.sli.prometheus import PrometheusSource
 
 log = logging.getLogger(__name__)
 Flag = asyncio.Event | threading.Event
+LOAD_RUNNERS = ("inprocess", "workers")
 
 
 class LeadershipLost(Exception):
@@ -76,6 +79,9 @@ class OperatorConfig:
     disabled_faults: frozenset[str] = frozenset()  # kinds refused with FaultDisabled
     prometheus_urls: tuple[str, ...] = ()  # the only spec.prometheus.url values queried (none: refused)
     pause_poll_s: float = 0.5
+    load_runner: str = "inprocess"  # --load-runner: inprocess | workers (docs/architecture.md, "Load workers")
+    # The key the workers' tokens are derived from (--load-token-key-file); None: random, for this process only.
+    load_token_key: bytes | None = None
 
 
 def connection_info(cfg: Any) -> kopf.ConnectionInfo:
@@ -116,7 +122,7 @@ async def _first(main: Coroutine[Any, Any, None], stop: Flag | None) -> bool:
 
 async def run_operator(config: OperatorConfig, stop_flag: Flag | None = None, ready_flag: Flag | None = None) -> None:
     cfg = client_config(server=config.server, kubeconfig=config.kubeconfig, token=config.token)
-    kube = KubeClient(cfg, on_error=telemetry.api_error)
+    kube = KubeLoadClient(cfg, on_error=telemetry.api_error)
     own = CoordinationClient(cfg)  # the Lease and the kill switch, in the operator's namespace
     pause = PauseWatcher(own, config.operator_namespace, config.pause_poll_s,
                          on_change=lambda paused: telemetry.PAUSED.set(int(paused)))
@@ -158,12 +164,23 @@ async def run_operator(config: OperatorConfig, stop_flag: Flag | None = None, re
         own.close()
 
 
-async def _lead(config: OperatorConfig, cfg: Any, kube: KubeClient, gates: Gates, elector: Elector | None,
+def open_load(config: OperatorConfig, kube: KubeLoadClient, clock: SystemClock) -> LoadFactory:
+    """The load runner the config names: the experiment's Job of load workers, or the in-process generator."""
+    if config.load_runner == "workers":
+        if config.load_token_key is None:
+            log.warning("no --load-token-key-file: the load workers' tokens use a key of this process only")
+        key = config.load_token_key or os.urandom(32)
+        return WorkerLoadFactory(kube, kube, clock, config.image, key, poll_s=min(1.0, config.poll_s))
+    return HttpLoadFactory(kube, config.resolver or ClusterDnsResolver(), clock)
+
+
+async def _lead(config: OperatorConfig, cfg: Any, kube: KubeLoadClient, gates: Gates, elector: Elector | None,
                 stop_flag: Flag | None, ready_flag: Flag | None, kopf_ready: asyncio.Event) -> None:
     clock = SystemClock()
+    load = open_load(config, kube, clock)
     deps = Deps(
         kube=kube, clock=clock,
-        open_load=HttpLoadFactory(kube, config.resolver or ClusterDnsResolver(), clock),
+        open_load=load, discard_load=load.discard if isinstance(load, WorkerLoadFactory) else None,
         operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
         protected_namespaces=config.protected_namespaces,
         operator_pods=config.operator_pods, poll_s=config.poll_s,

@@ -3,6 +3,7 @@ sandbox stops, nothing of its run may be left."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -22,5 +23,7 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 @pytest.fixture
 def operator(box: Sandbox) -> Iterator[OperatorThread]:
     # The readiness bound is generous for the kernel VM tier, where Python runs under software emulation.
-    with OperatorThread(box.url, box.resolver, ready_timeout=120) as op:
+    # CHAOS_E2E_LOAD_RUNNER=workers runs these tests with the load sent by load workers (docs/testing.md).
+    runner = os.environ.get("CHAOS_E2E_LOAD_RUNNER", "inprocess")
+    with OperatorThread(box.url, box.resolver, ready_timeout=120, load_runner=runner) as op:
         yield op

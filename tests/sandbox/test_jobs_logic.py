@@ -254,3 +254,17 @@ def test_clock_maps_real_moments_with_the_offset_in_force_then() -> None:
 def test_an_unreadable_schedule_is_an_error_the_loop_logs(schedule: str, zone: str | None) -> None:
     with pytest.raises((ValueError, KeyError)):  # what node/jobcontrol.py catches: nothing starts
         cronjobs.plan(cronjob(at(-60), schedule=schedule, timeZone=zone), [], at(0))
+
+
+def test_a_failed_index_with_a_per_index_limit_leaves_the_others_running() -> None:
+    spec = {"completionMode": "Indexed", "completions": 3, "parallelism": 3, "backoffLimitPerIndex": 0}
+    running = jobs.plan(job(STARTED, **spec), [pod("a", "Failed", 0), pod("b", "Running", 1),
+                                               pod("c", "Running", 2)], at(1))
+    assert running.create == [] and running.delete == [], running  # index 0 is not run again, 1 and 2 go on
+    assert running.status["failedIndexes"] == "0" and "conditions" not in running.status
+    ended = jobs.plan(job(STARTED, **spec), [pod("a", "Failed", 0), pod("b", "Succeeded", 1),
+                                             pod("c", "Succeeded", 2)], at(2))
+    assert ended.status["conditions"][-1]["reason"] == "FailedIndexes"
+    capped = jobs.plan(job(STARTED, **spec, maxFailedIndexes=0), [pod("a", "Failed", 0), pod("b", "Running", 1)],
+                       at(1))
+    assert capped.status["conditions"][-1]["reason"] == "MaxFailedIndexesExceeded" and capped.delete == ["b"]

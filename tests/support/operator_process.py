@@ -3,7 +3,8 @@ the way out) or run two.
 
     python -m tests.support.operator_process --server URL [--service NS/NAME/PORT=URL …] [--max-seconds S]
         the operator as the sandbox runs it (`chaos_sandbox.operator_thread.OperatorThread`); prints `ready` once
-        kopf runs; runs until killed (at most --max-seconds)
+        kopf runs; runs until killed (at most --max-seconds); `--load-runner workers --load-token-key K` for
+        load workers
     python -m tests.support.operator_process --server URL --identity NAME [--lease L R T] [--image I] [--service …]
         one operator with leader election on (logs prefixed with NAME); SIGTERM stops kopf gracefully and
         releases the Lease; exits 1 when it lost its leadership
@@ -41,12 +42,15 @@ def main() -> int:
     p.add_argument("--identity", help="run with leader election on, as this candidate")
     p.add_argument("--lease", type=float, nargs=3, default=(3.0, 2.0, 0.25), metavar=("LEASE", "RENEW", "RETRY"))
     p.add_argument("--image", default="registry.example/chaos-operator:test")
+    p.add_argument("--load-runner", default="inprocess", choices=("inprocess", "workers"))
+    p.add_argument("--load-token-key", default="", help="without --identity: the workers' token key (text)")
     args = p.parse_args()
     resolver = services(args.service)
     if args.identity is None:
         from chaos_sandbox.operator_thread import OperatorThread
 
-        operator = OperatorThread(args.server, resolver)
+        operator = OperatorThread(args.server, resolver, load_runner=args.load_runner,
+                                  load_token_key=args.load_token_key.encode() or None)
         operator.start()
         print("ready", flush=True)
         time.sleep(args.max_seconds)

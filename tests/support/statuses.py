@@ -44,6 +44,7 @@ def _phase(start: str, end: str, requests: int, errors: int, scale: float) -> Ph
         fault_held=FaultHeld(seconds=54.5, asked=120.0, held_on=2, targets=2, until=end,
                              lost="checkout-7d9f8b6c4-x2k9p",
                              observed="deleted 2 pod(s), UID 0d5e8f3a-91c2-4b7e-8a61-5f2c9d7e3b10, 7b1c2d3e"),
+        coverage=0.9994,
     )
 
 

@@ -37,6 +37,14 @@ def test_one_case_per_check_with_failures_named(tmp_path: pathlib.Path) -> None:
     assert [type(c.result[0]) if c.result else None for c in cases] == [Failure, Failure, None]
 
 
+def test_an_inconclusive_check_is_skipped_with_its_reason(tmp_path: pathlib.Path) -> None:
+    obj = experiment()
+    why = "load coverage below 95% (requests accounted for / scheduled): chaos 66.7%"
+    obj["status"]["checks"][0].update(passed=False, inconclusive=why)
+    cases = _cases(obj, 2, tmp_path)
+    assert isinstance(cases[0].result[0], Skipped) and why in (cases[0].result[0].message or "")
+
+
 @pytest.mark.parametrize(("status", "code", "result"), [
     ({"phase": "Aborted", "reason": "Aborted", "message": "spec.abort was set"}, 3, Error),
     ({"phase": "Chaos"}, 4, Error),

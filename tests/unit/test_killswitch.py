@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import logging
+import pathlib
 from typing import Any
 
 import pytest
@@ -116,3 +117,23 @@ async def test_an_unreadable_kill_switch_counts_as_paused_after_its_stated_time(
     api.up = True
     await watcher.read_once()
     assert watcher.reason() is None and changes == [False, True, False]
+
+
+def test_the_load_runner_flag_env_and_token_key(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = OperatorConfig()
+    apply_run_flags(_args(), config)
+    assert (config.load_runner, config.load_token_key) == ("inprocess", None)
+    key = tmp_path / "key"
+    key.write_bytes(b"0123456789abcdef0123\n")
+    apply_run_flags(_args("--load-runner", "workers", "--load-token-key-file", str(key)), config)
+    assert (config.load_runner, config.load_token_key) == ("workers", b"0123456789abcdef0123")
+    monkeypatch.setenv("CHAOS_LOAD_RUNNER", "workers")
+    from_env = OperatorConfig()
+    apply_run_flags(_args(), from_env)
+    assert from_env.load_runner == "workers"
+    monkeypatch.setenv("CHAOS_LOAD_RUNNER", "threads")
+    with pytest.raises(SystemExit):
+        apply_run_flags(_args(), OperatorConfig())
+    key.write_bytes(b"short")
+    with pytest.raises(SystemExit):
+        apply_run_flags(_args("--load-token-key-file", str(key)), OperatorConfig())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 import pytest
@@ -37,7 +38,7 @@ def _mounts(job: dict[str, Any]) -> dict[str, tuple[str, Any]]:
 def test_the_job(load: dict[str, Any], workers: int, extra_volumes: set[str]) -> None:
     job = job_manifest(spec(**load), "orders-kill", "shop", UID, "registry/chaos-operator:1", 240.0)
     js = job["spec"]
-    assert (js["completionMode"], js["completions"], js["parallelism"], js["backoffLimit"]) == (
+    assert (js["completionMode"], js["completions"], js["parallelism"], js["backoffLimitPerIndex"]) == (
         "Indexed", workers, workers, 0)
     assert js["activeDeadlineSeconds"] >= 240 + 300  # the schedule and the time the state stays served
     assert job["metadata"]["namespace"] == "shop"
@@ -48,7 +49,8 @@ def test_the_job(load: dict[str, Any], workers: int, extra_volumes: set[str]) ->
     (container,) = pod["containers"]
     assert container["image"] == "registry/chaos-operator:1"
     assert container["args"] == ["loadworker", "--config", "/etc/chaos-load/config/config.json"]
-    assert container["env"] == [{"name": "LOAD_WORKERS", "value": str(workers)}]
+    assert container["env"] == [{"name": "LOAD_WORKERS", "value": str(workers)},
+                                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
     assert pod["automountServiceAccountToken"] is False and pod["restartPolicy"] == "Never"
     mounts = _mounts(job)
     assert set(mounts) == {"config", "state"} | extra_volumes
@@ -66,8 +68,9 @@ def test_every_file_the_config_names_is_mounted() -> None:
     job = job_manifest(s, "orders-kill", "shop", UID, "img", 240.0)
     mounted = {f"{path}/{item['path']}" for path, source in _mounts(job).values() for item in source["items"]}
     assert config.basic_auth is not None
-    named = {config.body_file, config.ca_file, config.state_token_file, config.basic_auth.username_file,
-             config.basic_auth.password_file, "/etc/chaos-load/config/config.json"}
+    named = {posixpath.normpath(posixpath.join("/etc/chaos-load/config", path or "")) for path in (
+        config.body_file, config.ca_file, config.state_token_file, config.basic_auth.username_file,
+        config.basic_auth.password_file, "config.json")}
     assert named == mounted
     basic = next(v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == "auth")
     assert basic["secret"]["items"] == [{"key": "u", "path": "username"}, {"key": "password", "path": "password"}]

@@ -8,7 +8,7 @@ import html
 from typing import Any
 
 from chaos_operator.cli.report.plot import PlottingUnavailable, png, title
-from chaos_operator.cli.report.table import COMPARISON_HEADER, PHASES, comparison_rows
+from chaos_operator.cli.report.table import COMPARISON_HEADER, PHASES, comparison_rows, result_of
 
 STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; }
@@ -60,9 +60,8 @@ def render_html(obj: dict[str, Any], picture: bytes | None = None) -> str:
         status.get("phase", "Pending"), verdict or "-", status.get("score", "-"), status.get("grade", "-"),
         status.get("recoveryTime", "-"), status.get("reason", "-"), status.get("message", "")]], [verdict])
     checks = status.get("checks") or []
-    check_rows = [[c["name"], c["phase"], c["observed"], c["limit"], "pass" if c["passed"] else "FAIL"]
-                  for c in checks]
-    check_classes = ["" if c["passed"] else "fail" for c in checks]
+    check_rows = [[c["name"], c["phase"], c["observed"], c["limit"], result_of(c)] for c in checks]
+    check_classes = ["" if c["passed"] or c.get("inconclusive") else "fail" for c in checks]
     records = [[r["target"], r["state"], r.get("injectedAt", "-"), r.get("heldUntil", "-"), r.get("recoveredAt", "-")]
                for r in status.get("injections") or []]
     parts = [

@@ -68,7 +68,7 @@ def render(obj: dict[str, Any]) -> str:
     if checks:
         lines.append("")
         lines += _table(["CHECK", "PHASE", "OBSERVED", "LIMIT", "RESULT"],
-                        [[c["name"], c["phase"], c["observed"], c["limit"], "pass" if c["passed"] else "FAIL"]
+                        [[c["name"], c["phase"], c["observed"], c["limit"], result_of(c)]
                          for c in checks])
     comparisons = comparison_rows(status)
     if comparisons:
@@ -81,3 +81,8 @@ def render(obj: dict[str, Any]) -> str:
                         [[r["target"], r["state"], r.get("injectedAt", "-"), r.get("recoveredAt", "-")]
                          for r in targets])
     return "\n".join(lines) + "\n"
+
+
+def result_of(check: dict[str, Any]) -> str:
+    """A check's RESULT column: pass, FAIL, or inconclusive (low load coverage)."""
+    return "inconclusive" if check.get("inconclusive") else "pass" if check["passed"] else "FAIL"

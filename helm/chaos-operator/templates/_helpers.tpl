@@ -88,4 +88,8 @@ annotations:
 - --metrics-port={{ .Values.metrics.port }}
 - --log-level={{ .Values.logLevel }}
 - --log-format={{ .Values.logFormat }}
+- --load-runner={{ .Values.load.runner }}
+{{- if eq .Values.load.runner "workers" }}
+- --load-token-key-file=/etc/chaos-operator/load-token/key
+{{- end }}
 {{- end -}}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import logging
 import pathlib
 import shutil
@@ -42,6 +43,7 @@ class CommandKubelet:
         self._own_dir: pathlib.Path | None = None
         self._services = ""  # /etc/hosts lines of the Services (node.py keeps them current)
         self._hosts: set[pathlib.Path] = set()  # the hosts files of running in-cluster pods
+        self._ips = itertools.count()
 
     def set_services(self, entries: str) -> None:
         """The Services changed: rewrite each in-cluster pod's hosts file in place (its bind mount keeps the inode)."""
@@ -59,13 +61,19 @@ class CommandKubelet:
         return self._own_dir / uid
 
     def start(self, pod: dict[str, Any], slot: Slot, configmaps: Mapping[str, Mapping[str, Any]],
-              token: str) -> Coroutine[Any, Any, None]:
+              token: str, secrets: Mapping[str, Mapping[str, Any]] | None = None) -> Coroutine[Any, Any, None]:
         """The pod's run, to be spawned; Refused (nothing started) when the sandbox will not run it. `token`: the
         emulator's for the pod's ServiceAccount."""
         if self.api_url is None:
             raise Refused("Unsupported", "this node was started without the API server's URL")
         files = self._files(pod["metadata"]["uid"])
-        return self.run(slot, commandpods.plan(pod, files, self.api_url, configmaps, token, self.api))
+        pod_ip = self._next_ip() if commandpods.wants_ip(pod) else None
+        return self.run(slot, commandpods.plan(pod, files, self.api_url, configmaps, token, self.api, secrets, pod_ip))
+
+    def _next_ip(self) -> str:
+        """A loopback address of the pod's own (127.50.0.1 on): below the Services' 127.100-199 (proxy.py)."""
+        n = next(self._ips) % (254 * 256)
+        return f"127.50.{n // 254}.{1 + n % 254}"
 
     def close(self) -> None:
         if self._own_dir is not None:
@@ -115,9 +123,9 @@ class CommandKubelet:
             await self._end(slot, plan)
             return None
         slot.started_at = now_rfc3339()
-        node.status(slot, "Running", plan.readiness is None)
+        node.status(slot, "Running", plan.readiness is None, ip=plan.pod_ip)
         log.info("pod %s/%s: %s started (pid %s)", slot.namespace, slot.name, plan.argv[0], proc.pid)
-        probing = asyncio.create_task(self._probe(slot, plan.readiness)) if plan.readiness else None
+        probing = asyncio.create_task(self._probe(slot, plan.readiness, plan.pod_ip)) if plan.readiness else None
         try:
             code = exit_code_of(await proc.wait())
         finally:
@@ -127,17 +135,17 @@ class CommandKubelet:
         log.info("pod %s/%s: exited with %d", slot.namespace, slot.name, code)
         return code
 
-    async def _probe(self, slot: Slot, probe: Probe) -> None:
+    async def _probe(self, slot: Slot, probe: Probe, ip: str | None) -> None:
         """Ready after one success, not Ready after `failure_threshold` failures in a row; written on change."""
         ready, failures = False, 0
         await asyncio.sleep(probe.initial_delay_s)
         while True:
-            status = await http_status("127.0.0.1", probe.port, probe.path, probe.timeout_s)
+            status = await http_status(probe.host, probe.port, probe.path, probe.timeout_s)
             ok = status is not None and 200 <= status < 400
             failures = 0 if ok else failures + 1
             if ok != ready and (ok or failures >= probe.failure_threshold) and not slot.deleting:
                 ready = ok
-                self.node.status(slot, "Running", ready)
+                self.node.status(slot, "Running", ready, ip=ip)
             await asyncio.sleep(min(probe.period_s, PROBE_FIRST_S) if not ready else probe.period_s)
 
     async def _end(self, slot: Slot, plan: Plan) -> None:

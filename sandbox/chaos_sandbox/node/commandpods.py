@@ -10,23 +10,28 @@ Pending with the reason (`Refused`). The agent's own pods (`python -m chaos_oper
 stay `agentpods.py`'s. `$(VAR)` in command and args is expanded from the container's env, as a kubelet does.
 
 What the container would see, mapped for a local process:
-- **volumes**: a `configMap` volume becomes a directory of the pod with one file per key (or per `items` entry),
-  an `emptyDir` an empty directory (TMPDIR when mounted at /tmp); arguments that point into a mount path are
-  rewritten to that directory. Other volumes are refused.
+- **volumes**: a `configMap` or `secret` volume becomes a directory of the pod with one file per key (or per
+  `items` entry; a Secret's values decoded, its files mode 0600), an `emptyDir` an empty directory (TMPDIR
+  when mounted at /tmp); arguments that point into a mount path are rewritten to that directory. Other volumes
+  are refused.
 - **env**: `value`s and `fieldRef`s to the pod's name, namespace, uid, node, service account, labels and
-  annotations (so `JOB_COMPLETION_INDEX` resolves); anything else is refused.
+  annotations (so `JOB_COMPLETION_INDEX` resolves), and `status.podIP`; anything else is refused.
 - **credentials**: a token the emulator issued for the pod's ServiceAccount (`default` when unset), so RBAC applies
   when enforced: as a kubeconfig (`KUBECONFIG`), and, when the node is root and the emulator serves HTTPS, also
   in-cluster, as the mounted ServiceAccount files and `KUBERNETES_SERVICE_HOST`/`PORT` (`incluster.py`), which is
   how `chaos-operator run` (no flags) connects; otherwise the node's `KUBERNETES_SERVICE_*` are removed.
 - **network**: the node's (as `hostNetwork`), so the process reaches the API server on 127.0.0.1; declared
-  container ports are mapped to free node ports (`incluster.py`).
+  container ports are mapped to free node ports (`incluster.py`). A container that asks for its pod's IP
+  (`fieldRef: status.podIP`, as the load workers do to listen there) gets an address of its own instead, a
+  loopback one (127.50.x.y) written to `status.podIP`, and keeps its ports as declared: it listens on its
+  address, as a pod in its own network namespace would, and is reached (probes, the operator) at podIP:port.
 Security contexts and resource limits are not evaluated; readiness is the `httpGet` readinessProbe, if any.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import pathlib
 import re
@@ -42,6 +47,7 @@ from chaos_sandbox.node.agentpods import OPERATOR_IMAGE, PYTHONS, Refused
 from chaos_sandbox.node.podprocess import LocalProcess, in_cgroup
 
 REPOSITORY = "chaos-operator"  # the chart's image.repository
+HOST = "127.0.0.1"  # where a pod of the node's network is probed
 PROGRAMS = {"chaos-operator": pathlib.Path(sys.executable).parent / "chaos-operator"}
 VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 FIELD_REF = re.compile(r"metadata\.(labels|annotations)\['([^']+)'\]")
@@ -55,6 +61,8 @@ class Plan:
     kubeconfig: str
     grace_s: float
     config_files: dict[pathlib.Path, str] = field(default_factory=dict)  # configMap volumes' files
+    secret_files: dict[pathlib.Path, bytes] = field(default_factory=dict)  # secret volumes' files (mode 0600)
+    pod_ip: str | None = None  # an address of its own (it asked for status.podIP), else the node's network
     empty_dirs: list[pathlib.Path] = field(default_factory=list)
     account_files: dict[str, str] = field(default_factory=dict)  # token, ca.crt, namespace: in-cluster
     readiness: incluster.Probe | None = None
@@ -74,8 +82,17 @@ def _strings(value: Any, what: str) -> list[str]:
     return list(value)
 
 
-def _field(pod: Mapping[str, Any], path: str) -> str:
+def wants_ip(pod: Mapping[str, Any]) -> bool:
+    """Its container takes `status.podIP` into its env: it gets an address of its own (the module's doc)."""
+    return any(((item.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath") == "status.podIP"
+               for ctr in (pod.get("spec") or {}).get("containers") or [] for item in ctr.get("env") or []
+               if isinstance(item, dict) and isinstance(item.get("valueFrom"), dict))
+
+
+def _field(pod: Mapping[str, Any], path: str, pod_ip: str | None = None) -> str:
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    if path == "status.podIP" and pod_ip is not None:
+        return pod_ip
     simple = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
               "metadata.uid": meta.get("uid"), "spec.nodeName": spec.get("nodeName"),
               "spec.serviceAccountName": spec.get("serviceAccountName") or "default"}
@@ -86,7 +103,7 @@ def _field(pod: Mapping[str, Any], path: str) -> str:
     raise Refused("Unsupported", f"env fieldRef {path!r}")
 
 
-def _env(pod: Mapping[str, Any], container: Mapping[str, Any]) -> dict[str, str]:
+def _env(pod: Mapping[str, Any], container: Mapping[str, Any], pod_ip: str | None = None) -> dict[str, str]:
     if container.get("envFrom"):
         raise Refused("Unsupported", "the sandbox runs no envFrom")
     env: dict[str, str] = {}
@@ -95,7 +112,7 @@ def _env(pod: Mapping[str, Any], container: Mapping[str, Any]) -> dict[str, str]
         if source is None:
             env[name] = str(item.get("value", ""))
         elif isinstance(source, dict) and set(source) == {"fieldRef"}:
-            env[name] = _field(pod, str((source["fieldRef"] or {}).get("fieldPath", "")))
+            env[name] = _field(pod, str((source["fieldRef"] or {}).get("fieldPath", "")), pod_ip)
         else:
             raise Refused("Unsupported", f"env {name!r}: only value and fieldRef")
     return env
@@ -119,9 +136,11 @@ def _map(arg: str, paths: Mapping[str, str]) -> str:
 
 
 def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str, configmaps: Mapping[str, Mapping[str, Any]],
-         token: str, api: incluster.ApiEndpoint | None = None) -> Plan:
-    """How to run this pod here; `Refused` when the sandbox will not. `configmaps`: the pod's namespace's, by name;
-    `token`: the emulator's for the pod's ServiceAccount; `api`: its HTTPS endpoint, for in-cluster clients."""
+         token: str, api: incluster.ApiEndpoint | None = None, secrets: Mapping[str, Mapping[str, Any]] | None = None,
+         pod_ip: str | None = None) -> Plan:
+    """How to run this pod here; `Refused` when the sandbox will not. `configmaps`, `secrets`: the pod's
+    namespace's, by name; `token`: the emulator's for the pod's ServiceAccount; `api`: its HTTPS endpoint, for
+    in-cluster clients; `pod_ip`: its own address, when it asked for one (`wants_ip`)."""
     spec, meta = pod.get("spec") or {}, pod.get("metadata") or {}
     containers = spec.get("containers") or []
     if len(containers) != 1 or spec.get("initContainers"):
@@ -140,6 +159,7 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str, configmaps: 
     volumes = {str(v.get("name")): v for v in spec.get("volumes") or []}
     paths: dict[str, str] = {}
     config_files: dict[pathlib.Path, str] = {}
+    secret_files: dict[pathlib.Path, bytes] = {}
     empty_dirs: list[pathlib.Path] = []
     env = {"TMPDIR": str(files / "tmp")}
     for mount in ctr.get("volumeMounts") or []:
@@ -163,15 +183,20 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str, configmaps: 
                 if key not in data or rel.startswith("/") or ".." in rel.split("/"):
                     raise Refused("FailedMount", f"configmap {source.get('name')!r} key {key!r}")
                 config_files[here / rel] = str(data[key])
+        elif "secret" in volume:
+            secret_files.update(_secret_files(volume["secret"] or {}, here, secrets or {}))
         else:
-            raise Refused("Unsupported", f"volume {name!r}: only configMap and emptyDir")
-    env.update(_env(pod, ctr))
+            raise Refused("Unsupported", f"volume {name!r}: only configMap, secret and emptyDir")
+    env.update(_env(pod, ctr, pod_ip))
     account = spec.get("serviceAccountName") or "default"
     account_files: dict[str, str] = {}
     if api is not None:
         account_files = incluster.service_account_files(token, str(meta.get("namespace")), api)
         env.update(KUBERNETES_SERVICE_HOST=api.host, KUBERNETES_SERVICE_PORT=str(api.port))
     by_number, by_name = incluster.map_ports(ctr)
+    if pod_ip is not None:  # its own address: its ports stay as declared
+        by_number = {number: number for number in by_number}
+        by_name = {n: int(p.get("containerPort", 0)) for p in ctr.get("ports") or [] if (n := p.get("name"))}
     kubeconfig = yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "pod",
         "clusters": [{"name": "sandbox", "cluster": {"server": api_url}}],
@@ -183,9 +208,27 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str, configmaps: 
     argv = [incluster.rewrite_port(a, by_number) for a in argv]
     return Plan(argv=[str(program), *argv], env=env, files=files,
                 kubeconfig=kubeconfig, grace_s=float(spec.get("terminationGracePeriodSeconds", 30)),
-                config_files=config_files, empty_dirs=empty_dirs, account_files=account_files,
-                readiness=incluster.readiness(ctr, by_number, by_name),
+                config_files=config_files, secret_files=secret_files, pod_ip=pod_ip, empty_dirs=empty_dirs,
+                account_files=account_files, readiness=incluster.readiness(ctr, by_number, by_name, pod_ip or HOST),
                 restart_policy=str(spec.get("restartPolicy") or "Always"))
+
+
+def _secret_files(source: Mapping[str, Any], here: pathlib.Path,
+                  secrets: Mapping[str, Mapping[str, Any]]) -> dict[pathlib.Path, bytes]:
+    """A secret volume's files, as the kubelet writes them: each key's decoded value (or each `items` entry)."""
+    name = str(source.get("secretName"))
+    secret = secrets.get(name)
+    if secret is None:
+        raise Refused("FailedMount", f"secret {name!r} not found")
+    data = {str(k): base64.b64decode(str(v)) for k, v in (secret.get("data") or {}).items()}
+    data.update({str(k): str(v).encode() for k, v in (secret.get("stringData") or {}).items()})
+    files: dict[pathlib.Path, bytes] = {}
+    for item in source.get("items") or [{"key": k, "path": k} for k in data]:
+        key, rel = str(item.get("key")), str(item.get("path"))
+        if key not in data or rel.startswith("/") or ".." in rel.split("/"):
+            raise Refused("FailedMount", f"secret {name!r} key {key!r}")
+        files[here / rel] = data[key]
+    return files
 
 
 class CommandProcess(LocalProcess):
@@ -208,6 +251,10 @@ class CommandProcess(LocalProcess):
         for path, text in self.plan.config_files.items():
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             path.write_text(text)
+        for path, data in self.plan.secret_files.items():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_bytes(data)
 
     async def start(self) -> None:
         self.prepare()

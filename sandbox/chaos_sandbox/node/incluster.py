@@ -47,11 +47,12 @@ class ApiEndpoint:
 @dataclass(frozen=True)
 class Probe:
     path: str
-    port: int  # on the node
+    port: int  # on the node, or on the pod's own address
     period_s: float
     timeout_s: float
     initial_delay_s: float
     failure_threshold: int
+    host: str = "127.0.0.1"  # the pod's address when it has one of its own
 
 
 def free_port() -> int:
@@ -81,7 +82,8 @@ def rewrite_port(arg: str, ports: Mapping[int, int]) -> str:
     return arg
 
 
-def readiness(container: Mapping[str, Any], by_number: Mapping[int, int], by_name: Mapping[str, int]) -> Probe | None:
+def readiness(container: Mapping[str, Any], by_number: Mapping[int, int], by_name: Mapping[str, int],
+              host: str = "127.0.0.1") -> Probe | None:
     probe = container.get("readinessProbe") or {}
     get = probe.get("httpGet")
     if not get:
@@ -92,7 +94,8 @@ def readiness(container: Mapping[str, Any], by_number: Mapping[int, int], by_nam
         raise Refused("Unsupported", f"readinessProbe port {port!r} is not a declared containerPort")
     return Probe(path=str(get.get("path") or "/"), port=node_port, period_s=float(probe.get("periodSeconds", 10)),
                  timeout_s=float(probe.get("timeoutSeconds", 1)), initial_delay_s=float(
-                     probe.get("initialDelaySeconds", 0)), failure_threshold=int(probe.get("failureThreshold", 3)))
+                     probe.get("initialDelaySeconds", 0)), failure_threshold=int(probe.get("failureThreshold", 3)),
+                 host=host)
 
 
 def service_account_files(token: str, namespace: str, api: ApiEndpoint) -> dict[str, str]:

@@ -3,8 +3,12 @@
 What a Job wants (Kubernetes' batch/v1 semantics, the parts the sandbox runs): `parallelism` pods at once,
 `completions` successful pods (NonIndexed), or one successful pod per index 0..completions-1
 (`completionMode: Indexed`); a failed pod is replaced until more than `backoffLimit` have failed, then the
-Job fails (`BackoffLimitExceeded`); past `activeDeadlineSeconds` after its start it fails (`DeadlineExceeded`);
-either way its running pods are deleted. A finished Job gets `FailureTarget`/`SuccessCriteriaMet` and then
+Job fails (`BackoffLimitExceeded`). An Indexed Job with `backoffLimitPerIndex` (Kubernetes 1.29+) counts failures
+per index instead: an index with more failures than that is failed (`status.failedIndexes`) and not run again
+while the others go on; the Job fails once more than `maxFailedIndexes` (if set) have failed
+(`MaxFailedIndexesExceeded`), or once every index has succeeded or failed with some failed (`FailedIndexes`).
+Past `activeDeadlineSeconds` after its start it fails (`DeadlineExceeded`); either way its running pods are
+deleted. A finished Job gets `FailureTarget`/`SuccessCriteriaMet` and then
 `Failed`/`Complete`, as 1.31+ sets them, and is deleted `ttlSecondsAfterFinished` after it finished. A pod deleted
 before it succeeded counts as failed (it keeps the `TRACKING` finalizer until the Job is finished).
 `jobcontrol.py` carries the plan out.
@@ -84,17 +88,28 @@ def plan(job: Obj, pods: list[Obj], now: datetime.datetime) -> Plan:
     indexed = spec.get("completionMode") == "Indexed"
     parallelism = min(int(spec.get("parallelism", 1)), MAX_PARALLELISM)
     completions = spec.get("completions")
-    backoff = int(spec.get("backoffLimit", DEFAULT_BACKOFF_LIMIT))
+    per_index = spec.get("backoffLimitPerIndex") if indexed else None
+    # With a per-index limit the Job-wide one defaults to "none" (the API's MaxInt32).
+    backoff = int(spec.get("backoffLimit", DEFAULT_BACKOFF_LIMIT if per_index is None else 2**31 - 1))
     live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
     active = [p for p in live if phase(p) not in ("Succeeded", "Failed")]
     succeeded = [p for p in pods if phase(p) == "Succeeded"]
     failed = [p for p in pods if phase(p) == "Failed" or (p not in live and phase(p) != "Succeeded")]
     done_indexes = {i for p in succeeded if (i := pod_index(p)) is not None}
+    failed_indexes: set[int] = set()
+    if isinstance(per_index, int):
+        counts: dict[int, int] = {}
+        for p in failed:
+            if (i := pod_index(p)) is not None and i not in done_indexes:
+                counts[i] = counts.get(i, 0) + 1
+        failed_indexes = {i for i, n in counts.items() if n > per_index}
     nowtext = rfc3339(now)
     new: Obj = {**status, "active": len(active), "succeeded": len(succeeded), "failed": len(failed),
                 "ready": sum(1 for p in active if _ready(p)), "terminating": len(pods) - len(live)}
     if indexed:
         new["completedIndexes"] = ranges(done_indexes)
+    if failed_indexes:
+        new["failedIndexes"] = ranges(failed_indexes)
     if spec.get("suspend"):
         return Plan(delete=[p["metadata"]["name"] for p in active], status=new)
     new.setdefault("startTime", nowtext)
@@ -109,8 +124,11 @@ def plan(job: Obj, pods: list[Obj], now: datetime.datetime) -> Plan:
     started = parse_time(new["startTime"]) or now
     deadline = spec.get("activeDeadlineSeconds")
     failure: tuple[str, str] | None = None
+    max_failed = spec.get("maxFailedIndexes")
     if len(failed) > backoff:
         failure = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+    elif isinstance(max_failed, int) and len(failed_indexes) > max_failed:
+        failure = ("MaxFailedIndexesExceeded", "Job has exceeded the specified maximal number of failed indexes")
     elif isinstance(deadline, int) and now >= started + datetime.timedelta(seconds=deadline):
         failure = ("DeadlineExceeded", "Job was active longer than specified deadline")
     if failure is not None:
@@ -119,7 +137,11 @@ def plan(job: Obj, pods: list[Obj], now: datetime.datetime) -> Plan:
     if indexed:
         want = int(completions if completions is not None else 1)
         complete = done_indexes >= set(range(want))
-        busy = done_indexes | {i for p in active if (i := pod_index(p)) is not None}
+        if failed_indexes and (done_indexes | failed_indexes) >= set(range(want)) and not active:
+            new["conditions"] = [*(status.get("conditions") or []),
+                                 *_conditions("Failed", "FailedIndexes", "Job has failed indexes", nowtext)]
+            return Plan(status=new)
+        busy = done_indexes | failed_indexes | {i for p in active if (i := pod_index(p)) is not None}
         free = [i for i in range(want) if i not in busy]
         create: list[int | None] = list(free[:max(0, parallelism - len(active))])
     elif completions is not None:

@@ -168,7 +168,8 @@ class Node:
         configmaps = {c["metadata"]["name"]: c for c in self.api.list("v1/configmaps", slot.namespace)}
         # what a cluster mounts into the pod: a token for its ServiceAccount, which RBAC (when enforced) judges
         token = self.api.emulator.auth.issue_token(slot.namespace, pod["spec"].get("serviceAccountName") or "default")
-        return self.commands.start(pod, slot, configmaps, token)
+        secrets = {s["metadata"]["name"]: s for s in self.api.list("v1/secrets", slot.namespace)}  # the kubelet's
+        return self.commands.start(pod, slot, configmaps, token, secrets)
 
     def advance_clock(self, seconds: float) -> None:
         """Time passes for the Job and CronJob controllers (clock.py); they look at once."""

@@ -45,7 +45,7 @@ class World:
         self.fault = RecordingFault(self.clock)
         self.loads_opened = 0
 
-    async def _open_load(self, spec: ExperimentSpec, namespace: str) -> FakeLoad:
+    async def _open_load(self, spec: ExperimentSpec, experiment: ExperimentRef) -> FakeLoad:
         self.loads_opened += 1
         return self.load
 
