@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.conftest import ROOT, experiment, make_pod
 from tests.support.harness import OPERATOR_TOKEN, StaticResolver
 from tests.support.net import free_port, get
-from tests.support.waits import wait_phase
+from tests.support.waits import wait_for, wait_phase
 
 NS = "shop"
 DASHBOARD = ROOT / "helm" / "chaos-operator" / "dashboards" / "chaos-operator.json"
@@ -65,8 +65,14 @@ def test_metrics_health_and_the_dashboard(emulator: EmulatorThread, resolver: St
         emulator.create("chaosexperiments", experiment("measured", NS, phases={"baseline": "2s", "chaos": "2s",
                                                                               "recovery": "1s"}), NS)
         status = wait_phase(emulator, "measured", ("Completed", "Failed", "Aborted"))
-        code, text = get(f"{base}/metrics")
-    assert code == 200 and status["phase"] == "Completed", status
+        # The operator counts a status change once its write has landed, so the terminal status can be read a
+        # moment before the counter moves: wait for the scrape that shows it.
+        def counted() -> str | None:
+            text = get(f"{base}/metrics")[1]
+            return text if any(key[0] == "chaos_operator_experiments_finished_total" and value > before.get(key, 0)
+                               for key, value in samples(text).items()) else None
+        text = wait_for("the finished counter", counted, 15)
+    assert status["phase"] == "Completed", status
     after = samples(text)
     got = {key: value - before.get(key, 0.0) if "_total" in key[0] else value for key, value in after.items()}
     assert got[("chaos_operator_injections_total", (("kind", "PodKill"), ("outcome", "succeeded")))] == 1
