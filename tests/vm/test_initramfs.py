@@ -19,7 +19,8 @@ ARGV = ["/repo/.venv/bin/python", "/repo/tests/vm/guest.py", "/run/results/confi
 def version() -> str:
     found = kernel_version()
     if found is None or not initramfs.BUSYBOX.exists():
-        pytest.skip("no Debian kernel with 9p and netem, or no busybox-static: make kernel-test installs them")
+        pytest.skip("no Debian kernel with 9p and netem, or no busybox-static: make kernel-test installs them, "
+                    "then runs these tests")
     return found
 
 
