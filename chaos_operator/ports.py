@@ -11,10 +11,10 @@ import asyncio
 import datetime
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from chaos_operator.analysis.recovery import SecondSample
-from chaos_operator.models.status import PhaseResult
+from chaos_operator.models.status import LoadSpan, PhaseResult
 
 T = TypeVar("T")
 
@@ -103,6 +103,7 @@ class LoadResult:
     started_mono: float  # Clock.monotonic() when the phase's first request was due (the adapter converts)
     samples: Sequence[SecondSample] = field(default_factory=tuple)  # offsets from started_mono
     split_offset_s: float | None = None  # when ``split`` was set, from started_mono: the figures start there
+    span: LoadSpan | None = None  # load workers: the phase's instants, what a resumed run cuts again
 
 
 class LoadDriver(Protocol):
@@ -113,3 +114,26 @@ class LoadDriver(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ResumableLoad(LoadDriver, Protocol):
+    """Load whose figures outlive the operator (load workers): a phase is placed by its instants (unix seconds),
+    so a daemon that picks the run up cuts the same seconds again (engine/resume.py)."""
+
+    def phase_start(self) -> float:
+        """When a phase begun now starts: now, and never before the load's own start."""
+        ...
+
+    async def run_phase_from(self, begun: float, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
+        """``run_phase`` for a phase that began at ``begun`` (perhaps under an earlier daemon): what is left of it.
+        ``split`` may also be the instant (unix seconds) it was set, when an earlier daemon saw it."""
+        ...
+
+    async def recut(self, span: LoadSpan) -> LoadResult:
+        """A phase that has ended, cut again from the load's data."""
+        ...
+
+    async def detach(self) -> None:
+        """Let go without ending the load: the daemon stops and the next one picks the run up."""
+        ...

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chaos_operator.adapters.load import check_service
 from chaos_operator.adapters.workerpull import WorkerClient, WorkerUnavailable
 from chaos_operator.engine.deps import LoadWorkersFailed
 from chaos_operator.loadworker import job
@@ -25,6 +24,7 @@ from chaos_operator.loadworker.config import MAX_RUN_SECONDS
 from chaos_operator.loadworker.phases import Instants, cut, second_of
 from chaos_operator.loadworker.record import SecondRecord, merge
 from chaos_operator.models.spec import ExperimentSpec
+from chaos_operator.models.status import LoadSpan
 from chaos_operator.models.timestamps import format_time
 from chaos_operator.ports import Clock, ExperimentRef, KubeApi, LoadResult
 from chaos_operator.targeting.pods import pod_info
@@ -56,42 +56,6 @@ class Worker:
     gone: bool = False  # unreachable through a whole pull: later phases ask once
 
 
-class WorkerLoadFactory:
-    def __init__(self, kube: KubeApi, objects: LoadObjects, clock: Clock, image: str, key: bytes,
-                 ready_timeout_s: float = READY_TIMEOUT_S, poll_s: float = 1.0) -> None:
-        self._kube, self._objects, self._clock = kube, objects, clock
-        self._image, self._key = image, key
-        self._ready_timeout_s, self._poll_s = ready_timeout_s, poll_s
-
-    async def discard(self, spec: ExperimentSpec, experiment: ExperimentRef) -> None:
-        """Delete the workers a previous daemon left for this experiment (an operator SIGKILLed mid-run): they
-        would send load to the end of their schedule for a run that is over."""
-        await delete_objects(self._objects, self._clock, experiment)
-
-    async def __call__(self, spec: ExperimentSpec, experiment: ExperimentRef) -> WorkerLoad | NoLoad:
-        await check_service(self._kube, spec, experiment.namespace)
-        if spec.dry_run:  # it ends before any phase: no Job, and no request sent
-            return NoLoad()
-        load = WorkerLoad(self._kube, self._objects, self._clock, spec, experiment,
-                          job.state_token(self._key, experiment.uid))
-        try:
-            await load.open(self._image, self._ready_timeout_s, self._poll_s)
-        except BaseException:
-            await load.close()
-            raise
-        return load
-
-
-class NoLoad:
-    """A dry run's load: the Service was checked; nothing is started and no phase may be measured."""
-
-    async def run_phase(self, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
-        raise RuntimeError("a dry run measures no phase")
-
-    async def close(self) -> None:
-        return None
-
-
 def run_seconds(spec: ExperimentSpec) -> float:
     phases = spec.phases
     return min(MAX_RUN_SECONDS, float(phases.baseline) + float(phases.chaos) + float(phases.recovery) + RUN_SLACK_S)
@@ -103,7 +67,7 @@ class WorkerLoad:
         self._kube, self._objects, self._clock = kube, objects, clock
         self._spec, self._ref, self._token = spec, ref, token
         self._names = job.names(ref.name, ref.uid)
-        self._client = WorkerClient(token)
+        self.client = WorkerClient(token)
         self.workers: list[Worker] = []
         self.start_at = 0.0  # unix seconds
         self._start_mono = 0.0  # the same instant on the Clock
@@ -123,9 +87,8 @@ class WorkerLoad:
             raise LoadWorkersFailed(f"the load Job {ns}/{self._names['job']} could not be created: one of that "
                                     "name is still there")
         self.workers = await self._ready(ready_timeout_s, poll_s, job_uid)
-        self.start_at = self._clock.now().timestamp() + START_LEAD_S
-        self._start_mono = self._clock.monotonic() + START_LEAD_S
-        refused = await asyncio.gather(*(self._client.start(w.base, self.start_at) for w in self.workers),
+        self.place(self._clock.now().timestamp() + START_LEAD_S)
+        refused = await asyncio.gather(*(self.client.start(w.base, self.start_at) for w in self.workers),
                                        return_exceptions=True)
         for worker, error in zip(self.workers, refused, strict=True):
             if isinstance(error, WorkerUnavailable):
@@ -154,41 +117,54 @@ class WorkerLoad:
                 if pod.ready and pod.pod_ip:
                     ready[int(index)] = pod.pod_ip
             if len(ready) >= wanted:
-                return [Worker(i, _base(ip)) for i, ip in sorted(ready.items())]
+                return [Worker(i, worker_base(ip)) for i, ip in sorted(ready.items())]
             if self._clock.monotonic() >= deadline:
                 raise LoadWorkersFailed(f"{len(ready)} of {wanted} load worker pods of Job {ns}/"
                                         f"{self._names['job']} were Ready after {timeout_s:g}s")
             await self._clock.sleep(poll_s)
 
+    def phase_start(self) -> float:
+        return max(self._clock.now().timestamp(), self.start_at)  # the first phase begins with the load
+
     async def run_phase(self, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
+        return await self.run_phase_from(self.phase_start(), duration_s, stop, split)
+
+    async def run_phase_from(self, begun: float, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
+        """The phase from ``begun`` (unix seconds; an earlier daemon's, on a resume) for ``duration_s`` in all."""
         assert stop is None or isinstance(stop, asyncio.Event)
-        assert split is None or isinstance(split, asyncio.Event)
+        assert split is None or isinstance(split, (asyncio.Event, float))
         clock = self._clock
-        if (early := self.start_at - clock.now().timestamp()) > 0:
-            await clock.sleep(early)  # the first phase begins with the load, not before it
-        started = clock.now()
-        split_at: list[datetime.datetime] = []
+        if (early := begun - clock.now().timestamp()) > 0:
+            await clock.sleep(early)
+        split_at: list[float] = [split] if isinstance(split, float) else []  # known: a picked-up chaos window
 
         async def note_split(event: asyncio.Event) -> None:
             await event.wait()
-            split_at.append(clock.now())
+            split_at.append(clock.now().timestamp())
 
-        noting = asyncio.create_task(note_split(split)) if split is not None else None
+        noting = asyncio.create_task(note_split(split)) if isinstance(split, asyncio.Event) else None
         following = asyncio.create_task(self._follow())
+        left = max(0.0, begun + duration_s - clock.now().timestamp())
         try:
             if stop is None:
-                await clock.sleep(duration_s)
+                await clock.sleep(left)
             else:
-                await clock.wait_for(stop, duration_s)
+                await clock.wait_for(stop, left)
         finally:
             following.cancel()
             if noting is not None:
                 noting.cancel()
-        finished = clock.now()
-        at = Instants(start_s=started.timestamp() - self.start_at, end_s=finished.timestamp() - self.start_at,
-                      started_at=format_time(started), finished_at=format_time(finished),
-                      split_s=split_at[0].timestamp() - self.start_at if split_at else None,
-                      split_at=format_time(split_at[0]) if split_at else None)
+        # Never past its planned end: a picked-up phase whose end passed while no operator ran ends there.
+        finished = max(begun, min(clock.now().timestamp(), begun + duration_s))
+        return await self.recut(LoadSpan(start=begun, end=finished, split=split_at[0] if split_at else None))
+
+    async def recut(self, span: LoadSpan) -> LoadResult:
+        """The phase ``span`` cut from every worker's seconds (pulled until closed, bounded)."""
+        end_s = span.start if span.end is None else span.end
+        at = Instants(start_s=span.start - self.start_at, end_s=end_s - self.start_at,
+                      started_at=_stamp(span.start), finished_at=_stamp(end_s),
+                      split_s=None if span.split is None else span.split - self.start_at,
+                      split_at=None if span.split is None else _stamp(span.split))
         first, end = second_of(at.start_s), second_of(at.end_s)
         await self._pull(first, end)
         phase = cut(merge([w.records[s] for s in sorted(w.records) if first <= s < end] for w in self.workers),
@@ -199,7 +175,7 @@ class WorkerLoad:
         if phase.result.coverage is not None and phase.result.coverage < 1.0:
             log.info("%s: load coverage %.3f in seconds [%d, %d)", self._ref.name, phase.result.coverage, first, end)
         return LoadResult(result=phase.result, started_mono=self._start_mono + phase.first, samples=phase.samples,
-                          split_offset_s=phase.split_offset_s)
+                          split_offset_s=phase.split_offset_s, span=span)
 
     async def _follow(self) -> None:
         """While the phase runs: each worker's newly closed seconds, one bounded try each round."""
@@ -209,7 +185,7 @@ class WorkerLoad:
 
     async def _pull_new(self, worker: Worker) -> None:
         try:
-            state = await self._client.state(worker.base, worker.closed_before)
+            state = await self.client.state(worker.base, worker.closed_before)
         except WorkerUnavailable:
             return  # the pull at the phase's end decides whether it is lost
         self._keep(worker, state.seconds, state.closed_before)
@@ -227,7 +203,7 @@ class WorkerLoad:
         """Until the worker's seconds below ``end`` are closed (or it is done), or ``deadline``."""
         while True:
             try:
-                state = await self._client.state(worker.base, max(first, worker.closed_before))
+                state = await self.client.state(worker.base, max(first, worker.closed_before))
             except WorkerUnavailable as exc:
                 reason = str(exc)
             else:
@@ -246,10 +222,18 @@ class WorkerLoad:
                 return
             await self._clock.sleep(PULL_EVERY_S)
 
+    def place(self, start_at: float) -> None:
+        """The workers' one start (unix seconds), on this daemon's Clock too."""
+        self.start_at = start_at
+        self._start_mono = self._clock.monotonic() + (start_at - self._clock.now().timestamp())
+
+    async def detach(self) -> None:
+        await self.client.close()  # the workers go on: the next daemon picks the run up (engine/resume.py)
+
     async def close(self) -> None:
         """Delete the Job (its pods with it), its config and its token; each bounded, a failure only logged (the
         experiment owns them: its deletion collects whatever is left)."""
-        await self._client.close()
+        await self.client.close()
         await self._delete_objects()
 
     async def _delete_objects(self) -> None:
@@ -266,6 +250,10 @@ async def delete_objects(objects: LoadObjects, clock: Clock, ref: ExperimentRef)
             log.warning("%s: could not delete load %s %s: %r", ref.name, kind, names[key], exc)
 
 
-def _base(ip: str) -> str:
+def _stamp(unix_s: float) -> str:
+    return format_time(datetime.datetime.fromtimestamp(unix_s, datetime.UTC))
+
+
+def worker_base(ip: str) -> str:
     host = f"[{ip}]" if ":" in ip else ip
     return f"http://{host}:{job.STATE_PORT}"

@@ -101,6 +101,17 @@ class ChaosWindow:
                 self._tender.start()
         return len(injected)
 
+    def adopt(self, first_round: tuple[int, int], last_injection_mono: float | None, losses: tuple[Loss, ...]) -> None:
+        """A window an earlier daemon opened (engine/resume.py): its injected records are watched from here on;
+        ``losses``, faults that cannot be shown to have held meanwhile, end it at once."""
+        self.first_round, self.last_injection_mono = first_round, last_injection_mono
+        self.losses.extend(losses)
+        if losses:
+            self.stop.set()
+        self._restart_watch()
+        if self._tender is not None:
+            self._tender.start()
+
     async def recover_all(self) -> None:
         """Recover every record that may be live, each retried with backoff for ``retry_s``. Idempotent."""
         if self._tender is not None:

@@ -12,7 +12,7 @@ from chaos_operator.engine.slots import Slots
 from chaos_operator.faults.base import DEFAULT_IMAGE, Fault
 from chaos_operator.faults.registry import fault_for
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.ports import Clock, ExperimentRef, KubeApi, LoadDriver
+from chaos_operator.ports import Clock, ExperimentRef, KubeApi, LoadDriver, ResumableLoad
 from chaos_operator.sli.source import MetricsSource
 
 
@@ -40,6 +40,7 @@ LoadFactory = Callable[[ExperimentSpec, ExperimentRef], Awaitable[LoadDriver]]
 # Ends what a previous daemon's load left running for the experiment (the workers' Job), on a resume that sends
 # no more load.
 LoadDiscard = Callable[[ExperimentSpec, ExperimentRef], Awaitable[None]]
+LoadAdopt = Callable[[ExperimentSpec, ExperimentRef], Awaitable[ResumableLoad | None]]
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Deps:
     owners: Owners = field(default_factory=Owners)  # experiments with a run at work (deletion waits for it)
     max_helpers_per_node: int | None = None  # helper and stress pods of this operator on one node
     discard_load: LoadDiscard | None = None  # load workers: a resume that ends the run deletes their Job
+    adopt_load: LoadAdopt | None = None  # load workers: an earlier daemon's, rejoined to pick its run up
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,9 @@ ORDER = (Phase.PENDING, Phase.BASELINE, Phase.CHAOS, Phase.RECOVERY, Phase.ANALY
 class Resume(enum.Enum):
     NOTHING = "nothing"  # already finished
     START = "start"  # nothing was touched yet: run from the beginning
-    RECOVER_AND_END = "recover-and-end"  # a fault may be live and load figures are lost
+    CONTINUE = "continue"  # the load workers kept measuring: pick the run up where it stands (engine/resume.py)
+    LOST = "lost"  # a fault may be live and the figures of the phase in progress are gone: recover, end Failed
     ANALYZE = "analyze"  # every figure is in status: finish the analysis
-
-
-# Resumes that send no more load: whatever load a previous daemon left running is ended.
-NO_LOAD = frozenset({Resume.RECOVER_AND_END, Resume.ANALYZE})
 
 
 @dataclass(frozen=True)
@@ -36,18 +33,38 @@ def can_move(current: str, new: str) -> bool:
     return new in ORDER and ORDER.index(Phase(new)) > ORDER.index(Phase(current))
 
 
-def resume(status: ExperimentStatus) -> Decision:
-    """What a daemon does with the status it finds when it starts (first run or after a restart)."""
+def resume(status: ExperimentStatus, resumable: bool = False) -> Decision:
+    """What a daemon does with the status it finds when it starts (first run or after a restart); ``resumable``
+    when its load keeps its figures outside the operator (load workers)."""
     phase = status.phase
     if phase in TERMINAL_PHASES:
         return Decision(Resume.NOTHING, f"already {phase}")
-    if phase in (Phase.PENDING, Phase.BASELINE):
+    if phase == Phase.PENDING:
+        return Decision(Resume.START, "nothing injected yet")
+    if resumable and spans_reach(status):
+        return Decision(Resume.CONTINUE, f"picked up in {phase} from the load workers' data")
+    if phase == Phase.BASELINE:
         # No injection happens before Chaos (write-ahead), so starting over is safe.
         return Decision(Resume.START, "nothing injected yet")
     if phase == Phase.ANALYZING and status.phases.recovery is not None:
         return Decision(Resume.ANALYZE, "all figures recorded")
-    # Chaos/Recovery: the per-second load figures lived in the dead process's memory.
-    return Decision(Resume.RECOVER_AND_END, f"operator restarted during {phase}")
+    return Decision(Resume.LOST, f"operator restarted during {phase}")
+
+
+def spans_reach(status: ExperimentStatus) -> bool:
+    """Whether status places every phase measured so far in the load workers' data: each recorded phase with its
+    end, and the phase under way with its start."""
+    spans, phases = status.load_spans, status.phases
+    if spans is None or spans.baseline is None:
+        return False
+    for name in ("baseline", "chaos", "recovery"):
+        span = getattr(spans, name)
+        if getattr(phases, name) is not None and (span is None or span.end is None):
+            return False
+    under_way = {Phase.BASELINE: spans.baseline, Phase.CHAOS: spans.chaos, Phase.RECOVERY: spans.recovery}
+    if status.phase in under_way:
+        return under_way[status.phase] is not None
+    return phases.recovery is not None  # Analyzing: every phase recorded
 
 
 def pending_recovery(status: ExperimentStatus) -> list[int]:

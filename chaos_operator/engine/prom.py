@@ -10,7 +10,7 @@ from chaos_operator.models.spec import HaltCondition, Prometheus
 from chaos_operator.models.status import Check
 from chaos_operator.ports import Clock
 from chaos_operator.sli.promql import NO_DATA, judge, render
-from chaos_operator.sli.source import MetricsError, MetricsSource
+from chaos_operator.sli.source import MetricsError, MetricsRefused, MetricsSource
 
 UNREADABLE_GRACE_S = 10.0  # a halt condition that cannot be read this long halts (the CRD says so too)
 QUERY_TIMEOUT_S = 10.0  # each query, on the Clock: a hung Prometheus reads as unreadable, never as a wait
@@ -103,3 +103,14 @@ class PromChecks:
                 checks.append(Check(name=query.name, phase=phase, observed=observed or verdict.observed,
                                     limit=verdict.limit, passed=verdict.passed))
         return checks
+
+
+async def refusal(checks: PromChecks | None, clock: Clock) -> tuple[str, str] | None:
+    """Why spec.prometheus cannot be used, as (reason, message); None when its server answers."""
+    if checks is None:
+        return "PrometheusUnreachable", "spec.prometheus is set but no metrics client is configured"
+    try:
+        await checks.probe(clock.now())
+    except MetricsError as exc:
+        return "PrometheusRefused" if isinstance(exc, MetricsRefused) else "PrometheusUnreachable", str(exc)
+    return None

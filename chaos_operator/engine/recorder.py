@@ -1,10 +1,7 @@
-"""The only writer of a ChaosExperiment's .status and of its Events.
-
-The status is the projection of a run: each method below writes one typed change. A write is validated whole
-(round-tripped through the wire form, so it is a status the CRD accepts) and is refused when it would move the
-phase anywhere but forward. Record changes are coalesced (engine/coalesce.py): kept here and written together,
-at most two writes a second whatever the number of targets; every other change is written at once and carries
-them (docs/architecture.md, "Bounded writes"). Each write is kept under the status budget (engine/budget.py).
+"""The only writer of a ChaosExperiment's .status and of its Events: each method writes one typed change, validated
+whole (through the wire form the CRD accepts) and refused when it would move the phase anywhere but forward. Record
+changes are coalesced (engine/coalesce.py; at most two writes a second); every other change is written at once and
+carries them. Each write is kept under the status budget (engine/budget.py; docs/architecture.md, "Bounded writes").
 """
 
 from __future__ import annotations
@@ -28,6 +25,8 @@ from chaos_operator.models.status import (
     ExperimentStatus,
     Grade,
     Injection,
+    LoadSpan,
+    LoadSpans,
     Phase,
     PhaseResult,
     RecordState,
@@ -91,12 +90,10 @@ class Recorder:
     def timestamp(self) -> str:
         return format_time(self._clock.now())
 
-    # -- the experiment -------------------------------------------------------------------------------------
-
     async def begin(self, message: str) -> None:
         """A run from the start: the figures of an earlier attempt (restart in Baseline) are dropped."""
         await self._change(started_at=self.timestamp(), reason="Started", message=message, injections=[],
-                           targets=[], summarised=None)
+                           targets=[], summarised=None, load_spans=None)
 
     async def select_targets(self, targets: list[TargetRef], seed: int, ready_before: int) -> None:
         await self._change(targets=targets, seed=seed, ready_before=ready_before)
@@ -108,15 +105,26 @@ class Recorder:
         """Still Pending: waiting for a slot among the experiments running at once."""
         await self._change(reason="Queued", message=message)
 
-    async def enter(self, phase: Phase, message: str) -> None:
-        await self._change(phase=phase, reason="Running", message=message)
+    async def enter(self, phase: Phase, message: str, span: LoadSpan | None = None) -> None:
+        name: PhaseName = "chaos" if phase == Phase.CHAOS else "recovery" if phase == Phase.RECOVERY else "baseline"
+        await self._change(phase=phase, reason="Running", message=message, **self._spans(name, span))
 
-    async def record_phase(self, name: PhaseName, result: PhaseResult) -> None:
-        await self._change(phases=self.status.phases.model_copy(update={name: result}))
+    async def note_span(self, name: PhaseName, span: LoadSpan) -> None:
+        """Load workers: where the phase lies in their data, as it begins (engine/resume.py picks it up there)."""
+        await self._change(**self._spans(name, span))
 
-    async def record_recovery(self, result: PhaseResult, recovery_s: float | None) -> None:
+    async def record_phase(self, name: PhaseName, result: PhaseResult, span: LoadSpan | None = None) -> None:
+        await self._change(phases=self.status.phases.model_copy(update={name: result}), **self._spans(name, span))
+
+    async def record_recovery(self, result: PhaseResult, recovery_s: float | None,
+                              span: LoadSpan | None = None) -> None:
         await self._change(phases=self.status.phases.model_copy(update={"recovery": result}),
-                           recovery_time=None if recovery_s is None else Duration(recovery_s))
+                           recovery_time=None if recovery_s is None else Duration(recovery_s),
+                           **self._spans("recovery", span))
+
+    def _spans(self, name: PhaseName, span: LoadSpan | None) -> dict[str, object]:
+        spans = self.status.load_spans or LoadSpans()
+        return {} if span is None else {"load_spans": spans.model_copy(update={name: span})}
 
     async def record_halt(self, breach: Check) -> None:
         """Write-ahead of the early end of the chaos window: a restart still knows it halted."""
@@ -136,8 +144,6 @@ class Recorder:
             if timeline is not None:  # written once, with the end: the status stays small while running
                 changes["timeline"] = timeline
             await self._write(changes)
-
-    # -- injection records ----------------------------------------------------------------------------------
 
     async def add_injections(self, records: list[Injection]) -> int:
         """Append records; returns the index of the first one."""
@@ -180,13 +186,11 @@ class Recorder:
         except Exception as exc:  # an Event is advisory; losing one must not stop the experiment
             log.warning("could not post event %s: %s", reason, exc)
 
-    # -- writing --------------------------------------------------------------------------------------------
-
     async def _set_record(self, index: int, state: RecordState, *, injected_at: str | None = None,
                           recovered_at: str | None = None, helper_pod: str | None = None,
                           message: str | None = None) -> None:
-        """One record's change, coalesced: written now when the last write is FLUSH_S old, else by the flush
-        that is due (or by any write before it): the server still holds an earlier state, never a later one."""
+        """One record's change, coalesced: written now when the last write is FLUSH_S old, else by the flush due
+        (or any write before it): the server still holds an earlier state, never a later one."""
         async with self._lock:
             if self._unreadable is not None:
                 raise UnreadableStatus(self._unreadable.raw, self._unreadable.problem)
@@ -209,8 +213,7 @@ class Recorder:
                 self._coalescer.schedule()
 
     async def flush(self) -> None:
-        """Write the record changes still waiting, now: a recovery's outcome is on the server when recover_all
-        returns (the deletion handler removes its finalizer next), without holding up the recovery phase."""
+        """Write waiting record changes now: a recovery's outcome is on the server when recover_all returns."""
         async with self._lock:
             if self._dirty:
                 await self._write({})

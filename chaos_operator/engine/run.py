@@ -62,6 +62,17 @@ class Prepared:
 
 
 @dataclass(frozen=True)
+class Picked:
+    """A chaos window an earlier daemon opened, as a daemon picking the run up finds it (engine/resume.py)."""
+
+    start: float  # unix seconds: the window's start and when the fault held on the first round
+    split: float
+    first_round: tuple[int, int]  # (injected, targets)
+    last_injection_mono: float | None
+    losses: tuple[held.Loss, ...]  # faults that cannot be shown to have held while no operator ran
+
+
+@dataclass(frozen=True)
 class ChaosResult:
     load: LoadResult
     window: WindowEnd  # the window is closed: what it saw, not its tasks

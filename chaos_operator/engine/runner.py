@@ -11,19 +11,28 @@ import logging
 
 from chaos_operator.analysis import coverage
 from chaos_operator.analysis.records import weigh
-from chaos_operator.engine import analyze, gating, halt, lifecycle, timeline
+from chaos_operator.engine import analyze, gating, halt, lifecycle, prom, resume, rounds, timeline
 from chaos_operator.engine.chaos_window import ChaosWindow, result_or_cancel, until_whole
 from chaos_operator.engine.deps import Control, Deps, LoadTargetNotFound
 from chaos_operator.engine.prom import PromChecks
 from chaos_operator.engine.recorder import Recorder, UnreadableStatus
 from chaos_operator.engine.recover import fault_context, recover_records
-from chaos_operator.engine.run import STOPPED, ChaosResult, Early, Ending, Prepared, Recovered, RunFigures, hold
+from chaos_operator.engine.run import (
+    STOPPED,
+    ChaosResult,
+    Early,
+    Ending,
+    Picked,
+    Prepared,
+    Recovered,
+    RunFigures,
+    hold,
+)
 from chaos_operator.engine.targets import resolve
 from chaos_operator.engine.timeline import PhaseName, Recording
 from chaos_operator.models.spec import ExperimentSpec
-from chaos_operator.models.status import TERMINAL_PHASES, Phase, Verdict, clip
+from chaos_operator.models.status import TERMINAL_PHASES, LoadSpan, Phase, clip
 from chaos_operator.ports import LoadResult
-from chaos_operator.sli.source import MetricsError, MetricsRefused
 from chaos_operator.targeting.selection import NoTargets, new_seed
 
 log = logging.getLogger(__name__)
@@ -53,21 +62,18 @@ class Runner:
 
     async def run(self) -> None:
         watcher = asyncio.create_task(self._watch_control())
+        early: Early | None = None
         try:
-            decision = lifecycle.resume(self.recorder.status)
+            decision = lifecycle.resume(self.recorder.status, self.deps.adopt_load is not None)
             log.info("%s: %s (%s)", self.recorder.ref.name, decision.action.value, decision.why)
-            early: Early | None = None
-            if decision.action in lifecycle.NO_LOAD and self.deps.discard_load is not None:
-                await self.deps.discard_load(self.spec, self.recorder.ref)  # a previous daemon's, still sending
-            if decision.action is lifecycle.Resume.RECOVER_AND_END:
-                await recover_records(self.deps, self.spec, self.recorder)
-                early = Ending(Phase.COMPLETED, Verdict.INCONCLUSIVE, "OperatorRestarted",
-                               f"the operator restarted during {self.recorder.status.phase}; faults were recovered "
-                               "and the figures of the interrupted phase are lost")
+            if decision.action is lifecycle.Resume.CONTINUE:
+                early = await resume.pick_up(self)
+            elif decision.action is lifecycle.Resume.LOST:
+                early = await resume.lost(self, "the figures of that phase were in its memory")
             elif decision.action is lifecycle.Resume.ANALYZE:
-                early = await self._analyze(RunFigures.from_status(self.recorder.status, self._halt_names()))
+                early = await resume.from_status(self)
             elif decision.action is lifecycle.Resume.START:
-                early = await self._run_from_start()
+                early = await self.run_from_start()
             if isinstance(early, Ending):
                 await self._end(early)
         except UnreadableStatus:
@@ -77,13 +83,14 @@ class Runner:
             # A bug or an API outage: never leave a fault behind, and never re-run the experiment.
             log.exception("%s: unexpected error", self.recorder.ref.name)
             self.stop.set()
+            early = None
             await recover_records(self.deps, self.spec, self.recorder)
             if self.recorder.status.phase not in TERMINAL_PHASES:  # another writer may have ended it meanwhile
                 await self._end(_failed("OperatorError", clip(f"the operator hit an error: {exc}")))
         finally:
             watcher.cancel()
-            if self.load is not None:
-                await self.load.close()
+            if self.load is not None:  # a daemon that stops leaves load workers to the next one
+                await self.load.close(keep=early is STOPPED)
 
     async def _watch_control(self) -> None:
         while not self.stop.is_set():
@@ -105,7 +112,7 @@ class Runner:
         warn = ending.phase != Phase.COMPLETED or said.verdict != ending.verdict
         await self.recorder.event(event, said.message, warning=warn)
 
-    async def _check_stop(self) -> Early | None:
+    async def check_stop(self) -> Early | None:
         """After a phase step: abort ends the experiment; a daemon stop leaves it to resume logic."""
         if not self.stop.is_set():
             return None
@@ -114,20 +121,27 @@ class Runner:
             return Ending(Phase.ABORTED, None, *why)
         return STOPPED  # operator stopping or resource deleting: the finalizer/restart path finishes it
 
-    async def _run_from_start(self) -> Early:
+    async def run_from_start(self) -> Early:
         prepared = await self._prepare()
         if not isinstance(prepared, Prepared):
             return prepared
-        baseline = await self._baseline()
-        if not isinstance(baseline, LoadResult):
-            return baseline
-        chaos = await self._chaos(prepared)
+        return await self.measure_run(prepared)
+
+    async def measure_run(self, prepared: Prepared, begun: float | None = None,
+                          baseline: LoadResult | None = None) -> Early:
+        """The phases from the baseline on (from ``begun``, or after ``baseline``, when a resume picks it up)."""
+        if baseline is None:
+            measured = await self._baseline(begun)
+            if not isinstance(measured, LoadResult):
+                return measured
+            baseline = measured
+        chaos = await self.chaos(prepared)
         if not isinstance(chaos, ChaosResult):
             return chaos
-        recovered = await self._recovery(baseline, chaos)
+        recovered = await self.recovery(baseline, chaos)
         if not isinstance(recovered, Recovered):
             return recovered
-        return await self._analyze(RunFigures.measured(baseline, chaos, recovered))
+        return await self.analyze(RunFigures.measured(baseline, chaos, recovered))
 
     async def _prepare(self) -> Prepared | Early:
         ns = self.recorder.ref.namespace
@@ -138,10 +152,8 @@ class Runner:
                                        self.deps.allowed_namespaces, self.deps.protected_namespaces,
                                        self.spec.fault.kind):
             return _failed(*gate)
-        if self.spec.prometheus is not None:
-            refused = await self._probe_prometheus()
-            if refused is not None:
-                return refused
+        if self.spec.prometheus is not None and (refused := await prom.refusal(self.prom, self.clock)):
+            return _failed(*refused)
         try:
             self.load = Recording(await self.deps.open_load(self.spec, self.recorder.ref))
         except LoadTargetNotFound as exc:  # or LoadTargetRefused
@@ -160,26 +172,26 @@ class Runner:
                           f"dry run: {found.summary}; nothing was injected and no load was sent")
         return Prepared(found.targets, seed, found.ready_matching)
 
-    async def _probe_prometheus(self) -> Ending | None:
-        if self.prom is None:
-            return _failed("PrometheusUnreachable", "spec.prometheus is set but no metrics client is configured")
-        try:
-            await self.prom.probe(self.clock.now())
-        except MetricsError as exc:
-            return _failed("PrometheusRefused" if isinstance(exc, MetricsRefused) else "PrometheusUnreachable",
-                           str(exc))
-        return None
-
     async def _measure(self, phase: PhaseName, seconds: float, stop: asyncio.Event | None = None,
-                       split: asyncio.Event | None = None) -> LoadResult:
+                       split: asyncio.Event | float | None = None, begun: float | None = None) -> LoadResult:
         assert self.load is not None
-        return await self.load.measure(phase, seconds, stop or self.stop, split)
+        return await self.load.measure(phase, seconds, stop or self.stop, split, begun)
 
-    async def _baseline(self) -> LoadResult | Early:
-        await self.recorder.enter(Phase.BASELINE, "measuring the baseline")
-        result = await self._measure("baseline", self.spec.phases.baseline)
-        await self.recorder.record_phase("baseline", result.result)
-        early = await self._check_stop()
+    async def _enter(self, phase: Phase, message: str) -> float | None:
+        """Enter the phase; with load workers its start is written with it (where a resume picks it up)."""
+        load = None if self.load is None else self.load.resumable
+        begun = None if load is None else load.phase_start()
+        await self.recorder.enter(phase, message, None if begun is None else LoadSpan(start=begun))
+        return begun
+
+    async def _baseline(self, begun: float | None = None) -> LoadResult | Early:
+        if begun is None:
+            begun = await self._enter(Phase.BASELINE, "measuring the baseline")
+        result = await self._measure("baseline", self.spec.phases.baseline, begun=begun)
+        early = await self.check_stop()
+        if early is STOPPED:  # not recorded: the next daemon measures what is left of the phase
+            return early
+        await self.recorder.record_phase("baseline", result.result, result.span)
         if early is not None:
             return early
         gate = coverage.baseline_gate(self.spec.slos, result.result)
@@ -187,33 +199,42 @@ class Runner:
             return Ending(Phase.COMPLETED, gate.verdict, gate.reason, gate.message, checks=gate.checks)
         return result
 
-    async def _chaos(self, prepared: Prepared) -> ChaosResult | Early:
+    async def chaos(self, prepared: Prepared, picked: Picked | None = None) -> ChaosResult | Early:
+        """The chaos window, or what is left of one an earlier daemon opened (``picked``)."""
         # The chaos window ends early on abort/stop, or on a halt condition (which still measures recovery).
         chaos_end = asyncio.Event()
         ctx = fault_context(self.deps, self.spec, self.recorder.ref, prepared.ready_before)
         window = ChaosWindow(self.recorder, self.fault, ctx, chaos_end, self.deps.poll_s, self.deps.recover_retry_s)
-        await self.recorder.enter(Phase.CHAOS, f"injecting {self.spec.fault.kind}")
-        started = self.clock.monotonic()
+        if picked is None:
+            begun, started = await self._enter(Phase.CHAOS, f"injecting {self.spec.fault.kind}"), self.clock.monotonic()
+        else:
+            begun, started = picked.start, self.clock.monotonic() - (self.clock.now().timestamp() - picked.start)
         relay = asyncio.create_task(self._relay_stop(chaos_end))
         watch = asyncio.create_task(halt.watch(self.prom, self.clock, chaos_end, self.deps.halt_poll_s))
         # The chaos figures start once every target of the first round holds its fault; before is the ramp.
         in_effect = asyncio.Event()
-        load_task = asyncio.create_task(self._measure("chaos", self.spec.phases.chaos, chaos_end, in_effect))
+        load_task = asyncio.create_task(self._measure("chaos", self.spec.phases.chaos, chaos_end,
+                                                      in_effect if picked is None else picked.split, begun))
         in_effect_at: float | None = None
         try:
-            injected = await window.inject_round(list(prepared.targets))
-            if injected:
+            if picked is not None:
+                window.adopt(picked.first_round, picked.last_injection_mono, picked.losses)
+                in_effect_at = started + (picked.split - picked.start)
+            elif await window.inject_round(list(prepared.targets)):
                 in_effect.set()
                 in_effect_at = self.clock.monotonic()
-            if injected == 0 and not chaos_end.is_set():
+                if begun is not None:  # where a resume's chaos figures start
+                    await self.recorder.note_span("chaos", LoadSpan(start=begun, split=self.clock.now().timestamp()))
+            elif not chaos_end.is_set():
                 chaos_end.set()
                 await load_task
                 await window.recover_all()
                 await window.close()
                 return _failed("InjectionFailed", "no target could be injected; see status.injections")
-            await self._repeat_rounds(window, started, chaos_end, prepared.seed)
+            await rounds.repeat(self.deps, self.spec, self.recorder, window, started, chaos_end, prepared.seed,
+                                picked_up=picked is not None)
             result = await load_task
-            ended = self.clock.monotonic()
+            ended = min(self.clock.monotonic(), started + float(self.spec.phases.chaos))
         except BaseException as exc:
             load_task.cancel()
             if isinstance(exc, Exception):
@@ -228,40 +249,17 @@ class Runner:
         result, until = hold(result, seen, in_effect_at, ended, float(self.spec.phases.chaos))
         if breach is not None:  # recorded once the faults are reverted: a write that hangs cannot hold them
             await halt.record(self.recorder, breach)
-        await self.recorder.record_phase("chaos", result.result)
-        early = await self._check_stop()
+        await self.recorder.record_phase("chaos", result.result, result.span)
+        early = await self.check_stop()
         return early if early is not None else ChaosResult(result, seen, () if breach is None else (breach,), until)
 
     async def _relay_stop(self, chaos_end: asyncio.Event) -> None:
         await self.stop.wait()
         chaos_end.set()
 
-    async def _repeat_rounds(self, window: ChaosWindow, started: float, chaos_end: asyncio.Event,
-                             seed: int) -> None:
-        interval = self.fault.repeat_interval(window.ctx)
-        end = started + self.spec.phases.chaos
-        round_no = 1
-        while True:
-            now = self.clock.monotonic()
-            wake = end if interval is None else min(end, started + round_no * interval)
-            if now >= end:
-                return
-            if await self.clock.wait_for(chaos_end, max(0.0, wake - now)):
-                return  # stopped or halted
-            if interval is None or self.clock.monotonic() >= end:
-                continue
-            try:
-                found = await resolve(self.deps.kube, self.recorder.ref.namespace, self.spec.target, seed + round_no,
-                                      self.deps.operator_pods)
-            except Exception as exc:  # no eligible pod right now (all replacing): skip this round
-                await self.recorder.event("RoundSkipped", f"round {round_no + 1}: {exc}")
-            else:
-                await self.recorder.add_targets(found.targets)
-                await window.inject_round(found.targets)
-            round_no += 1
-
-    async def _recovery(self, baseline: LoadResult, chaos: ChaosResult) -> Recovered | Early:
-        await self.recorder.enter(Phase.RECOVERY, "measuring recovery")
+    async def recovery(self, baseline: LoadResult, chaos: ChaosResult, begun: float | None = None) -> Recovered | Early:
+        if begun is None:
+            begun = await self._enter(Phase.RECOVERY, "measuring recovery")
         seen = chaos.window
         # The workload may still be coming back: this phase watches it on, with a task of its own.
         whole: asyncio.Task[float] | None = None
@@ -269,22 +267,24 @@ class Runner:
             ctx = fault_context(self.deps, self.spec, self.recorder.ref, self.recorder.status.ready_before or 0)
             whole = asyncio.create_task(until_whole(self.fault, ctx, seen.watched, self.deps.poll_s))
         try:
-            result = await self._measure("recovery", self.spec.phases.recovery)
+            result = await self._measure("recovery", self.spec.phases.recovery, begun=begun)
         finally:
             whole_at = seen.whole_at_mono if whole is None else await result_or_cancel(whole)
         seconds = analyze.recovery_seconds(self.spec, baseline.result, chaos.load, result,
                                            seen.last_injection_mono, whole_at, self.fault.instant)
-        await self.recorder.record_recovery(result.result, seconds)
-        early = await self._check_stop()
+        early = await self.check_stop()
+        if early is STOPPED:  # not recorded: the next daemon measures what is left of the phase
+            return early
+        await self.recorder.record_recovery(result.result, seconds, result.span)
         return early if early is not None else Recovered(result, seconds)
 
-    async def _analyze(self, figures: RunFigures) -> Ending:
+    async def analyze(self, figures: RunFigures) -> Ending:
         await self.recorder.enter(Phase.ANALYZING, "analysing")
         extra = await self.prom.phase_checks(figures) if self.prom is not None else []
         outcome = analyze.final(self.spec, figures, self.fault.instant, extra)
         return Ending(Phase.COMPLETED, outcome.verdict, outcome.reason, outcome.message, checks=outcome.checks,
                       score=outcome.score, grade=outcome.grade, analysis=outcome.analysis)
 
-    def _halt_names(self) -> set[str]:
+    def halt_names(self) -> set[str]:
         return {c.name for c in self.spec.prometheus.halt_when} if self.spec.prometheus else set()
 

@@ -12,7 +12,7 @@ from chaos_operator.models.status import Phase
 
 async def run_experiment(deps: Deps, spec: ExperimentSpec, recorder: Recorder, control: Control) -> None:
     slots, uid = deps.slots, recorder.ref.uid
-    fresh = lifecycle.resume(recorder.status).action is lifecycle.Resume.START
+    fresh = lifecycle.resume(recorder.status, deps.adopt_load is not None).action is lifecycle.Resume.START
     try:
         if not fresh:
             slots.force(uid)  # it may hold a live fault: never made to wait

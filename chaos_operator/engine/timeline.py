@@ -18,13 +18,14 @@ from chaos_operator.models.status import (
     TIMELINE_MARKS,
     TIMELINE_POINTS,
     Injection,
+    LoadSpan,
     Timeline,
     TimelineMark,
     TimelinePoint,
     TimelineWindow,
 )
 from chaos_operator.models.timestamps import format_time, parse_time
-from chaos_operator.ports import Clock, LoadDriver, LoadResult
+from chaos_operator.ports import Clock, LoadDriver, LoadResult, ResumableLoad
 
 log = logging.getLogger(__name__)
 PhaseName = Literal["baseline", "chaos", "recovery"]
@@ -38,8 +39,26 @@ class Recording:
         self._load = load
         self._measured: dict[PhaseName, LoadResult] = {}
 
-    async def measure(self, phase: PhaseName, duration_s: float, stop: Any, split: Any = None) -> LoadResult:
-        result = await self._load.run_phase(duration_s, stop, split)
+    @property
+    def resumable(self) -> ResumableLoad | None:
+        """The load when its figures outlive this daemon (load workers), else None."""
+        return self._load if isinstance(self._load, ResumableLoad) else None
+
+    async def measure(self, phase: PhaseName, duration_s: float, stop: Any, split: Any = None,
+                      begun: float | None = None) -> LoadResult:
+        """The phase, from ``begun`` (unix seconds, a resumable load only) when it began earlier."""
+        load = self.resumable
+        if begun is not None and load is not None:
+            result = await load.run_phase_from(begun, duration_s, stop, split)
+        else:
+            result = await self._load.run_phase(duration_s, stop, split)
+        self._measured[phase] = result
+        return result
+
+    async def recut(self, phase: PhaseName, span: LoadSpan) -> LoadResult:
+        """A phase an earlier daemon measured, cut again from the load's data (engine/resume.py)."""
+        assert self.resumable is not None
+        result = await self.resumable.recut(span)
         self._measured[phase] = result
         return result
 
@@ -48,8 +67,12 @@ class Recording:
         """The phases measured so far, in the order of the run."""
         return [(name, self._measured[name]) for name in ORDER if name in self._measured]
 
-    async def close(self) -> None:
-        await self._load.close()
+    async def close(self, keep: bool = False) -> None:
+        """End the load; ``keep``: a resumable load goes on for the next daemon (this one is stopping)."""
+        if keep and (load := self.resumable) is not None:
+            await load.detach()
+        else:
+            await self._load.close()
 
 
 def build_for(load: Recording | None, injections: Sequence[Injection], clock: Clock) -> Timeline | None:

@@ -145,6 +145,24 @@ class PhaseResult(ApiModel):
     coverage: Annotated[float, Field(ge=0, le=1)] | None = None
 
 
+UnixTime = Annotated[float, Field(ge=0, le=4_102_444_800)]  # up to 2100
+
+
+class LoadSpan(ApiModel):
+    """Load workers only: one phase's instants to the microsecond (unix seconds), written as the phase begins and
+    ends, so that a daemon resuming the run cuts the very same seconds from the workers' data (engine/resume.py)."""
+
+    start: UnixTime
+    end: UnixTime | None = None
+    split: UnixTime | None = None  # chaos: when every target of the first round held the fault
+
+
+class LoadSpans(ApiModel):
+    baseline: LoadSpan | None = None
+    chaos: LoadSpan | None = None
+    recovery: LoadSpan | None = None
+
+
 class PhaseResults(ApiModel):
     baseline: PhaseResult | None = None
     chaos: PhaseResult | None = None
@@ -268,6 +286,7 @@ class ExperimentStatus(ApiModel):
     injections: Annotated[list[Injection], Field(max_length=MAX_RECORDS)] = []
     summarised: Summarised | None = None  # absent while nothing was left out
     phases: PhaseResults = PhaseResults()
+    load_spans: LoadSpans | None = None  # load workers only: where each phase lies in the workers' data
     checks: Annotated[list[Check], Field(max_length=MAX_CHECKS)] = []
     recovery_time: Duration | None = None
     timeline: Timeline | None = None

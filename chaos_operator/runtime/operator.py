@@ -24,7 +24,7 @@ from chaos_operator.adapters.health import HealthServer
 from chaos_operator.adapters.kube import client_config
 from chaos_operator.adapters.kubeload import KubeLoadClient
 from chaos_operator.adapters.load import HttpLoadFactory
-from chaos_operator.adapters.workers import WorkerLoadFactory
+from chaos_operator.adapters.workerfactory import WorkerLoadFactory
 from chaos_operator.engine.deps import Deps, LoadFactory
 from chaos_operator.engine.gating import Gates
 from chaos_operator.engine.slots import Slots
@@ -181,6 +181,7 @@ async def _lead(config: OperatorConfig, cfg: Any, kube: KubeLoadClient, gates: G
     deps = Deps(
         kube=kube, clock=clock,
         open_load=load, discard_load=load.discard if isinstance(load, WorkerLoadFactory) else None,
+        adopt_load=load.adopt if isinstance(load, WorkerLoadFactory) else None,
         operator_namespace=config.operator_namespace, allowed_namespaces=config.allowed_namespaces,
         protected_namespaces=config.protected_namespaces,
         operator_pods=config.operator_pods, poll_s=config.poll_s,

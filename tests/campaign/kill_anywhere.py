@@ -1,14 +1,16 @@
 """Kill-anywhere campaign: for every fault kind, SIGKILL the operator at instants spread over an experiment's life
 (baseline, the injection step, chaos, recovery, analysis), restart it, and check what it leaves.
 
-The sandbox runs real pod processes, helper pods with the real agent, tbf qdiscs and stress-ng (root only). The
-operator runs as a process of its own (tests/support/operator_process.py), so a SIGKILL is a real crash. One operator
-process lives from one kill to the next: it finishes the killed run, then the next run starts under it.
+The sandbox runs real pod processes, helper pods with the real agent, tbf qdiscs and stress-ng (root only), and each
+experiment's load workers as real processes. The operator runs as a process of its own with `--load-runner workers`
+(tests/support/operator_process.py), so a SIGKILL is a real crash. One operator process lives from one kill to the
+next: it picks the killed run up from the workers' data and finishes it, then the next run starts under it.
 
 Each run is checked: the experiment reaches a terminal phase; no record still says `Injected` once it ended (its
 fault is gone or left behind, either way a lie); nothing is left (helper pods, agent and stress-ng processes, our
-qdiscs, cgroups, network namespaces; tests/e2e/faults.py). After the last run the sandbox stops and its run's
-leftovers are scanned.
+qdiscs, cgroups, network namespaces, the run's load Job and pods; tests/e2e/faults.py). A run counts as measured
+when it ended `Completed` with a verdict and every phase's load coverage at 95 % or more. After the last run the
+sandbox stops and its run's leftovers are scanned.
 
 `python -m tests.campaign.kill_anywhere --instants 10 --seed 1 --out docs/chaos-campaign.md` (`make chaos-campaign`).
 """
@@ -30,6 +32,7 @@ from typing import Any
 from chaos_sandbox import leftovers
 from chaos_sandbox.cluster import Sandbox
 
+from chaos_operator.loadworker import job
 from tests.campaign.report import render
 from tests.e2e.faults import assert_nothing_left
 from tests.support.system import netem_missing
@@ -37,7 +40,9 @@ from tests.support.waits import DONE, status_of, wait_for
 from tests.support.workloads import deployment
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-PHASES = {"baseline": "3s", "chaos": "4s", "recovery": "2s"}  # 40 req/s: 120 requests in the baseline
+# Long enough that an unkilled run has a verdict (40 req/s: 200 requests in the baseline, 160 in recovery).
+PHASES = {"baseline": "5s", "chaos": "8s", "recovery": "4s"}
+KEY = "campaign-load-token-key-0123456789"
 FAULTS: dict[str, dict[str, Any]] = {
     "PodKill": {"kind": "PodKill", "gracePeriodSeconds": 0},
     "NetworkLatency": {"kind": "NetworkLatency", "latency": "50ms"},
@@ -53,7 +58,7 @@ FAULTS: dict[str, dict[str, Any]] = {
 }
 REPLICAS = {"PodKill": 2}  # a killed pod is replaced while the other serves
 # Where in the life of an experiment a kill lands: the event that opens the window, and the window's length (s).
-STAGES: dict[str, float] = {"baseline": 2.5, "injecting": 0.8, "chaos": 3.0, "recovery": 1.5, "analysis": 0.3}
+STAGES: dict[str, float] = {"baseline": 4.0, "injecting": 0.8, "chaos": 6.0, "recovery": 3.0, "analysis": 0.3}
 
 
 @dataclass
@@ -64,12 +69,19 @@ class Run:
     killed_in: str = ""  # the phase (and records) seen just before the SIGKILL
     phase: str = ""  # the terminal phase, or what it was when we gave up
     reason: str = ""
+    verdict: str = ""
+    coverage: float | None = None  # the lowest of the three phases' load coverage
     records: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # lies in status and residue
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def measured(self) -> bool:
+        """Ended with a verdict from all three phases at full coverage: the kill cost the run nothing."""
+        return self.phase == "Completed" and bool(self.verdict) and (self.coverage or 0.0) >= 0.95
 
 
 def experiment(name: str, ns: str, kind: str) -> dict[str, Any]:
@@ -85,10 +97,9 @@ def experiment(name: str, ns: str, kind: str) -> dict[str, Any]:
 class Operator:
     """The real operator in its own process; `kill()` is a crash (SIGKILL: nothing is recovered on the way out)."""
 
-    def __init__(self, box: Sandbox, services: dict[str, str]) -> None:
-        argv = [sys.executable, "-m", "tests.support.operator_process", "--server", box.url, "--max-seconds", "3600"]
-        for ns, url in services.items():
-            argv += ["--service", f"{ns}/app/8080={url}"]
+    def __init__(self, box: Sandbox) -> None:
+        argv = [sys.executable, "-m", "tests.support.operator_process", "--server", box.url, "--max-seconds", "3600",
+                "--load-runner", "workers", "--load-token-key", KEY]
         self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         try:
@@ -126,14 +137,13 @@ def describe(status: dict[str, Any]) -> str:
 class Campaign:
     def __init__(self, box: Sandbox, seed: int, log: Callable[[str], None] = print) -> None:
         self.box, self.rng, self.log = box, random.Random(seed), log
-        self.services: dict[str, str] = {}
         self.operator: Operator | None = None
         self.count = 0
 
     def restart(self) -> None:
         if self.operator is not None:
             self.operator.kill()
-        self.operator = Operator(self.box, self.services)
+        self.operator = Operator(self.box)
 
     def close(self) -> None:
         if self.operator is not None:
@@ -146,7 +156,6 @@ class Campaign:
         ns = f"camp-{kind.lower()}"
         self.box.apply(deployment(ns, "app", REPLICAS.get(kind, 1), args=["--latency-ms", "1"]))
         self.box.wait_ready(ns, "app", REPLICAS.get(kind, 1))
-        self.services[ns] = self.box.resolver.urls()[(ns, "app", 8080)]
         try:
             yield ns
         finally:
@@ -158,7 +167,8 @@ class Campaign:
         self.count += 1
         name = f"k{self.count:03d}"
         targets = {p["metadata"]["uid"] for p in self.box.emu.list("pods", ns)}
-        self.box.apply([experiment(name, ns, kind)])
+        (created,) = self.box.apply([experiment(name, ns, kind)])
+        uid = created["metadata"]["uid"]
         wait_for(f"{stage} of {name}", lambda: stage_open(stage, status_of(self.box.emu, name, ns)), 60, every=0.02)
         time.sleep(run.delay)
         run.killed_in = describe(status_of(self.box.emu, name, ns))
@@ -169,16 +179,23 @@ class Campaign:
         except AssertionError:
             final = status_of(self.box.emu, name, ns)
             run.problems.append(f"not terminal: {describe(final)}")
-        run.phase, run.reason = final.get("phase", ""), final.get("reason", "")
+        run.phase, run.reason, run.verdict = final.get("phase", ""), final.get("reason", ""), final.get("verdict", "")
+        phases = final.get("phases") or {}
+        shares = [(phases.get(p) or {}).get("coverage") for p in ("baseline", "chaos", "recovery")]
+        covered = [float(c) for c in shares if c is not None]
+        run.coverage = min(covered) if len(covered) == len(shares) else None
         run.records = [r["state"] for r in final.get("injections") or []]
         if "Injected" in run.records and run.phase in DONE:
             run.problems.append(f"ended with a record still Injected: {run.records}")
         try:
             assert_nothing_left(self.box, ns, targets)
+            wait_for("the run's load workers gone", lambda: not self.box.emu.list(
+                "pods", ns, label_selector=f"{job.UID_LABEL}={uid}") and self.box.emu.get(
+                "jobs", ns, job.names(name, uid)["job"]) is None, 30)
         except AssertionError as exc:
             run.problems.append(f"left behind: {exc}")
         self.log(f"{kind:16} {stage:9} +{run.delay:4.2f}s killed in {run.killed_in:28} -> {run.phase}/{run.reason}"
-                 f" {run.records} {'ok' if run.ok else run.problems}")
+                 f"/{run.verdict or '-'} coverage {run.coverage} {run.records} {'ok' if run.ok else run.problems}")
         return run
 
 def schedule(instants: int, first: int = 0) -> list[str]:
@@ -196,7 +213,7 @@ def campaign(kinds: Sequence[str], instants: int, seed: int, log: Callable[[str]
         try:
             for k, kind in enumerate(kinds):  # a short campaign still kills each kind in another stage
                 with camp.workload(kind) as ns:
-                    camp.restart()  # an operator that knows this workload's Service
+                    camp.restart()
                     runs += [camp.run(kind, ns, stage) for stage in schedule(instants, first=k)]
         finally:
             camp.close()

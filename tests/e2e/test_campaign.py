@@ -23,4 +23,7 @@ def test_an_operator_killed_anywhere_leaves_every_experiment_ended_and_nothing_b
     for run in runs:
         assert run.phase in DONE, run
         assert run.ok, run
+        # Picked up from the load workers' data: a run with a verdict was measured whole, the kill included.
+        if run.phase == "Completed" and run.verdict:
+            assert run.measured, run
     assert not left, left

@@ -11,8 +11,6 @@ import json
 import os
 import pathlib
 import signal
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -199,32 +197,3 @@ def test_a_post_over_https_with_a_json_body_and_a_bearer_token_from_a_secret(
     read = {c.verb for c in box.emu.emulator.calls
             if c.resource == "secrets" and c.namespace == ns and c.client in ("chaos-operator", "kopf")}
     assert read <= {"create", "delete"}, read
-
-
-def test_a_killed_operators_workers_are_deleted_by_the_next_one(box: Sandbox) -> None:
-    """SIGKILL leaves the workers sending their schedule for a run that cannot be finished yet; the next operator
-    ends the run OperatorRestarted (no resume from the workers' data yet) and deletes their Job."""
-    ns = "e2e-workers-crash"
-    root = pathlib.Path(__file__).resolve().parents[2]
-    argv = [sys.executable, "-m", "tests.support.operator_process", "--server", box.url, "--max-seconds", "120",
-            "--load-runner", "workers", "--load-token-key", KEY.decode()]
-    crashed = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert crashed.stdout is not None and crashed.stdout.readline().strip() == "ready"
-        uid = start(box, ns, phases={"baseline": "4s", "chaos": "60s", "recovery": "4s"})["metadata"]["uid"]
-        worker_pods(box, ns, uid, 2)
-        wait_phase(box.emu, "kill", ("Chaos",), ns=ns, timeout=60)
-    finally:
-        crashed.send_signal(signal.SIGKILL)  # no graceful stop: its load is not closed on the way out
-        crashed.wait(10)
-        if crashed.stdout is not None:
-            crashed.stdout.close()
-    names = job.names("kill", uid)
-    assert box.emu.get("jobs", ns, names["job"]) is not None  # what a crash leaves
-    with OperatorThread(box.url, box.resolver, load_runner="workers", load_token_key=KEY) as operator:
-        st = wait_phase(box.emu, "kill", ns=ns, timeout=60)
-        wait_for("the crashed operator's load Job deleted", lambda: box.emu.get("jobs", ns, names["job"]) is None
-                 and not box.emu.list("pods", ns, label_selector=f"{job.UID_LABEL}={uid}"), 60)
-    assert not operator.crashed, operator.error
-    assert (st["phase"], st["verdict"], st["reason"]) == ("Completed", "Inconclusive", "OperatorRestarted"), pretty(st)
-    assert box.emu.get("configmaps", ns, names["config"]) is None and box.emu.get("secrets", ns, names["token"]) is None

@@ -127,5 +127,5 @@ def test_leader_sigkilled_mid_chaos_the_standby_finishes_everything(
     print(f"failover: {standby} led {took_over - killed:.2f}s after the SIGKILL (lease {LEASE[0]}s, "
           f"retry {LEASE[2]}s); all {len(names)} experiments terminal {all_done - killed:.2f}s after it")
     for status in finished:
-        assert (status["phase"], status["reason"]) == ("Completed", "OperatorRestarted"), status
+        assert (status["phase"], status["reason"]) == ("Failed", "OperatorRestarted"), status
         assert status["injections"] and all(r["state"] == "Recovered" for r in status["injections"]), status

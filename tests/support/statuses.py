@@ -13,6 +13,8 @@ from chaos_operator.models.status import (
     FaultHeld,
     Injection,
     Latency,
+    LoadSpan,
+    LoadSpans,
     Phase,
     PhaseResult,
     PhaseResults,
@@ -68,6 +70,9 @@ def full_status() -> ExperimentStatus:
             chaos=_phase("2025-03-04T10:01:00Z", "2025-03-04T10:03:00Z", 6000, 96, 7.5),
             recovery=_phase("2025-03-04T10:03:00Z", "2025-03-04T10:04:00Z", 3000, 8, 1.2),
         ),
+        load_spans=LoadSpans(baseline=LoadSpan(start=1741082400.0, end=1741082460.0),
+                             chaos=LoadSpan(start=1741082460.012, end=1741082580.012, split=1741082460.512),
+                             recovery=LoadSpan(start=1741082580.3, end=1741082640.3)),
         checks=[
             Check(name="maxErrorRate", phase="chaos", observed="1.6%", limit="1%", passed=False),
             Check(name="maxLatencyP95", phase="chaos", observed="812ms", limit="500ms", passed=False),

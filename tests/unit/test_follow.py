@@ -48,7 +48,8 @@ def test_an_inconclusive_check_is_skipped_with_its_reason(tmp_path: pathlib.Path
 @pytest.mark.parametrize(("status", "code", "result"), [
     ({"phase": "Aborted", "reason": "Aborted", "message": "spec.abort was set"}, 3, Error),
     ({"phase": "Chaos"}, 4, Error),
-    ({"phase": "Completed", "verdict": "Inconclusive", "reason": "OperatorRestarted"}, 2, Skipped),
+    ({"phase": "Completed", "verdict": "Inconclusive", "reason": "TooFewSamples"}, 2, Skipped),
+    ({"phase": "Failed", "reason": "OperatorRestarted", "message": "the load workers' data is gone"}, 3, Error),
     ({"phase": "Completed", "reason": "DryRun"}, 0, None),
 ])
 def test_a_run_without_checks_or_verdict_gets_a_verdict_case(tmp_path: pathlib.Path, status: dict[str, Any],

@@ -147,14 +147,14 @@ async def test_restart_before_chaos_runs_from_the_start(phase: str) -> None:
 
 
 @pytest.mark.parametrize("phase", ["Chaos", "Recovery"])
-async def test_restart_mid_fault_recovers_every_live_record_and_ends_inconclusive(phase: str) -> None:
+async def test_restart_mid_fault_recovers_every_live_record_and_ends_failed(phase: str) -> None:
     world = World()
     records = [Injection(target="checkout-0", uid="uid-checkout-0", state=RecordState.INJECTED),
                Injection(target="checkout-1", uid="uid-checkout-1", state=RecordState.PENDING),
                Injection(target="checkout-2", uid="uid-checkout-2", state=RecordState.RECOVERED)]
     await world.run(status=ExperimentStatus(phase=phase, injections=records))  # type: ignore[arg-type]
     status = world.kube.status
-    assert (status.phase, status.verdict, status.reason) == ("Completed", "Inconclusive", "OperatorRestarted")
+    assert (status.phase, status.verdict, status.reason) == ("Failed", None, "OperatorRestarted")
     assert sorted(t for _, call, t in world.fault.calls if call == "recover") == ["checkout-0", "checkout-1"]
     assert world.loads_opened == 0
 
