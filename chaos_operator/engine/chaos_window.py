@@ -45,8 +45,9 @@ def record_fields(changes: dict[str, Any] | None) -> tuple[str | None, str | Non
 
 class ChaosWindow:
     def __init__(self, recorder: Recorder, fault: Fault, ctx: FaultContext, stop: asyncio.Event,
-                 poll_s: float, retry_s: float) -> None:
+                 poll_s: float, retry_s: float, on_whole: WholeNote | None = None) -> None:
         self.recorder = recorder
+        self.on_whole = on_whole
         self.retry_s = retry_s  # how long a failing recovery is retried before its record is RecoveryFailed
         self.fault = fault
         self.ctx = ctx
@@ -101,14 +102,19 @@ class ChaosWindow:
                 self._tender.start()
         return len(injected)
 
-    def adopt(self, first_round: tuple[int, int], last_injection_mono: float | None, losses: tuple[Loss, ...]) -> None:
+    def adopt(self, first_round: tuple[int, int], last_injection_mono: float | None, losses: tuple[Loss, ...],
+              whole_at_mono: float | None) -> None:
         """A window an earlier daemon opened (engine/resume.py): its injected records are watched from here on;
-        ``losses``, faults that cannot be shown to have held meanwhile, end it at once."""
+        ``losses``, faults that cannot be shown to have held meanwhile, end it at once. The workload is watched
+        again unless the earlier daemon saw it whole (``whole_at_mono``)."""
         self.first_round, self.last_injection_mono = first_round, last_injection_mono
         self.losses.extend(losses)
         if losses:
             self.stop.set()
         self._restart_watch()
+        if whole_at_mono is not None and self._watch is not None:
+            self._watch.cancel()
+            self.whole_at_mono = whole_at_mono
         if self._tender is not None:
             self._tender.start()
 
@@ -204,7 +210,7 @@ class ChaosWindow:
 
     async def _watch_whole(self) -> None:
         if self._watched is not None:
-            self.whole_at_mono = await until_whole(self.fault, self.ctx, self._watched, self.poll_s)
+            self.whole_at_mono = await until_whole(self.fault, self.ctx, self._watched, self.poll_s, self.on_whole)
 
     async def close(self) -> WindowEnd:
         """End the window's tasks (the helper watch, the workload watch) and say what it saw: nothing of the
@@ -236,13 +242,20 @@ class WindowEnd:
     observed: str | None = None  # what was seen of the fault (analysis/held.py observed)
 
 
-async def until_whole(fault: Fault, ctx: FaultContext, record: Injection, poll_s: float) -> float:
+WholeNote = Callable[[float], Awaitable[None]]  # told when the workload was found whole (Clock.monotonic())
+
+
+async def until_whole(fault: Fault, ctx: FaultContext, record: Injection, poll_s: float,
+                      noted: WholeNote | None = None) -> float:
     """Poll ``fault.verify`` until the workload is whole again; the Clock.monotonic() time it was (the recovery
-    figure's workload half)."""
+    figure's workload half), told to ``noted`` first (status keeps it for a daemon that picks the run up)."""
     while True:
         try:
             if await fault.verify(ctx, record):
-                return ctx.clock.monotonic()
+                at = ctx.clock.monotonic()
+                if noted is not None:
+                    await noted(at)
+                return at
         except Exception as exc:
             log.warning("verify failed: %s", exc)
         await ctx.clock.sleep(poll_s)

@@ -62,11 +62,8 @@ class Recorder:
     def __init__(self, kube: KubeApi, clock: Clock, ref: ExperimentRef, status: ExperimentStatus, *,
                  kind: str | None = None, generation: int | None = None, resource_version: str | None = None,
                  clear: Mapping[str, Any] | None = None, observer: StatusObserver | None = None) -> None:
-        self._kube = kube
-        self._observer = observer
+        self._kube, self._observer, self._clock, self.ref = kube, observer, clock, ref
         self.kind = kind  # the fault kind (a metrics label); None when the spec cannot be read
-        self._clock = clock
-        self.ref = ref
         # What this writer knows: the last status written or read, and record changes not yet written.
         self.status = status
         self._written = status  # the last status written or read: the base a conflict is rebased from
@@ -101,17 +98,19 @@ class Recorder:
     async def add_targets(self, targets: list[TargetRef]) -> None:
         await self._change(targets=[*self.status.targets, *targets][:MAX_TARGETS])
 
-    async def queued(self, message: str) -> None:
-        """Still Pending: waiting for a slot among the experiments running at once."""
+    async def queued(self, message: str) -> None:  # still Pending: waiting for a slot (engine/slots.py)
         await self._change(reason="Queued", message=message)
 
     async def enter(self, phase: Phase, message: str, span: LoadSpan | None = None) -> None:
         name: PhaseName = "chaos" if phase == Phase.CHAOS else "recovery" if phase == Phase.RECOVERY else "baseline"
         await self._change(phase=phase, reason="Running", message=message, **self._spans(name, span))
 
-    async def note_span(self, name: PhaseName, span: LoadSpan) -> None:
-        """Load workers: where the phase lies in their data, as it begins (engine/resume.py picks it up there)."""
-        await self._change(**self._spans(name, span))
+    async def note_span(self, name: PhaseName, **instants: float) -> None:
+        """Load workers: instants of the phase under way (its split, the workload whole), merged into its span."""
+        async with self._lock:
+            spans = self.status.load_spans or LoadSpans()
+            if (span := getattr(spans, name)) is not None:
+                await self._write({"load_spans": spans.model_copy(update={name: span.model_copy(update=instants)})})
 
     async def record_phase(self, name: PhaseName, result: PhaseResult, span: LoadSpan | None = None) -> None:
         await self._change(phases=self.status.phases.model_copy(update={name: result}), **self._spans(name, span))
@@ -124,6 +123,8 @@ class Recorder:
 
     def _spans(self, name: PhaseName, span: LoadSpan | None) -> dict[str, object]:
         spans = self.status.load_spans or LoadSpans()
+        if span is not None and (old := getattr(spans, name)) is not None:  # an instant noted meanwhile is kept
+            span = old.model_copy(update=span.model_dump(exclude_none=True))
         return {} if span is None else {"load_spans": spans.model_copy(update={name: span})}
 
     async def record_halt(self, breach: Check) -> None:
@@ -145,8 +146,7 @@ class Recorder:
                 changes["timeline"] = timeline
             await self._write(changes)
 
-    async def add_injections(self, records: list[Injection]) -> int:
-        """Append records; returns the index of the first one."""
+    async def add_injections(self, records: list[Injection]) -> int:  # the index of the first one
         async with self._lock:
             await self._write({"injections": [*self.status.injections, *records]})
             # Counted after the write: records another writer added meanwhile come first.
@@ -189,8 +189,7 @@ class Recorder:
     async def _set_record(self, index: int, state: RecordState, *, injected_at: str | None = None,
                           recovered_at: str | None = None, helper_pod: str | None = None,
                           message: str | None = None) -> None:
-        """One record's change, coalesced: written now when the last write is FLUSH_S old, else by the flush due
-        (or any write before it): the server still holds an earlier state, never a later one."""
+        """One record's change, coalesced (written now, or by the flush due): never a later state than ours."""
         async with self._lock:
             if self._unreadable is not None:
                 raise UnreadableStatus(self._unreadable.raw, self._unreadable.problem)

@@ -70,11 +70,16 @@ async def pick_up(runner: Runner) -> Early:
     baseline = await _recut(recording, "baseline", spans.baseline, status.phases.baseline)
     if spans.chaos is None:  # between the phases
         return _said(await runner.measure_run(prepared, baseline=baseline))
-    if status.phases.chaos is None:  # the window goes on to its planned end
-        picked = await _picked(runner, spans.chaos)
-        if isinstance(picked, Ending):
-            return picked
-        chaos = await runner.chaos(prepared, picked)
+    if status.phases.chaos is None:
+        if spans.chaos.split is None:
+            # It died before the fault was known to hold (injecting, or before writing the split): whatever it
+            # started is recovered and the window starts over; the seconds since its start belong to no phase.
+            await recover_records(runner.deps, runner.spec, runner.recorder)
+            await runner.recorder.event("ChaosRestarted", "the fault had not taken hold when the operator "
+                                        "restarted: recovered, and the chaos window starts over")
+            chaos = await runner.chaos(prepared)
+        else:  # the window goes on to its planned end
+            chaos = await runner.chaos(prepared, await _picked(runner, spans.chaos))
         if not isinstance(chaos, ChaosResult):
             return chaos
     else:
@@ -106,19 +111,18 @@ async def _recut_chaos(runner: Runner, recording: Recording, span: LoadSpan, rec
     again = replace(await recording.recut("chaos", span), result=recorded)
     fh = recorded.fault_held
     until = None if fh is None or span.split is None else _mono(runner, span.split + fh.seconds)
-    seen = _window(runner, (fh.held_on, fh.targets) if fh else (0, 0), (), None if fh is None else fh.observed)
+    seen = _window(runner, span, (fh.held_on, fh.targets) if fh else (0, 0), None if fh is None else fh.observed)
     halts = RunFigures.from_status(runner.recorder.status, runner.halt_names()).halts
     return ChaosResult(again, seen, halts, until)
 
 
-async def _picked(runner: Runner, span: LoadSpan) -> Picked | Ending:
+async def _picked(runner: Runner, span: LoadSpan) -> Picked:
     """The chaos window an earlier daemon opened, with what can be shown to have held while no operator ran."""
-    if span.split is None:  # it may have died between injecting and writing the split
-        return await lost(runner, "had not recorded when the fault took hold")
+    assert span.split is not None
     losses = await _held(runner, span.split)
     injected = [r for r in runner.recorder.status.injections if r.injected_at is not None]
     return Picked(span.start, span.split, (len(injected) - len(losses), len(injected)), _last_injection(runner),
-                  losses)
+                  losses, _whole(runner, span))
 
 
 async def _held(runner: Runner, split: float) -> tuple[held.Loss, ...]:
@@ -149,12 +153,20 @@ async def _lost(runner: Runner, watch: HelperWatch, ctx: FaultContext, record: I
         return True
 
 
-def _window(runner: Runner, first_round: tuple[int, int], losses: tuple[held.Loss, ...],
-            observed: str | None) -> WindowEnd:
+def _window(runner: Runner, span: LoadSpan, first_round: tuple[int, int], observed: str | None) -> WindowEnd:
+    """A closed window, as the recovery phase needs it. The workload is watched again unless the earlier daemon saw
+    it whole: if it came back while no operator watched, its part of the recovery time is an upper bound."""
     injected = [r for r in runner.recorder.status.injections if r.injected_at is not None]
-    # The workload is watched again from here: its part of the recovery time is then an upper bound.
-    watched = injected[-1] if runner.fault.instant and injected else None
-    return WindowEnd(_last_injection(runner), None, watched, losses, first_round, observed)
+    whole = _whole(runner, span)
+    watched = injected[-1] if runner.fault.instant and injected and whole is None else None
+    return WindowEnd(_last_injection(runner), whole, watched, (), first_round, observed)
+
+
+def _whole(runner: Runner, span: LoadSpan) -> float | None:
+    """When the earlier daemon saw the workload whole, if after the last injection (an older note is stale)."""
+    last = _last_injection(runner)
+    whole = None if span.whole is None else _mono(runner, span.whole)
+    return whole if whole is not None and (last is None or whole >= last - 0.5) else None
 
 
 def _last_injection(runner: Runner) -> float | None:

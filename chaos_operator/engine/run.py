@@ -70,6 +70,7 @@ class Picked:
     first_round: tuple[int, int]  # (injected, targets)
     last_injection_mono: float | None
     losses: tuple[held.Loss, ...]  # faults that cannot be shown to have held while no operator ran
+    whole_at_mono: float | None = None  # the workload seen whole after the last round, by the earlier daemon
 
 
 @dataclass(frozen=True)

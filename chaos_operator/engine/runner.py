@@ -55,6 +55,7 @@ class Runner:
         self.asked: tuple[str, str] | None = None
         self.fault = deps.fault_for(spec.fault.kind)
         self.load: Recording | None = None
+        self.ended = False  # _end wrote a terminal phase
         self.prom: PromChecks | None = None
         if spec.prometheus is not None and deps.open_metrics is not None:
             self.prom = PromChecks(deps.open_metrics(spec.prometheus.url), deps.clock, spec.prometheus,
@@ -62,10 +63,10 @@ class Runner:
 
     async def run(self) -> None:
         watcher = asyncio.create_task(self._watch_control())
-        early: Early | None = None
         try:
             decision = lifecycle.resume(self.recorder.status, self.deps.adopt_load is not None)
             log.info("%s: %s (%s)", self.recorder.ref.name, decision.action.value, decision.why)
+            early: Early | None = None
             if decision.action is lifecycle.Resume.CONTINUE:
                 early = await resume.pick_up(self)
             elif decision.action is lifecycle.Resume.LOST:
@@ -78,19 +79,20 @@ class Runner:
                 await self._end(early)
         except UnreadableStatus:
             self.stop.set()  # failclosed.guarded takes over: writing on would guess over a status it cannot read
+            self.ended = True  # and ends the run: nothing to leave for a next daemon
             raise
         except Exception as exc:
             # A bug or an API outage: never leave a fault behind, and never re-run the experiment.
             log.exception("%s: unexpected error", self.recorder.ref.name)
             self.stop.set()
-            early = None
+            self.ended = True  # ended here, or by another writer meanwhile
             await recover_records(self.deps, self.spec, self.recorder)
             if self.recorder.status.phase not in TERMINAL_PHASES:  # another writer may have ended it meanwhile
                 await self._end(_failed("OperatorError", clip(f"the operator hit an error: {exc}")))
         finally:
             watcher.cancel()
-            if self.load is not None:  # a daemon that stops leaves load workers to the next one
-                await self.load.close(keep=early is STOPPED)
+            if self.load is not None:  # a daemon that stops (or is cancelled) leaves load workers to the next one
+                await self.load.close(keep=not self.ended)
 
     async def _watch_control(self) -> None:
         while not self.stop.is_set():
@@ -102,6 +104,7 @@ class Runner:
             await self.clock.sleep(CONTROL_POLL_S)
 
     async def _end(self, ending: Ending) -> None:
+        self.ended = True
         records = self.recorder.status.injections
         # Last, the records: a fault not known to be reverted, or on part of its targets, limits what may be claimed.
         said = weigh(ending.phase, ending.verdict, ending.reason, ending.message, records)
@@ -204,7 +207,8 @@ class Runner:
         # The chaos window ends early on abort/stop, or on a halt condition (which still measures recovery).
         chaos_end = asyncio.Event()
         ctx = fault_context(self.deps, self.spec, self.recorder.ref, prepared.ready_before)
-        window = ChaosWindow(self.recorder, self.fault, ctx, chaos_end, self.deps.poll_s, self.deps.recover_retry_s)
+        window = ChaosWindow(self.recorder, self.fault, ctx, chaos_end, self.deps.poll_s, self.deps.recover_retry_s,
+                             self._note_whole)
         if picked is None:
             begun, started = await self._enter(Phase.CHAOS, f"injecting {self.spec.fault.kind}"), self.clock.monotonic()
         else:
@@ -218,13 +222,12 @@ class Runner:
         in_effect_at: float | None = None
         try:
             if picked is not None:
-                window.adopt(picked.first_round, picked.last_injection_mono, picked.losses)
+                window.adopt(picked.first_round, picked.last_injection_mono, picked.losses, picked.whole_at_mono)
                 in_effect_at = started + (picked.split - picked.start)
             elif await window.inject_round(list(prepared.targets)):
                 in_effect.set()
                 in_effect_at = self.clock.monotonic()
-                if begun is not None:  # where a resume's chaos figures start
-                    await self.recorder.note_span("chaos", LoadSpan(start=begun, split=self.clock.now().timestamp()))
+                await self.recorder.note_span("chaos", split=self.clock.now().timestamp())  # where a resume's start
             elif not chaos_end.is_set():
                 chaos_end.set()
                 await load_task
@@ -253,6 +256,10 @@ class Runner:
         early = await self.check_stop()
         return early if early is not None else ChaosResult(result, seen, () if breach is None else (breach,), until)
 
+    async def _note_whole(self, at_mono: float) -> None:
+        """Load workers: when the workload was whole, kept in status for a daemon that picks the run up."""
+        await self.recorder.note_span("chaos", whole=self.clock.now().timestamp() - (self.clock.monotonic() - at_mono))
+
     async def _relay_stop(self, chaos_end: asyncio.Event) -> None:
         await self.stop.wait()
         chaos_end.set()
@@ -265,7 +272,8 @@ class Runner:
         whole: asyncio.Task[float] | None = None
         if seen.whole_at_mono is None and seen.watched is not None:
             ctx = fault_context(self.deps, self.spec, self.recorder.ref, self.recorder.status.ready_before or 0)
-            whole = asyncio.create_task(until_whole(self.fault, ctx, seen.watched, self.deps.poll_s))
+            whole = asyncio.create_task(until_whole(self.fault, ctx, seen.watched, self.deps.poll_s,
+                                                    self._note_whole))
         try:
             result = await self._measure("recovery", self.spec.phases.recovery, begun=begun)
         finally:

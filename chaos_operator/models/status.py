@@ -155,6 +155,7 @@ class LoadSpan(ApiModel):
     start: UnixTime
     end: UnixTime | None = None
     split: UnixTime | None = None  # chaos: when every target of the first round held the fault
+    whole: UnixTime | None = None  # chaos, a kill: when the workload was found whole after the last round
 
 
 class LoadSpans(ApiModel):

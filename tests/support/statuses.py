@@ -71,7 +71,8 @@ def full_status() -> ExperimentStatus:
             recovery=_phase("2025-03-04T10:03:00Z", "2025-03-04T10:04:00Z", 3000, 8, 1.2),
         ),
         load_spans=LoadSpans(baseline=LoadSpan(start=1741082400.0, end=1741082460.0),
-                             chaos=LoadSpan(start=1741082460.012, end=1741082580.012, split=1741082460.512),
+                             chaos=LoadSpan(start=1741082460.012, end=1741082580.012, split=1741082460.512,
+                                            whole=1741082462.3),
                              recovery=LoadSpan(start=1741082580.3, end=1741082640.3)),
         checks=[
             Check(name="maxErrorRate", phase="chaos", observed="1.6%", limit="1%", passed=False),
