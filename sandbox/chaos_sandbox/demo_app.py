@@ -72,6 +72,8 @@ def knob_parser() -> argparse.ArgumentParser:
     p.add_argument("--require-header", type=_header, help="NAME=VALUE every request must carry (else 401)")
     p.add_argument("--require-json", action="store_true", help="a request's body must be JSON (else 400)")
     p.add_argument("--tls-secret", help="serve HTTPS with this kubernetes.io/tls Secret (resolved by the sandbox)")
+    p.add_argument("--warmup-ms", type=_millis, default=0.0,
+                   help="not ready for this long after it starts (a service warming its caches)")
     return p
 
 
@@ -142,13 +144,14 @@ class DemoApp:
         self.metrics = Metrics(opts.service, {}, [0] * len(BUCKETS))
         self.stopping = False
         self.unready = False  # toggled by SIGUSR1
+        self.ready_at = time.monotonic() + opts.warmup_ms / 1000
 
     def toggle_ready(self) -> None:
         self.unready = not self.unready
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.path == "/ready":
-            ok = not (self.stopping or self.unready)
+            ok = not (self.stopping or self.unready) and time.monotonic() >= self.ready_at
             return web.Response(status=200 if ok else 503, text="ready\n" if ok else "not ready\n")
         if request.path == "/metrics":
             return web.Response(text=self.metrics.render(), content_type="text/plain", charset="utf-8",

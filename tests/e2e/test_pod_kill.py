@@ -25,8 +25,8 @@ SPEC: dict[str, Any] = {
 }
 
 
-def start(box: Sandbox, ns: str, replicas: int, **spec: Any) -> None:
-    box.apply(deployment(ns, "checkout", replicas, args=APP_ARGS))
+def start(box: Sandbox, ns: str, replicas: int, args: tuple[str, ...] = (), **spec: Any) -> None:
+    box.apply(deployment(ns, "checkout", replicas, args=[*APP_ARGS, *args]))
     box.wait_ready(ns, "checkout", replicas)
     body = copy.deepcopy(SPEC)
     body.update(spec)
@@ -119,4 +119,18 @@ def test_killing_the_only_replica_is_degraded_on_errors(box: Sandbox) -> None:
     assert len(st["analysis"]) == 8, pretty(st)
     errors = _classes(st)[("baselineVsChaos", "errorRate")]
     assert errors["class"] == "Degraded", pretty(st["analysis"])  # nothing answers until the replacement is up
+    assert errors["interval"][0] > errors["tolerance"] == 0.01
+
+
+# The same limit with an outage of several seconds (measured: 35 % errors in a 12 s chaos phase, 0 in the baseline,
+# interval [-0.19, 0.78]): the outage's clustering is lent to the error-free baseline (docs/scoring.md).
+@pytest.mark.xfail(strict=True, reason="a few seconds of outage are still read as clustering noise")
+def test_killing_the_only_replica_of_a_service_that_warms_up_is_degraded_on_errors(box: Sandbox) -> None:
+    """A replacement that takes seconds to be ready, as real services do: the outage spans seconds, not one."""
+    start(box, "e2e-stats-warm", 1, args=("--warmup-ms", "3000"), phases=LONG,
+          target={"selector": {"matchLabels": {"app": "checkout"}}, "mode": "one"}, slos={"maxErrorRate": 0.01})
+    st = wait_phase(box.emu, "kill", timeout=120, ns="e2e-stats-warm")
+    print("WARM", pretty(st["analysis"]), pretty(st["phases"]["chaos"]), st["verdict"], st["reason"])
+    errors = _classes(st)[("baselineVsChaos", "errorRate")]
+    assert errors["class"] == "Degraded", pretty(st["analysis"])  # nothing answers until the replacement is ready
     assert errors["interval"][0] > errors["tolerance"] == 0.01
