@@ -3,6 +3,7 @@ and deleted in the experiment's namespace (never read back: the operator reads n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,14 +15,17 @@ _BACKGROUND = client.V1DeleteOptions(propagation_policy="Background")  # the Job
 
 
 class KubeLoadClient(KubeClient):
+    @functools.cached_property
+    def _batch(self) -> client.BatchV1Api:
+        return client.BatchV1Api(self._api)
+
     async def create_load_object(self, namespace: str, body: Mapping[str, Any]) -> str | None:
         """Create a ConfigMap, Secret or Job: the new object's UID, or None when one of that deterministic name
         exists (409)."""
         kind, doc = str(body["kind"]), dict(body)
-        batch = client.BatchV1Api(self._api)
         creators: dict[str, Callable[..., object]] = {
             "ConfigMap": self._core.create_namespaced_config_map, "Secret": self._core.create_namespaced_secret,
-            "Job": batch.create_namespaced_job}
+            "Job": self._batch.create_namespaced_job}
         create = creators[kind]
         created = await self._run(f"create {kind}", lambda: json_unless(
             lambda: create(namespace, doc, **self._opts), CONFLICT))
@@ -29,10 +33,9 @@ class KubeLoadClient(KubeClient):
 
     async def delete_load_object(self, namespace: str, kind: str, name: str) -> bool:
         """Delete it (a Job with its pods); False when it is already gone."""
-        batch = client.BatchV1Api(self._api)
         deleters: dict[str, Callable[..., object]] = {
             "ConfigMap": self._core.delete_namespaced_config_map, "Secret": self._core.delete_namespaced_secret,
-            "Job": batch.delete_namespaced_job}
+            "Job": self._batch.delete_namespaced_job}
         delete = deleters[kind]
         return await self._run(f"delete {kind}", lambda: done_unless(
             lambda: delete(name, namespace, body=_BACKGROUND, **self._opts), NOT_FOUND))

@@ -15,8 +15,6 @@ class WorkerUnavailable(Exception):
     """No usable answer: unreachable, timed out, or not what was asked (401, 409, a malformed state)."""
 
 
-
-
 class WorkerClient:
     def __init__(self, token: str) -> None:
         self._headers = {"Authorization": f"Bearer {token}"}

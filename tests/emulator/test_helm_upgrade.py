@@ -13,12 +13,9 @@ import pytest
 from chaos_sandbox.emulator import Emulator, EmulatorThread
 
 from tests.support.chart import CHART, ROOT, changed_chart
-from tests.support.helm_cli import INSTALL_HINT, Helm, find_helm
+from tests.support.helm_cli import CRD, DEPLOY, INSTALL_HINT, NS, RELEASE, Helm, find_helm
 from tests.support.kubectl import Kubectl
 
-NS, RELEASE = "chaos-system", "chaos"
-CRD = "chaosexperiments.chaosoperator.dev"
-DEPLOY = f"deploy/{RELEASE}-chaos-operator"
 HELM = find_helm()
 pytestmark = pytest.mark.skipif(HELM is None, reason=f"no helm v4 CLI: {INSTALL_HINT}")
 

@@ -12,6 +12,10 @@ from chaos_sandbox.helm_release import find_helm
 __all__ = ["INSTALL_HINT", "Helm", "find_helm"]
 
 INSTALL_HINT = "run `make deps` (tools/install_helm.py installs it into .venv/bin)"
+# The release the chart tests install: its namespace, name, CRD and Deployment.
+NS, RELEASE = "chaos-system", "chaos"
+CRD = "chaosexperiments.chaosoperator.dev"
+DEPLOY = f"deploy/{RELEASE}-chaos-operator"
 
 
 class Helm:
