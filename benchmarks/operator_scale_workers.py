@@ -27,6 +27,7 @@ from operator_scale import ROOT, TERMINAL, Metrics, free_port, lag_p99, scrape, 
 
 NS = "bench"
 LOADED = ("Baseline", "Chaos", "Recovery")  # the phases with load
+VICTIMS = 5  # the PodKill targets all experiments share (one each, after its baseline)
 KEY = b"operator-scale-bench-key-0123456789"
 SPEC: dict[str, Any] = {
     "target": {"selector": {"matchLabels": {"app": "victim"}}, "mode": "fixed", "value": 1},
@@ -60,6 +61,11 @@ def baseline_p50_ms(status: dict[str, Any]) -> float | None:
     return None if p50 is None else to_ms(p50)
 
 
+def baseline_errors(status: dict[str, Any]) -> float | None:
+    rate = ((status.get("phases") or {}).get("baseline") or {}).get("errorRate")
+    return None if rate is None else float(rate)
+
+
 def run_batch(box: Any, port: int, prefix: str, count: int, baseline_s: int, timeout: float) -> dict[str, Any]:
     """Apply `count` experiments at once; sample the operator every second until all are terminal (bounded)."""
     names = [f"{prefix}-{i}" for i in range(count)]
@@ -80,8 +86,10 @@ def run_batch(box: Any, port: int, prefix: str, count: int, baseline_s: int, tim
         time.sleep(1.0)
     after = scrape(port)
     p50s = {n: v for n, st in done.items() if (v := baseline_p50_ms(st)) is not None}
+    errors = [v for st in done.values() if (v := baseline_errors(st)) is not None]
     return {"count": count, "finished": len(done), "seconds": time.monotonic() - started,
             "reasons": sorted({st.get("reason", "?") for st in done.values()}), "p50s": p50s,
+            "errors": statistics.median(errors) if errors else None,
             "rss_mib": peak_rss / 2**20, "lag_p99_ms": lag_p99(before, after) * 1000, "most_running": most_running}
 
 
@@ -107,9 +115,9 @@ def main(scales: list[int], baseline_s: int, log_path: str | None) -> int:
         print(f"sandbox: {box.note}", flush=True)
         box.ensure_namespace(NS)
         box.apply(deployment(NS, "checkout", 2, args=["--latency-ms", "5", "--jitter-ms", "2"]))
-        box.apply(deployment(NS, "victim", 2))
+        box.apply(deployment(NS, "victim", VICTIMS))
         box.wait_ready(NS, "checkout", 2, timeout=60)
-        box.wait_ready(NS, "victim", 2, timeout=60)
+        box.wait_ready(NS, "victim", VICTIMS, timeout=60)
         port = free_port()
         with open(log_path or "/dev/null", "wb") as log:  # the child keeps its own copy
             child = subprocess.Popen([sys.executable, __file__, box.url, str(port)], cwd=ROOT,
@@ -133,7 +141,7 @@ def main(scales: list[int], baseline_s: int, log_path: str | None) -> int:
                 if values and ref:
                     med, worst = statistics.median(values), max(values)
                     line += (f"; of all {len(values)}: median {med:.2f} ms (x{med / ref:.2f}), worst {worst:.2f} ms"
-                             f" (x{worst / ref:.2f})")
+                             f" (x{worst / ref:.2f}), baseline error rate median {r['errors']:.3f}")
                 print(line, flush=True)
         finally:
             child.terminate()
