@@ -112,7 +112,7 @@ def experiments(emu: EmulatorThread, count: int, deadline: float, workdir: pathl
     resolver = StaticResolver({(NS, "checkout", 8080): ["http://127.0.0.1:9"]})
     post_ms: list[float] = []
     print(f"1. dry-run experiments applied one by one, real operator (up to {count})")
-    with OperatorThread(emu.url, resolver):
+    with OperatorThread(emu.url, resolver, load_runner="inprocess"):
         for index in range(1, count + 1):
             if time.monotonic() > deadline:
                 print(f"   stopped at experiment {index - 1}: --max-seconds reached")

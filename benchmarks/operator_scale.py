@@ -1,6 +1,10 @@
 """Operator scale benchmark against the API emulator: prints figures (benchmarks/README.md), asserts nothing.
 
     nice -n 10 python benchmarks/operator_scale.py [--scales 1 10 100] [--trials 20]
+    nice -n 10 python benchmarks/operator_scale.py --load-runner workers [--scales 100] [--baseline 20]
+
+The second runs in the sandbox with real load-worker pods: operator_scale_workers.py. The first, below, sends the
+load in-process (the emulator runs no pods).
 
 The emulator, the load's target service and the operator (`run_operator`, what `chaos-operator run` runs) each
 run in a process of their own (scale_processes.py); the operator's RSS and event-loop lag come from its /metrics.
@@ -204,7 +208,10 @@ def to_ms(duration: str | float) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
+    p.add_argument("--scales", type=int, nargs="+", help="default 1 10 100 (workers: 100)")
+    p.add_argument("--load-runner", choices=("inprocess", "workers"), default="inprocess",
+                   help="inprocess: the emulator scenario below; workers: operator_scale_workers.py in the sandbox")
+    p.add_argument("--baseline", type=int, default=20, help="workers: the baseline phase, seconds")
     p.add_argument("--trials", type=int, default=20)
     p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)  # SERVER SERVICE PORT NAMESPACE...
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
@@ -215,7 +222,11 @@ def main() -> int:
 
         scale_processes.run(args.emulator, args.serve, args.child)
         return 0
-    plan = batches(args.trials, args.scales)
+    if args.load_runner == "workers":
+        import operator_scale_workers
+
+        return operator_scale_workers.main(args.scales or [100], args.baseline, os.environ.get("BENCH_OPERATOR_LOG"))
+    plan = batches(args.trials, args.scales or [1, 10, 100])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the child processes
     svc_port = free_port()
     service = subprocess.Popen([sys.executable, __file__, "--serve", str(svc_port)])

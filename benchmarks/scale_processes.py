@@ -43,7 +43,8 @@ def run_child(server: str, service: str, port: int, namespaces: list[str]) -> No
     # BENCH_OPERATOR_LOG=path keeps the operator's log, at BENCH_LOG_LEVEL (default INFO).
     logging.basicConfig(level=os.environ.get("BENCH_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s: %(message)s")
     resolver = StaticResolver({(ns, "checkout", 8080): [service] for ns in namespaces})
-    config = OperatorConfig(server=server, resolver=resolver, metrics_port=port, metrics_host="127.0.0.1")
+    config = OperatorConfig(server=server, resolver=resolver, metrics_port=port, metrics_host="127.0.0.1",
+                            load_runner="inprocess")
     asyncio.run(run_operator(config))
 
 

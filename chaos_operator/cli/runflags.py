@@ -47,13 +47,15 @@ def add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--allow-prometheus-url", action="append", default=[], metavar="URL",
                      help="a spec.prometheus.url experiments may name; repeatable. None: Prometheus features "
                           "are refused (Failed/PrometheusRefused). Link-local and metadata addresses never")
-    run.add_argument("--load-runner", choices=LOAD_RUNNERS, default=os.environ.get("CHAOS_LOAD_RUNNER") or "inprocess",
-                     help="who sends an experiment's load: inprocess (this process's event loop; the default) or "
-                          "workers (an indexed Job in the experiment's namespace; docs/architecture.md, \"Load "
-                          "workers\"). Env CHAOS_LOAD_RUNNER")
+    run.add_argument("--load-runner", choices=LOAD_RUNNERS, default=os.environ.get("CHAOS_LOAD_RUNNER") or "workers",
+                     help="who sends an experiment's load: workers (the default: an indexed Job of load workers in "
+                          "the experiment's namespace; docs/architecture.md, \"Load workers\") or inprocess (this "
+                          "process's event loop, GET/HEAD only: e.g. `run` on a laptop whose kubeconfig reaches the "
+                          "API server but not the workers' pod IPs). Env CHAOS_LOAD_RUNNER")
     run.add_argument("--load-token-key-file", default=os.environ.get("CHAOS_LOAD_TOKEN_KEY_FILE"), metavar="PATH",
                      help="the key the workers' per-experiment tokens are derived from (HMAC of the experiment "
-                          "UID); the chart mounts one. None: a random key per process. Env CHAOS_LOAD_TOKEN_KEY_FILE")
+                          "UID); the chart mounts one. None: a random key of this process only, so another operator "
+                          "process cannot resume its runs. Env CHAOS_LOAD_TOKEN_KEY_FILE")
     run.add_argument("--log-level", choices=LEVELS, default=None, help="default info (-v: debug)")
     run.add_argument("--log-format", choices=("text", "json"), default="text",
                      help="json: one JSON object per line, for log pipelines")

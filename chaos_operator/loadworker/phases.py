@@ -17,6 +17,7 @@ from hdrh.histogram import HdrHistogram
 
 from chaos_operator.analysis.buckets import SecondHistogram, bucket_of
 from chaos_operator.analysis.recovery import SecondSample
+from chaos_operator.loadworker.hdrview import View
 from chaos_operator.loadworker.record import SecondRecord, coverage, decode, latency_over
 from chaos_operator.models.duration import Duration
 from chaos_operator.models.status import ErrorCounts, Latency, PhaseResult, Ramp
@@ -55,8 +56,9 @@ def _us(value: float) -> float:
 def latency(histogram: HdrHistogram) -> Latency | None:
     if histogram.get_total_count() == 0:
         return None
-    p50, p90, p95, p99 = (Duration(_us(histogram.get_value_at_percentile(q))) for q in (50, 90, 95, 99))
-    return Latency(mean=Duration(_us(histogram.get_mean_value())), p50=p50, p90=p90, p95=p95, p99=p99,
+    view = View(histogram)  # hdrh's own reads would block the operator's loop (loadworker/hdrview.py)
+    p50, p90, p95, p99 = (Duration(_us(view.percentile(q))) for q in (50, 90, 95, 99))
+    return Latency(mean=Duration(_us(view.mean())), p50=p50, p90=p90, p95=p95, p99=p99,
                    max=Duration(_us(histogram.get_max_value())))
 
 
@@ -81,24 +83,24 @@ def summary(records: Sequence[SecondRecord], started_at: str, finished_at: str, 
                        latency=latency(latency_over(records)), error_classes=classes)
 
 
-def buckets(histogram: HdrHistogram) -> SecondHistogram:
+def buckets(view: View) -> SecondHistogram:
     """The HDR histogram in analysis/buckets.py's 2 % buckets (each HDR value at its bucket's upper end)."""
     counts: dict[int, int] = {}
-    for item in histogram.get_recorded_iterator():
-        index = bucket_of(_us(item.value_iterated_to))
-        counts[index] = counts.get(index, 0) + item.count_added_in_this_iter_step
+    for value, count in view.recorded():
+        index = bucket_of(_us(value))
+        counts[index] = counts.get(index, 0) + count
     return tuple(sorted(counts.items()))
 
 
 def sample(record: SecondRecord, offset_s: float) -> SecondSample:
-    histogram = decode(record.latency)
-    count = histogram.get_total_count()
-    p50 = _us(histogram.get_value_at_percentile(50)) if count else None
-    p95 = _us(histogram.get_value_at_percentile(95)) if count else None
+    view = View(decode(record.latency))
+    count = view.total
+    p50 = _us(view.percentile(50)) if count else None
+    p95 = _us(view.percentile(95)) if count else None
     return SecondSample(offset_s=offset_s, requests=record.accounted, errors=record.accounted - record.success,
                         p95_s=p95, p50_s=p50, latency_count=count,
-                        latency_sum_s=_us(histogram.get_mean_value()) * count if count else 0.0,
-                        histogram=buckets(histogram) if count else ())
+                        latency_sum_s=_us(view.mean()) * count if count else 0.0,
+                        histogram=buckets(view) if count else ())
 
 
 def cut(merged: Sequence[SecondRecord], rate: float, at: Instants) -> PhaseCut:

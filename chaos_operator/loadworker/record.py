@@ -129,8 +129,8 @@ def merge(states: Iterable[Iterable[SecondRecord]]) -> list[SecondRecord]:
     """k workers' records → one per second: counts summed, histograms added (never percentiles averaged)."""
     counts: dict[int, dict[str, int]] = {}
     outcomes: dict[int, dict[Outcome, int]] = {}
-    latency: dict[int, HdrHistogram] = {}
-    lag: dict[int, HdrHistogram] = {}
+    latency: dict[int, list[str]] = {}
+    lag: dict[int, list[str]] = {}
     for records in states:
         for rec in records:
             total = counts.setdefault(rec.second, {"scheduled": 0, "sent": 0, "success": 0})
@@ -142,11 +142,21 @@ def merge(states: Iterable[Iterable[SecondRecord]]) -> list[SecondRecord]:
                 merged[outcome] = merged.get(outcome, 0) + n
             for encoded, into in ((rec.latency, latency), (rec.send_lag, lag)):
                 if encoded:
-                    into.setdefault(rec.second, new_histogram()).decode_and_add(encoded)
+                    into.setdefault(rec.second, []).append(encoded)
     return [SecondRecord(second=s, scheduled=c["scheduled"], sent=c["sent"], success=c["success"],
-                         outcomes=outcomes[s], latency=encode(latency[s]) if s in latency else "",
-                         send_lag=encode(lag[s]) if s in lag else "")
+                         outcomes=outcomes[s], latency=_added(latency.get(s, [])), send_lag=_added(lag.get(s, [])))
             for s, c in sorted(counts.items())]
+
+
+def _added(encoded: list[str]) -> str:
+    """Histograms added; one alone is kept as it came (a ~184 KiB counts array per decode otherwise: the operator's
+    memory, with one worker per experiment and one histogram per second)."""
+    if len(encoded) <= 1:
+        return encoded[0] if encoded else ""
+    total = new_histogram()
+    for one in encoded:
+        total.decode_and_add(one)
+    return encode(total)
 
 
 def latency_over(records: Iterable[SecondRecord], first: int = 0, end: int | None = None) -> HdrHistogram:

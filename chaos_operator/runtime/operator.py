@@ -79,7 +79,7 @@ class OperatorConfig:
     disabled_faults: frozenset[str] = frozenset()  # kinds refused with FaultDisabled
     prometheus_urls: tuple[str, ...] = ()  # the only spec.prometheus.url values queried (none: refused)
     pause_poll_s: float = 0.5
-    load_runner: str = "inprocess"  # --load-runner: inprocess | workers (docs/architecture.md, "Load workers")
+    load_runner: str = "workers"  # --load-runner: workers | inprocess (docs/architecture.md, "Load workers")
     # The key the workers' tokens are derived from (--load-token-key-file); None: random, for this process only.
     load_token_key: bytes | None = None
 

@@ -18,7 +18,7 @@ class OperatorThread:
     def __init__(self, server: str, resolver: ServiceResolver, *, operator_namespace: str = "chaos-system",
                  allowed: frozenset[str] | None = None, protected: frozenset[str] = frozenset(), poll_s: float = 0.2,
                  ready_timeout: float = 30.0, image: str = OPERATOR_IMAGE, token: str | None = None,
-                 load_runner: str = "inprocess", load_token_key: bytes | None = None) -> None:
+                 load_runner: str = "workers", load_token_key: bytes | None = None) -> None:
         self.config = OperatorConfig(server=server, resolver=resolver, operator_namespace=operator_namespace,
                                      allowed_namespaces=allowed, protected_namespaces=protected, poll_s=poll_s,
                                      image=image, token=token, load_runner=load_runner,

@@ -23,7 +23,8 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 @pytest.fixture
 def operator(box: Sandbox) -> Iterator[OperatorThread]:
     # The readiness bound is generous for the kernel VM tier, where Python runs under software emulation.
-    # CHAOS_E2E_LOAD_RUNNER=workers runs these tests with the load sent by load workers (docs/testing.md).
-    runner = os.environ.get("CHAOS_E2E_LOAD_RUNNER", "inprocess")
+    # The load is sent by load workers, the operator's default; CHAOS_E2E_LOAD_RUNNER=inprocess runs these tests
+    # with the load sent from the operator's own event loop (docs/testing.md).
+    runner = os.environ.get("CHAOS_E2E_LOAD_RUNNER", "workers")
     with OperatorThread(box.url, box.resolver, ready_timeout=120, load_runner=runner) as op:
         yield op

@@ -42,7 +42,7 @@ def kubelet(emulator: EmulatorThread) -> Iterator[FakeKubelet]:
 
 
 def operator(emulator: EmulatorThread, resolver: StaticResolver) -> OperatorThread:
-    op = OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN)
+    op = OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess")
     op.config.image = IMAGE
     return op
 

@@ -27,7 +27,7 @@ def keeper(emulator: EmulatorThread) -> Iterator[ReplicaKeeper]:
 
 
 def capped(emulator: EmulatorThread, resolver: StaticResolver) -> OperatorThread:
-    op = OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN)
+    op = OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess")
     op.config.max_running = 1
     return op
 

@@ -52,7 +52,8 @@ def install(emu: EmulatorThread, chart: pathlib.Path, tmp_path: pathlib.Path) ->
 def test_the_chart_rbac_runs_a_pod_kill(emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
                                         tmp_path: pathlib.Path) -> None:
     token = install(emulator, CHART, tmp_path)
-    with OperatorThread(emulator.url, resolver, token=token, operator_namespace=RELEASE_NS):
+    with OperatorThread(emulator.url, resolver, token=token, operator_namespace=RELEASE_NS,
+                        load_runner="inprocess"):
         emulator.create("chaosexperiments", experiment("kill-one", SHOP), SHOP)
         status = wait_phase(emulator, "kill-one")
     assert (status["phase"], status["verdict"]) == ("Completed", "Passed"), status
@@ -65,7 +66,8 @@ def test_without_the_delete_rule_the_kill_is_refused_with_403(emulator: Emulator
                                                                tmp_path: pathlib.Path) -> None:
     token = install(emulator, chart_without(tmp_path), tmp_path)
     before = {p["metadata"]["uid"] for p in emulator.list("pods", SHOP)}
-    with OperatorThread(emulator.url, resolver, token=token, operator_namespace=RELEASE_NS):
+    with OperatorThread(emulator.url, resolver, token=token, operator_namespace=RELEASE_NS,
+                        load_runner="inprocess"):
         emulator.create("chaosexperiments", experiment("kill-one", SHOP), SHOP)
         status = wait_phase(emulator, "kill-one")
     assert (status["phase"], status["reason"]) == ("Failed", "InjectionFailed"), status

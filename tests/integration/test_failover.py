@@ -34,7 +34,7 @@ def operators(emulator: EmulatorThread, service: ServiceThread, tmp: pathlib.Pat
         with (tmp / f"{name}.log").open("wb") as log:  # the child keeps its own copy of the descriptor
             procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "tests.support.operator_process", "--server", emulator.url, "--identity",
-                 name,
+                 name, "--load-runner", "inprocess",
                  "--service", f"{NS}/checkout/8080={service.url}", "--lease", *map(str, LEASE)],
                 stdout=log, stderr=subprocess.STDOUT)
     try:

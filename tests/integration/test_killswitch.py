@@ -35,7 +35,7 @@ def cli(emulator: EmulatorThread, *args: str) -> subprocess.CompletedProcess[str
 
 
 def operator(emulator: EmulatorThread, resolver: StaticResolver, **config: Any) -> OperatorThread:
-    op = OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN)
+    op = OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess")
     op.config.image = IMAGE
     for key, value in config.items():
         setattr(op.config, key, value)

@@ -98,7 +98,7 @@ def test_an_operator_that_loses_the_api_stops_handling_before_its_lease_ends() -
     emu = EmulatorThread()
     emu.start()
     emu.register_crd(yaml.safe_load(CRD.read_text()))
-    op = OperatorThread(emu.url, StaticResolver({}), token=OPERATOR_TOKEN)
+    op = OperatorThread(emu.url, StaticResolver({}), token=OPERATOR_TOKEN, load_runner="inprocess")
     op.config.leader_election, op.config.lease = True, FAST
     try:
         op.__enter__()  # ready: it won the Lease and kopf runs

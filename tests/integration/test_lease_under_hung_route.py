@@ -34,7 +34,7 @@ def test_the_lease_is_renewed_on_time_while_status_writes_hang() -> None:
         make_service(emu, SHOP)
         make_pod(emu, SHOP, "checkout-0", {"app": "checkout"})
         op = OperatorThread(emu.url, StaticResolver({(SHOP, "checkout", 8080): ["http://127.0.0.1:9"]}),
-                            token=OPERATOR_TOKEN)
+                            token=OPERATOR_TOKEN, load_runner="inprocess")
         op.config.leader_election, op.config.lease = True, FAST
         with op:
             emu.emulator.stalls[("patch", "chaosexperiments")] = STALL_S

@@ -102,7 +102,7 @@ def outcome() -> Iterator[Outcome]:
             writes = Writes()
             emu.call(emu.emulator.store.listeners.append, writes)
             resolver = StaticResolver({(NS, "checkout", 8080): ["http://127.0.0.1:9"]})  # never reached
-            with OperatorThread(emu.url, resolver, token=OPERATOR_TOKEN):
+            with OperatorThread(emu.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
                 with contextlib.suppress(AssertionError):  # the tests say what did not end
                     wait_for("every malformed object to end", lambda: all(
                         settled(case, raw_status(emu, name_of(i))) for i, case in enumerate(CASES)), 240, every=0.5)

@@ -52,7 +52,7 @@ def metric_names(expr: str) -> set[str]:
 
 def test_metrics_health_and_the_dashboard(emulator: EmulatorThread, resolver: StaticResolver) -> None:
     make_pod(emulator, NS, "checkout-0", {"app": "checkout"})
-    op = OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN)
+    op = OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess")
     op.config.metrics_port, op.config.metrics_host = free_port(), "127.0.0.1"
     base = f"http://127.0.0.1:{op.config.metrics_port}"
     with op:

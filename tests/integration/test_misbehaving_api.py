@@ -25,7 +25,8 @@ def test_transient_refusals_of_status_writes_are_retried_and_the_run_ends_with_i
         emulator: EmulatorThread, resolver: StaticResolver) -> None:
     misbehave = emulator.emulator.misbehave
     misbehave.queue(STATUS, Failure(429, retry_after=1), Failure(500), Failure(503))
-    with replicas(emulator, LABELS, 3, start_delay=0.5), OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with replicas(emulator, LABELS, 3, start_delay=0.5), OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN,
+                                                                        load_runner="inprocess"):
         emulator.create("chaosexperiments", experiment("bumpy", SHOP), SHOP)
         status = wait_phase(emulator, "bumpy", DONE, timeout=60)
     assert [code for _, _, code, _ in misbehave.served] == [429, 500, 503]
@@ -42,7 +43,8 @@ def test_a_429_is_retried_no_sooner_than_it_asks(emulator: EmulatorThread, resol
     emulator.call(emulator.emulator.store.listeners.append, listen)
     misbehave = emulator.emulator.misbehave
     misbehave.queue(STATUS, Failure(429, retry_after=2))
-    with replicas(emulator, LABELS, 3, start_delay=0.5), OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with replicas(emulator, LABELS, 3, start_delay=0.5), OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN,
+                                                                        load_runner="inprocess"):
         emulator.create("chaosexperiments", experiment("slowed", SHOP), SHOP)
         status = wait_phase(emulator, "slowed", DONE, timeout=60)
     ((_, route, code, refused_at),) = misbehave.served
@@ -53,7 +55,8 @@ def test_a_429_is_retried_no_sooner_than_it_asks(emulator: EmulatorThread, resol
 
 def test_an_abort_is_seen_while_every_watch_keeps_dropping(emulator: EmulatorThread,
                                                            resolver: StaticResolver) -> None:
-    with replicas(emulator, LABELS, 3, start_delay=0.5), OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with replicas(emulator, LABELS, 3, start_delay=0.5), OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN,
+                                                                        load_runner="inprocess"):
         emulator.create("chaosexperiments", experiment("dropped", SHOP, phases={
             "baseline": "2s", "chaos": "60s", "recovery": "2s"}), SHOP)
         wait_for("chaos", lambda: status_of(emulator, "dropped").get("phase") == "Chaos", timeout=30)

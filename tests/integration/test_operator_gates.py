@@ -34,7 +34,7 @@ def test_invalid_spec_fails_once_with_the_field_named(emulator: EmulatorThread, 
     resolver = _setup(emulator, service)
     before = _pod_uids(emulator)
     bad = experiment("bad", NS, load={"service": {"name": "checkout", "port": 8080}, "rate": "fast"})
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         emulator.create("chaosexperiments", bad, NS)
         status = wait_phase(emulator, "bad", timeout=30)
         # kopf records the handled spec after the handler's status write: only then is nothing left to write.
@@ -54,7 +54,7 @@ def test_invalid_spec_fails_once_with_the_field_named(emulator: EmulatorThread, 
 def test_no_targets(emulator: EmulatorThread, service: ServiceThread) -> None:
     resolver = _setup(emulator, service)
     target = {"selector": {"matchLabels": {"app": "nothing-here"}}, "mode": "all"}
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         emulator.create("chaosexperiments", experiment("none", NS, target=target), NS)
         status = wait_phase(emulator, "none", timeout=30)
     assert (status["phase"], status["reason"]) == ("Failed", "NoTargets")
@@ -65,7 +65,7 @@ def test_not_ready_and_terminating_pods_are_never_targets(emulator: EmulatorThre
     make_service(emulator, NS)
     make_pod(emulator, NS, "checkout-unready", {"app": "checkout"}, ready=False)
     resolver = StaticResolver({(NS, "checkout", 8080): [service.url]})
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         emulator.create("chaosexperiments", experiment("unready", NS), NS)
         status = wait_phase(emulator, "unready", timeout=30)
     assert (status["phase"], status["reason"]) == ("Failed", "NoTargets")
@@ -78,8 +78,8 @@ def test_protected_namespace_refused(emulator: EmulatorThread, service: ServiceT
     protectedNamespaces -> --protect-namespace)."""
     resolver = _setup(emulator, service, ns)
     before = _pod_uids(emulator, ns)
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, operator_namespace="chaos-system",
-                        protected=frozenset({"billing"})):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess",
+                        operator_namespace="chaos-system", protected=frozenset({"billing"})):
         emulator.create("chaosexperiments", experiment("x", ns), ns)
         status = wait_phase(emulator, "x", timeout=30, ns=ns)
     assert (status["phase"], status["reason"]) == ("Failed", "NamespaceRefused")
@@ -92,7 +92,7 @@ def test_missing_service_fails_before_injection(emulator: EmulatorThread, servic
     before = _pod_uids(emulator)
     resolver = StaticResolver({})
     load = {"service": {"name": "payments", "port": 8080}}
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         emulator.create("chaosexperiments", experiment("nosvc", NS, load=load), NS)
         status = wait_phase(emulator, "nosvc", timeout=30)
     assert (status["phase"], status["reason"]) == ("Failed", "LoadTargetNotFound")
@@ -104,7 +104,7 @@ def test_missing_service_fails_before_injection(emulator: EmulatorThread, servic
 def test_dry_run_records_targets_and_touches_nothing(emulator: EmulatorThread, service: ServiceThread) -> None:
     resolver = _setup(emulator, service)
     before = _pod_uids(emulator)
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         emulator.create("chaosexperiments", experiment("dry", NS, dryRun=True), NS)
         status = wait_phase(emulator, "dry", timeout=30)
     assert (status["phase"], status["reason"]) == ("Completed", "DryRun")
@@ -120,7 +120,7 @@ def test_unhealthy_baseline_injects_nothing(emulator: EmulatorThread) -> None:
     with ServiceThread(status=503) as failing:
         resolver = _setup(emulator, failing)
         before = _pod_uids(emulator)
-        with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+        with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
             emulator.create("chaosexperiments", experiment("sick", NS), NS)
             status = wait_phase(emulator, "sick", timeout=30)
     assert (status["phase"], status["verdict"], status["reason"]) == ("Completed", "Inconclusive",

@@ -39,7 +39,7 @@ def events(emu: EmulatorThread, name: str) -> list[str]:
 def test_full_run_measures_every_phase(emulator: EmulatorThread, keeper: ReplicaKeeper,
                                        resolver: StaticResolver, service: ServiceThread) -> None:
     before = uids(emulator, selector="app=checkout")
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         emulator.create("chaosexperiments", experiment("kill-one", NS, slos={
             "maxErrorRate": 0.05, "maxLatencyP95": "500ms", "maxLatencyDegradation": "300%",
             "recoveryWithin": "10s"}), NS)
@@ -84,7 +84,7 @@ def test_selector_picks_exactly_the_intended_pods(emulator: EmulatorThread, keep
     target = {"selector": {"matchLabels": {"app": "checkout"},
                            "matchExpressions": [{"key": "track", "operator": "In", "values": ["stable"]}]},
               "mode": "all"}
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         emulator.create("chaosexperiments", experiment("all-stable", NS, target=target), NS)
         status = wait_phase(emulator, "all-stable", ("Completed", "Failed", "Aborted"))
     assert status["phase"] == "Completed", status
@@ -97,7 +97,7 @@ def test_interval_repeats_kills_on_fresh_pods(emulator: EmulatorThread, keeper: 
                                               resolver: StaticResolver) -> None:
     fault = {"kind": "PodKill", "interval": "1s"}
     phases = {"baseline": "2s", "chaos": "3500ms", "recovery": "2s"}
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         emulator.create("chaosexperiments", experiment("repeat", NS, fault=fault, phases=phases), NS)
         status = wait_phase(emulator, "repeat", ("Completed", "Failed", "Aborted"))
     killed = [r["uid"] for r in status["injections"]]
@@ -109,7 +109,7 @@ def test_interval_repeats_kills_on_fresh_pods(emulator: EmulatorThread, keeper: 
 def test_a_target_replaced_during_the_baseline_is_no_kill_and_never_passes(
         emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver) -> None:
     phases = {"baseline": "3s", "chaos": "3s", "recovery": "2s"}
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         emulator.create("chaosexperiments", experiment("stale", NS, phases=phases), NS)
         (chosen,) = wait_for("targets chosen", lambda: status_of(emulator, "stale").get("targets"))
         emulator.delete("pods", NS, chosen["name"], grace=0)  # a rollout replaces it before the chaos window
@@ -142,7 +142,7 @@ def _hits_stop(service: ServiceThread) -> None:
 
 def test_abort_mid_chaos(emulator: EmulatorThread, keeper: ReplicaKeeper, resolver: StaticResolver,
                          service: ServiceThread) -> None:
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         emulator.create("chaosexperiments", _long_chaos("stop-me"), NS)
         wait_for("injected", lambda: any(r["state"] == "Injected" for r in status_of(emulator, "stop-me")
                                          .get("injections", [])), 30)
@@ -160,7 +160,7 @@ def test_abort_mid_chaos(emulator: EmulatorThread, keeper: ReplicaKeeper, resolv
 
 def test_delete_mid_chaos_releases_the_finalizer(emulator: EmulatorThread, keeper: ReplicaKeeper,
                                                  resolver: StaticResolver, service: ServiceThread) -> None:
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         emulator.create("chaosexperiments", _long_chaos("delete-me"), NS)
         wait_phase(emulator, "delete-me", ("Chaos",))
         obj = emulator.get("chaosexperiments", NS, "delete-me")
@@ -173,14 +173,14 @@ def test_delete_mid_chaos_releases_the_finalizer(emulator: EmulatorThread, keepe
 
 def test_operator_restart_mid_chaos_ends_inconclusive(emulator: EmulatorThread, keeper: ReplicaKeeper,
                                                       resolver: StaticResolver, service: ServiceThread) -> None:
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         emulator.create("chaosexperiments", _long_chaos("restart"), NS)
         wait_for("injected", lambda: any(r["state"] == "Injected" for r in status_of(emulator, "restart")
                                          .get("injections", [])), 30)
     # The first operator is gone; the experiment is still in Chaos.
     assert status_of(emulator, "restart")["phase"] == "Chaos"
     _hits_stop(service)
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         status = wait_phase(emulator, "restart", ("Completed", "Aborted", "Failed"), timeout=20)
     assert (status["phase"], status.get("verdict"), status["reason"]) == ("Failed", None, "OperatorRestarted")
     assert all(r["state"] == "Recovered" for r in status["injections"])

@@ -24,7 +24,7 @@ ERROR_RATIO = ('(sum(rate(test_requests_total{code=~"5.."}[$__range])) or vector
 
 def operator(emulator: EmulatorThread, resolver: StaticResolver, *allowed: str) -> OperatorThread:
     """The operator, allowed to query exactly these Prometheus URLs (the chart's prometheus.allowedUrls)."""
-    op = OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN)
+    op = OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess")
     op.config.prometheus_urls = allowed
     return op
 

@@ -97,7 +97,7 @@ def test_an_unreadable_status_fails_closed_and_recovers_what_it_can(emulator: Em
         "spec": {"containers": [{"name": "agent", "image": "chaos-operator:test"}]}}
     emulator.create("pods", helper, OPS)  # helpers live in the operator's namespace, found by their labels
     resolver = StaticResolver({(SHOP, "checkout", 8080): [service.url]})
-    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN):
+    with OperatorThread(emulator.url, resolver, token=OPERATOR_TOKEN, load_runner="inprocess"):
         wait_phase(emulator, "skewed", ("Failed", "Completed", "Aborted"))  # written first, before recovery
         status = wait_for("the recovery's summary", lambda: "helper pod(s)" in (s := status_of(emulator, "skewed"))
                           .get("message", "") and s)

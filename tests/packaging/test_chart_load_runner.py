@@ -1,9 +1,11 @@
-"""The chart's load.runner: inprocess by default (nothing of the workers rendered), workers renders the flag,
-the mounted token key and exactly the writes the workers need (never a read of a Secret)."""
+"""The chart's load.runner: workers by default (the flag, the mounted token key and exactly the writes the workers
+need, never a read of a Secret); inprocess, the one named alternative, renders nothing of the workers."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import pytest
 
 from tests.support.chart import container_args, find, one, render
 from tests.support.rbac import forbidden, grants_for
@@ -13,16 +15,17 @@ def _rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(one(objects, "ClusterRole")["rules"])
 
 
-def test_the_default_runs_the_load_in_process_and_grants_nothing_for_workers() -> None:
-    objects = render()
+def test_inprocess_runs_the_load_in_the_operator_and_grants_nothing_for_workers() -> None:
+    objects = render({"load": {"runner": "inprocess"}})
     assert "--load-runner=inprocess" in container_args(objects)
     assert not any(a.startswith("--load-token-key-file") for a in container_args(objects))
     assert find(objects, "Secret") == []
     assert not [r for r in _rules(objects) if {"jobs", "secrets"} & set(r["resources"])]
 
 
-def test_workers_get_the_flag_the_key_and_only_create_delete() -> None:
-    objects = render({"load": {"runner": "workers"}})
+@pytest.mark.parametrize("values", [None, {"load": {"runner": "workers"}}], ids=["default", "explicit"])
+def test_workers_get_the_flag_the_key_and_only_create_delete(values: dict[str, Any] | None) -> None:
+    objects = render(values)
     args = container_args(objects)
     assert "--load-runner=workers" in args and "--load-token-key-file=/etc/chaos-operator/load-token/key" in args
     secret = one(objects, "Secret")

@@ -30,6 +30,12 @@ REASONS: dict[tuple[str, str, str], str] = {
     **{("coordination.k8s.io", "leases", verb): "leader election (Lease chaos-operator-leader in the operator's "
        "namespace, implemented on the ops branch): get it, create it once, update it to renew"
        for verb in ("get", "create", "update")},
+    # The recorded scenarios run the in-process load (the emulator runs no pods); the load workers' calls are
+    # made in tests/e2e/test_load_workers.py against the sandbox.
+    **{(group, resource, verb): "load workers (load.runner: workers, the default; adapters/workers.py): each "
+       "experiment's Job, config ConfigMap and token Secret, created in prepare and deleted when it ends"
+       for group, resource in (("batch", "jobs"), ("", "configmaps"), ("", "secrets"))
+       for verb in ("create", "delete")},
 }
 
 

@@ -3,9 +3,10 @@ the way out) or run two.
 
     python -m tests.support.operator_process --server URL [--service NS/NAME/PORT=URL …] [--max-seconds S]
         the operator as the sandbox runs it (`chaos_sandbox.operator_thread.OperatorThread`); prints `ready` once
-        kopf runs; runs until killed (at most --max-seconds); `--load-runner workers --load-token-key K` for
-        load workers
+        kopf runs; runs until killed (at most --max-seconds); the load goes through load workers (the default;
+        `--load-token-key K` gives them a key a later operator process shares) or `--load-runner inprocess`
     python -m tests.support.operator_process --server URL --identity NAME [--lease L R T] [--image I] [--service …]
+        [--load-runner inprocess]
         one operator with leader election on (logs prefixed with NAME); SIGTERM stops kopf gracefully and
         releases the Lease; exits 1 when it lost its leadership
 
@@ -42,7 +43,7 @@ def main() -> int:
     p.add_argument("--identity", help="run with leader election on, as this candidate")
     p.add_argument("--lease", type=float, nargs=3, default=(3.0, 2.0, 0.25), metavar=("LEASE", "RENEW", "RETRY"))
     p.add_argument("--image", default="registry.example/chaos-operator:test")
-    p.add_argument("--load-runner", default="inprocess", choices=("inprocess", "workers"))
+    p.add_argument("--load-runner", default="workers", choices=("workers", "inprocess"))
     p.add_argument("--load-token-key", default="", help="without --identity: the workers' token key (text)")
     args = p.parse_args()
     resolver = services(args.service)
@@ -58,7 +59,8 @@ def main() -> int:
         return 0
     logging.basicConfig(level=logging.INFO, format=f"{args.identity} %(asctime)s %(name)s: %(message)s")
     config = OperatorConfig(server=args.server, resolver=resolver, poll_s=0.2, image=args.image,
-                            leader_election=True, lease=Timing(*args.lease), identity=args.identity)
+                            leader_election=True, lease=Timing(*args.lease), identity=args.identity,
+                            load_runner=args.load_runner)
     try:
         asyncio.run(run_operator(config))  # SIGTERM: kopf stops gracefully and the Lease is released
     except LeadershipLost:

@@ -120,16 +120,22 @@ async def test_an_unreadable_kill_switch_counts_as_paused_after_its_stated_time(
 
 
 def test_the_load_runner_flag_env_and_token_key(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAOS_LOAD_RUNNER", raising=False)
+    assert OperatorConfig().load_runner == "workers"
     config = OperatorConfig()
     apply_run_flags(_args(), config)
-    assert (config.load_runner, config.load_token_key) == ("inprocess", None)
+    assert (config.load_runner, config.load_token_key) == ("workers", None)  # workers are the default
     key = tmp_path / "key"
     key.write_bytes(b"0123456789abcdef0123\n")
-    apply_run_flags(_args("--load-runner", "workers", "--load-token-key-file", str(key)), config)
+    apply_run_flags(_args("--load-token-key-file", str(key)), config)
     assert (config.load_runner, config.load_token_key) == ("workers", b"0123456789abcdef0123")
-    monkeypatch.setenv("CHAOS_LOAD_RUNNER", "workers")
+    apply_run_flags(_args("--load-runner", "inprocess"), config)  # the one named alternative
+    assert config.load_runner == "inprocess"
+    monkeypatch.setenv("CHAOS_LOAD_RUNNER", "inprocess")
     from_env = OperatorConfig()
     apply_run_flags(_args(), from_env)
+    assert from_env.load_runner == "inprocess"
+    apply_run_flags(_args("--load-runner", "workers"), from_env)  # the flag wins over the env
     assert from_env.load_runner == "workers"
     monkeypatch.setenv("CHAOS_LOAD_RUNNER", "threads")
     with pytest.raises(SystemExit):
