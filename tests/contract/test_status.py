@@ -29,7 +29,8 @@ def _unset(value: Any, path: str = "status") -> list[str]:
 # Filled only on a run the full status is not (LowCoverage): its own test below.
 ONLY_INCONCLUSIVE = ".inconclusive"
 # A split and a whole instant exist for the chaos phase only.
-CHAOS_ONLY = tuple(f"status.load_spans.{phase}.{name}" for phase in ("baseline", "recovery") for name in ("split", "whole"))
+CHAOS_ONLY = tuple(f"status.load_spans.{phase}.{name}" for phase in ("baseline", "recovery")
+                   for name in ("split", "whole"))
 
 
 def test_the_full_status_fills_every_field() -> None:

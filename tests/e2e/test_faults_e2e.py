@@ -139,10 +139,12 @@ def test_abort_mid_chaos_leaves_nothing_behind(fault: str, box: Sandbox, operato
 
 
 def test_an_operator_killed_mid_chaos_is_recovered_by_the_next_one(box: Sandbox) -> None:
+    """In-process load: its figures die with the operator, so the next one recovers the fault and ends the run
+    Failed/OperatorRestarted (with load workers it picks the run up: tests/e2e/test_operator_restart.py)."""
     ns = "e2e-restart"
     pod = start(box, ns, "bulk", [])
     argv = [sys.executable, "-m", "tests.support.operator_process", "--server", box.url,
-            "--service", f"{ns}/bulk/8080={pod['url']}", "--max-seconds", "60"]
+            "--service", f"{ns}/bulk/8080={pod['url']}", "--max-seconds", "60", "--load-runner", "inprocess"]
     root = pathlib.Path(__file__).resolve().parents[2]
     crashed = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -158,7 +160,7 @@ def test_an_operator_killed_mid_chaos_is_recovered_by_the_next_one(box: Sandbox)
     # What a crash leaves: the helper still holds the fault, the record says Injected.
     assert root_qdisc(pod["netns"]).startswith("tbf") and agent_processes({pod["uid"]})
     assert [r["state"] for r in status_of(box.emu, "web-bandwidth", ns)["injections"]] == ["Injected"]
-    with OperatorThread(box.url, box.resolver) as operator:
+    with OperatorThread(box.url, box.resolver, load_runner="inprocess") as operator:
         st = wait_phase(box.emu, "web-bandwidth", timeout=30, ns=ns)
     assert not operator.crashed, operator.error
     assert (st["phase"], st.get("verdict"), st["reason"]) == ("Failed", None, "OperatorRestarted"), pretty(st)

@@ -101,7 +101,7 @@ class Daemons:
     def runner(self, spec: ExperimentSpec) -> Runner:
         world = self.world
         deps = Deps(kube=world.kube, clock=world.clock, open_load=self._open,  # type: ignore[arg-type]
-                    adopt_load=self._adopt, operator_namespace="chaos-system",  # type: ignore[arg-type]
+                    adopt_load=self._adopt, operator_namespace="chaos-system",
                     fault_for=lambda kind: world.fault, gates=world.gates)
         status = world.kube.status if world.kube.writes else ExperimentStatus()
         recorder = Recorder(world.kube, world.clock, REF, status)  # type: ignore[arg-type]
