@@ -20,14 +20,19 @@ from tests.support.chart import one, render
 API = incluster.ApiEndpoint("127.0.0.1", 6443, b"-----BEGIN CERTIFICATE-----\n")
 
 
+OBJECTS = render({"replicaCount": 2})
+# The pod mounts the chart's load-token Secret (load.runner: workers, the default), as the kubelet would find it.
+SECRETS = {secret["metadata"]["name"]: secret for secret in OBJECTS if secret["kind"] == "Secret"}
+
+
 def operator_pod() -> dict[str, Any]:
-    template = one(render({"replicaCount": 2}), "Deployment")["spec"]["template"]
+    template = one(OBJECTS, "Deployment")["spec"]["template"]
     return {"metadata": {**template["metadata"], "name": "op-1", "namespace": "chaos-system", "uid": "u1"},
             "spec": template["spec"]}
 
 
 def test_the_charts_operator_pod_is_planned_in_cluster_on_a_port_of_its_own(tmp_path: pathlib.Path) -> None:
-    plan = commandpods.plan(operator_pod(), tmp_path, "http://127.0.0.1:1", {}, "tok", API)
+    plan = commandpods.plan(operator_pod(), tmp_path, "http://127.0.0.1:1", {}, "tok", API, secrets=SECRETS)
     assert plan.argv[:2] == [str(commandpods.PROGRAMS["chaos-operator"]), "run"]
     assert "--operator-namespace=chaos-system" in plan.argv and "--leader-election" in plan.argv
     port = next(int(a.split("=")[1]) for a in plan.argv if a.startswith("--metrics-port="))
@@ -37,7 +42,8 @@ def test_the_charts_operator_pod_is_planned_in_cluster_on_a_port_of_its_own(tmp_
     assert (plan.env["KUBERNETES_SERVICE_HOST"], plan.env["KUBERNETES_SERVICE_PORT"]) == ("127.0.0.1", "6443")
     assert plan.account_files == {"token": "tok", "ca.crt": API.ca_pem.decode(), "namespace": "chaos-system"}
     assert plan.restart_policy == "Always"
-    other = commandpods.plan(operator_pod(), tmp_path / "2", "http://127.0.0.1:1", {}, "tok", API)
+    assert any(a.startswith("--load-token-key-file=") for a in plan.argv)  # the mounted key
+    other = commandpods.plan(operator_pod(), tmp_path / "2", "http://127.0.0.1:1", {}, "tok", API, secrets=SECRETS)
     assert other.readiness is not None and other.readiness.port != port  # two replicas, two ports
 
 
