@@ -41,6 +41,7 @@ def test_upgrade_changes_the_operator_container_and_keeps_anothers(cluster: tupl
     mode = f"--server-side={server_side}"
     helm("install", RELEASE, str(CHART), "-n", NS, "--create-namespace", mode)
     before = containers(kubectl)["operator"]
+    key = load_token_key(kubectl)
     # someone else adds a container (kubectl patch: a strategic merge patch by name)
     kubectl("patch", DEPLOY, "-n", NS, "-p",
             '{"spec":{"template":{"spec":{"containers":[{"name":"debug","image":"busybox:1.36"}]}}}}')
@@ -56,8 +57,17 @@ def test_upgrade_changes_the_operator_container_and_keeps_anothers(cluster: tupl
     assert [e["name"] for e in operator["env"]] == [e["name"] for e in before["env"]]  # order kept
     assert {k: v for k, v in operator.items() if k not in ("image", "args", "env")} == \
         {k: v for k, v in before.items() if k not in ("image", "args", "env")}  # nothing else lost
+    # The load workers' token key is kept (the chart's lookup): an upgraded operator rejoins the running workers.
+    assert load_token_key(kubectl) == key
     helm("rollback", RELEASE, "1", "-n", NS)
     assert containers(kubectl)["operator"]["args"] == before["args"]
+    assert load_token_key(kubectl) == key
+
+
+def load_token_key(kubectl: Kubectl) -> str:
+    key = str(kubectl.json("get", "secret", f"{RELEASE}-chaos-operator-load-token", "-n", NS)["data"]["key"])
+    assert len(key) >= 32, key
+    return key
 
 
 def columns(kubectl: Kubectl) -> list[str]:
