@@ -79,9 +79,14 @@ demo: deps
 	$(VENV)/bin/chaos-operator demo
 
 # Kill-anywhere: SIGKILL the operator at 10 instants per fault kind in the sandbox (root), check every experiment
-# ends and nothing is left; figures into docs/chaos-campaign.md. CPU heavy (about 15 min).
+# ends measured or honestly unmeasured and nothing is left; figures into docs/chaos-campaign.md. CPU heavy (about
+# 22 min). CAMPAIGN_KINDS: the kinds that inject on a kernel without netem (the netem kinds' injection fails
+# there; tests/e2e/test_campaign.py still kills each of the nine once); `make chaos-campaign CAMPAIGN_KINDS=`
+# runs all nine.
+CAMPAIGN_KINDS ?= PodKill NetworkBandwidth NetworkPartition CPUStress MemoryStress
 chaos-campaign: deps
-	nice -n 10 $(PY) -m tests.campaign.kill_anywhere --instants 10 --seed 1 --out docs/chaos-campaign.md
+	nice -n 10 $(PY) -m tests.campaign.kill_anywhere --instants 10 --seed 1 --out docs/chaos-campaign.md \
+		$(if $(CAMPAIGN_KINDS),--kinds $(CAMPAIGN_KINDS))
 
 bench: deps
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
