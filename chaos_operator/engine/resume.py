@@ -18,19 +18,32 @@ from typing import TYPE_CHECKING
 
 from chaos_operator.analysis import held
 from chaos_operator.engine.chaos_window import WindowEnd
+from chaos_operator.engine.deps import Deps
 from chaos_operator.engine.recover import fault_context, recover_records
 from chaos_operator.engine.run import ChaosResult, Early, Ending, Picked, Prepared, Recovered, RunFigures
 from chaos_operator.engine.timeline import PhaseName, Recording
 from chaos_operator.faults.base import FaultContext, HelperWatch
-from chaos_operator.models.status import Injection, LoadSpan, Phase, PhaseResult
+from chaos_operator.models.spec import ExperimentSpec
+from chaos_operator.models.status import ExperimentStatus, Injection, LoadSpan, Phase, PhaseResult
 from chaos_operator.models.timestamps import format_time, parse_time
-from chaos_operator.ports import LoadResult
+from chaos_operator.ports import ExperimentRef, LoadResult
 
 if TYPE_CHECKING:
     from chaos_operator.engine.runner import Runner
 
 log = logging.getLogger(__name__)
 RESTARTED = "OperatorRestarted"
+# A run's load workers are gone this long after it ended: their schedule, their linger and the Job's deadline.
+WORKERS_OUTLIVE_S = 4 * 3600.0
+
+
+async def leftover_workers(deps: Deps, ref: ExperimentRef, spec: ExperimentSpec, status: ExperimentStatus) -> None:
+    """A run deletes its workers after writing its end, so an operator killed in between leaves them sending for
+    a run that is over: the next one deletes them (each call bounded; a run that ended long ago is left alone)."""
+    if deps.discard_load is None or status.load_spans is None or status.finished_at is None:
+        return
+    if (deps.clock.now() - parse_time(status.finished_at)).total_seconds() <= WORKERS_OUTLIVE_S:
+        await deps.discard_load(spec, ref)
 
 
 async def lost(runner: Runner, why: str) -> Ending:

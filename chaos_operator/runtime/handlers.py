@@ -9,7 +9,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from chaos_operator.engine import failclosed, lost_helpers
+from chaos_operator.engine import failclosed, lost_helpers, resume
 from chaos_operator.engine.deps import Control, Deps
 from chaos_operator.engine.failclosed import Unreadable
 from chaos_operator.engine.recorder import Recorder
@@ -108,6 +108,10 @@ async def _experiment(deps: Deps, ref: ExperimentRef, body: kopf.Body, meta: kop
         await failclosed.fail_closed(deps, ref, status, body.get("spec"), meta.get("generation"))
         return
     if status.phase in TERMINAL_PHASES:
+        try:
+            await resume.leftover_workers(deps, ref, ExperimentSpec.model_validate(plain(body.get("spec"))), status)
+        except ValidationError:
+            pass  # an invalid spec never started workers
         return
     try:
         spec = ExperimentSpec.model_validate(plain(body.get("spec")))

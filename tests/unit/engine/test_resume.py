@@ -11,6 +11,7 @@ from typing import Any
 
 from chaos_operator.analysis.buckets import bucket_of
 from chaos_operator.analysis.recovery import SecondSample
+from chaos_operator.engine import resume
 from chaos_operator.engine.deps import Control, Deps
 from chaos_operator.engine.recorder import Recorder
 from chaos_operator.engine.runner import Runner
@@ -213,3 +214,24 @@ async def test_a_helper_lost_while_no_daemon_ran_is_not_claimed() -> None:
     assert held is not None and held.seconds == 0 and held.lost and "unwatched" in held.lost
     assert (status.phase, status.verdict, status.reason) == ("Completed", "Inconclusive", "FaultNotHeld")
     assert world.fault.live() == set()
+
+
+async def test_workers_a_run_left_when_its_operator_died_after_its_end_are_deleted() -> None:
+    """The end is written before the workers are deleted: a kill in between leaves them, the next daemon deletes
+    them; a run that ended hours ago is left alone (its workers are long gone)."""
+    world = World()
+    discarded: list[str] = []
+
+    async def discard(spec: ExperimentSpec, experiment: ExperimentRef) -> None:
+        discarded.append(experiment.uid)
+    deps = Deps(kube=world.kube, clock=world.clock, open_load=None,  # type: ignore[arg-type]
+                discard_load=discard, operator_namespace="chaos-system")
+    spans = {"baseline": {"start": 1.0, "end": 2.0}}
+    ended = ExperimentStatus.model_validate({"phase": "Completed", "loadSpans": spans,
+                                             "finishedAt": "2026-01-01T00:00:00Z"})
+    await resume.leftover_workers(deps, REF, make_spec(), ended)
+    assert discarded == [REF.uid]
+    await resume.leftover_workers(deps, REF, make_spec(), ended.model_copy(update={"load_spans": None}))
+    world.clock.t += resume.WORKERS_OUTLIVE_S + 1
+    await resume.leftover_workers(deps, REF, make_spec(), ended)
+    assert discarded == [REF.uid]  # in-process, or long ago: nothing to delete
