@@ -4,8 +4,12 @@ emulator's HTTPS endpoint those pods use (emulator/tls.py)."""
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import shutil
 import ssl
+import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 from typing import Any
@@ -52,6 +56,25 @@ def test_the_process_gets_its_own_mount_namespace() -> None:
     assert argv[:4] == ["unshare", "--mount", "--propagation", "private"] and argv[-2:] == ["/bin/chaos-operator",
                                                                                           "run"]
     assert incluster.SERVICE_ACCOUNT_DIR.replace("/var/run", "/run") in argv[argv.index("-c") + 1]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare(1)")
+@pytest.mark.parametrize("under_run", [False, True], ids=["elsewhere", "under-run"])
+def test_the_pods_own_files_stay_at_their_path_in_its_mount_namespace(under_run: bool, tmp_path: pathlib.Path) -> None:
+    """A real process: its files by absolute path and its ServiceAccount token at the in-cluster path, also when the
+    pod's directory is under /run, which the namespace mounts afresh (the kernel VM tier's TMPDIR is /run)."""
+    pod = pathlib.Path(tempfile.mkdtemp(dir="/run" if under_run else tmp_path, prefix="csbx-test-pod-"))
+    try:
+        (pod / "hosts").write_text("127.0.0.1 localhost\n")
+        incluster.write_files(pod / "serviceaccount", {"token": "tok", "ca.crt": "ca", "namespace": "ns"})
+        (pod / "volumes").mkdir()
+        (pod / "volumes" / "config.json").write_text("{}")
+        script = f"cat {pod}/volumes/config.json {incluster.SERVICE_ACCOUNT_DIR}/token"
+        done = subprocess.run(incluster.mounted(["/bin/sh", "-c", script]), cwd=pod, capture_output=True, text=True,
+                              timeout=30, check=False)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "{}tok", "")
+    finally:
+        shutil.rmtree(pod)
 
 
 @pytest.mark.parametrize(("arg", "expected"), [("--metrics-port=8080", "--metrics-port=9"), ("8080", "9"),

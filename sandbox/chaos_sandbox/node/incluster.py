@@ -29,7 +29,12 @@ from chaos_sandbox.node.agentpods import Refused
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 # Run in the pod's directory (the process's cwd), before exec: /run/secrets/… is /var/run/secrets/… (a symlink).
-MOUNT_SCRIPT = ('mount --bind "$PWD/hosts" /etc/hosts && mount -t tmpfs -o mode=0755,size=1m sandbox-pod-run /run'
+# A pod directory under /run (TMPDIR=/run in the kernel VM tier) would be hidden by the new /run: the cwd still
+# reaches it, so it is bound back at its own path, where the pod's volumes and arguments name it.
+MOUNT_SCRIPT = ('here="$PWD" && mount --bind "$PWD/hosts" /etc/hosts'
+                ' && mount -t tmpfs -o mode=0755,size=1m sandbox-pod-run /run'
+                ' && case "$here" in /run/*|/var/run/*)'
+                ' mkdir -p "$here" && mount --no-canonicalize --bind . "$here";; esac'  # ".": the cwd, not the path
                 ' && mkdir -p /run/secrets/kubernetes.io/serviceaccount'
                 ' && cp serviceaccount/token serviceaccount/ca.crt serviceaccount/namespace'
                 ' /run/secrets/kubernetes.io/serviceaccount/ && exec "$@"')
