@@ -107,13 +107,16 @@ class WorkerLoad:
             pods = await self._clock.bounded(
                 self._kube.list_pods(ns, f"{job.UID_LABEL}={self._ref.uid}"), CALL_S)
             ready: dict[int, str] = {}
-            for pod in map(pod_info, pods):
+            for obj in pods:
+                pod = pod_info(obj)
                 index = pod.annotations.get(INDEX_KEY, pod.labels.get(INDEX_KEY, ""))
                 owner = pod.owned_by("Job")
                 if pod.terminating or owner is None or owner.uid != job_uid or not index.isdigit():
                     continue
                 if pod.phase in ("Failed", "Succeeded"):
-                    raise LoadWorkersFailed(f"load worker pod {ns}/{pod.name} ended ({pod.phase}) before the start")
+                    why = job.why_ended(obj)
+                    raise LoadWorkersFailed(f"load worker pod {ns}/{pod.name} ended ({pod.phase}) before the start"
+                                            + (f": {why}" if why else ""))
                 if pod.ready and pod.pod_ip:
                     ready[int(index)] = pod.pod_ip
             if len(ready) >= wanted:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from chaos_operator.loadworker.config import WorkerConfig
@@ -100,6 +101,8 @@ def job_manifest(spec: ExperimentSpec, experiment: str, namespace: str, uid: str
         "ports": [{"name": "state", "containerPort": STATE_PORT, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "state"}, "periodSeconds": 1},
         "resources": RESOURCES,
+        # Why a worker ended reaches the experiment's status (why_ended) without anyone reading its logs.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "capabilities": {"drop": ["ALL"]}},
         "volumeMounts": [{"name": v["name"], "mountPath": f"{ROOT}/{v['name']}", "readOnly": True} for v in volumes],
@@ -125,6 +128,18 @@ def job_manifest(spec: ExperimentSpec, experiment: str, namespace: str, uid: str
             }},
         },
     }
+
+
+def why_ended(pod: Mapping[str, Any], limit: int = 300) -> str:
+    """The worker container's end as its status tells it: exit code, reason and the message's last line (with
+    FallbackToLogsOnError, the log's tail); "" when the status says nothing."""
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        ended = (status.get("state") or {}).get("terminated") if status.get("name") == "load" else None
+        if ended:
+            lines = str(ended.get("message") or "").strip().splitlines()
+            told = [f"exit code {ended.get('exitCode')}", str(ended.get("reason") or ""), lines[-1] if lines else ""]
+            return ": ".join(part for part in told if part)[:limit]
+    return ""
 
 
 def owner_references(experiment: str, uid: str) -> list[dict[str, Any]]:

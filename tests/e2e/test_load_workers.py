@@ -197,3 +197,18 @@ def test_a_post_over_https_with_a_json_body_and_a_bearer_token_from_a_secret(
     read = {c.verb for c in box.emu.emulator.calls
             if c.resource == "secrets" and c.namespace == ns and c.client in ("chaos-operator", "kopf")}
     assert read <= {"create", "delete"}, read
+
+
+def test_a_worker_that_cannot_start_says_why_in_status(box: Sandbox, workers_operator: OperatorThread) -> None:
+    """A CA bundle that holds no certificate: the worker exits at once, and the run fails with the worker's own words
+    (terminationMessagePolicy FallbackToLogsOnError puts its log's tail into the pod's status), not just "ended"."""
+    ns = "e2e-workers-bad-ca"
+    box.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "trust", "namespace": ns},
+                "data": {"ca.crt": "not a certificate\n"}}])
+    start(box, ns, load={"tls": {"caBundle": {"name": "trust", "key": "ca.crt"}}})
+    st = wait_phase(box.emu, "kill", ns=ns, timeout=90)
+    assert (st["phase"], st["reason"]) == ("Failed", "LoadWorkersFailed"), pretty(st)
+    assert "before the start: exit code 1: Error: " in st["message"], st["message"]
+    assert "NO_CERTIFICATE_OR_CRL_FOUND" in st["message"], st["message"]  # the worker's last log line
+    assert not st.get("injections"), pretty(st)  # nothing was injected without a load to measure it

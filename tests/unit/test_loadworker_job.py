@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chaos_operator.loadworker.job import job_manifest, names, worker_config
+from chaos_operator.loadworker.job import job_manifest, names, why_ended, worker_config
 from chaos_operator.models.spec import ExperimentSpec
 from tests.support.manifests import base_manifest
 
@@ -86,3 +86,23 @@ def test_a_plain_spec_gives_todays_request() -> None:
 def test_names_are_dns_labels_for_any_experiment_name() -> None:
     for n in names("x" * 63, UID).values():
         assert len(n) <= 63 and n[0].isalpha()
+
+
+def _ended(name: str = "load", **terminated: Any) -> dict[str, Any]:
+    return {"status": {"containerStatuses": [{"name": name, "state": {"terminated": terminated}}]}}
+
+
+@pytest.mark.parametrize(("pod", "told"), [
+    ({}, ""),
+    ({"status": {"containerStatuses": [{"name": "load", "state": {"running": {}}}]}}, ""),
+    (_ended(exitCode=137, reason="OOMKilled"), "exit code 137: OOMKilled"),
+    (_ended(exitCode=1, reason="Error", message="Traceback\n  ...\nssl.SSLError: no certificate\n"),
+     "exit code 1: Error: ssl.SSLError: no certificate"),
+    (_ended(name="istio-proxy", exitCode=0, reason="Completed"), ""),  # only the worker's own container
+])
+def test_why_a_worker_ended_is_its_exit_and_last_words(pod: dict[str, Any], told: str) -> None:
+    assert why_ended(pod) == told
+
+
+def test_why_a_worker_ended_is_bounded() -> None:
+    assert len(why_ended(_ended(exitCode=1, reason="Error", message="x" * 5000))) == 300

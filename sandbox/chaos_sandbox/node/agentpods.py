@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos_sandbox.node.podprocess import LocalProcess, in_cgroup
+from chaos_sandbox.node.podprocess import MESSAGE_LIMIT, LocalProcess, in_cgroup, log_tail
 
 OPERATOR_IMAGE = "chaos-operator/operator:sandbox"  # what the sandbox's operator puts in its helper pods
 AGENT_MODULE = "chaos_operator.agent"
@@ -40,8 +40,6 @@ PYTHONS = frozenset({"python", "python3", sys.executable})
 # The only hostPath volumes the sandbox mounts, and where they are here.
 HOST_PATHS = {"/proc": "/proc", "/sys/fs/cgroup": "/sys/fs/cgroup"}
 DEFAULT_MESSAGE_PATH = "/dev/termination-log"
-MESSAGE_LIMIT = 4096  # bytes of a termination message the kubelet keeps
-LOG_TAIL_LINES = 80  # FallbackToLogsOnError: the kubelet's tail of the log
 DEFAULT_GRACE_S = 30.0
 
 
@@ -181,12 +179,8 @@ def termination_message(p: Plan, exit_code: int, log_path: pathlib.Path | None) 
             text = handle.read(MESSAGE_LIMIT).decode(errors="replace")
     except OSError:
         text = ""
-    if not text and p.fallback_to_logs and exit_code != 0 and log_path is not None:
-        try:
-            lines = log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
-        except OSError:
-            lines = []
-        text = "\n".join(lines)[-MESSAGE_LIMIT:]
+    if not text and p.fallback_to_logs and exit_code != 0:
+        text = log_tail(log_path)
     return text
 
 

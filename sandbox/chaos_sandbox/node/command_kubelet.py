@@ -28,7 +28,7 @@ from chaos_sandbox.node import commandpods, incluster
 from chaos_sandbox.node.agentpods import Refused
 from chaos_sandbox.node.commandpods import CommandProcess, Plan
 from chaos_sandbox.node.incluster import ApiEndpoint, Probe
-from chaos_sandbox.node.podprocess import exit_code_of, http_status
+from chaos_sandbox.node.podprocess import exit_code_of, http_status, log_tail
 from chaos_sandbox.node.podstatus import Terminated
 from chaos_sandbox.node.slot import NodeSide, Slot
 
@@ -98,8 +98,9 @@ class CommandKubelet:
             self._hosts.discard(plan.files / "hosts")
             shutil.rmtree(plan.files, ignore_errors=True)
             raise
-        ended = Terminated(exit_code=code, reason="Completed" if code == 0 else "Error", started_at=slot.started_at,
-                           finished_at=now_rfc3339())
+        message = log_tail(self.node.config.log_path(slot)) if code != 0 and plan.fallback_to_logs else ""
+        ended = Terminated(exit_code=code, reason="Completed" if code == 0 else "Error", message=message,
+                           started_at=slot.started_at, finished_at=now_rfc3339())
         self.node.status(slot, "Succeeded" if code == 0 else "Failed", False, terminated=ended)
         await self._end(slot, plan)
 

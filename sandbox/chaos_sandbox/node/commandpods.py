@@ -67,6 +67,7 @@ class Plan:
     account_files: dict[str, str] = field(default_factory=dict)  # token, ca.crt, namespace: in-cluster
     readiness: incluster.Probe | None = None
     restart_policy: str = "Never"
+    fallback_to_logs: bool = False  # terminationMessagePolicy FallbackToLogsOnError (no message file here)
 
 
 def is_operator_image(image: str) -> bool:
@@ -210,7 +211,8 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str, configmaps: 
                 kubeconfig=kubeconfig, grace_s=float(spec.get("terminationGracePeriodSeconds", 30)),
                 config_files=config_files, secret_files=secret_files, pod_ip=pod_ip, empty_dirs=empty_dirs,
                 account_files=account_files, readiness=incluster.readiness(ctr, by_number, by_name, pod_ip or HOST),
-                restart_policy=str(spec.get("restartPolicy") or "Always"))
+                restart_policy=str(spec.get("restartPolicy") or "Always"),
+                fallback_to_logs=ctr.get("terminationMessagePolicy") == "FallbackToLogsOnError")
 
 
 def _secret_files(source: Mapping[str, Any], here: pathlib.Path,

@@ -93,6 +93,21 @@ async def stop_process(proc: asyncio.subprocess.Process | None, grace_s: float) 
     return how
 
 
+MESSAGE_LIMIT = 4096  # bytes of a termination message the kubelet keeps
+LOG_TAIL_LINES = 80  # FallbackToLogsOnError: the kubelet's tail of the log
+
+
+def log_tail(log_path: pathlib.Path | None) -> str:
+    """What FallbackToLogsOnError puts into `state.terminated.message`: the log's last lines, at most 4096 bytes."""
+    if log_path is None:
+        return ""
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+    except OSError:
+        return ""
+    return "\n".join(lines)[-MESSAGE_LIMIT:]
+
+
 def exit_code_of(returncode: int) -> int:
     """A container's exit code: 128 + the signal for a process ended by one."""
     return 128 - returncode if returncode < 0 else returncode
