@@ -51,6 +51,16 @@ def test_the_charts_operator_pod_is_planned_in_cluster_on_a_port_of_its_own(tmp_
     assert other.readiness is not None and other.readiness.port != port  # two replicas, two ports
 
 
+def test_a_pod_without_automounted_token_gets_none(tmp_path: pathlib.Path) -> None:
+    """`automountServiceAccountToken: false` (the load workers' pods): still in-cluster (Services by name), but
+    no token mounted and none in its kubeconfig, as a kubelet would mount none."""
+    pod = operator_pod()
+    pod["spec"] = {**pod["spec"], "automountServiceAccountToken": False}
+    plan = commandpods.plan(pod, tmp_path, "http://127.0.0.1:1", {}, "tok", API, secrets=SECRETS)
+    assert plan.in_cluster and plan.account_files == {} and "tok" not in plan.kubeconfig
+    assert plan.env["KUBERNETES_SERVICE_HOST"] == "127.0.0.1"  # a kubelet sets these all the same
+
+
 def test_the_process_gets_its_own_mount_namespace() -> None:
     argv = incluster.mounted(["/bin/chaos-operator", "run"])
     assert argv[:4] == ["unshare", "--mount", "--propagation", "private"] and argv[-2:] == ["/bin/chaos-operator",
@@ -73,6 +83,11 @@ def test_the_pods_own_files_stay_at_their_path_in_its_mount_namespace(under_run:
         done = subprocess.run(incluster.mounted(["/bin/sh", "-c", script]), cwd=pod, capture_output=True, text=True,
                               timeout=30, check=False)
         assert (done.returncode, done.stdout, done.stderr) == (0, "{}tok", "")
+        shutil.rmtree(pod / "serviceaccount")  # automountServiceAccountToken: false
+        script = f"cat {pod}/volumes/config.json; test ! -e {incluster.SERVICE_ACCOUNT_DIR}"
+        done = subprocess.run(incluster.mounted(["/bin/sh", "-c", script]), cwd=pod, capture_output=True, text=True,
+                              timeout=30, check=False)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "{}", "")
     finally:
         shutil.rmtree(pod)
 

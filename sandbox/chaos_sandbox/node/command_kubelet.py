@@ -113,7 +113,7 @@ class CommandKubelet:
                 slot.container = dataclasses.replace(slot.container, container_id=slot.cgroup.name)
             slot.proc = proc = CommandProcess(plan, cgroup=slot.cgroup, log_path=config.log_path(slot),
                                               cpus=config.cpus)
-            if plan.account_files:  # in-cluster: its /etc/hosts names the Services
+            if plan.in_cluster:  # its /etc/hosts names the Services
                 plan.files.mkdir(mode=0o700, parents=True, exist_ok=True)
                 (plan.files / "hosts").write_text(incluster.hosts_file(self._services))
                 self._hosts.add(plan.files / "hosts")

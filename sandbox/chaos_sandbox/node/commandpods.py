@@ -19,7 +19,9 @@ What the container would see, mapped for a local process:
 - **credentials**: a token the emulator issued for the pod's ServiceAccount (`default` when unset), so RBAC applies
   when enforced: as a kubeconfig (`KUBECONFIG`), and, when the node is root and the emulator serves HTTPS, also
   in-cluster, as the mounted ServiceAccount files and `KUBERNETES_SERVICE_HOST`/`PORT` (`incluster.py`), which is
-  how `chaos-operator run` (no flags) connects; otherwise the node's `KUBERNETES_SERVICE_*` are removed.
+  how `chaos-operator run` (no flags) connects; otherwise the node's `KUBERNETES_SERVICE_*` are removed. A pod
+  with `automountServiceAccountToken: false` (the load workers) gets no token at all, neither mounted nor in its
+  kubeconfig, as a kubelet mounts none (the ServiceAccount's own field is not read here).
 - **network**: the node's (as `hostNetwork`), so the process reaches the API server on 127.0.0.1; declared
   container ports are mapped to free node ports (`incluster.py`). A container that asks for its pod's IP
   (`fieldRef: status.podIP`, as the load workers do to listen there) gets an address of its own instead, a
@@ -65,6 +67,7 @@ class Plan:
     pod_ip: str | None = None  # an address of its own (it asked for status.podIP), else the node's network
     empty_dirs: list[pathlib.Path] = field(default_factory=list)
     account_files: dict[str, str] = field(default_factory=dict)  # token, ca.crt, namespace: in-cluster
+    in_cluster: bool = False  # its own mount namespace, /etc/hosts naming the Services, KUBERNETES_SERVICE_*
     readiness: incluster.Probe | None = None
     restart_policy: str = "Never"
     fallback_to_logs: bool = False  # terminationMessagePolicy FallbackToLogsOnError (no message file here)
@@ -191,8 +194,10 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str, configmaps: 
     env.update(_env(pod, ctr, pod_ip))
     account = spec.get("serviceAccountName") or "default"
     account_files: dict[str, str] = {}
+    automount = spec.get("automountServiceAccountToken") is not False
     if api is not None:
-        account_files = incluster.service_account_files(token, str(meta.get("namespace")), api)
+        if automount:
+            account_files = incluster.service_account_files(token, str(meta.get("namespace")), api)
         env.update(KUBERNETES_SERVICE_HOST=api.host, KUBERNETES_SERVICE_PORT=str(api.port))
     by_number, by_name = incluster.map_ports(ctr)
     if pod_ip is not None:  # its own address: its ports stay as declared
@@ -201,7 +206,7 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str, configmaps: 
     kubeconfig = yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "pod",
         "clusters": [{"name": "sandbox", "cluster": {"server": api_url}}],
-        "users": [{"name": account, "user": {"token": token}}],
+        "users": [{"name": account, "user": {"token": token} if automount else {}}],
         "contexts": [{"name": "pod", "context": {"cluster": "sandbox", "user": account,
                                                  "namespace": meta.get("namespace")}}]})
     env["KUBECONFIG"] = str(files / "kubeconfig")
@@ -210,7 +215,8 @@ def plan(pod: Mapping[str, Any], files: pathlib.Path, api_url: str, configmaps: 
     return Plan(argv=[str(program), *argv], env=env, files=files,
                 kubeconfig=kubeconfig, grace_s=float(spec.get("terminationGracePeriodSeconds", 30)),
                 config_files=config_files, secret_files=secret_files, pod_ip=pod_ip, empty_dirs=empty_dirs,
-                account_files=account_files, readiness=incluster.readiness(ctr, by_number, by_name, pod_ip or HOST),
+                account_files=account_files, in_cluster=api is not None,
+                readiness=incluster.readiness(ctr, by_number, by_name, pod_ip or HOST),
                 restart_policy=str(spec.get("restartPolicy") or "Always"),
                 fallback_to_logs=ctr.get("terminationMessagePolicy") == "FallbackToLogsOnError")
 
@@ -240,7 +246,7 @@ class CommandProcess(LocalProcess):
                  cpus: frozenset[int] | None = None) -> None:
         self.plan, self.log_path = p, log_path
         # in-cluster: its own mount namespace, where the ServiceAccount files are at their usual path
-        self.argv = in_cgroup(cgroup, incluster.mounted(p.argv) if p.account_files else p.argv, cpus)
+        self.argv = in_cgroup(cgroup, incluster.mounted(p.argv) if p.in_cluster else p.argv, cpus)
         self.proc: asyncio.subprocess.Process | None = None
 
     def prepare(self) -> None:

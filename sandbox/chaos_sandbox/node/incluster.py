@@ -35,9 +35,9 @@ MOUNT_SCRIPT = ('here="$PWD" && mount --bind "$PWD/hosts" /etc/hosts'
                 ' && mount -t tmpfs -o mode=0755,size=1m sandbox-pod-run /run'
                 ' && case "$here" in /run/*|/var/run/*)'
                 ' mkdir -p "$here" && mount --no-canonicalize --bind . "$here";; esac'  # ".": the cwd, not the path
-                ' && mkdir -p /run/secrets/kubernetes.io/serviceaccount'
+                ' && { [ ! -d serviceaccount ] || { mkdir -p /run/secrets/kubernetes.io/serviceaccount'
                 ' && cp serviceaccount/token serviceaccount/ca.crt serviceaccount/namespace'
-                ' /run/secrets/kubernetes.io/serviceaccount/ && exec "$@"')
+                ' /run/secrets/kubernetes.io/serviceaccount/; }; } && exec "$@"')  # no token: automount false
 
 
 @dataclass(frozen=True)
