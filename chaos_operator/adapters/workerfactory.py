@@ -60,9 +60,9 @@ async def rejoin(load: WorkerLoad, kube: KubeApi, clock: Clock, ref: ExperimentR
 
 class WorkerLoadFactory:
     def __init__(self, kube: KubeApi, objects: LoadObjects, clock: Clock, image: str, key: bytes,
-                 ready_timeout_s: float = READY_TIMEOUT_S, poll_s: float = 1.0) -> None:
+                 operator_namespace: str, ready_timeout_s: float = READY_TIMEOUT_S, poll_s: float = 1.0) -> None:
         self._kube, self._objects, self._clock = kube, objects, clock
-        self._image, self._key = image, key
+        self._image, self._key, self._operator_namespace = image, key, operator_namespace
         self._ready_timeout_s, self._poll_s = ready_timeout_s, poll_s
 
     async def discard(self, spec: ExperimentSpec, experiment: ExperimentRef) -> None:
@@ -91,7 +91,7 @@ class WorkerLoadFactory:
         load = WorkerLoad(self._kube, self._objects, self._clock, spec, experiment,
                           job.state_token(self._key, experiment.uid))
         try:
-            await load.open(self._image, self._ready_timeout_s, self._poll_s)
+            await load.open(self._image, self._ready_timeout_s, self._poll_s, self._operator_namespace)
         except BaseException:
             await load.close()
             raise

@@ -72,14 +72,15 @@ class WorkerLoad:
         self.start_at = 0.0  # unix seconds
         self._start_mono = 0.0  # the same instant on the Clock
 
-    async def open(self, image: str, ready_timeout_s: float, poll_s: float) -> None:
+    async def open(self, image: str, ready_timeout_s: float, poll_s: float, operator_namespace: str) -> None:
         spec, ref, ns = self._spec, self._ref, self._ref.namespace
         total = run_seconds(spec)
         # Left by a run of this experiment that an operator restart cut short (a Baseline run starts over): its
         # workers took another start and are deleted; only pods of the Job created here are waited for.
         await self._delete_objects()
         job_uid: str | None = None
-        for body in (job.config_map(spec, ref.name, ns, ref.uid, total),
+        for body in (job.network_policy(ref.name, ns, ref.uid, operator_namespace),
+                     job.config_map(spec, ref.name, ns, ref.uid, total),
                      job.token_secret(ref.name, ns, ref.uid, self._token),
                      job.job_manifest(spec, ref.name, ns, ref.uid, image, total)):
             job_uid = await self._clock.bounded(self._objects.create_load_object(ns, body), CALL_S)
@@ -244,9 +245,10 @@ class WorkerLoad:
 
 
 async def delete_objects(objects: LoadObjects, clock: Clock, ref: ExperimentRef) -> None:
-    """The experiment's load Job (its pods with it), config and token; each call bounded, a failure logged."""
+    """The experiment's load Job (its pods with it), config, token and policy; each call bounded, a failure
+    logged."""
     names = job.names(ref.name, ref.uid)
-    for kind, key in (("Job", "job"), ("ConfigMap", "config"), ("Secret", "token")):
+    for kind, key in (("Job", "job"), ("ConfigMap", "config"), ("Secret", "token"), ("NetworkPolicy", "policy")):
         try:
             await clock.bounded(objects.delete_load_object(ref.namespace, kind, names[key]), CALL_S)
         except Exception as exc:

@@ -31,9 +31,9 @@ RESOURCES = {"requests": {"cpu": "250m", "memory": "96Mi"}, "limits": {"memory":
 
 def names(experiment: str, uid: str) -> dict[str, str]:
     """Deterministic names (a restarted operator finds what it made): the Job, its config ConfigMap, its token
-    Secret. A DNS label: the experiment's name cut to leave room for the suffix."""
+    Secret, its NetworkPolicy. A DNS label: the experiment's name cut to leave room for the suffix."""
     base = f"{experiment[:40].rstrip('-')}-load-{uid[:8]}"
-    return {"job": base, "config": f"{base}-config", "token": f"{base}-token"}
+    return {"job": base, "config": f"{base}-config", "token": f"{base}-token", "policy": base}
 
 
 def worker_config(spec: ExperimentSpec, namespace: str, duration_s: float) -> WorkerConfig:
@@ -161,6 +161,20 @@ def config_map(spec: ExperimentSpec, experiment: str, namespace: str, uid: str, 
                          "labels": {"app.kubernetes.io/component": COMPONENT, UID_LABEL: uid},
                          "ownerReferences": owner_references(experiment, uid)},
             "data": {CONFIG_KEY: config.model_dump_json(by_alias=True, exclude_none=True)}}
+
+
+def network_policy(experiment: str, namespace: str, uid: str, operator_namespace: str) -> dict[str, Any]:
+    """Ingress to the workers only from the operator's namespace, only to the state port: no tenant pod can start
+    them or read their figures, and a namespace with a default-deny ingress policy still lets the operator in.
+    Egress is left alone (the load goes to the experiment's Service). Enforced by the cluster's network plugin."""
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": names(experiment, uid)["policy"], "namespace": namespace,
+                         "labels": {"app.kubernetes.io/component": COMPONENT, UID_LABEL: uid},
+                         "ownerReferences": owner_references(experiment, uid)},
+            "spec": {"podSelector": {"matchLabels": {UID_LABEL: uid}}, "policyTypes": ["Ingress"],
+                     "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
+                         "kubernetes.io/metadata.name": operator_namespace}}}],
+                                  "ports": [{"protocol": "TCP", "port": STATE_PORT}]}]}}
 
 
 def token_secret(experiment: str, namespace: str, uid: str, token: str) -> dict[str, Any]:

@@ -170,7 +170,8 @@ def open_load(config: OperatorConfig, kube: KubeLoadClient, clock: SystemClock) 
         if config.load_token_key is None:
             log.warning("no --load-token-key-file: the load workers' tokens use a key of this process only")
         key = config.load_token_key or os.urandom(32)
-        return WorkerLoadFactory(kube, kube, clock, config.image, key, poll_s=min(1.0, config.poll_s))
+        return WorkerLoadFactory(kube, kube, clock, config.image, key, config.operator_namespace,
+                                 poll_s=min(1.0, config.poll_s))
     return HttpLoadFactory(kube, config.resolver or ClusterDnsResolver(), clock)
 
 

@@ -79,6 +79,9 @@ def test_two_workers_send_the_load_and_status_shows_full_coverage(box: Sandbox,
     ns = "e2e-workers"
     uid = start(box, ns)["metadata"]["uid"]
     pods = worker_pods(box, ns, uid, 2)
+    policy = box.emu.get("networkpolicies", ns, job.names("kill", uid)["policy"])
+    assert policy is not None and all(  # selects the workers; what it lets in: tests/unit/test_loadworker_job.py
+        policy["spec"]["podSelector"]["matchLabels"].items() <= p["metadata"]["labels"].items() for p in pods)
     wait_phase(box.emu, "kill", ("Recovery",), ns=ns, timeout=60)
     states = sorted((state(p, uid) for p in pods), key=lambda s: s["index"])
     # Two processes share one schedule: each was told the same start and sends its half.
@@ -95,11 +98,11 @@ def test_two_workers_send_the_load_and_status_shows_full_coverage(box: Sandbox,
         assert phase["requests"] + (phase.get("ramp") or {}).get("requests", 0) > 0, (name, pretty(phase))
     assert st["phases"]["baseline"]["errors"] == 0, pretty(st["phases"])
     assert not any(c.get("inconclusive") for c in st["checks"]), pretty(st["checks"])
-    # The run's objects are gone with it: the Job (and its pods), its config and its token.
+    # The run's objects are gone with it: the Job (and its pods), its config, its token and its policy.
     names = job.names("kill", uid)
-    wait_for("the load Job, ConfigMap and Secret deleted", lambda: not any(
+    wait_for("the load Job, ConfigMap, Secret and NetworkPolicy deleted", lambda: not any(
         box.emu.get(kind, ns, names[key]) for kind, key in (("jobs", "job"), ("configmaps", "config"),
-                                                            ("secrets", "token"))), 30)
+                                                            ("secrets", "token"), ("networkpolicies", "policy"))), 30)
     assert not workers_operator.crashed, workers_operator.error
 
 

@@ -20,7 +20,7 @@ def test_inprocess_runs_the_load_in_the_operator_and_grants_nothing_for_workers(
     assert "--load-runner=inprocess" in container_args(objects)
     assert not any(a.startswith("--load-token-key-file") for a in container_args(objects))
     assert find(objects, "Secret") == []
-    assert not [r for r in _rules(objects) if {"jobs", "secrets"} & set(r["resources"])]
+    assert not [r for r in _rules(objects) if {"jobs", "secrets", "networkpolicies"} & set(r["resources"])]
 
 
 @pytest.mark.parametrize("values", [None, {"load": {"runner": "workers"}}], ids=["default", "explicit"])
@@ -33,8 +33,10 @@ def test_workers_get_the_flag_the_key_and_only_create_delete(values: dict[str, A
     pod = one(objects, "Deployment")["spec"]["template"]["spec"]
     assert {"name": "load-token", "secret": {"secretName": secret["metadata"]["name"],
                                              "items": [{"key": "key", "path": "key"}]}} in pod["volumes"]
-    workers = [r for r in _rules(objects) if {"jobs", "secrets"} & set(r["resources"])]
+    workers = [r for r in _rules(objects) if {"jobs", "secrets", "networkpolicies"} & set(r["resources"])]
     assert workers == [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "delete"]},
+                       {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"],
+                        "verbs": ["create", "delete"]},
                        {"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["create", "delete"]}]
     account = one(objects, "ServiceAccount")["metadata"]
     assert forbidden(grants_for(objects, account["name"], account["namespace"])) == []

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from chaos_sandbox.emulator import pod_security
 
-from chaos_operator.loadworker.job import job_manifest
+from chaos_operator.loadworker.job import job_manifest, network_policy
 from chaos_operator.models.spec import ExperimentSpec
 from tests.support.manifests import base_manifest
 
@@ -38,11 +38,12 @@ def _job() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
-def test_the_job_is_valid_for_kubernetes(version: str, tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "job.yaml"
-    path.write_text(yaml.safe_dump(_job()))
-    result = kubernetes_validate(path, version)
-    assert result.returncode == 0 and " passed for resource " in result.stdout, result.stdout + result.stderr
+def test_the_job_and_its_network_policy_are_valid_for_kubernetes(version: str, tmp_path: pathlib.Path) -> None:
+    for name, doc in (("job", _job()), ("policy", network_policy("orders-kill", "shop", UID, "chaos-system"))):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        result = kubernetes_validate(path, version)
+        assert result.returncode == 0 and " passed for resource " in result.stdout, result.stdout + result.stderr
 
 
 def test_the_job_is_rejected_when_a_field_is_misplaced(tmp_path: pathlib.Path) -> None:

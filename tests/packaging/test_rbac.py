@@ -33,8 +33,9 @@ REASONS: dict[tuple[str, str, str], str] = {
     # The recorded scenarios run the in-process load (the emulator runs no pods); the load workers' calls are
     # made in tests/e2e/test_load_workers.py against the sandbox.
     **{(group, resource, verb): "load workers (load.runner: workers, the default; adapters/workers.py): each "
-       "experiment's Job, config ConfigMap and token Secret, created in prepare and deleted when it ends"
-       for group, resource in (("batch", "jobs"), ("", "configmaps"), ("", "secrets"))
+       "experiment's Job, config ConfigMap, token Secret and NetworkPolicy, created in prepare and deleted when it "
+       "ends" for group, resource in (("batch", "jobs"), ("", "configmaps"), ("", "secrets"),
+                                       ("networking.k8s.io", "networkpolicies"))
        for verb in ("create", "delete")},
 }
 

@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from chaos_operator.loadworker.job import job_manifest, names, why_ended, worker_config
+from chaos_operator.loadworker.job import (
+    STATE_PORT,
+    UID_LABEL,
+    job_manifest,
+    names,
+    network_policy,
+    why_ended,
+    worker_config,
+)
 from chaos_operator.models.spec import ExperimentSpec
 from tests.support.manifests import base_manifest
 
@@ -106,3 +114,18 @@ def test_why_a_worker_ended_is_its_exit_and_last_words(pod: dict[str, Any], told
 
 def test_why_a_worker_ended_is_bounded() -> None:
     assert len(why_ended(_ended(exitCode=1, reason="Error", message="x" * 5000))) == 300
+
+
+def test_the_network_policy_lets_only_the_operators_namespace_reach_the_state_port() -> None:
+    job = job_manifest(spec(workers=3), "orders-kill", "shop", UID, "chaos-operator:1", 240.0)
+    policy = network_policy("orders-kill", "shop", UID, "chaos-system")
+    pod_labels = job["spec"]["template"]["metadata"]["labels"]
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector == {UID_LABEL: UID} and selector.items() <= pod_labels.items()  # exactly this run's workers
+    assert policy["spec"]["policyTypes"] == ["Ingress"]  # egress (the load) is left alone
+    assert policy["spec"]["ingress"] == [{
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "chaos-system"}}}],
+        "ports": [{"protocol": "TCP", "port": STATE_PORT}]}]
+    assert policy["metadata"]["ownerReferences"] == job["metadata"]["ownerReferences"]
+    where = (policy["metadata"]["namespace"], policy["metadata"]["name"])
+    assert where == ("shop", names("orders-kill", UID)["policy"])

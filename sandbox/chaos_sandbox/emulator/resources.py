@@ -94,6 +94,7 @@ BUILTINS: tuple[tuple[str, str, str, str, bool, tuple[str, ...], tuple[str, ...]
     ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, (), (), ()),
     ("batch", "v1", "cronjobs", "CronJob", True, ("status",), ("cj",), ("all",)),
     ("batch", "v1", "jobs", "Job", True, ("status",), (), ("all",)),
+    ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, (), ("netpol",), ()),  # not enforced
     # Access reviews are answered by authz.py (create only); admission policies are evaluated by vap.py.
     ("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, (), (), ()),
     ("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False, (), (), ()),
