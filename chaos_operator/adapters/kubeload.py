@@ -1,6 +1,6 @@
 """The kube client's calls for the load workers' objects: their Job, config ConfigMap, token Secret and
-NetworkPolicy, created
-and deleted in the experiment's namespace (never read back: the operator reads no Secret)."""
+NetworkPolicy, created and deleted in the experiment's namespace (never read back: the operator reads no
+Secret)."""
 
 from __future__ import annotations
 

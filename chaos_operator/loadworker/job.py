@@ -143,7 +143,8 @@ def why_ended(pod: Mapping[str, Any], limit: int = 300) -> str:
 
 
 def owner_references(experiment: str, uid: str) -> list[dict[str, Any]]:
-    """The experiment as controller: deleting it garbage-collects the Job, its config and its token."""
+    """The experiment as controller: deleting it garbage-collects the Job, its config, its token and its
+    NetworkPolicy."""
     return [{"apiVersion": EXPERIMENT_API, "kind": "ChaosExperiment", "name": experiment, "uid": uid,
              "controller": True, "blockOwnerDeletion": True}]
 
