@@ -31,6 +31,32 @@ def _worker_records(samples: list[tuple[int, float]]) -> list[SecondRecord]:
     return recorder.closed
 
 
+def test_a_closed_second_holds_the_histogram_of_its_values_recorded_one_by_one() -> None:
+    """A closed second's histograms are those of micros() of every value: a negative send lag (clock granularity)
+    and a latency beyond the histogram's hour are clamped, not lost or refused."""
+    rng = random.Random(7)
+    latencies = [rng.lognormvariate(math.log(0.004), 1.0) for _ in range(5000)] + [0.0, 4e-7, 1e-6, 7200.0]
+    lags = [rng.uniform(-1e-6, 0.003) for _ in range(len(latencies))]
+    recorder = Recorder()
+    for latency, lag in zip(latencies, lags, strict=True):
+        recorder.scheduled(3)
+        recorder.sent(3, lag)
+        recorder.finished(3, "2xx", latency, success=True)
+    recorder.finished(3, "connection", None)
+    recorder.close_before(4)
+    (record,) = recorder.closed
+    for encoded, values in ((record.latency, latencies), (record.send_lag, lags)):
+        one = new_histogram()
+        for value in values:
+            one.record_value(micros(value))
+        got = decode(encoded)
+        assert got.get_total_count() == len(values)
+        assert (got.get_min_value(), got.get_max_value()) == (one.get_min_value(), one.get_max_value())
+        for q in (0.1, 25.0, 50.0, 90.0, 99.0, 99.99, 100.0):
+            assert got.get_value_at_percentile(q) == one.get_value_at_percentile(q)
+    assert record.outcomes == {"2xx": 5004, "connection": 1}
+
+
 @pytest.mark.parametrize("workers", [2, 3, 8])
 def test_merging_k_workers_gives_the_percentiles_of_one_histogram_of_all_samples(workers: int) -> None:
     rng = random.Random(workers)
