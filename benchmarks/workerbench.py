@@ -5,6 +5,7 @@ server as wrk. Throughput = 2xx answers / (time the worker took from startAt to 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import pathlib
@@ -16,7 +17,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import cast
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 
 from chaos_operator.loadworker.record import WorkerState
 
@@ -133,7 +135,9 @@ def print_figures(url: str, cpu: int | None, seconds: int, in_operator: tuple[fl
     rows = [("wrk -t1 -c64", wrk), ("in-operator generator (4 capped phases)", in_operator),
             ("load worker process, asyncio loop", runs["asyncio"]), ("load worker process, uvloop", runs["uvloop"]),
             ("floor: bare aiohttp get+read, uvloop", floor(url, cpu, "aiohttp", requests)),
-            ("floor: raw asyncio Protocol, uvloop", floor(url, cpu, "raw", requests))]
+            ("floor: raw asyncio Protocol, uvloop", floor(url, cpu, "raw", requests)),
+            ("sketch: the worker's work on callbacks", floor(url, cpu, "callbacks", requests)),
+            ("sketch: callbacks, sweep, HDR at close", floor(url, cpu, "lean", requests))]
     for name, (rps, us) in rows:
         print(f"  {name:40s} {rps:9,.0f} req/s  {us:6.1f} us CPU/request  ratio to wrk: throughput"
               f" {rps / wrk[0]:.2f}, per CPU-second {wrk[1] / us:.2f}")
@@ -215,7 +219,12 @@ if __name__ == "__main__" and sys.argv[1:2] == ["--floor"]:
     import uvloop
 
     kind, target, count = sys.argv[2], sys.argv[3], int(sys.argv[4])
-    run = _bare_aiohttp if kind == "aiohttp" else _raw_protocol
+    from callback_sketch import callbacks  # beside this script
+
+    runners: dict[str, Callable[[str, int, int], Coroutine[Any, Any, None]]] = {
+        "aiohttp": _bare_aiohttp, "raw": _raw_protocol, "callbacks": callbacks,
+        "lean": functools.partial(callbacks, lean=True)}
+    run = runners[kind]
     cpu0, wall0 = time.process_time(), time.monotonic()
     uvloop.run(run(target, count, 64))
     cpu_used, wall_used = time.process_time() - cpu0, time.monotonic() - wall0
