@@ -8,14 +8,16 @@ hybrid score interval on the design-effect-corrected counts (intervals.py).
 Classes, for a tolerance t and an interval [lo, hi] on the change:
     Degraded      lo > t                       (worse than the tolerance, beyond the uncertainty)
     Equivalent    −t <= lo and hi <= t         (the change is within the tolerance, whatever the noise)
-    Inconclusive  otherwise, or too few samples or seconds to trust the interval
+    Inconclusive  otherwise, or too few samples or seconds to trust the interval; the reason ClusteredErrors
+                  marks an error rise beyond the tolerance whose interval straddles with clustering that the
+                  baseline did not show itself but was lent from the compared phase
     NoData        a phase has nothing to compare (no request, or no latency)
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 from chaos_operator.analysis.bootstrap import QUANTILES, PhaseDraws, percentile_interval
@@ -34,6 +36,7 @@ LATENCY_METRICS: dict[ComparisonMetric, str] = {"latencyP50": "p50", "latencyP95
 TOO_FEW = "TooFewSamples"
 TOO_SHORT = "TooFewSeconds"
 STRADDLES = "IntervalStraddles"
+CLUSTERED = "ClusteredErrors"  # straddles because the baseline was lent clustering only the compared phase showed
 
 
 @dataclass(frozen=True)
@@ -104,9 +107,12 @@ def compare_errors(baseline: PhaseDraws, other: PhaseDraws, name: ComparisonName
     d1 = d2 = effective_divisor(baseline, other)
     estimate, interval = newcombe_difference(baseline.errors / d1, base_n / d1, other.errors / d2, n / d2,
                                              z_for(confidence))
-    finding = Finding("errorRate", name, ComparisonClass.INCONCLUSIVE, tolerance, n, base_n, estimate,
-                      interval.lo, interval.hi)
-    return _judged(finding, baseline, other, False, confidence)
+    finding = _judged(Finding("errorRate", name, ComparisonClass.INCONCLUSIVE, tolerance, n, base_n, estimate,
+                              interval.lo, interval.hi), baseline, other, False, confidence)
+    if finding.reason == STRADDLES and estimate > tolerance and d1 > effective_divisor(baseline):
+        # Said apart because a one-off outage ends here at any phase length (docs/scoring.md, "Known limit").
+        return replace(finding, reason=CLUSTERED)
+    return finding
 
 
 def effective_divisor(*phases: PhaseDraws) -> float:

@@ -76,6 +76,23 @@ def test_a_solid_error_rise_is_degraded_and_a_small_one_inconclusive() -> None:
     assert classes(seconds(60), seconds(60, errors=lambda s: 1 if s % 2 else 0))["errorRate"] == "Inconclusive"
 
 
+def test_a_one_off_outage_is_told_apart_from_a_spread_rise_that_straddles() -> None:
+    """Both are Inconclusive on errors with the estimate beyond the tolerance; the outage's reason says its width
+    comes from clustering the error-free baseline was lent (docs/scoring.md, "Known limit")."""
+    def errors_of(chaos: list[SecondSample]) -> dict[str, object]:
+        finding = compare(resample(seconds(60), TIMEOUT), resample(chaos, TIMEOUT), "baselineVsChaos", Slos())[-1]
+        assert finding.metric == "errorRate" and finding.estimate is not None and finding.lo is not None
+        return {"class": finding.verdict_class.value, "reason": finding.reason,
+                "beyond": finding.estimate > finding.tolerance, "straddles": finding.lo <= finding.tolerance}
+
+    outage = seconds(60, errors=lambda s: 50 if s == 10 else 0)  # every request of one second fails
+    spread = seconds(60, errors=lambda s: 1 if s % 3 else 0)  # 1.3 % of requests, no burst
+    assert errors_of(outage) == {"class": "Inconclusive", "reason": "ClusteredErrors", "beyond": True,
+                                 "straddles": True}
+    assert errors_of(spread) == {"class": "Inconclusive", "reason": "IntervalStraddles", "beyond": True,
+                                 "straddles": True}
+
+
 def test_one_second_phases_are_inconclusive_and_say_how_long_would_do() -> None:
     found = compare(resample(seconds(1, rate=500), TIMEOUT), resample(seconds(1, rate=500), TIMEOUT),
                     "baselineVsChaos", Slos())
