@@ -4,15 +4,14 @@ is a real `chaos-operator loadworker` process. Prints figures (benchmarks/README
     nice -n 10 python benchmarks/operator_scale.py --load-runner workers [--scales 100] [--baseline 20]
 
 In one run, side by side: one loaded experiment alone, then N at once (20 req/s each, one worker each, PodKill of
-one pod of a victim Deployment after the baseline). The operator (`run_operator` with `--load-runner workers`, what
-`chaos-operator run` runs) is a process of its own; its RSS and event-loop lag come from its /metrics. Printed: the
+one pod of a victim Deployment after the baseline). The operator (`chaos-operator run --load-runner workers`, as
+the image runs it) is a process of its own; its RSS and event-loop lag come from its /metrics. Printed: the
 baseline p50 of experiment cex-0 alone and with the N-1 others (and the median and worst of all N), the operator's
 peak RSS while they run and its loop lag p99 over the batch. Every wait is bounded in count and time.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import pathlib
 import statistics
@@ -38,15 +37,13 @@ SPEC: dict[str, Any] = {
 }
 
 
-def run_operator_child(server: str, port: int) -> None:
-    """The operator as `chaos-operator run --load-runner workers` runs it, with a fixed token key."""
+def operator_argv(server: str, port: int, key_file: pathlib.Path) -> list[str]:
+    """The operator as the image runs it (`chaos-operator run`), in a process that imports nothing of this
+    benchmark's: its RSS is the operator's own (the benchmark's modules added 7 MiB when the child was this file)."""
     from chaos_sandbox.node.agentpods import OPERATOR_IMAGE
 
-    from chaos_operator.runtime.operator import OperatorConfig, run_operator
-
-    config = OperatorConfig(server=server, metrics_port=port, metrics_host="127.0.0.1", image=OPERATOR_IMAGE,
-                            load_runner="workers", load_token_key=KEY)
-    asyncio.run(run_operator(config))
+    return [sys.executable, "-m", "chaos_operator", "run", "--server", server, "--metrics-port", str(port),
+            "--image", OPERATOR_IMAGE, "--load-runner", "workers", "--load-token-key-file", str(key_file)]
 
 
 def experiment(name: str, baseline_s: int) -> dict[str, Any]:
@@ -119,8 +116,10 @@ def main(scales: list[int], baseline_s: int, log_path: str | None) -> int:
         box.wait_ready(NS, "checkout", 2, timeout=60)
         box.wait_ready(NS, "victim", VICTIMS, timeout=60)
         port = free_port()
+        key_file = pathlib.Path(work) / "token-key"
+        key_file.write_bytes(KEY)
         with open(log_path or "/dev/null", "wb") as log:  # the child keeps its own copy
-            child = subprocess.Popen([sys.executable, __file__, box.url, str(port)], cwd=ROOT,
+            child = subprocess.Popen(operator_argv(box.url, port, key_file), cwd=ROOT,
                                      stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_metrics(port, child)
@@ -151,8 +150,3 @@ def main(scales: list[int], baseline_s: int, log_path: str | None) -> int:
                 child.kill()
                 child.wait()
     return 0
-
-
-if __name__ == "__main__":  # the operator's process: SERVER PORT
-    sys.path.insert(0, str(ROOT))
-    run_operator_child(sys.argv[1], int(sys.argv[2]))
