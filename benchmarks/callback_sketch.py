@@ -19,7 +19,9 @@ async def callbacks(url: str, requests: int, connections: int, lean: bool = Fals
     """The worker's per-request work without a coroutine per request: the open-loop schedule onto a deque, httptools
     framing, a deadline timer per request and the Recorder's HDR records, all driven by Protocol callbacks. `lean`:
     one deadline sweep every 10 ms instead of a timer per request, latencies counted per µs in a dict and put in
-    HDR histograms at the end (what a second's close would do)."""
+    an HDR histogram at the end (what a second's close would do; the histogram is built for its cost only). The
+    lean path also leaves out the per-second sent, outcome and success counts: a few tenths of a µs per request,
+    not measured apart, which flatters it by that much."""
     host, port = url.split("//")[1].split(":")
     request = request_bytes("GET", f"{host}:{port}", "/", {"User-Agent": "floor"}, None)
     loop, recorder, rate = asyncio.get_running_loop(), Recorder(), 100_000.0

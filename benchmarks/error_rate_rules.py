@@ -15,7 +15,7 @@ classes Newcombe's interval for chaos − baseline; what differs is whose cluste
 Scenarios: A/A (60 s phases, tolerance 0.05 points, as in verdict_calibration.py), +1 point of independent errors
 (the same), and a kill of a service's only replica: every request fails for 1 or 4 whole seconds of a 12 s or
 60 s chaos phase (tolerance 1 point, the e2e tests' `maxErrorRate: 0.01`). Prints the share classed Degraded;
-~5 s of CPU.
+~2 s of CPU.
 """
 
 from __future__ import annotations
